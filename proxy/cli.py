@@ -1,0 +1,110 @@
+"""The `hermes` command: serve the proxy, or serve the embedded local model alone."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import logging
+import os
+from contextlib import ExitStack
+from pathlib import Path
+
+import click
+import uvicorn
+
+from proxy.config import Config, load_config
+from proxy.errors import ConfigError
+
+log = logging.getLogger("hermes")
+
+DEFAULT_PORT = 8088
+DEFAULT_LOCAL_MODEL_PORT = 11435
+
+config_dir_option = click.option(
+    "--config-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="HERMES_CONFIG_DIR",
+    help="Folder holding routing_rules.yaml and budgets.yaml (default: the current one if it has them, else the checkout).",
+)
+
+
+@click.group()
+@click.version_option(package_name="hermes-proxy")
+def cli() -> None:
+    """Hermes: a local-first, budget-aware, OpenAI-compatible proxy for AI coding assistants."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=DEFAULT_PORT, envvar="HERMES_PORT", show_default=True, type=int, help="Port (HERMES_PORT).")
+@config_dir_option
+def serve(host: str, port: int, config_dir: Path | None) -> None:
+    """Serve the OpenAI-compatible API at http://HOST:PORT/v1.
+
+    Uses Ollama at local.api_base (or OLLAMA_API_BASE) when it answers;
+    otherwise starts the embedded SmolLM2 model on a port of its own.
+    """
+    from proxy.app import create_app
+    from proxy.embedded import embedded_model_process
+    from proxy.ollama import ollama_answers
+
+    config = _load(config_dir)
+    if not _is_loopback(host) and config.api_key is None:
+        raise click.ClickException(f"Binding {host} exposes Hermes beyond this machine: set HERMES_API_KEY first.")
+    with ExitStack() as stack:
+        if ollama_answers(config.ollama_api_base):
+            log.info("Using Ollama at %s", config.ollama_api_base)
+        elif config.routing.embedded_model.enabled:
+            log.info("Nothing answers at %s; starting the embedded model %s",
+                     config.ollama_api_base, config.routing.embedded_model.name)
+            try:
+                base = stack.enter_context(embedded_model_process(config))
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+            log.info("Embedded model %s is serving the Ollama API at %s", config.routing.embedded_model.name, base)
+            config = dataclasses.replace(config, ollama_api_base=base)
+        else:
+            log.warning("Nothing answers at %s and the embedded model is disabled: local routes will fail",
+                        config.ollama_api_base)
+        log.info("Hermes is serving http://%s:%d/v1 (database %s)", host, port, config.database)
+        uvicorn.run(create_app(config), host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
+
+
+@cli.command(name="local-model")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=DEFAULT_LOCAL_MODEL_PORT, show_default=True, type=int)
+@config_dir_option
+@click.option("--parent-pid", type=int, hidden=True, help="Exit when this process ends.")
+def local_model(host: str, port: int, config_dir: Path | None, parent_pid: int | None) -> None:
+    """Serve the embedded SmolLM2 model alone, over the Ollama API."""
+    from proxy.embedded import exit_with_parent
+    from proxy.localmodel import EmbeddedModel, create_local_model_app
+
+    if parent_pid is not None:
+        exit_with_parent(parent_pid)
+    settings = _load(config_dir).routing.embedded_model
+    model = EmbeddedModel(settings.name, context_tokens=settings.context_tokens, threads=settings.threads)
+    log.info("Embedded model %s (%s, context %d tokens) on http://%s:%d",
+             settings.name, model.path.name, settings.context_tokens, host, port)
+    uvicorn.run(create_local_model_app(model), host=host, port=port, log_level="warning")
+
+
+def _load(config_dir: Path | None) -> Config:
+    try:
+        return load_config(config_dir, os.environ)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+if __name__ == "__main__":
+    cli()

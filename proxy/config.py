@@ -1,0 +1,276 @@
+"""Load `routing_rules.yaml` and `budgets.yaml` once into typed, frozen objects.
+
+Only this module (and `cli.py`) reads files and environment variables for
+configuration; everything downstream receives a `Config`. A mistake stops
+start-up with one line naming the file, the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from proxy.errors import ConfigError
+
+ROUTING_FILE = "routing_rules.yaml"
+BUDGETS_FILE = "budgets.yaml"
+
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+DEFAULT_DATABASE = "~/.local/share/hermes/hermes.db"
+DEFAULT_OLLAMA_API_BASE = "http://127.0.0.1:11434"
+DEFAULT_OPENROUTER_API_BASE = "https://openrouter.ai/api/v1"
+DEFAULT_DAILY_LIMIT_USD = 5.00
+
+# Model names a client may send that pick a route rather than a model.
+ROUTE_NAMES = ("auto", "local", "cloud")
+
+
+class Secret:
+    """A string that never shows itself in a repr, a log line or a traceback."""
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+
+class _Section(BaseModel):
+    # Frozen and strict about keys: a misspelt option is an error, not a no-op.
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+Quality = Field(ge=0, le=10)
+
+
+class ServerConfig(_Section):
+    max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, gt=0)
+    database: str = DEFAULT_DATABASE
+
+
+class LocalModelSpec(_Section):
+    name: str = Field(min_length=1)
+    quality_prior: float = Quality
+
+
+class LocalConfig(_Section):
+    api_base: str = DEFAULT_OLLAMA_API_BASE
+    timeout_s: float = Field(300.0, gt=0)
+    models: tuple[LocalModelSpec, ...] = ()
+
+
+class EmbeddedModelConfig(_Section):
+    enabled: bool = True
+    name: str = Field("smollm2:135m", min_length=1)
+    quality_prior: float = Field(3.0, ge=0, le=10)
+    context_tokens: int = Field(8192, ge=512)
+    port: int = Field(0, ge=0, le=65535)
+    threads: int = Field(2, ge=1)
+    startup_timeout_s: float = Field(120.0, gt=0)
+
+
+class CloudModelSpec(_Section):
+    name: str = Field(min_length=1)
+    slug: str = Field(min_length=1)
+    quality_prior: float = Quality
+    cheap: bool = False
+
+
+class CloudConfig(_Section):
+    api_base: str = DEFAULT_OPENROUTER_API_BASE
+    timeout_s: float = Field(120.0, gt=0)
+    models: tuple[CloudModelSpec, ...] = ()
+
+
+class CascadeConfig(_Section):
+    target_quality: float = Field(9.0, ge=0, le=10)
+
+
+class RoutingConfig(_Section):
+    server: ServerConfig = ServerConfig()
+    local: LocalConfig = LocalConfig()
+    embedded_model: EmbeddedModelConfig = EmbeddedModelConfig()
+    cloud: CloudConfig = CloudConfig()
+    cascade: CascadeConfig = CascadeConfig()
+    upgrade_policy: Literal["auto", "ask", "never"] = "ask"
+
+
+class BudgetTier(_Section):
+    name: str = Field(min_length=1)
+    min_remaining_usd: float = Field(ge=0)
+    models: Literal["any", "cheap", "cheapest"]
+    max_tokens: int | None = Field(None, gt=0)
+
+
+class SessionConfig(_Section):
+    default_remaining_turns: int = Field(25, gt=0)
+
+
+class BudgetConfig(_Section):
+    daily_limit_usd: float = Field(DEFAULT_DAILY_LIMIT_USD, ge=0)
+    reset_timezone: str = "local"
+    tiers: tuple[BudgetTier, ...] = ()
+    default_max_tokens: int = Field(1024, gt=0)
+    max_tokens_cap: int = Field(4096, gt=0)
+    session: SessionConfig = SessionConfig()
+
+    @field_validator("reset_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value != "local":
+            try:
+                zoneinfo.ZoneInfo(value)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"must be 'local' or an IANA time zone such as Europe/London, got {value!r}")
+        return value
+
+    @field_validator("tiers")
+    @classmethod
+    def _descending(cls, tiers: tuple[BudgetTier, ...]) -> tuple[BudgetTier, ...]:
+        floors = [tier.min_remaining_usd for tier in tiers]
+        if floors != sorted(floors, reverse=True):
+            raise ValueError(f"must be ordered from the highest min_remaining_usd to the lowest, got {floors}")
+        return tiers
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """One model a request can name, with what LiteLLM needs to reach it."""
+
+    name: str
+    kind: Literal["local", "cloud"]
+    litellm_model: str
+    quality_prior: float
+    cheap: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything Hermes needs to run: both files plus the environment."""
+
+    routing: RoutingConfig
+    budget: BudgetConfig
+    config_dir: Path
+    database: Path
+    ollama_api_base: str
+    openrouter_api_base: str
+    openrouter_api_key: Secret | None
+    api_key: Secret | None
+
+    @property
+    def local_models(self) -> tuple[ModelRef, ...]:
+        """Local models in cascade order; the embedded one last."""
+        specs = [(m.name, m.quality_prior) for m in self.routing.local.models]
+        embedded = self.routing.embedded_model
+        if embedded.enabled and embedded.name not in {name for name, _ in specs}:
+            specs.append((embedded.name, embedded.quality_prior))
+        return tuple(ModelRef(name, "local", f"ollama_chat/{name}", prior) for name, prior in specs)
+
+    @property
+    def cloud_models(self) -> tuple[ModelRef, ...]:
+        return tuple(
+            ModelRef(m.name, "cloud", f"openrouter/{m.slug}", m.quality_prior, m.cheap)
+            for m in self.routing.cloud.models
+        )
+
+    def find_model(self, name: str) -> ModelRef | None:
+        """The configured model a client named, by short name or by OpenRouter slug."""
+        for ref in self.local_models + self.cloud_models:
+            if name in (ref.name, ref.litellm_model, ref.litellm_model.split("/", 1)[1]):
+                return ref
+        return None
+
+
+def default_config_dir() -> Path:
+    """The current directory if it holds the YAML files, else the checkout's root."""
+    here = Path.cwd()
+    if (here / ROUTING_FILE).is_file():
+        return here
+    return Path(__file__).resolve().parent.parent
+
+
+def load_config(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate both files in `config_dir` and the environment `env`.
+
+    Raises ConfigError with one line naming the file, key and expectation.
+    """
+    env = os.environ if env is None else env
+    config_dir = Path(config_dir) if config_dir is not None else default_config_dir()
+    routing = _load(RoutingConfig, config_dir / ROUTING_FILE)
+    budget = _load(BudgetConfig, config_dir / BUDGETS_FILE)
+    _check_unique_names(routing)
+    database = env.get("HERMES_DB") or routing.server.database
+    return Config(
+        routing=routing,
+        budget=budget,
+        config_dir=config_dir,
+        database=Path(database).expanduser(),
+        ollama_api_base=(env.get("OLLAMA_API_BASE") or routing.local.api_base).rstrip("/"),
+        openrouter_api_base=(env.get("OPENROUTER_API_BASE") or routing.cloud.api_base).rstrip("/"),
+        openrouter_api_key=_secret(env.get("OPENROUTER_API_KEY")),
+        api_key=_secret(env.get("HERMES_API_KEY")),
+    )
+
+
+def _secret(value: str | None) -> Secret | None:
+    return Secret(value) if value else None
+
+
+def _load(model: type[_Section], path: Path):  # type: ignore[no-untyped-def]
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found (use --config-dir to point at the folder holding it)") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path.name}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path.name}: must be a mapping of keys to values, got {type(raw).__name__}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path.name}: {_describe(exc.errors()[0])}") from None
+
+
+def _describe(error: Mapping) -> str:  # type: ignore[type-arg]
+    """One line from pydantic's first error: key path, expectation, value."""
+    key = ""
+    for part in error["loc"]:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    if error["type"] == "extra_forbidden":
+        return f"{key} is not a known key"
+    if error["type"] == "missing":
+        return f"{key} is required"
+    message = str(error["msg"]).removeprefix("Value error, ").replace("Input should be", "must be")
+    if "got " in message:
+        return f"{key} {message}"
+    return f"{key} {message}, got {error['input']!r}"
+
+
+def _check_unique_names(routing: RoutingConfig) -> None:
+    seen: set[str] = set()
+    names = [m.name for m in routing.local.models] + [m.name for m in routing.cloud.models]
+    for name in names:
+        if name in seen:
+            raise ConfigError(f"{ROUTING_FILE}: model name {name!r} is used twice; names must be unique")
+        if name in ROUTE_NAMES:
+            raise ConfigError(f"{ROUTING_FILE}: model name {name!r} is reserved for a route")
+        seen.add(name)

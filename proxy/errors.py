@@ -1,0 +1,106 @@
+"""Every error Hermes raises on purpose, each carrying its OpenAI error shape.
+
+    HermesError                      status, type, code
+     +-- BadRequest                  400 invalid_request_error
+     +-- Unauthorized                401 invalid_request_error / invalid_api_key
+     +-- UnknownModel                404 invalid_request_error / model_not_found
+     +-- BodyTooLarge                413 invalid_request_error / request_too_large
+     +-- BudgetExhausted             429 insufficient_quota
+     +-- ClientClosed                499 (recorded only: the client has gone)
+     +-- UpstreamError               502 upstream_error
+     |    +-- UpstreamTimeout        504 upstream_error / timeout
+     +-- ConfigError                 start-up only; never reaches a client
+
+This module imports nothing else from `proxy`, so any module can raise these
+without reaching up into the HTTP layer.
+"""
+
+from __future__ import annotations
+
+
+class HermesError(Exception):
+    """An error with the status, OpenAI `type` and `code` a client should see."""
+
+    status = 500
+    type = "server_error"
+    code: str | None = None
+    # The OpenAI SDKs stop retrying when they see `x-should-retry: false`.
+    retry = True
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class BadRequest(HermesError):
+    """The request is malformed; sending it again unchanged will not help."""
+
+    status = 400
+    type = "invalid_request_error"
+    code = "invalid_request"
+    retry = False
+
+
+class Unauthorized(HermesError):
+    """The bearer key is missing or wrong."""
+
+    status = 401
+    type = "invalid_request_error"
+    code = "invalid_api_key"
+    retry = False
+
+
+class UnknownModel(HermesError):
+    """The requested model is neither a route (`auto`, `local`, `cloud`) nor configured."""
+
+    status = 404
+    type = "invalid_request_error"
+    code = "model_not_found"
+    retry = False
+
+
+class BodyTooLarge(HermesError):
+    """The request body is over `server.max_body_bytes`."""
+
+    status = 413
+    type = "invalid_request_error"
+    code = "request_too_large"
+    retry = False
+
+
+class BudgetExhausted(HermesError):
+    """The day's cloud budget is spent; the message says when it resets."""
+
+    status = 429
+    type = "insufficient_quota"
+    code = "budget_exhausted"
+    retry = False
+
+
+class ClientClosed(HermesError):
+    """The client went away before the answer was complete (nginx's 499)."""
+
+    status = 499
+    type = "client_closed"
+    code = "client_closed"
+
+
+class UpstreamError(HermesError):
+    """A model behind Hermes failed or could not be reached."""
+
+    status = 502
+    type = "upstream_error"
+    code = "upstream_error"
+
+
+class UpstreamTimeout(UpstreamError):
+    """A model behind Hermes did not answer within its configured timeout."""
+
+    status = 504
+    code = "timeout"
+
+
+class ConfigError(Exception):
+    """A configuration file is wrong; the message names the file, key and expectation."""

@@ -1,0 +1,62 @@
+"""Which local models are reachable right now, asked of Ollama's `/api/tags`.
+
+An Ollama that is down is an answer ("nothing is pulled"), not an error: the
+caller decides what to do with it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+PROBE_TIMEOUT_S = 2.0
+# Long enough to spare Ollama a call per request, short enough that a model
+# pulled a moment ago is picked up without a restart.
+CATALOG_TTL_S = 10.0
+
+
+async def pulled_models(client: httpx.AsyncClient, api_base: str) -> frozenset[str] | None:
+    """Names of the models Ollama at `api_base` has, or None if nothing answers there."""
+    try:
+        response = await client.get(f"{api_base}/api/tags", timeout=PROBE_TIMEOUT_S)
+        response.raise_for_status()
+        models = response.json().get("models") or []
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return None
+    names = set()
+    for entry in models:
+        if isinstance(entry, dict):
+            names.update(str(entry[key]) for key in ("name", "model") if entry.get(key))
+    return frozenset(names)
+
+
+def ollama_answers(api_base: str) -> bool:
+    """Whether an Ollama (or anything speaking its protocol) answers at `api_base` (blocking)."""
+    try:
+        return httpx.get(f"{api_base}/api/version", timeout=PROBE_TIMEOUT_S).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+class LocalCatalog:
+    """A short-lived cache of `pulled_models` for one Ollama address."""
+
+    def __init__(self, client: httpx.AsyncClient, api_base: str, ttl_s: float = CATALOG_TTL_S) -> None:
+        self.api_base = api_base
+        self._client = client
+        self._ttl_s = ttl_s
+        self._names: frozenset[str] | None = None
+        self._checked_at = float("-inf")
+
+    async def models(self) -> frozenset[str] | None:
+        """The pulled model names, or None while Ollama is unreachable."""
+        if time.monotonic() - self._checked_at > self._ttl_s:
+            self._names = await pulled_models(self._client, self.api_base)
+            self._checked_at = time.monotonic()
+        return self._names
+
+    async def has(self, name: str) -> bool:
+        names = await self.models()
+        # Ollama lists "gemma3:latest"; users write "gemma3" as often as not.
+        return bool(names) and (name in names or f"{name}:latest" in names)  # type: ignore[operator]

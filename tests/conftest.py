@@ -1,0 +1,141 @@
+"""Shared fixtures: real servers on 127.0.0.1, a clean environment, temp databases.
+
+- `embedded_model`: the real SmolLM2 model, loaded once per test session;
+  `ollama_url` serves it over the Ollama protocol in a thread.
+- `openrouter`: the OpenRouter-shaped stub (see openrouter_stub.py).
+- `make_config`: the shipped YAML files, optionally patched, loaded with the
+  environment pointing at the servers above and a database in tmp_path.
+- `hermes_url`: the Hermes app itself, under uvicorn in a thread.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+
+import pytest
+import uvicorn
+import yaml
+
+from proxy.app import create_app
+from proxy.config import BUDGETS_FILE, ROUTING_FILE, Config, load_config
+from proxy.localmodel import EmbeddedModel, create_local_model_app
+from tests.openrouter_stub import OpenRouterStub
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_API_KEY = "sk-or-test-key"
+
+
+class ServerThread:
+    """Run an ASGI app under uvicorn on 127.0.0.1 (a free port) in a thread."""
+
+    def __init__(self, app: Any) -> None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("test server did not start")
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's keys, Ollama address or Hermes settings."""
+    for name in list(os.environ):
+        if name.startswith("HERMES_") or name in ("OPENROUTER_API_KEY", "OPENROUTER_API_BASE", "OLLAMA_API_BASE"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def embedded_model() -> EmbeddedModel:
+    return EmbeddedModel("smollm2:135m", context_tokens=8192, threads=2)
+
+
+@pytest.fixture(scope="session")
+def ollama_url(embedded_model: EmbeddedModel) -> Iterator[str]:
+    with ServerThread(create_local_model_app(embedded_model)) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def _openrouter_server() -> Iterator[tuple[OpenRouterStub, str]]:
+    stub = OpenRouterStub()
+    with ServerThread(stub.app) as url:
+        yield stub, url + "/api/v1"
+
+
+@pytest.fixture
+def openrouter(_openrouter_server: tuple[OpenRouterStub, str]) -> Iterator[OpenRouterStub]:
+    stub, url = _openrouter_server
+    stub.reset()
+    stub.url = url  # type: ignore[attr-defined]
+    yield stub
+    stub.reset()
+
+
+def _patch(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            _patch(data[key], value)
+        else:
+            data[key] = value
+    return data
+
+
+@pytest.fixture
+def make_config(tmp_path: Path, ollama_url: str, openrouter: OpenRouterStub) -> Callable[..., Config]:
+    """Build a Config from the shipped files, `routing` changes merged in."""
+
+    def make(routing: dict[str, Any] | None = None, **env: str) -> Config:
+        config_dir = tmp_path / "config"
+        config_dir.mkdir(exist_ok=True)
+        data = yaml.safe_load((REPO / ROUTING_FILE).read_text())
+        (config_dir / ROUTING_FILE).write_text(yaml.safe_dump(_patch(data, routing or {})))
+        shutil.copy(REPO / BUDGETS_FILE, config_dir / BUDGETS_FILE)
+        environ = {
+            "OLLAMA_API_BASE": ollama_url,
+            "OPENROUTER_API_BASE": openrouter.url,  # type: ignore[attr-defined]
+            "OPENROUTER_API_KEY": TEST_API_KEY,
+            "HERMES_DB": str(tmp_path / "hermes.db"),
+        } | env
+        return load_config(config_dir, {k: v for k, v in environ.items() if v})
+
+    return make
+
+
+@pytest.fixture
+def serve_hermes() -> Iterator[Callable[[Config], str]]:
+    """Start Hermes for a config, under uvicorn in a thread; stopped after the test."""
+    servers: list[ServerThread] = []
+
+    def serve(config: Config) -> str:
+        server = ServerThread(create_app(config))
+        servers.append(server)
+        return server.__enter__()
+
+    yield serve
+    for server in servers:
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture
+def hermes_url(make_config: Callable[..., Config], serve_hermes: Callable[[Config], str]) -> str:
+    return serve_hermes(make_config())
