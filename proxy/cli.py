@@ -6,6 +6,7 @@ import dataclasses
 import ipaddress
 import logging
 import os
+import signal
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -52,6 +53,9 @@ def serve(host: str, port: int, config_dir: Path | None) -> None:
     config = _load(config_dir)
     if not _is_loopback(host) and config.api_key is None:
         raise click.ClickException(f"Binding {host} exposes Hermes beyond this machine: set HERMES_API_KEY first.")
+    # uvicorn re-raises SIGTERM once it has shut down; turned into SystemExit
+    # here, it unwinds the ExitStack so the embedded model stops with us.
+    signal.signal(signal.SIGTERM, _exit_quietly)
     with ExitStack() as stack:
         if ollama_answers(config.ollama_api_base):
             log.info("Using Ollama at %s", config.ollama_api_base)
@@ -88,6 +92,10 @@ def local_model(host: str, port: int, config_dir: Path | None, parent_pid: int |
     log.info("Embedded model %s (%s, context %d tokens) on http://%s:%d",
              settings.name, model.path.name, settings.context_tokens, host, port)
     uvicorn.run(create_local_model_app(model), host=host, port=port, log_level="warning")
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _load(config_dir: Path | None) -> Config:

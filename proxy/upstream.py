@@ -9,6 +9,7 @@ LiteLLM's types.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -100,12 +101,15 @@ async def _acompletion(target: Target, chat: ChatRequest, stream: bool) -> Any:
 def _translate(exc: BaseException, target: Target) -> HermesError:
     """The Hermes error for a failed upstream call (cf. httpx's map_httpcore_exceptions)."""
     name = target.model.name
-    detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    detail = _upstream_message(exc)
     if isinstance(exc, HermesError):
         return exc
     if isinstance(exc, (TimeoutError, litellm.Timeout)):
         return UpstreamTimeout(f"{name} did not answer within {target.timeout_s:g}s (timeout_s in routing_rules.yaml).")
-    if isinstance(exc, litellm.ContextWindowExceededError):
+    if isinstance(exc, litellm.ContextWindowExceededError) or (
+        # Ollama-protocol servers say so only in words, which LiteLLM passes on as a plain 400.
+        isinstance(exc, litellm.BadRequestError) and "context" in detail
+    ):
         return BadRequest(f"The conversation is too long for {name}: {detail}", code="context_length_exceeded")
     if isinstance(exc, litellm.AuthenticationError):
         error = UpstreamError(f"{name} refused Hermes's API key; check OPENROUTER_API_KEY. ({detail})")
@@ -118,6 +122,19 @@ def _translate(exc: BaseException, target: Target) -> HermesError:
     if isinstance(exc, litellm.APIConnectionError):
         return UpstreamError(f"Could not get an answer from {name} at {target.api_base}: {detail}")
     return UpstreamError(f"{name} failed: {detail}")
+
+
+def _upstream_message(exc: BaseException) -> str:
+    """The upstream's own words, without LiteLLM's wrapping ("litellm.X: Provider - {...}")."""
+    detail = str(getattr(exc, "message", None) or exc or type(exc).__name__)
+    start = detail.find('{"error"')
+    if start >= 0:
+        try:
+            error = json.loads(detail[start:])["error"]
+            return str(error.get("message", error) if isinstance(error, dict) else error)
+        except (ValueError, KeyError, TypeError):
+            pass
+    return detail
 
 
 def _completion_dict(response: Any, model_name: str) -> dict[str, Any]:

@@ -1,0 +1,33 @@
+"""The `hermes` command line, driven in-process."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from proxy.cli import cli
+from proxy.config import BUDGETS_FILE, ROUTING_FILE
+from tests.conftest import REPO
+
+
+def test_help_lists_the_commands() -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    assert "serve" in result.output and "local-model" in result.output
+
+
+def test_serve_with_a_broken_config_stops_with_one_line(tmp_path: Path) -> None:
+    shutil.copy(REPO / ROUTING_FILE, tmp_path / ROUTING_FILE)
+    (tmp_path / BUDGETS_FILE).write_text("daily_limit_usd: lots\n")
+    result = CliRunner().invoke(cli, ["serve", "--config-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: budgets.yaml: daily_limit_usd must be a valid number, unable to parse string as a number, got 'lots'"]
+
+
+def test_serve_refuses_a_public_address_without_an_api_key() -> None:
+    result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--config-dir", str(REPO)])
+    assert result.exit_code == 1
+    assert "set HERMES_API_KEY first" in result.output

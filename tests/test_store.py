@@ -1,0 +1,52 @@
+"""The SQLite store: migrations, durability, and no prompt text by default."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from proxy.store import Store, TaskRecord, prompt_sha256
+
+MESSAGES = [{"role": "user", "content": "my secret prompt"}]
+
+
+def task(**changes: object) -> TaskRecord:
+    fields = dict(requested_model="auto", route="local", model="smollm2:135m", stream=False, status=200,
+                  error_code=None, messages=MESSAGES, input_tokens=11, output_tokens=9, cost_usd=0.0,
+                  latency_ms=12.5)
+    return TaskRecord(**(fields | changes))  # type: ignore[arg-type]
+
+
+@pytest.mark.asyncio
+async def test_migrations_run_once_and_are_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "hermes.db"
+    for _ in range(2):
+        store = await Store.open(path)
+        await store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT name FROM migrations").fetchall() == [("m001_initial",)]
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+@pytest.mark.asyncio
+async def test_a_recorded_task_is_committed_and_holds_no_prompt_text(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "hermes.db")
+    await store.record_task(task(route="cloud", model="gpt-4", cost_usd=0.0123))
+    # Read through a second connection while the first is still open: committed, not buffered.
+    with sqlite3.connect(tmp_path / "hermes.db") as db:
+        row = db.execute("SELECT route, model, cost_usd, prompt_sha256, input_tokens FROM tasks").fetchone()
+    await store.close()
+    assert row == ("cloud", "gpt-4", 0.0123, prompt_sha256(MESSAGES), 11)
+    assert b"my secret prompt" not in (tmp_path / "hermes.db").read_bytes()
+    assert b"my secret prompt" not in (tmp_path / "hermes.db-wal").read_bytes()
+
+
+@pytest.mark.asyncio
+async def test_recent_tasks_newest_first(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "hermes.db")
+    await store.record_task(task(model="a"))
+    await store.record_task(task(model="b"))
+    assert [t["model"] for t in await store.recent_tasks()] == ["b", "a"]
+    await store.close()

@@ -1,0 +1,79 @@
+"""LiteLLM calls: OpenAI-shaped results, and every failure mapped to a Hermes error."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from proxy import upstream
+from proxy.config import Config
+from proxy.embedded import free_port
+from proxy.errors import BadRequest, UpstreamError, UpstreamTimeout
+from proxy.openai_api import ChatRequest
+from proxy.upstream import Target
+from tests.openrouter_stub import OpenRouterStub
+
+HI = [{"role": "user", "content": "hi"}]
+
+
+def local_target(config: Config, **changes: object) -> Target:
+    fields = dict(model=config.find_model("smollm2:135m"), api_base=config.ollama_api_base, api_key=None,
+                  timeout_s=60.0)
+    return Target(**(fields | changes))  # type: ignore[arg-type]
+
+
+def cloud_target(config: Config, **changes: object) -> Target:
+    fields = dict(model=config.find_model("gpt-4"), api_base=config.openrouter_api_base,
+                  api_key=config.openrouter_api_key, timeout_s=60.0)
+    return Target(**(fields | changes))  # type: ignore[arg-type]
+
+
+@pytest.mark.asyncio
+async def test_local_completion_is_an_openai_dict(make_config: Callable[..., Config]) -> None:
+    answer = await upstream.complete(local_target(make_config()), ChatRequest("local", HI, params={"max_tokens": 8}))
+    assert answer["object"] == "chat.completion" and answer["model"] == "smollm2:135m"
+    assert answer["choices"][0]["message"]["role"] == "assistant"
+    assert answer["usage"]["completion_tokens"] <= 8
+
+
+@pytest.mark.asyncio
+async def test_stream_always_ends_with_usage(make_config: Callable[..., Config]) -> None:
+    chunks = [c async for c in await upstream.stream(local_target(make_config()), ChatRequest("local", HI, stream=True,
+                                                                                               params={"max_tokens": 4}))]
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] == 4
+    assert chunks[-2]["choices"][0]["finish_reason"] == "length"
+    assert len({c["id"] for c in chunks}) == 1
+
+
+@pytest.mark.asyncio
+async def test_cloud_usage_keeps_openrouters_cost(make_config: Callable[..., Config], openrouter: OpenRouterStub) -> None:
+    answer = await upstream.complete(cloud_target(make_config()), ChatRequest("gpt-4", HI))
+    assert answer["usage"]["cost"] == 0.00125 and answer["model"] == "gpt-4"
+
+
+@pytest.mark.asyncio
+async def test_timeout_is_enforced(make_config: Callable[..., Config], openrouter: OpenRouterStub) -> None:
+    openrouter.mode = "slow"
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeout, match="gpt-4 did not answer within 0.3s"):
+        await upstream.complete(cloud_target(make_config(), timeout_s=0.3), ChatRequest("gpt-4", HI))
+    assert time.monotonic() - started < 3
+
+
+@pytest.mark.asyncio
+async def test_unreachable_model_names_the_address(make_config: Callable[..., Config]) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(UpstreamError, match=f"from smollm2:135m at {closed}"):
+        await upstream.complete(local_target(make_config(), api_base=closed), ChatRequest("local", HI))
+
+
+@pytest.mark.asyncio
+async def test_prompt_too_long_for_the_local_model_is_a_clear_error(make_config: Callable[..., Config]) -> None:
+    long = [{"role": "user", "content": "word " * 9000}]
+    with pytest.raises(BadRequest) as info:
+        await upstream.complete(local_target(make_config()), ChatRequest("local", long))
+    assert info.value.code == "context_length_exceeded"
+    assert info.value.message.startswith("The conversation is too long for smollm2:135m: The prompt is ")
+    assert info.value.message.endswith("more than smollm2:135m's context of 8192 tokens.")
