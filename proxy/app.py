@@ -21,13 +21,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from proxy import upstream
+from proxy import api, upstream
+from proxy.budget import Budget, Clock, system_clock
 from proxy.cascade import choose_target
 from proxy.config import ROUTE_NAMES, Config
 from proxy.errors import HermesError, Unauthorized, UnknownModel
+from proxy.estimate import DEFAULT_TASK_TYPE
+from proxy.meter import Bill, Metered, Meter
 from proxy.ollama import LocalCatalog
 from proxy.openai_api import (
-    ChatRequest,
     error_body,
     error_response,
     json_response,
@@ -35,59 +37,101 @@ from proxy.openai_api import (
     read_json_body,
     sse_response,
 )
+from proxy.pricing import PriceTable
 from proxy.store import Store, TaskRecord
-from proxy.upstream import Target
 
 log = logging.getLogger("hermes")
 
 
 async def chat_completions(request: Request) -> Response:
-    """`POST /v1/chat/completions`: validate, route, answer, record."""
+    """`POST /v1/chat/completions`: validate, route, meter, answer, record."""
     state = request.app.state
     started = time.monotonic()
     chat = parse_chat_request(await read_json_body(request, state.config.routing.server.max_body_bytes))
-    target = await choose_target(chat, state.config, state.catalog)
-    # The budget gate (reserve before a cloud call) comes in here.
-    hermes = {"route": target.model.kind, "model": target.model.name, "requested_model": chat.model}
-    headers = {"X-Hermes-Route": target.model.kind, "X-Hermes-Model": target.model.name}
+    task_type = DEFAULT_TASK_TYPE  # classification (routing_rules.yaml patterns) comes in here
+    budget_status = await state.meter.budget.status()
+    target = await choose_target(chat, state.config, state.catalog, state.meter.budget.allowed_models(budget_status))
+    metered = await state.meter.start(target, chat, task_type)
+    headers = _headers(metered, cost_usd=None if target.model.kind == "cloud" else 0.0)
 
-    async def settle(usage: dict[str, Any] | None, error: HermesError | None) -> dict[str, Any]:
-        await _record(state.store, chat, target, started, usage, error)
-        return hermes
+    async def settle(usage: dict[str, Any] | None, error: HermesError | None, partial: bool = True) -> dict[str, Any]:
+        bill = await state.meter.finish(metered, usage, failed=error is not None, partial=partial)
+        await _record(state.store, metered, started, usage, error, bill.cost_usd)
+        return _hermes(metered, chat.model, bill)
 
-    if chat.stream:
-        chunks = await upstream.stream(target, chat)
-        return sse_response(chunks, chat.include_usage, settle, headers)
     try:
-        answer = await upstream.complete(target, chat)
+        if chat.stream:
+            chunks = await upstream.stream(target, metered.chat)
+            return sse_response(chunks, chat.include_usage, settle, headers)
+        answer = await upstream.complete(target, metered.chat)
     except HermesError as error:
-        await settle(None, error)
+        await settle(None, error, partial=False)
         raise
-    return json_response(answer, await settle(answer["usage"], None), headers)
+    hermes = await settle(answer["usage"], None)
+    headers |= _headers(metered, hermes["cost_usd"], hermes["budget_remaining_usd"])
+    return json_response(answer, hermes, headers)
+
+
+def _headers(metered: Metered, cost_usd: float | None, remaining_usd: float | None = None) -> dict[str, str]:
+    status = metered.status
+    headers = {
+        "X-Hermes-Route": metered.target.model.kind,
+        "X-Hermes-Model": metered.target.model.name,
+        "X-Hermes-Task-Type": metered.task_type,
+        "X-Hermes-Tier": status.tier_name,
+        "X-Hermes-Budget-Remaining-USD": _usd(status.remaining_usd if remaining_usd is None else remaining_usd),
+    }
+    if cost_usd is not None:  # a cloud stream's cost is known only at its end, in the "hermes" field
+        headers["X-Hermes-Cost-USD"] = _usd(cost_usd)
+    return headers
+
+
+def _usd(amount: float) -> str:
+    return f"{amount:.6f}"
+
+
+def _hermes(metered: Metered, requested_model: str, bill: Bill) -> dict[str, Any]:
+    estimate = metered.estimate
+    return {
+        "route": metered.target.model.kind,
+        "model": metered.target.model.name,
+        "requested_model": requested_model,
+        "task_type": metered.task_type,
+        "tier": bill.status.tier_name,
+        "cost_usd": round(bill.cost_usd, 8),
+        "budget_remaining_usd": round(bill.status.remaining_usd, 8),
+        "estimate": {
+            "input_tokens": estimate.input_tokens,
+            "output_tokens": estimate.output_tokens,
+            "cost_usd": round(metered.estimated_cost_usd, 8),
+            "confidence": round(estimate.confidence, 3),
+        },
+    }
 
 
 async def _record(
     store: Store,
-    chat: ChatRequest,
-    target: Target,
+    metered: Metered,
     started: float,
     usage: dict[str, Any] | None,
     error: HermesError | None,
+    cost_usd: float,
 ) -> None:
     usage = usage or {}
     await store.record_task(
         TaskRecord(
-            requested_model=chat.model,
-            route=target.model.kind,
-            model=target.model.name,
-            stream=chat.stream,
+            requested_model=metered.chat.model,
+            route=metered.target.model.kind,
+            model=metered.target.model.name,
+            stream=metered.chat.stream,
             status=error.status if error else 200,
             error_code=error.code if error else None,
-            messages=chat.messages,
+            messages=metered.chat.messages,
             input_tokens=int(usage.get("prompt_tokens", 0)),
             output_tokens=int(usage.get("completion_tokens", 0)),
-            cost_usd=float(usage.get("cost", 0.0)) if target.model.kind == "cloud" else 0.0,
+            cost_usd=cost_usd,
             latency_ms=(time.monotonic() - started) * 1000,
+            task_type=metered.task_type,
         )
     )
 
@@ -160,16 +204,23 @@ class BearerAuth:
         await self.app(scope, receive, send)
 
 
-def create_app(config: Config) -> Starlette:
-    """The Hermes ASGI app for a loaded `config`."""
+def create_app(config: Config, clock: Clock = system_clock) -> Starlette:
+    """The Hermes ASGI app for a loaded `config`; `clock` decides what "today" is."""
+
+    prices = PriceTable.from_config(config)  # no price, no start: raises ConfigError here
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = await Store.open(config.database)
+        store = await Store.open(config.database, config.routing.server.store_prompts)
         try:
+            released = await store.release_held_reservations()
+            if released:
+                log.warning("Released %d budget reservations left by a process that stopped mid-call", released)
             async with httpx.AsyncClient() as client:
                 app.state.config = config
                 app.state.store = store
+                app.state.prices = prices
+                app.state.meter = Meter(Budget(config.budget, store, prices, config.cloud_models, clock), prices, store)
                 app.state.catalog = LocalCatalog(client, config.ollama_api_base)
                 yield
         finally:
@@ -181,6 +232,7 @@ def create_app(config: Config) -> Starlette:
             Route("/v1/models", list_models),
             Route("/v1/models/{model:path}", get_model),
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            *api.routes,
         ],
         exception_handlers={HermesError: _hermes_error, HTTPException: _http_error, Exception: _unexpected_error},
         lifespan=lifespan,

@@ -1,12 +1,14 @@
 """Choose the model a chat request goes to.
 
 Today this resolves the route a client named: `auto` and `local` take the
-first configured local model that Ollama has, `cloud` the first cloud model,
-and a concrete name that model. The scoring cascade and the upgrade
+first configured local model that Ollama has, `cloud` the first cloud model
+the budget tier allows, and a concrete name that model. The scoring cascade and the upgrade
 decision (design.md, "The cascade") grow here, behind `choose_target`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from proxy.config import Config, ModelRef
 from proxy.errors import UnknownModel, UpstreamError
@@ -15,14 +17,20 @@ from proxy.openai_api import ChatRequest
 from proxy.upstream import Target
 
 
-async def choose_target(chat: ChatRequest, config: Config, catalog: LocalCatalog) -> Target:
-    """The model to call for `chat`; raises UnknownModel or UpstreamError with what to do."""
+async def choose_target(
+    chat: ChatRequest, config: Config, catalog: LocalCatalog, allowed_cloud: Sequence[ModelRef]
+) -> Target:
+    """The model to call for `chat`; raises UnknownModel or UpstreamError with what to do.
+
+    `cloud` takes the first of `allowed_cloud` (what the budget tier allows);
+    when the tier allows none, the budget's reservation refuses it, saying why.
+    """
     if chat.model in ("auto", "local"):
         return await _first_local(config, catalog)
     if chat.model == "cloud":
         if not config.cloud_models:
             raise UnknownModel("No cloud models are configured (cloud.models in routing_rules.yaml).")
-        return _cloud_target(config, config.cloud_models[0])
+        return _cloud_target(config, (list(allowed_cloud) or list(config.cloud_models))[0])
     ref = config.find_model(chat.model)
     if ref is None:
         names = ", ".join(["auto", "local", "cloud"] + [m.name for m in config.local_models + config.cloud_models])

@@ -61,6 +61,7 @@ Quality = Field(ge=0, le=10)
 class ServerConfig(_Section):
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, gt=0)
     database: str = DEFAULT_DATABASE
+    store_prompts: bool = False
 
 
 class LocalModelSpec(_Section):
@@ -89,6 +90,14 @@ class CloudModelSpec(_Section):
     slug: str = Field(min_length=1)
     quality_prior: float = Quality
     cheap: bool = False
+    # Prices: from litellm's table under "openrouter/<slug>", or under
+    # `price_model` when OpenRouter's slug is missing there; any of the
+    # explicit per-million-token prices below win over the table.
+    price_model: str | None = None
+    input_usd_per_mtok: float | None = Field(None, ge=0)
+    output_usd_per_mtok: float | None = Field(None, ge=0)
+    cache_read_usd_per_mtok: float | None = Field(None, ge=0)
+    max_output_tokens: int | None = Field(None, gt=0)
 
 
 class CloudConfig(_Section):

@@ -51,6 +51,12 @@ class ChatRequest:
     include_usage: bool = False
     params: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def max_tokens(self) -> int | None:
+        """The client's output limit, whichever of the two names it used."""
+        value = self.params.get("max_completion_tokens") or self.params.get("max_tokens")
+        return int(value) if value else None
+
 
 async def read_json_body(request: Request, max_body_bytes: int) -> Any:
     """The request's JSON body, refusing one over `max_body_bytes` before reading it all."""

@@ -1,20 +1,26 @@
 """The SQLite store: schema, numbered migrations, and every SQL statement.
 
 WAL mode and a commit per write, so a killed process loses nothing that was
-recorded. Prompts are not stored: a hash and token counts stand in for them.
+recorded. One connection, and one lock around every write, so a
+read-check-write (a budget reservation) is atomic. Prompts are stored only
+when `server.store_prompts` is on; otherwise a hash and token counts.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
+
+from proxy.estimate import Learned
 
 
 async def m001_initial(db: aiosqlite.Connection) -> None:
@@ -39,7 +45,70 @@ async def m001_initial(db: aiosqlite.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[aiosqlite.Connection], Awaitable[None]]] = [m001_initial]
+async def m002_money(db: aiosqlite.Connection) -> None:
+    await db.execute("ALTER TABLE tasks ADD COLUMN task_type TEXT")
+    await db.execute("ALTER TABLE tasks ADD COLUMN prompt TEXT")
+    # A reservation is 'held' until the call ends, then 'charged' with the
+    # actual cost or 'released'. Spend today = charged + held, for `day`.
+    await db.execute(
+        """
+        CREATE TABLE ledger (
+            id INTEGER PRIMARY KEY,
+            day TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            settled_at TEXT,
+            model TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('held', 'charged', 'released')),
+            reserved_usd REAL NOT NULL,
+            cost_usd REAL NOT NULL DEFAULT 0
+        )
+        """
+    )
+    await db.execute("CREATE INDEX ledger_day_state ON ledger (day, state)")
+    await db.execute(
+        """
+        CREATE TABLE estimates (
+            task_type TEXT NOT NULL,
+            model TEXT NOT NULL,
+            samples INTEGER NOT NULL,
+            mean_output_tokens REAL NOT NULL,
+            variance REAL NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (task_type, model)
+        )
+        """
+    )
+    await db.execute(
+        """
+        CREATE TABLE cost_predictions (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            task_type TEXT NOT NULL,
+            model TEXT NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            predicted_output_tokens INTEGER NOT NULL,
+            actual_output_tokens INTEGER NOT NULL,
+            predicted_cost_usd REAL NOT NULL,
+            actual_cost_usd REAL NOT NULL,
+            confidence REAL NOT NULL
+        )
+        """
+    )
+    await db.execute(
+        """
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            turns INTEGER NOT NULL DEFAULT 0,
+            cloud_model TEXT,
+            cost_usd REAL NOT NULL DEFAULT 0
+        )
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[aiosqlite.Connection], Awaitable[None]]] = [m001_initial, m002_money]
 
 
 @dataclass(frozen=True)
@@ -57,58 +126,180 @@ class TaskRecord:
     output_tokens: int
     cost_usd: float
     latency_ms: float
+    task_type: str | None = None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A cloud call's cost as predicted before it and as it turned out."""
+
+    task_type: str
+    model: str
+    input_tokens: int
+    predicted_output_tokens: int
+    actual_output_tokens: int
+    predicted_cost_usd: float
+    actual_cost_usd: float
+    confidence: float
 
 
 class Store:
     """One aiosqlite connection, opened and migrated in the app's lifespan."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, store_prompts: bool = False) -> None:
         self._db = db
+        self._store_prompts = store_prompts
+        self._write_lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path: Path) -> Store:
+    async def open(cls, path: Path, store_prompts: bool = False) -> Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(path)
         db.row_factory = aiosqlite.Row
         await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=FULL")  # a commit survives power loss, not only a kill
         await db.execute("PRAGMA busy_timeout=5000")
         await _migrate(db)
-        return cls(db)
+        return cls(db, store_prompts)
 
     async def close(self) -> None:
         await self._db.close()
 
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """Hold the write lock for a read-check-write; commit at the end, roll back on error."""
+        async with self._write_lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                await self._db.rollback()
+                raise
+            await self._db.commit()
+
+    async def _write(self, sql: str, params: tuple[Any, ...]) -> int:
+        async with self.transaction():
+            cursor = await self._db.execute(sql, params)
+            return int(cursor.lastrowid or 0)
+
+    # -- tasks ---------------------------------------------------------------
+
     async def record_task(self, task: TaskRecord) -> None:
-        await self._db.execute(
+        await self._write(
             """
             INSERT INTO tasks (created_at, requested_model, route, model, stream, status, error_code,
-                               prompt_sha256, input_tokens, output_tokens, cost_usd, latency_ms)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                               prompt_sha256, prompt, input_tokens, output_tokens, cost_usd, latency_ms, task_type)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             (
-                datetime.now(timezone.utc).isoformat(),
-                task.requested_model,
-                task.route,
-                task.model,
-                int(task.stream),
-                task.status,
-                task.error_code,
-                prompt_sha256(task.messages),
-                task.input_tokens,
-                task.output_tokens,
-                task.cost_usd,
-                task.latency_ms,
+                _now(), task.requested_model, task.route, task.model, int(task.stream), task.status,
+                task.error_code, prompt_sha256(task.messages),
+                json.dumps(task.messages) if self._store_prompts else None,
+                task.input_tokens, task.output_tokens, task.cost_usd, task.latency_ms, task.task_type,
             ),
         )
-        await self._db.commit()
 
     async def recent_tasks(self, limit: int = 50) -> list[dict[str, Any]]:
-        cursor = await self._db.execute("SELECT * FROM tasks ORDER BY id DESC LIMIT ?", (limit,))
+        return await self._rows("SELECT * FROM tasks ORDER BY id DESC LIMIT ?", (limit,))
+
+    # -- ledger --------------------------------------------------------------
+
+    async def day_totals(self, day: str) -> tuple[float, float]:
+        """(charged, held) USD for `day`."""
+        cursor = await self._db.execute(
+            """
+            SELECT COALESCE(SUM(CASE WHEN state = 'charged' THEN cost_usd END), 0),
+                   COALESCE(SUM(CASE WHEN state = 'held' THEN reserved_usd END), 0)
+            FROM ledger WHERE day = ?
+            """,
+            (day,),
+        )
+        charged, held = await cursor.fetchone()  # type: ignore[misc]
+        return float(charged), float(held)
+
+    async def insert_reservation(self, day: str, model: str, reserved_usd: float) -> int:
+        """Hold `reserved_usd`; call inside `transaction()`, after checking there is room."""
+        cursor = await self._db.execute(
+            "INSERT INTO ledger (day, created_at, model, state, reserved_usd) VALUES (?, ?, ?, 'held', ?)",
+            (day, _now(), model, reserved_usd),
+        )
+        return int(cursor.lastrowid or 0)
+
+    async def settle_reservation(self, reservation_id: int, cost_usd: float | None) -> None:
+        """Replace a held reservation by its actual cost, or release it (`cost_usd` None)."""
+        state = "released" if cost_usd is None else "charged"
+        await self._write(
+            "UPDATE ledger SET state = ?, cost_usd = ?, settled_at = ? WHERE id = ? AND state = 'held'",
+            (state, cost_usd or 0.0, _now(), reservation_id),
+        )
+
+    async def release_held_reservations(self) -> int:
+        """Release what a previous process held when it died; its calls never completed here."""
+        async with self.transaction():
+            cursor = await self._db.execute(
+                "UPDATE ledger SET state = 'released', settled_at = ? WHERE state = 'held'", (_now(),))
+            return cursor.rowcount
+
+    async def spend_by_model(self, day: str) -> list[dict[str, Any]]:
+        return await self._rows(
+            """
+            SELECT model, COUNT(*) AS calls, SUM(cost_usd) AS cost_usd FROM ledger
+            WHERE day = ? AND state = 'charged' GROUP BY model ORDER BY cost_usd DESC
+            """,
+            (day,),
+        )
+
+    # -- estimates and predictions ---------------------------------------------
+
+    async def learned(self, task_type: str, model: str) -> Learned | None:
+        rows = await self._rows(
+            "SELECT samples, mean_output_tokens, variance FROM estimates WHERE task_type = ? AND model = ?",
+            (task_type, model),
+        )
+        return Learned(**rows[0]) if rows else None
+
+    async def put_learned(self, task_type: str, model: str, learned: Learned) -> None:
+        """Store an estimate; call inside `transaction()` (it follows a read of the old one)."""
+        await self._db.execute(
+            """
+            INSERT INTO estimates (task_type, model, samples, mean_output_tokens, variance, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (task_type, model) DO UPDATE SET samples = excluded.samples,
+                mean_output_tokens = excluded.mean_output_tokens, variance = excluded.variance,
+                updated_at = excluded.updated_at
+            """,
+            (task_type, model, learned.samples, learned.mean_output_tokens, learned.variance, _now()),
+        )
+
+    async def record_prediction(self, prediction: Prediction) -> None:
+        await self._write(
+            """
+            INSERT INTO cost_predictions (created_at, task_type, model, input_tokens, predicted_output_tokens,
+                actual_output_tokens, predicted_cost_usd, actual_cost_usd, confidence)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            (
+                _now(), prediction.task_type, prediction.model, prediction.input_tokens,
+                prediction.predicted_output_tokens, prediction.actual_output_tokens,
+                prediction.predicted_cost_usd, prediction.actual_cost_usd, prediction.confidence,
+            ),
+        )
+
+    async def predictions(self) -> list[dict[str, Any]]:
+        """Every prediction, oldest first."""
+        return await self._rows("SELECT * FROM cost_predictions ORDER BY id", ())
+
+    async def _rows(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+        cursor = await self._db.execute(sql, params)
         return [dict(row) for row in await cursor.fetchall()]
 
 
 def prompt_sha256(messages: list[dict[str, Any]]) -> str:
     return hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
 
 
 async def _migrate(db: aiosqlite.Connection) -> None:
@@ -120,8 +311,5 @@ async def _migrate(db: aiosqlite.Connection) -> None:
             # Schema change and its record commit together or not at all.
             await db.execute("BEGIN")
             await migration(db)
-            await db.execute(
-                "INSERT INTO migrations (name, applied_at) VALUES (?, ?)",
-                (migration.__name__, datetime.now(timezone.utc).isoformat()),
-            )
+            await db.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (migration.__name__, _now()))
             await db.commit()

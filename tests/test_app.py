@@ -156,7 +156,11 @@ def test_local_answer_is_real_free_and_recorded(hermes_url: str, tmp_path: Path)
     assert body["object"] == "chat.completion"
     assert body["choices"][0]["message"]["content"].strip()
     assert body["usage"]["completion_tokens"] > 0
-    assert body["hermes"] == {"route": "local", "model": "smollm2:135m", "requested_model": "local"}
+    hermes = body["hermes"]
+    assert (hermes["route"], hermes["model"], hermes["requested_model"]) == ("local", "smollm2:135m", "local")
+    assert (hermes["cost_usd"], hermes["budget_remaining_usd"], hermes["tier"]) == (0.0, 5.0, "normal")
+    assert response.headers["x-hermes-cost-usd"] == "0.000000"
+    assert response.headers["x-hermes-budget-remaining-usd"] == "5.000000"
     [task] = tasks(tmp_path)
     assert (task["route"], task["model"], task["status"], task["cost_usd"]) == ("local", "smollm2:135m", 200, 0.0)
     assert task["output_tokens"] == body["usage"]["completion_tokens"]
@@ -251,7 +255,7 @@ def test_slow_streamed_cloud_model_times_out_before_the_first_byte(
 def test_failing_cloud_model_is_502(hermes_url: str, openrouter: OpenRouterStub, tmp_path: Path) -> None:
     openrouter.mode = "error"
     assert_openai_error(chat(hermes_url, {"model": "cloud", "messages": HI, "stream": True}), 502, "upstream_error")
-    assert [t["status"] for t in tasks(tmp_path)] == []  # never started: nothing to record
+    assert [t["status"] for t in tasks(tmp_path)] == [502]
 
 
 def test_stream_broken_midway_ends_with_an_sse_error_event(

@@ -23,8 +23,9 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def choose(config: Config, http: httpx.AsyncClient, model: str):  # type: ignore[no-untyped-def]
-    return await choose_target(ChatRequest(model=model, messages=HI), config, LocalCatalog(http, config.ollama_api_base))
+async def choose(config: Config, http: httpx.AsyncClient, model: str, allowed=()):  # type: ignore[no-untyped-def]
+    catalog = LocalCatalog(http, config.ollama_api_base)
+    return await choose_target(ChatRequest(model=model, messages=HI), config, catalog, allowed or config.cloud_models)
 
 
 @pytest.mark.asyncio
@@ -45,6 +46,15 @@ async def test_cloud_route_takes_the_first_cloud_model(make_config: Callable[...
     target = await choose(config, http, "cloud")
     assert target.model.litellm_model == "openrouter/anthropic/claude-3.5-sonnet"
     assert target.api_base == config.openrouter_api_base and target.api_key == config.openrouter_api_key
+
+
+@pytest.mark.asyncio
+async def test_cloud_route_takes_the_first_model_the_budget_tier_allows(
+    make_config: Callable[..., Config], http: httpx.AsyncClient
+) -> None:
+    config = make_config()
+    cheap = [m for m in config.cloud_models if m.name == "gemini-flash"]
+    assert (await choose(config, http, "cloud", cheap)).model.name == "gemini-flash"
 
 
 @pytest.mark.asyncio

@@ -42,7 +42,7 @@ def test_shipped_files_describe_the_product(config_dir: Path) -> None:
     assert [m.litellm_model for m in config.cloud_models] == [
         "openrouter/anthropic/claude-3.5-sonnet", "openrouter/openai/gpt-4",
         "openrouter/anthropic/claude-3-opus", "openrouter/google/gemini-2.0-flash-001"]
-    assert [m.name for m in config.cloud_models if m.cheap] == ["gemini-flash"]
+    assert [m.name for m in config.cloud_models if m.cheap] == ["claude-3.5-sonnet", "gemini-flash"]
     assert config.routing.cascade.target_quality == 9.0
     assert config.routing.server.max_body_bytes == 10 * 1024 * 1024
     assert config.budget.daily_limit_usd == 5.0

@@ -1,0 +1,159 @@
+"""The daily cloud budget: tiers by what is left, and reservations that cannot overspend.
+
+Before a cloud call its worst case (input tokens x input price + max_tokens x
+output price) is reserved in the ledger, atomically with the check that it
+fits; afterwards the reservation becomes the actual cost, or is released.
+Concurrent requests therefore never push spend past the limit. Local models
+are free and never pass through here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo
+
+from proxy.config import BudgetConfig, BudgetTier, ModelRef
+from proxy.errors import BudgetExhausted
+from proxy.pricing import PriceTable
+from proxy.store import Store
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now().astimezone()
+
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    """Today's money, as of one moment."""
+
+    day: str
+    limit_usd: float
+    spent_usd: float
+    reserved_usd: float
+    tier: BudgetTier | None  # None: blocked until the reset
+    resets_at: datetime
+
+    @property
+    def remaining_usd(self) -> float:
+        return max(self.limit_usd - self.spent_usd - self.reserved_usd, 0.0)
+
+    @property
+    def tier_name(self) -> str:
+        return self.tier.name if self.tier else "blocked"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A held reservation for one cloud call, and the max_tokens it was sized for."""
+
+    reservation_id: int
+    model: ModelRef
+    reserved_usd: float
+    max_tokens: int
+    status: BudgetStatus
+
+
+class Budget:
+    """Tiers, reservations and the daily reset, over the store's ledger."""
+
+    def __init__(
+        self,
+        config: BudgetConfig,
+        store: Store,
+        prices: PriceTable,
+        cloud_models: Sequence[ModelRef],
+        clock: Clock = system_clock,
+    ) -> None:
+        self._config = config
+        self._store = store
+        self._prices = prices
+        self._cloud_models = tuple(cloud_models)
+        self._clock = clock
+        self._zone: tzinfo | None = None if config.reset_timezone == "local" else ZoneInfo(config.reset_timezone)
+
+    async def status(self) -> BudgetStatus:
+        now = self._clock().astimezone(self._zone)
+        day = now.date().isoformat()
+        spent, held = await self._store.day_totals(day)
+        remaining = self._config.daily_limit_usd - spent - held
+        midnight = datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=now.tzinfo)
+        return BudgetStatus(day, self._config.daily_limit_usd, spent, held, _tier_for(remaining, self._config.tiers),
+                            midnight)
+
+    def allowed_models(self, status: BudgetStatus) -> list[ModelRef]:
+        """The cloud models the tier allows, in configured order."""
+        if status.tier is None or not self._cloud_models:
+            return []
+        if status.tier.models == "any":
+            return list(self._cloud_models)
+        if status.tier.models == "cheap":
+            return [m for m in self._cloud_models if m.cheap]
+        cheapest = self._prices.cheapest(m.name for m in self._cloud_models)
+        return [m for m in self._cloud_models if m.name == cheapest]
+
+    async def reserve(self, model: ModelRef, input_tokens: int, max_tokens: int | None) -> Grant:
+        """Hold the worst-case cost of a call to `model`, or raise BudgetExhausted saying why."""
+        async with self._store.transaction():
+            status = await self.status()
+            if status.tier is None:
+                raise BudgetExhausted(self._spent_message(status))
+            allowed = self.allowed_models(status)
+            if model not in allowed:
+                names = ", ".join(m.name for m in allowed) or "no cloud model"
+                raise BudgetExhausted(
+                    f"{model.name} is not allowed in the '{status.tier.name}' budget tier "
+                    f"(${status.remaining_usd:.2f} of ${status.limit_usd:.2f} left today): it allows {names}. "
+                    f"The budget resets at {_clock_time(status.resets_at)}.",
+                    code="model_not_in_budget_tier",
+                )
+            granted_tokens = self._max_tokens(model, max_tokens, status.tier)
+            worst_usd = self._prices.price(model.name).cost_usd(input_tokens, granted_tokens)
+            if worst_usd > status.remaining_usd:
+                raise BudgetExhausted(
+                    f"This request to {model.name} could cost up to ${worst_usd:.4f} "
+                    f"({input_tokens} input + {granted_tokens} output tokens), more than the "
+                    f"${status.remaining_usd:.4f} left of today's ${status.limit_usd:.2f}. "
+                    f"The budget resets at {_clock_time(status.resets_at)}."
+                )
+            reservation_id = await self._store.insert_reservation(status.day, model.name, worst_usd)
+        return Grant(reservation_id, model, worst_usd, granted_tokens, status)
+
+    async def settle(self, grant: Grant, cost_usd: float | None) -> BudgetStatus:
+        """Replace the reservation by the actual cost (None releases it); the status after."""
+        await self._store.settle_reservation(grant.reservation_id, cost_usd)
+        return await self.status()
+
+    def _max_tokens(self, model: ModelRef, requested: int | None, tier: BudgetTier) -> int:
+        # OpenCode asks for 32000 on every call: never take max_tokens at face value.
+        limits = [requested or self._config.default_max_tokens, self._config.max_tokens_cap]
+        model_limit = self._prices.price(model.name).max_output_tokens
+        if model_limit:
+            limits.append(model_limit)
+        if tier.max_tokens:
+            limits.append(tier.max_tokens)
+        return min(limits)
+
+    def _spent_message(self, status: BudgetStatus) -> str:
+        return (
+            f"Today's cloud budget is spent: ${status.spent_usd + status.reserved_usd:.2f} of "
+            f"${status.limit_usd:.2f}. It resets at {_clock_time(status.resets_at)}. "
+            "Local models still answer: use model 'local'."
+        )
+
+
+def _tier_for(remaining_usd: float, tiers: Sequence[BudgetTier]) -> BudgetTier | None:
+    """The first tier whose floor `remaining_usd` is above; None once nothing is left."""
+    if remaining_usd <= 0:
+        return None
+    for tier in tiers:
+        if remaining_usd > tier.min_remaining_usd:
+            return tier
+    return None
+
+
+def _clock_time(moment: datetime) -> str:
+    return f"{moment:%H:%M} {moment.tzname()} ({moment.isoformat()})"

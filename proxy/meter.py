@@ -1,0 +1,96 @@
+"""The money side of one call: estimate and reserve before it, settle and learn after.
+
+`start` runs before the upstream call (for a cloud model: count the input,
+estimate the output, reserve the worst case, cap max_tokens to what was
+reserved); `finish` runs once after it, whatever happened.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from proxy.budget import Budget, BudgetStatus, Grant
+from proxy.estimate import Estimate, count_input_tokens, estimate_output, learn
+from proxy.openai_api import ChatRequest
+from proxy.pricing import PriceTable
+from proxy.store import Prediction, Store
+from proxy.upstream import Target
+
+
+@dataclass(frozen=True)
+class Metered:
+    """A call about to be made: what it is expected to cost and what was reserved."""
+
+    target: Target
+    task_type: str
+    chat: ChatRequest  # as sent upstream: max_tokens capped to the reservation
+    estimate: Estimate
+    estimated_cost_usd: float
+    grant: Grant | None
+    status: BudgetStatus
+
+
+@dataclass(frozen=True)
+class Bill:
+    cost_usd: float
+    status: BudgetStatus
+
+
+class Meter:
+    def __init__(self, budget: Budget, prices: PriceTable, store: Store) -> None:
+        self.budget = budget
+        self._prices = prices
+        self._store = store
+
+    async def start(self, target: Target, chat: ChatRequest, task_type: str) -> Metered:
+        """Estimate the call; for a cloud model reserve its worst case (raises BudgetExhausted)."""
+        model = target.model
+        input_tokens = count_input_tokens(model.litellm_model, chat.messages, chat.params.get("tools"))
+        learned = await self._store.learned(task_type, model.name)
+        output_tokens, confidence = estimate_output(task_type, learned)
+        estimate = Estimate(task_type, input_tokens, output_tokens, confidence, learned.samples if learned else 0)
+        estimated_cost = self._prices.price(model.name).cost_usd(input_tokens, output_tokens)
+        if model.kind == "local":
+            return Metered(target, task_type, chat, estimate, 0.0, None, await self.budget.status())
+        grant = await self.budget.reserve(model, input_tokens, chat.max_tokens)
+        capped = dataclasses.replace(chat, params=_with_max_tokens(chat.params, grant.max_tokens))
+        return Metered(target, task_type, capped, estimate, estimated_cost, grant, grant.status)
+
+    async def finish(self, metered: Metered, usage: dict[str, Any] | None, failed: bool, partial: bool) -> Bill:
+        """Settle the call. `partial`: it failed or was cut off after output may have begun."""
+        model = metered.target.model
+        if usage and not failed:
+            await self._learn(metered.task_type, model.name, int(usage.get("completion_tokens", 0)))
+        if metered.grant is None:
+            return Bill(0.0, await self.budget.status())
+        if usage and not failed:
+            cost = self._prices.actual_cost_usd(model.name, usage)
+            await self._store.record_prediction(Prediction(
+                task_type=metered.task_type,
+                model=model.name,
+                input_tokens=metered.estimate.input_tokens,
+                predicted_output_tokens=metered.estimate.output_tokens,
+                actual_output_tokens=int(usage.get("completion_tokens", 0)),
+                predicted_cost_usd=metered.estimated_cost_usd,
+                actual_cost_usd=cost,
+                confidence=metered.estimate.confidence,
+            ))
+        elif partial:
+            # Output may have been generated and billed, and its usage is unknown:
+            # count the whole reservation rather than risk under-counting.
+            cost = metered.grant.reserved_usd
+        else:
+            return Bill(0.0, await self.budget.settle(metered.grant, None))
+        return Bill(cost, await self.budget.settle(metered.grant, cost))
+
+    async def _learn(self, task_type: str, model: str, output_tokens: int) -> None:
+        async with self._store.transaction():
+            learned = learn(task_type, await self._store.learned(task_type, model), output_tokens)
+            await self._store.put_learned(task_type, model, learned)
+
+
+def _with_max_tokens(params: dict[str, Any], max_tokens: int) -> dict[str, Any]:
+    # One field only: LiteLLM maps max_tokens for each provider.
+    return {k: v for k, v in params.items() if k != "max_completion_tokens"} | {"max_tokens": max_tokens}
