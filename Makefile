@@ -20,6 +20,7 @@ test: install
 	$(BIN)/python -m pytest
 
 bench: install
+	$(BIN)/python bench/money.py
 	$(BIN)/python bench/run.py
 
 clean:

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from proxy.embedded import free_port  # noqa: E402
+from proxy.embedded import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 PROMPT = [{"role": "user", "content": "Write a Python function that reverses a string, with a docstring."}]

@@ -204,10 +204,13 @@ class BearerAuth:
         await self.app(scope, receive, send)
 
 
-def create_app(config: Config, clock: Clock = system_clock) -> Starlette:
-    """The Hermes ASGI app for a loaded `config`; `clock` decides what "today" is."""
+def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable | None = None) -> Starlette:
+    """The Hermes ASGI app for a loaded `config`; `clock` decides what "today" is.
 
-    prices = PriceTable.from_config(config)  # no price, no start: raises ConfigError here
+    Raises ConfigError when a cloud model has no price.
+    """
+
+    prices = prices or PriceTable.from_config(config)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

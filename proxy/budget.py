@@ -48,7 +48,7 @@ class BudgetStatus:
 
 @dataclass(frozen=True)
 class Grant:
-    """A held reservation for one cloud call, and the max_tokens it was sized for."""
+    """A held reservation for one cloud call, the max_tokens it was sized for, the status with it held."""
 
     reservation_id: int
     model: ModelRef
@@ -120,7 +120,8 @@ class Budget:
                     f"The budget resets at {_clock_time(status.resets_at)}."
                 )
             reservation_id = await self._store.insert_reservation(status.day, model.name, worst_usd)
-        return Grant(reservation_id, model, worst_usd, granted_tokens, status)
+            held = await self.status()
+        return Grant(reservation_id, model, worst_usd, granted_tokens, held)
 
     async def settle(self, grant: Grant, cost_usd: float | None) -> BudgetStatus:
         """Replace the reservation by the actual cost (None releases it); the status after."""

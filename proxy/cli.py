@@ -15,6 +15,7 @@ import uvicorn
 
 from proxy.config import Config, load_config
 from proxy.errors import ConfigError
+from proxy.pricing import PriceTable
 
 log = logging.getLogger("hermes")
 
@@ -51,6 +52,10 @@ def serve(host: str, port: int, config_dir: Path | None) -> None:
     from proxy.ollama import ollama_answers
 
     config = _load(config_dir)
+    try:
+        prices = PriceTable.from_config(config)  # before anything starts: no price, no start
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     if not _is_loopback(host) and config.api_key is None:
         raise click.ClickException(f"Binding {host} exposes Hermes beyond this machine: set HERMES_API_KEY first.")
     # uvicorn re-raises SIGTERM once it has shut down; turned into SystemExit
@@ -72,7 +77,7 @@ def serve(host: str, port: int, config_dir: Path | None) -> None:
             log.warning("Nothing answers at %s and the embedded model is disabled: local routes will fail",
                         config.ollama_api_base)
         log.info("Hermes is serving http://%s:%d/v1 (database %s)", host, port, config.database)
-        uvicorn.run(create_app(config), host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
+        uvicorn.run(create_app(config, prices=prices), host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
 
 
 @cli.command(name="local-model")

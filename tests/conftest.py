@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -102,14 +101,14 @@ def _patch(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def make_config(tmp_path: Path, ollama_url: str, openrouter: OpenRouterStub) -> Callable[..., Config]:
-    """Build a Config from the shipped files, `routing` changes merged in."""
+    """Build a Config from the shipped files, `routing` and `budget` changes merged in."""
 
-    def make(routing: dict[str, Any] | None = None, **env: str) -> Config:
+    def make(routing: dict[str, Any] | None = None, budget: dict[str, Any] | None = None, **env: str) -> Config:
         config_dir = tmp_path / "config"
         config_dir.mkdir(exist_ok=True)
-        data = yaml.safe_load((REPO / ROUTING_FILE).read_text())
-        (config_dir / ROUTING_FILE).write_text(yaml.safe_dump(_patch(data, routing or {})))
-        shutil.copy(REPO / BUDGETS_FILE, config_dir / BUDGETS_FILE)
+        for name, changes in ((ROUTING_FILE, routing), (BUDGETS_FILE, budget)):
+            data = yaml.safe_load((REPO / name).read_text())
+            (config_dir / name).write_text(yaml.safe_dump(_patch(data, changes or {})))
         environ = {
             "OLLAMA_API_BASE": ollama_url,
             "OPENROUTER_API_BASE": openrouter.url,  # type: ignore[attr-defined]
@@ -122,12 +121,12 @@ def make_config(tmp_path: Path, ollama_url: str, openrouter: OpenRouterStub) -> 
 
 
 @pytest.fixture
-def serve_hermes() -> Iterator[Callable[[Config], str]]:
-    """Start Hermes for a config, under uvicorn in a thread; stopped after the test."""
+def serve_hermes() -> Iterator[Callable[..., str]]:
+    """Start Hermes for a config (and optionally a clock), under uvicorn in a thread."""
     servers: list[ServerThread] = []
 
-    def serve(config: Config) -> str:
-        server = ServerThread(create_app(config))
+    def serve(config: Config, **options: Any) -> str:
+        server = ServerThread(create_app(config, **options))
         servers.append(server)
         return server.__enter__()
 

@@ -26,22 +26,31 @@ class OpenRouterStub:
         self.requests: list[dict[str, Any]] = []
         self.mode = "ok"  # ok | slow | error | cut
         self.delay_s = 5.0
+        self.cost_usd = COST_PER_CALL_USD
+        self.answered = 0  # responses sent whole, since the last reset
+        self._generation = 0  # so a slow answer to an earlier test is not counted in this one
         self.app = Starlette(routes=[Route("/api/v1/chat/completions", self.chat, methods=["POST"])])
 
     def reset(self) -> None:
         self.requests.clear()
         self.mode = "ok"
+        self.delay_s = 5.0
+        self.cost_usd = COST_PER_CALL_USD
+        self.answered = 0
+        self._generation += 1
 
     async def chat(self, request: Request) -> Response:
         body = await request.json()
+        generation = self._generation
         self.requests.append({"headers": dict(request.headers), "json": body})
         if self.mode == "slow":
             await asyncio.sleep(self.delay_s)
         if self.mode == "error":
             return JSONResponse({"error": {"message": "Provider returned error", "code": 500}}, status_code=500)
         message = self._answer(body)
-        usage = {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19, "cost": COST_PER_CALL_USD}
+        usage = {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19, "cost": self.cost_usd}
         if not body.get("stream"):
+            self._count_answer(generation)
             return JSONResponse(
                 {
                     "id": "gen-stub-1",
@@ -54,8 +63,12 @@ class OpenRouterStub:
                 }
             )
         include_usage = (body.get("stream_options") or {}).get("include_usage", False)
-        return StreamingResponse(self._events(body["model"], message, usage if include_usage else None),
+        return StreamingResponse(self._events(body["model"], message, usage if include_usage else None, generation),
                                  media_type="text/event-stream")
+
+    def _count_answer(self, generation: int) -> None:
+        if generation == self._generation:
+            self.answered += 1
 
     def _answer(self, body: dict[str, Any]) -> dict[str, Any]:
         if body.get("tools"):
@@ -65,7 +78,8 @@ class OpenRouterStub:
             return {"role": "assistant", "content": None, "tool_calls": [call]}
         return {"role": "assistant", "content": f"Hello from {body['model']} in the cloud."}
 
-    async def _events(self, model: str, message: dict[str, Any], usage: dict[str, Any] | None):  # type: ignore[no-untyped-def]
+    async def _events(self, model: str, message: dict[str, Any], usage: dict[str, Any] | None,  # type: ignore[no-untyped-def]
+                      generation: int):
         base = {"id": "gen-stub-2", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
 
         def event(choices: list[dict[str, Any]], **extra: Any) -> bytes:
@@ -89,6 +103,7 @@ class OpenRouterStub:
         if usage is not None:
             yield event([], usage=usage)
         yield b"data: [DONE]\n\n"
+        self._count_answer(generation)
 
 
 def _finish(message: dict[str, Any]) -> str:

@@ -1,0 +1,131 @@
+"""The budget under load and through a crash: loopback only, bounded in count and time."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from proxy.config import BUDGETS_FILE, ROUTING_FILE, Config
+from proxy.embedded import free_port
+from tests.conftest import REPO, TEST_API_KEY
+from tests.openrouter_stub import OpenRouterStub
+
+HI = [{"role": "user", "content": "hi"}]
+ONE_TIER = {"tiers": [{"name": "any", "min_remaining_usd": 0.0, "models": "any"}]}
+
+
+def ledger(db: Path) -> dict[str, tuple[int, float]]:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT state, COUNT(*), COALESCE(SUM(cost_usd), 0) FROM ledger GROUP BY state")
+        return {state: (count, total) for state, count, total in rows}
+
+
+def test_200_concurrent_cloud_requests_never_overspend(
+    make_config: Callable[..., Config], serve_hermes: Callable[..., str], openrouter: OpenRouterStub, tmp_path: Path
+) -> None:
+    # Each request reserves about 0.01502 USD (8 input tokens, 1000 output at
+    # claude-3.5-sonnet's prices): ten fit in 0.158, an eleventh does not.
+    url = serve_hermes(make_config(budget={"daily_limit_usd": 0.158, **ONE_TIER}))
+    openrouter.delay_s, openrouter.mode = 0.5, "slow"  # all 200 arrive while the first ones are in flight
+    openrouter.cost_usd = 0.0135
+
+    async def fire() -> list[int]:
+        limits = httpx.Limits(max_connections=200)
+        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+            body = {"model": "cloud", "messages": HI, "max_tokens": 1000}
+            calls = [client.post(f"{url}/v1/chat/completions", json=body) for _ in range(200)]
+            return [r.status_code for r in await asyncio.gather(*calls)]
+
+    statuses = asyncio.run(fire())
+    ok = statuses.count(200)
+    assert 10 <= ok <= 11, statuses
+    assert statuses.count(429) == 200 - ok
+    charged_calls, charged_usd = ledger(tmp_path / "hermes.db")["charged"]
+    assert charged_calls == ok == openrouter.answered
+    assert charged_usd == pytest.approx(openrouter.answered * openrouter.cost_usd)  # the ledger is the stub's bill
+    assert charged_usd <= 0.158
+    assert "held" not in ledger(tmp_path / "hermes.db")
+
+
+def start_hermes(home: Path, port: int, openrouter_url: str) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HERMES_")}
+    env |= {"OLLAMA_API_BASE": f"http://127.0.0.1:{free_port()}", "OPENROUTER_API_BASE": openrouter_url,
+            "OPENROUTER_API_KEY": TEST_API_KEY, "HERMES_DB": str(home / "hermes.db"), "HERMES_PORT": str(port)}
+    process = subprocess.Popen([str(Path(sys.executable).parent / "hermes"), "serve", "--config-dir", str(home)],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("hermes serve did not start")
+
+
+def test_sigkill_mid_load_loses_no_completed_spend_and_leaks_no_reservation(
+    tmp_path: Path, openrouter: OpenRouterStub
+) -> None:
+    home = tmp_path
+    routing = yaml.safe_load((REPO / ROUTING_FILE).read_text())
+    routing["embedded_model"]["enabled"] = False  # cloud only: no local model to wait for
+    (home / ROUTING_FILE).write_text(yaml.safe_dump(routing))
+    shutil.copy(REPO / BUDGETS_FILE, home / BUDGETS_FILE)
+    openrouter.delay_s, openrouter.mode = 0.2, "slow"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = start_hermes(home, port, openrouter.url)  # type: ignore[attr-defined]
+
+    completed: list[int] = []
+
+    def worker() -> None:
+        with httpx.Client(timeout=10) as client:
+            for _ in range(15):
+                try:
+                    response = client.post(f"{url}/v1/chat/completions",
+                                           json={"model": "gpt-4", "messages": HI, "max_tokens": 100})
+                except httpx.HTTPError:
+                    return  # the server is gone
+                completed.append(response.status_code)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert completed and all(status == 200 for status in completed)
+    in_flight = ledger(home / "hermes.db").get("held", (0, 0.0))[0]
+    assert in_flight > 0  # the kill did land mid-call
+
+    process = start_hermes(home, port, openrouter.url)  # type: ignore[attr-defined]
+    try:
+        analysis = httpx.get(f"{url}/api/v1/costs/analysis", timeout=10).json()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    charged_calls, charged_usd = ledger(home / "hermes.db")["charged"]
+    # Every call a client saw complete is in the ledger; none it could not have.
+    assert len(completed) <= charged_calls <= openrouter.answered
+    assert charged_usd == pytest.approx(charged_calls * openrouter.cost_usd)
+    assert analysis["reserved_usd"] == 0
+    assert analysis["spent_usd"] == pytest.approx(charged_usd)
+    assert analysis["remaining_usd"] == pytest.approx(5.0 - charged_usd)
