@@ -110,12 +110,22 @@ class CascadeConfig(_Section):
     target_quality: float = Field(9.0, ge=0, le=10)
 
 
+class QualityConfig(_Section):
+    """The 0-10 scorer's switches (quality.py)."""
+
+    run_code: bool = True  # run code against the examples a prompt or answer carries, in a sandbox
+    sandbox_timeout_s: float = Field(5.0, gt=0)
+    sandbox_memory_mb: int = Field(256, ge=32)
+    judge_model: str | None = None  # a local model that grades answers 1-10; off when unset
+
+
 class RoutingConfig(_Section):
     server: ServerConfig = ServerConfig()
     local: LocalConfig = LocalConfig()
     embedded_model: EmbeddedModelConfig = EmbeddedModelConfig()
     cloud: CloudConfig = CloudConfig()
     cascade: CascadeConfig = CascadeConfig()
+    quality: QualityConfig = QualityConfig()
     upgrade_policy: Literal["auto", "ask", "never"] = "ask"
 
 

@@ -84,5 +84,6 @@ async def test_predictions_learn_from_real_usage(meter: Meter, config: Config) -
     errors = [abs(r["predicted_cost_usd"] - r["actual_cost_usd"]) / r["actual_cost_usd"] for r in rows]
     first, last = statistics.median(errors[:10]), statistics.median(errors[-10:])
     assert len(rows) == 50
+    print(f"median cost-prediction error: first 10 {first:.1%}, last 10 {last:.1%}")
     assert last <= 0.7 * first, (first, last)
     assert rows[-1]["confidence"] > rows[0]["confidence"]
