@@ -21,6 +21,8 @@ test: install
 
 bench: install
 	$(BIN)/python bench/money.py
+	$(BIN)/python bench/cascade.py
+	$(BIN)/python bench/scorer.py
 	$(BIN)/python bench/run.py
 
 clean:

@@ -1,26 +1,82 @@
-"""Choose the model a chat request goes to.
+"""Choose the model a chat request goes to: the local-first cascade and the upgrade decision.
 
-Today this resolves the route a client named: `auto` and `local` take the
-first configured local model that Ollama has, `cloud` the first cloud model
-the budget tier allows, and a concrete name that model. The scoring cascade and the upgrade
-decision (design.md, "The cascade") grow here, behind `choose_target`.
+`auto` tries the local models in order, scores each answer 0-10 and returns
+the first at or above the target, free. Otherwise it keeps the best local
+answer, prices the upgrades the budget tier allows, and decides by the
+upgrade policy: `auto` pays for the best upgrade that fits the budget, `ask`
+returns the local answer with the options, `never` stays local. A session
+that upgraded stays on its cloud model while the tier allows it.
+`local`, `cloud` and concrete model names skip the cascade.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
+from proxy import upstream
+from proxy.classify import TaskClass
 from proxy.config import Config, ModelRef
-from proxy.errors import UnknownModel, UpstreamError
+from proxy.errors import BadRequest, HermesError, UnknownModel, UpstreamError
 from proxy.ollama import LocalCatalog
 from proxy.openai_api import ChatRequest
+from proxy.quality import QualityScore, score_answer
+from proxy.store import Store
+from proxy.upgrade import UpgradeOption, best_option
 from proxy.upstream import Target
+
+POLICIES = ("auto", "ask", "never")
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One local model's turn in the cascade."""
+
+    model: str
+    outcome: str  # accepted | rejected | unscored | skipped | unavailable | failed
+    score: QualityScore | None = None
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"model": self.model, "outcome": self.outcome}
+        if self.score is not None:
+            result["score"] = self.score.score
+            result["signals"] = [s.name for s in self.score.signals if s.passed is False]
+        if self.detail:
+            result["detail"] = self.detail
+        return result
+
+
+@dataclass(frozen=True)
+class CascadeResult:
+    """What the local models gave: every attempt, and the best answer if any."""
+
+    attempts: tuple[Attempt, ...]
+    best: Attempt | None = None
+    answer: dict[str, Any] | None = None  # the best answer as an OpenAI chat.completion
+
+    @property
+    def accepted(self) -> bool:
+        return self.best is not None and self.best.outcome in ("accepted", "unscored")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where a request goes: a cloud/local model to call, or a local answer already in hand."""
+
+    target: Target
+    answer: dict[str, Any] | None = None
+    cascade: CascadeResult | None = None
+    options: list[UpgradeOption] = field(default_factory=list)
+    policy: str | None = None
+    reason: str = ""
 
 
 async def choose_target(
     chat: ChatRequest, config: Config, catalog: LocalCatalog, allowed_cloud: Sequence[ModelRef]
 ) -> Target:
-    """The model to call for `chat`; raises UnknownModel or UpstreamError with what to do.
+    """The model to call for a request that names one (or `local`/`cloud`).
 
     `cloud` takes the first of `allowed_cloud` (what the budget tier allows);
     when the tier allows none, the budget's reservation refuses it, saying why.
@@ -30,19 +86,134 @@ async def choose_target(
     if chat.model == "cloud":
         if not config.cloud_models:
             raise UnknownModel("No cloud models are configured (cloud.models in routing_rules.yaml).")
-        return _cloud_target(config, (list(allowed_cloud) or list(config.cloud_models))[0])
+        return cloud_target(config, (list(allowed_cloud) or list(config.cloud_models))[0])
     ref = config.find_model(chat.model)
     if ref is None:
         names = ", ".join(["auto", "local", "cloud"] + [m.name for m in config.local_models + config.cloud_models])
         raise UnknownModel(f"The model '{chat.model}' does not exist. Available: {names}.")
     if ref.kind == "cloud":
-        return _cloud_target(config, ref)
+        return cloud_target(config, ref)
     if not await catalog.has(ref.name):
         raise _unavailable(
             f"{ref.name} is not available at {catalog.api_base}: "
             f"{_why_missing(await catalog.models(), ref.name)}"
         )
-    return _local_target(config, ref)
+    return local_target(config, ref)
+
+
+def upgrade_policy(config: Config, headers: Mapping[str, str]) -> str:
+    """The request's `X-Hermes-Upgrade-Policy`, else the configured one."""
+    policy = headers.get("x-hermes-upgrade-policy", "").strip().lower() or config.routing.upgrade_policy
+    if policy not in POLICIES:
+        raise BadRequest(f"X-Hermes-Upgrade-Policy must be auto, ask or never, got {policy!r}.", code="invalid_policy")
+    return policy
+
+
+def accepted_upgrade(config: Config, headers: Mapping[str, str]) -> ModelRef | None:
+    """The cloud model a client accepted with `X-Hermes-Upgrade: <model>`, if any."""
+    name = headers.get("x-hermes-upgrade", "").strip()
+    if not name:
+        return None
+    ref = config.find_model(name)
+    if ref is None or ref.kind != "cloud":
+        names = ", ".join(m.name for m in config.cloud_models)
+        raise BadRequest(f"X-Hermes-Upgrade must name a cloud model ({names}), got {name!r}.", code="invalid_upgrade")
+    return ref
+
+
+async def run_local_cascade(
+    chat: ChatRequest,
+    task: TaskClass,
+    target_quality: float,
+    config: Config,
+    catalog: LocalCatalog,
+    store: Store,
+) -> CascadeResult:
+    """Try the local models in order until one's answer reaches `target_quality`."""
+    pulled = await catalog.models()
+    if pulled is None:
+        return CascadeResult((Attempt("ollama", "unavailable", detail=f"nothing answers at {catalog.api_base}"),))
+    attempts: list[Attempt] = []
+    best: Attempt | None = None
+    best_answer: dict[str, Any] | None = None
+    for ref in config.local_models:
+        if not await catalog.has(ref.name):
+            attempts.append(Attempt(ref.name, "unavailable", detail="not pulled"))
+            continue
+        skip = await _skip_reason(store, ref.name, task.task_type, config)
+        if skip:
+            await store.record_attempt(ref.name, task.task_type, None, None)
+            attempts.append(Attempt(ref.name, "skipped", detail=skip))
+            continue
+        try:
+            answer = await upstream.complete(local_target(config, ref), chat)
+        except HermesError as error:
+            attempts.append(Attempt(ref.name, "failed", detail=error.message))
+            continue
+        if not task.cascade:  # e.g. yolo: the first answer, as fast as it comes
+            attempt = Attempt(ref.name, "unscored", detail=f"rule {task.rule} turns the cascade off")
+            return CascadeResult((*attempts, attempt), attempt, answer)
+        choice = answer["choices"][0]
+        score = await score_answer(chat.messages, choice["message"], choice["finish_reason"],
+                                   chat.params.get("tools"), task.task_type, config.routing.quality)
+        accepted = score.score >= target_quality
+        await store.record_attempt(ref.name, task.task_type, score.score, accepted)
+        attempt = Attempt(ref.name, "accepted" if accepted else "rejected", score)
+        attempts.append(attempt)
+        if best is None or score.score > (best.score.score if best.score else -1):
+            best, best_answer = attempt, answer
+        if accepted:
+            break
+    return CascadeResult(tuple(attempts), best, best_answer)
+
+
+def decide(
+    result: CascadeResult,
+    options: Sequence[UpgradeOption],
+    policy: str,
+    target_quality: float,
+    remaining_usd: float,
+    config: Config,
+) -> tuple[ModelRef | None, str]:
+    """(the cloud model to upgrade to, or None to answer locally; why)."""
+    if result.accepted:
+        assert result.best is not None
+        return None, f"{result.best.model} reached the target"
+    best = best_option(options, target_quality)
+    if policy == "auto" and best is not None and best.estimated_cost_usd <= remaining_usd:
+        return config.find_model(best.model), f"policy auto: upgraded to {best.model}"
+    if result.answer is None:
+        raise _no_local_answer(result, best, policy)
+    if policy == "never":
+        return None, "policy never: stayed local"
+    if best is None:
+        return None, "no cloud upgrade available (no OPENROUTER_API_KEY, or none the budget tier allows)"
+    if policy == "auto":
+        return None, f"policy auto: {best.model} would cost more than the budget left"
+    return None, f"policy ask: accept with X-Hermes-Upgrade: {best.model}"
+
+
+def local_target(config: Config, ref: ModelRef) -> Target:
+    return Target(ref, config.ollama_api_base, None, config.routing.local.timeout_s)
+
+
+def cloud_target(config: Config, ref: ModelRef) -> Target:
+    if config.openrouter_api_key is None:
+        raise _unavailable(f"{ref.name} is a cloud model and OPENROUTER_API_KEY is not set; set it and restart Hermes.")
+    return Target(ref, config.openrouter_api_base, config.openrouter_api_key, config.routing.cloud.timeout_s)
+
+
+async def _skip_reason(store: Store, model: str, task_type: str, config: Config) -> str:
+    """Why `model` sits this one out for `task_type` ("" to try it)."""
+    cascade = config.routing.cascade
+    tries, skips = await store.attempt_record(model, task_type, cascade.skip_window)
+    if len(tries) < cascade.skip_window:
+        return ""
+    rate = sum(tries) / len(tries)
+    if rate >= cascade.skip_below_acceptance or skips + 1 >= cascade.probe_every:
+        return ""  # good enough, or due a probe to earn its way back
+    return (f"accepted {rate:.0%} of its last {len(tries)} {task_type} tries; "
+            f"next probe in {cascade.probe_every - skips - 1} requests")
 
 
 async def _first_local(config: Config, catalog: LocalCatalog) -> Target:
@@ -54,7 +225,7 @@ async def _first_local(config: Config, catalog: LocalCatalog) -> Target:
         )
     for ref in config.local_models:
         if await catalog.has(ref.name):
-            return _local_target(config, ref)
+            return local_target(config, ref)
     if not config.local_models:
         raise _unavailable("No local models are configured (local.models in routing_rules.yaml).")
     wanted = ", ".join(ref.name for ref in config.local_models)
@@ -64,20 +235,24 @@ async def _first_local(config: Config, catalog: LocalCatalog) -> Target:
     )
 
 
+def _no_local_answer(result: CascadeResult, best: UpgradeOption | None, policy: str) -> UpstreamError:
+    tried = "; ".join(f"{a.model}: {a.outcome}" + (f" ({a.detail})" if a.detail else "") for a in result.attempts)
+    if best is None:
+        advice = "No cloud upgrade is available (no OPENROUTER_API_KEY, or none today's budget tier allows)."
+    elif policy == "auto":
+        advice = f"{best.model} would cost ~${best.estimated_cost_usd:.4f}, more than the budget left."
+    else:
+        advice = (f"Re-send with header X-Hermes-Upgrade: {best.model} to pay ~${best.estimated_cost_usd:.4f} "
+                  "for a cloud answer.")
+    error = UpstreamError(f"No local model answered ({tried}). {advice}", code="no_local_answer")
+    error.retry = False
+    return error
+
+
 def _why_missing(pulled: frozenset[str] | None, name: str) -> str:
     if pulled is None:
         return "nothing answers there. Start Ollama (`ollama serve`)."
     return f"it is not pulled. Run `ollama pull {name}`."
-
-
-def _local_target(config: Config, ref: ModelRef) -> Target:
-    return Target(ref, config.ollama_api_base, None, config.routing.local.timeout_s)
-
-
-def _cloud_target(config: Config, ref: ModelRef) -> Target:
-    if config.openrouter_api_key is None:
-        raise _unavailable(f"{ref.name} is a cloud model and OPENROUTER_API_KEY is not set; set it and restart Hermes.")
-    return Target(ref, config.openrouter_api_base, config.openrouter_api_key, config.routing.cloud.timeout_s)
 
 
 def _unavailable(message: str) -> UpstreamError:

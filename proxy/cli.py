@@ -99,6 +99,19 @@ def local_model(host: str, port: int, config_dir: Path | None, parent_pid: int |
     uvicorn.run(create_local_model_app(model), host=host, port=port, log_level="warning")
 
 
+@cli.command(name="eval-scorer")
+@click.option("--data", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Labelled answers (JSONL); default: the shipped HumanEval set in evals/.")
+@click.option("--limit", type=int, default=None, help="Score only the first N items.")
+@config_dir_option
+def eval_scorer(data: Path | None, limit: int | None, config_dir: Path | None) -> None:
+    """Score the labelled answers and print how well the scorer separates good from bad (AUROC, MAE)."""
+    from proxy.scorer_eval import DEFAULT_DATA, evaluate, format_report
+
+    report = evaluate(data or DEFAULT_DATA, _load(config_dir).routing.quality, limit=limit)
+    click.echo(format_report(report))
+
+
 def _exit_quietly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 

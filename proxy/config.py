@@ -8,6 +8,7 @@ start-up with one line naming the file, the key and what was expected.
 from __future__ import annotations
 
 import os
+import re
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -108,6 +109,44 @@ class CloudConfig(_Section):
 
 class CascadeConfig(_Section):
     target_quality: float = Field(9.0, ge=0, le=10)
+    skip_below_acceptance: float = Field(0.10, ge=0, le=1)
+    skip_window: int = Field(20, ge=1)
+    probe_every: int = Field(10, ge=1)
+
+
+TaskType = Literal["quick_qa", "code_generation", "analysis", "creative_writing", "debugging", "conversation",
+                   "data_processing", "research"]
+
+
+class ClassificationDefault(_Section):
+    task_type: TaskType = "conversation"
+    tier: str = "default"
+
+
+class ClassificationRule(_Section):
+    name: str = Field(min_length=1)
+    keywords: tuple[str, ...] = ()
+    regex: str | None = None
+    task_type: TaskType
+    tier: str = Field(min_length=1)
+    target_quality: float | None = Field(None, ge=0, le=10)
+    max_tokens: int | None = Field(None, gt=0)
+    cascade: bool = True
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"must be a valid regular expression ({exc}), got {value!r}")
+        return value
+
+
+class ClassificationConfig(_Section):
+    default: ClassificationDefault = ClassificationDefault()
+    rules: tuple[ClassificationRule, ...] = ()
 
 
 class QualityConfig(_Section):
@@ -126,6 +165,7 @@ class RoutingConfig(_Section):
     cloud: CloudConfig = CloudConfig()
     cascade: CascadeConfig = CascadeConfig()
     quality: QualityConfig = QualityConfig()
+    classification: ClassificationConfig = ClassificationConfig()
     upgrade_policy: Literal["auto", "ask", "never"] = "ask"
 
 

@@ -3,7 +3,8 @@
     HermesError                      status, type, code
      +-- BadRequest                  400 invalid_request_error
      +-- Unauthorized                401 invalid_request_error / invalid_api_key
-     +-- UnknownModel                404 invalid_request_error / model_not_found
+     +-- NotFound                    404 invalid_request_error / not_found
+     |    +-- UnknownModel           404 invalid_request_error / model_not_found
      +-- BodyTooLarge                413 invalid_request_error / request_too_large
      +-- BudgetExhausted             429 insufficient_quota
      +-- ClientClosed                499 (recorded only: the client has gone)
@@ -52,13 +53,19 @@ class Unauthorized(HermesError):
     retry = False
 
 
-class UnknownModel(HermesError):
-    """The requested model is neither a route (`auto`, `local`, `cloud`) nor configured."""
+class NotFound(HermesError):
+    """What the request names does not exist."""
 
     status = 404
     type = "invalid_request_error"
-    code = "model_not_found"
+    code = "not_found"
     retry = False
+
+
+class UnknownModel(NotFound):
+    """The requested model is neither a route (`auto`, `local`, `cloud`) nor configured."""
+
+    code = "model_not_found"
 
 
 class BodyTooLarge(HermesError):

@@ -58,6 +58,14 @@ class ChatRequest:
         return int(value) if value else None
 
 
+def message_text(message: dict[str, Any]) -> str:
+    """A message's text: the string content, or its text parts joined (images and files ignored)."""
+    content = message.get("content")
+    if isinstance(content, list):
+        return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return content if isinstance(content, str) else ""
+
+
 async def read_json_body(request: Request, max_body_bytes: int) -> Any:
     """The request's JSON body, refusing one over `max_body_bytes` before reading it all."""
     declared = request.headers.get("content-length")
@@ -283,3 +291,16 @@ async def _events(
     finally:
         if not settled:  # the client went away mid-stream
             await settle(usage, ClientClosed("The client closed the connection mid-stream."))
+
+
+async def completion_chunks(answer: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    """A whole `chat.completion` as the chunks a stream of it would have carried, usage last."""
+    base = {"id": answer["id"], "object": "chat.completion.chunk", "created": answer["created"], "model": answer["model"]}
+    message = answer["choices"][0]["message"]
+    delta: dict[str, Any] = {"role": "assistant", "content": message.get("content") or ""}
+    if message.get("tool_calls"):
+        delta["tool_calls"] = [call | {"index": index} for index, call in enumerate(message["tool_calls"])]
+    yield base | {"choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}]}
+    finish = answer["choices"][0]["finish_reason"]
+    yield base | {"choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish}]}
+    yield base | {"choices": [], "usage": answer["usage"]}

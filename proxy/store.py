@@ -108,7 +108,28 @@ async def m002_money(db: aiosqlite.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[aiosqlite.Connection], Awaitable[None]]] = [m001_initial, m002_money]
+async def m003_cascade(db: aiosqlite.Connection) -> None:
+    await db.execute("ALTER TABLE sessions ADD COLUMN context_tokens INTEGER NOT NULL DEFAULT 0")
+    await db.execute("ALTER TABLE sessions ADD COLUMN mean_user_tokens INTEGER NOT NULL DEFAULT 0")
+    await db.execute("ALTER TABLE sessions ADD COLUMN output_tokens INTEGER NOT NULL DEFAULT 0")
+    # One row per local model per cascade: its score and whether it was
+    # accepted, or a skip (accepted NULL) when its record kept it out.
+    await db.execute(
+        """
+        CREATE TABLE local_attempts (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            model TEXT NOT NULL,
+            task_type TEXT NOT NULL,
+            score REAL,
+            accepted INTEGER
+        )
+        """
+    )
+    await db.execute("CREATE INDEX local_attempts_key ON local_attempts (model, task_type, id)")
+
+
+MIGRATIONS: list[Callable[[aiosqlite.Connection], Awaitable[None]]] = [m001_initial, m002_money, m003_cascade]
 
 
 @dataclass(frozen=True)
@@ -288,6 +309,64 @@ class Store:
     async def predictions(self) -> list[dict[str, Any]]:
         """Every prediction, oldest first."""
         return await self._rows("SELECT * FROM cost_predictions ORDER BY id", ())
+
+    # -- sessions --------------------------------------------------------------
+
+    async def session(self, session_id: str) -> dict[str, Any] | None:
+        rows = await self._rows("SELECT * FROM sessions WHERE id = ?", (session_id,))
+        return rows[0] if rows else None
+
+    async def touch_session(
+        self, session_id: str, turns: int, context_tokens: int, mean_user_tokens: int, output_tokens: int
+    ) -> None:
+        """Note a turn of `session_id`: its size now (the client resends it all, so these replace)."""
+        now = _now()
+        await self._write(
+            """
+            INSERT INTO sessions (id, started_at, last_seen_at, turns, context_tokens, mean_user_tokens, output_tokens)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at, turns = excluded.turns,
+                context_tokens = excluded.context_tokens, mean_user_tokens = excluded.mean_user_tokens,
+                output_tokens = excluded.output_tokens
+            """,
+            (session_id, now, now, turns, context_tokens, mean_user_tokens, output_tokens),
+        )
+
+    async def stay_on_cloud(self, session_id: str, model: str | None, cost_usd: float) -> None:
+        """Remember the cloud model a session moved to (None: back to local) and add what it cost."""
+        await self._write("UPDATE sessions SET cloud_model = ?, cost_usd = cost_usd + ? WHERE id = ?",
+                          (model, cost_usd, session_id))
+
+    async def mean_session_turns(self, excluding: str) -> tuple[float | None, int]:
+        """(mean turns, how many sessions) over every other session."""
+        cursor = await self._db.execute("SELECT AVG(turns), COUNT(*) FROM sessions WHERE id != ?", (excluding,))
+        mean, count = await cursor.fetchone()  # type: ignore[misc]
+        return (float(mean) if mean is not None else None), int(count)
+
+    # -- local attempts ----------------------------------------------------------
+
+    async def record_attempt(self, model: str, task_type: str, score: float | None, accepted: bool | None) -> None:
+        """A local model's try in a cascade; `accepted` None records a skip."""
+        await self._write(
+            "INSERT INTO local_attempts (created_at, model, task_type, score, accepted) VALUES (?, ?, ?, ?, ?)",
+            (_now(), model, task_type, score, None if accepted is None else int(accepted)),
+        )
+
+    async def attempt_record(self, model: str, task_type: str, window: int) -> tuple[list[bool], int]:
+        """(the last `window` outcomes, newest first; skips since the last try)."""
+        key = (model, task_type)
+        tries = await self._rows(
+            """SELECT accepted FROM local_attempts WHERE model = ? AND task_type = ? AND accepted IS NOT NULL
+               ORDER BY id DESC LIMIT ?""",
+            (*key, window),
+        )
+        skips = await self._rows(
+            """SELECT COUNT(*) AS n FROM local_attempts WHERE model = ? AND task_type = ? AND accepted IS NULL
+               AND id > (SELECT COALESCE(MAX(id), 0) FROM local_attempts
+                         WHERE model = ? AND task_type = ? AND accepted IS NOT NULL)""",
+            (*key, *key),
+        )
+        return [bool(row["accepted"]) for row in tries], int(skips[0]["n"])
 
     async def _rows(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
         cursor = await self._db.execute(sql, params)

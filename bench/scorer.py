@@ -1,0 +1,51 @@
+"""`make bench`: time per answer of the quality scorer, with and without running code in the sandbox.
+
+Scores the first 50 answers of the shipped labelled set one after another
+(as the cascade scores one local answer at a time) and prints p50 and p99.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from proxy.config import QualityConfig
+from proxy.quality import score_answer
+from proxy.sandbox import sandbox_status
+from proxy.scorer_eval import DEFAULT_DATA, load_items
+
+ITEMS = 50
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def time_items(items: list[dict], config: QualityConfig) -> list[float]:
+    """Milliseconds per answer, scored one at a time."""
+    times = []
+    for item in items:
+        started = time.perf_counter()
+        await score_answer(item["messages"], item["answer"], item["finish_reason"], item["tools"],
+                           item["task_type"], config)
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def main() -> None:
+    items = load_items(DEFAULT_DATA, ITEMS)
+    status = sandbox_status()
+    runs = [("without running code", QualityConfig(run_code=False))]
+    if status.available:
+        runs.insert(0, ("with the sandbox", QualityConfig()))
+    for label, config in runs:
+        times = asyncio.run(time_items(items, config))
+        print(f"quality scorer {label:22} p50 {percentile(times, 0.5):7.1f} ms   "
+              f"p99 {percentile(times, 0.99):7.1f} ms   ({len(items)} answers)")
+    if not status.available:
+        print(f"quality scorer with the sandbox: skipped, {status.reason}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""Fit the quality scorer's weights on labelled answers and write proxy/scorer_weights.json.
+
+The scorer is a logistic model over its signals (proxy/quality.py): each
+signal's value v in [-1, 1] pulls the logit by `pass` x v when v > 0 and by
+`fail` x v when v < 0. This script computes every item's signals with the real
+scorer (sandbox and all), then fits the weights by maximum a posteriori
+logistic regression on the training problems only:
+
+- target: the reference grade / 10 (a soft label; `passed` is grade 10);
+- prior: each weight ~ Normal(PRIORS[...], PRIOR_SD), so signals that never
+  fire in this data (tool_call, judge, mostly off_task) keep their reasoned
+  prior instead of drifting to zero, and the data overrule it where they speak;
+- every weight is kept >= 0 (a failing check never raises a score).
+
+It then reports AUROC and MAE on the held-out problems, which the fit never
+saw, and stores those figures in the weights file.
+
+    .venv/bin/python evals/calibrate.py [--data PATH] [--out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from proxy.config import QualityConfig
+from proxy.quality import SIGNALS, WEIGHTS_FILE, Evidence, ScorerWeights, combine
+from proxy.scorer_eval import DEFAULT_DATA, HELD_OUT, auroc, gather_all, is_code_item, load_items, mean_absolute_error
+
+# Reasoned starting points, in logit units, before any data. A signal with no
+# data stays here. `pass` applies to good evidence (code runs, tools validate,
+# a high judge rating), `fail` to bad.
+PRIORS: dict[str, dict[str, float]] = {
+    "empty": {"fail": 5.0},
+    "too_short": {"fail": 2.0},
+    "truncated": {"fail": 1.5},
+    "refusal": {"fail": 3.0},
+    "repetition": {"fail": 2.0},
+    "code_parse": {"pass": 0.3, "fail": 2.5},
+    "tool_call": {"pass": 1.0, "fail": 3.0},
+    "off_task": {"fail": 2.0},
+    "code_run": {"pass": 2.0, "fail": 3.0},
+    "judge": {"pass": 1.5, "fail": 2.0},
+}
+# An answer with no evidence at all: about even odds of being good.
+PRIOR_INTERCEPT = 0.0
+PRIOR_SD = 2.0
+
+
+def columns() -> list[tuple[str, str]]:
+    return [(name, side) for name in SIGNALS for side in ("pass", "fail") if side in PRIORS[name]]
+
+
+def design_matrix(evidence: list[tuple[Evidence, ...]]) -> np.ndarray:
+    """One row per item: 1 for the intercept, then each (signal, side) column's signed value."""
+    cols = columns()
+    rows = np.zeros((len(evidence), len(cols) + 1))
+    rows[:, 0] = 1.0
+    for i, found in enumerate(evidence):
+        values = {e.name: e.value or 0.0 for e in found}
+        for j, (name, side) in enumerate(cols, start=1):
+            value = values.get(name, 0.0)
+            rows[i, j] = max(value, 0.0) if side == "pass" else min(value, 0.0)
+    return rows
+
+
+def fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """MAP logistic regression with a Gaussian prior; weights (all but the intercept) kept >= 0."""
+    mean = np.array([PRIOR_INTERCEPT] + [PRIORS[name][side] for name, side in columns()])
+    precision = np.full(len(mean), 1.0 / PRIOR_SD**2)
+    theta = mean.copy()
+    fixed = np.zeros(len(mean), dtype=bool)  # weights pinned at zero by the sign constraint
+    for _ in range(len(mean) + 1):  # active set: pin a weight that wants to go negative, refit
+        free = ~fixed
+        for _ in range(100):  # Newton's method on the free weights
+            p = 1.0 / (1.0 + np.exp(-(x @ theta)))
+            gradient = x.T @ (p - y) + precision * (theta - mean)
+            hessian = (x * (p * (1 - p))[:, None]).T @ x + np.diag(precision)
+            step = np.zeros_like(theta)
+            step[free] = np.linalg.solve(hessian[np.ix_(free, free)], gradient[free])
+            theta -= step
+            if np.abs(step).max() < 1e-9:
+                break
+        negative = (theta < 0) & free
+        negative[0] = False
+        if not negative.any():
+            return theta
+        fixed |= negative
+        theta[fixed] = 0.0
+    return theta
+
+
+def to_weights(theta: np.ndarray) -> ScorerWeights:
+    on_pass: dict[str, float] = {}
+    on_fail: dict[str, float] = {}
+    for value, (name, side) in zip(theta[1:], columns()):
+        (on_pass if side == "pass" else on_fail)[name] = round(float(value), 3)
+    return ScorerWeights(round(float(theta[0]), 3), on_pass, on_fail)
+
+
+def figures(items: list[dict], evidence: list[tuple[Evidence, ...]], weights: ScorerWeights) -> dict[str, dict]:
+    scores = [combine(found, weights).score for found in evidence]
+    report = {}
+    for group, keep in (("all", lambda item: True), ("code", is_code_item)):
+        chosen = [(s, item) for s, item in zip(scores, items) if keep(item)]
+        values = [s for s, _ in chosen]
+        auc = auroc(values, [bool(item["passed"]) for _, item in chosen])
+        mae = mean_absolute_error(values, [float(item["grade"]) for _, item in chosen])
+        report[group] = {"items": len(chosen), "auroc": _round(auc), "mae": _round(mae)}
+    return report
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--out", type=Path, default=WEIGHTS_FILE)
+    args = parser.parse_args()
+    started = time.monotonic()
+    items = load_items(args.data)
+    evidence = asyncio.run(gather_all(items, QualityConfig()))
+    train = [i for i, item in enumerate(items) if item.get("split") != HELD_OUT]
+    test = [i for i, item in enumerate(items) if item.get("split") == HELD_OUT]
+    x = design_matrix(evidence)
+    y = np.array([float(item["grade"]) / 10 for item in items])
+    weights = to_weights(fit(x[train], y[train]))
+    fired = {name for name, _ in columns() for i in train for e in evidence[i] if e.name == name and e.value}
+    held_out = figures([items[i] for i in test], [evidence[i] for i in test], weights)
+    trained = figures([items[i] for i in train], [evidence[i] for i in train], weights)
+    signals = {name: {side: getattr(weights, "on_" + side)[name] for side in ("pass", "fail") if side in PRIORS[name]}
+               for name in SIGNALS}
+    data = {
+        "about": "Weights of the quality scorer's logistic model (proxy/quality.py); written by evals/calibrate.py.",
+        "intercept": weights.intercept,
+        "signals": signals,
+        "calibration": {
+            "data": _relative(args.data),
+            "items": len(items),
+            "train_items": len(train),
+            "held_out_items": len(test),
+            "target": "grade / 10 (soft label); AUROC against passed, MAE against grade, on the 0-10 scale",
+            "prior": {"sd": PRIOR_SD, "means": PRIORS, "intercept": PRIOR_INTERCEPT},
+            "prior_only": sorted(set(SIGNALS) - fired),
+            "train": trained,
+            "held_out": held_out,
+        },
+    }
+    args.out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    print(f"fitted on {len(train)} items, held out {len(test)}, in {time.monotonic() - started:.0f} s -> {args.out}")
+    print(f"  intercept {weights.intercept:+.2f}  (neutral answer scores {10 / (1 + math.exp(-weights.intercept)):.1f})")
+    for name in SIGNALS:
+        sides = "  ".join(f"{side} {value:5.2f}" for side, value in signals[name].items())
+        print(f"  {name:11} {sides}{'   (prior only: never fired)' if name not in fired else ''}")
+    for split, report in (("train", trained), ("held-out", held_out)):
+        for group, f in report.items():
+            print(f"  {split:8} {group:4}  {f['items']:4} items  AUROC {f['auroc']}  MAE {f['mae']}")
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(DEFAULT_DATA.parent.parent))
+    except ValueError:
+        return str(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Classify a request from the ordered rules in routing_rules.yaml.
+
+Rules look at the latest user message only: the system prompt is the same
+for every request of a client, and tool output is not what the user asked.
+No match is not "cheap": it falls to the configured default, and says so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from proxy.config import ClassificationConfig, ClassificationRule
+from proxy.openai_api import message_text
+
+DEFAULT_RULE = "default"
+
+
+@dataclass(frozen=True)
+class TaskClass:
+    """What a request is, which rule said so, and what that rule overrides."""
+
+    task_type: str
+    tier: str
+    rule: str
+    target_quality: float | None = None
+    max_tokens: int | None = None
+    cascade: bool = True
+
+    def header(self) -> str:
+        """The `X-Hermes-Task-Type` value, e.g. "analysis; tier=smart; rule=smart"."""
+        return f"{self.task_type}; tier={self.tier}; rule={self.rule}"
+
+
+class Classifier:
+    """The rules compiled once; `classify` runs per request."""
+
+    def __init__(self, config: ClassificationConfig) -> None:
+        self._default = TaskClass(config.default.task_type, config.default.tier, DEFAULT_RULE)
+        self._rules = [(rule, _compile(rule)) for rule in config.rules]
+
+    def classify(self, messages: Sequence[dict[str, Any]]) -> TaskClass:
+        text = latest_user_text(messages)
+        for rule, pattern in self._rules:
+            if pattern.search(text):
+                return TaskClass(rule.task_type, rule.tier, rule.name, rule.target_quality, rule.max_tokens,
+                                 rule.cascade)
+        return self._default
+
+
+def latest_user_text(messages: Sequence[dict[str, Any]]) -> str:
+    """The text of the last user message; text parts joined, images and files ignored."""
+    return next((message_text(m) for m in reversed(messages) if m.get("role") == "user"), "")
+
+
+def _compile(rule: ClassificationRule) -> re.Pattern[str]:
+    alternatives = []
+    if rule.keywords:
+        words = "|".join(re.escape(word) for word in rule.keywords)
+        alternatives.append(rf"\b(?:{words})\b")
+    if rule.regex:
+        alternatives.append(f"(?:{rule.regex})")
+    # A rule with neither matches nothing, rather than everything.
+    return re.compile("|".join(alternatives) or r"(?!)", re.IGNORECASE | re.MULTILINE)

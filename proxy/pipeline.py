@@ -1,0 +1,261 @@
+"""The chat pipeline: identify the session, classify, plan the route, meter, answer, record.
+
+`plan` decides where a request goes (the cascade for `auto`); `respond`
+answers it, streamed or not, and records it when it ends. Both take the
+app's shared objects as a `Services`, built once in the lifespan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.responses import Response
+
+from proxy import upstream
+from proxy.budget import BudgetStatus
+from proxy.cascade import (
+    Plan,
+    accepted_upgrade,
+    choose_target,
+    cloud_target,
+    decide,
+    local_target,
+    run_local_cascade,
+    upgrade_policy,
+)
+from proxy.classify import Classifier, TaskClass
+from proxy.config import Config
+from proxy.errors import HermesError
+from proxy.meter import Bill, Metered, Meter
+from proxy.ollama import LocalCatalog
+from proxy.openai_api import ChatRequest, completion_chunks, json_response, sse_response
+from proxy.pricing import PriceTable
+from proxy.session import Conversation, identify, remaining_turns
+from proxy.store import Store, TaskRecord
+from proxy.upgrade import UpgradeOption, best_option, upgrade_options
+
+
+@dataclass(frozen=True)
+class Services:
+    """What every request needs, made once at start-up."""
+
+    config: Config
+    store: Store
+    prices: PriceTable
+    meter: Meter
+    catalog: LocalCatalog
+    classifier: Classifier
+
+
+@dataclass(frozen=True)
+class Request:
+    """One chat request, understood: the validated body, its session and its class."""
+
+    chat: ChatRequest
+    conversation: Conversation
+    task: TaskClass
+    headers: Mapping[str, str]
+
+
+def understand(services: Services, chat: ChatRequest, headers: Mapping[str, str]) -> Request:
+    """Identify the session and classify; a rule's max_tokens override caps the client's."""
+    task = services.classifier.classify(chat.messages)
+    if task.max_tokens and (chat.max_tokens is None or chat.max_tokens > task.max_tokens):
+        params = {k: v for k, v in chat.params.items() if k != "max_completion_tokens"}
+        chat = dataclasses.replace(chat, params=params | {"max_tokens": task.max_tokens})
+    return Request(chat, identify(headers, chat.messages), task, headers)
+
+
+async def plan(services: Services, request: Request, status: BudgetStatus) -> Plan:
+    """Where the request goes; for `auto`, the local-first cascade and the upgrade decision."""
+    config, store, chat = services.config, services.store, request.chat
+    allowed = services.meter.budget.allowed_models(status)
+    if chat.model != "auto":
+        return Plan(await choose_target(chat, config, services.catalog, allowed), reason=f"{chat.model} requested")
+    accepted = accepted_upgrade(config, request.headers)
+    if accepted is not None:
+        return Plan(cloud_target(config, accepted), reason=f"upgrade to {accepted.name} accepted")
+    session = await store.session(request.conversation.session_id)
+    if session and session["cloud_model"]:
+        ref = config.find_model(session["cloud_model"])
+        if ref in allowed:  # continuity: the context is already paid for on that model
+            return Plan(cloud_target(config, ref), reason=f"the session stays on {ref.name}")
+        await store.stay_on_cloud(request.conversation.session_id, None, 0.0)
+    policy = upgrade_policy(config, request.headers)
+    target = request.task.target_quality or config.routing.cascade.target_quality
+    result = await run_local_cascade(chat, request.task, target, config, services.catalog, store)
+    best_local = config.find_model(result.best.model) if result.best else None
+    if result.accepted and best_local:
+        return Plan(local_target(config, best_local), result.answer, result, policy=policy, reason="local answer accepted")
+    mean_turns, sessions_known = await store.mean_session_turns(request.conversation.session_id)
+    turns_left = remaining_turns(mean_turns, sessions_known, request.conversation.turns,
+                                 config.budget.session.default_remaining_turns)
+    best_score = result.best.score.score if result.best and result.best.score else 0.0
+    # Without a key there is nothing to offer: a local answer beats a certain 502.
+    upgradable = allowed if config.openrouter_api_key is not None else []
+    options = await upgrade_options(upgradable, chat, request.task.task_type, best_score, services.prices, store,
+                                    request.conversation, turns_left)
+    upgrade, reason = decide(result, options, policy, target, status.remaining_usd, config)
+    if upgrade is not None:
+        return Plan(cloud_target(config, upgrade), None, result, options, policy, reason)
+    assert best_local is not None  # decide() raised if there was no local answer
+    return Plan(local_target(config, best_local), result.answer, result, options, policy, reason)
+
+
+async def respond(services: Services, request: Request, chosen: Plan) -> Response:
+    """Answer per `chosen`, streamed or not; meter it and record it once it ends."""
+    if not request.chat.stream:
+        answer, hermes, headers = await complete(services, request, chosen)
+        return json_response(answer, hermes, headers)
+    call = await _Call.open(services, request, chosen)
+    try:
+        if chosen.answer is not None:
+            chunks = completion_chunks(chosen.answer)
+        else:
+            chunks = await upstream.stream(chosen.target, call.metered.chat)
+    except HermesError as error:
+        await call.settle(None, error, partial=False)
+        raise
+    return sse_response(chunks, request.chat.include_usage, call.settle, call.headers)
+
+
+async def complete(services: Services, request: Request, chosen: Plan) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """A non-streamed answer per `chosen`: (the chat.completion, the "hermes" field, the headers)."""
+    call = await _Call.open(services, request, chosen)
+    try:
+        answer = chosen.answer or await upstream.complete(chosen.target, call.metered.chat)
+    except HermesError as error:
+        await call.settle(None, error, partial=False)
+        raise
+    hermes = await call.settle(answer["usage"], None)
+    headers = call.headers | call.report.headers(hermes["cost_usd"], hermes["budget_remaining_usd"])
+    return answer, hermes, headers
+
+
+@dataclass
+class _Call:
+    """One metered call in progress; `settle` ends it exactly once."""
+
+    report: Report
+    metered: Metered
+    headers: dict[str, str]
+    started: float
+
+    @classmethod
+    async def open(cls, services: Services, request: Request, chosen: Plan) -> _Call:
+        started = time.monotonic()
+        metered = await services.meter.start(chosen.target, request.chat, request.task.task_type)
+        report = Report(services, request, chosen, metered)
+        cloud = chosen.target.model.kind == "cloud"
+        return cls(report, metered, report.headers(cost_usd=None if cloud else 0.0), started)
+
+    async def settle(self, usage: dict[str, Any] | None, error: HermesError | None, partial: bool = True) -> dict[str, Any]:
+        services = self.report.services
+        bill = await services.meter.finish(self.metered, usage, failed=error is not None, partial=partial)
+        await self.report.record(usage, error, bill, self.started)
+        return self.report.hermes(bill)
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a response says about itself (headers, the "hermes" field) and what is recorded."""
+
+    services: Services
+    request: Request
+    plan: Plan
+    metered: Metered
+
+    def headers(self, cost_usd: float | None, remaining_usd: float | None = None) -> dict[str, str]:
+        plan, status = self.plan, self.metered.status
+        headers = {
+            "X-Hermes-Route": plan.target.model.kind,
+            "X-Hermes-Model": plan.target.model.name,
+            "X-Hermes-Task-Type": self.request.task.header(),
+            "X-Hermes-Tier": status.tier_name,
+            "X-Hermes-Budget-Remaining-USD": _usd(status.remaining_usd if remaining_usd is None else remaining_usd),
+            "X-Hermes-Session-Id": self.request.conversation.session_id,
+        }
+        if cost_usd is not None:  # a cloud stream's cost is known only at its end, in the "hermes" field
+            headers["X-Hermes-Cost-USD"] = _usd(cost_usd)
+        quality = self._quality()
+        if quality:
+            headers["X-Hermes-Quality"] = f"{quality['score']:.1f}/{quality['target']:.1f}"
+        best = self._best_option()
+        if best is not None:
+            headers["X-Hermes-Upgrade"] = best.header()
+            headers["X-Hermes-Session-Cost-USD"] = _usd(best.session.rest_of_session_cost_usd)
+        if plan.cascade:
+            skipped = [f"{a.model} ({a.detail})" for a in plan.cascade.attempts if a.outcome == "skipped"]
+            if skipped:
+                headers["X-Hermes-Skipped"] = "; ".join(skipped)
+        return headers
+
+    def hermes(self, bill: Bill) -> dict[str, Any]:
+        metered, plan, task = self.metered, self.plan, self.request.task
+        estimate = metered.estimate
+        return {
+            "route": plan.target.model.kind,
+            "model": plan.target.model.name,
+            "requested_model": self.request.chat.model,
+            "task_type": task.task_type,
+            "classification": {"tier": task.tier, "rule": task.rule},
+            "tier": bill.status.tier_name,
+            "cost_usd": round(bill.cost_usd, 8),
+            "budget_remaining_usd": round(bill.status.remaining_usd, 8),
+            "estimate": {
+                "input_tokens": estimate.input_tokens,
+                "output_tokens": estimate.output_tokens,
+                "cost_usd": round(metered.estimated_cost_usd, 8),
+                "confidence": round(estimate.confidence, 3),
+            },
+            "quality": self._quality(),
+            "cascade": None if plan.cascade is None else {
+                "attempts": [a.as_dict() for a in plan.cascade.attempts],
+                "policy": plan.policy,
+                "decision": plan.reason,
+            },
+            "upgrade_options": [o.as_dict() for o in plan.options],
+            "session": {"id": self.request.conversation.session_id, "turns": self.request.conversation.turns},
+        }
+
+    async def record(self, usage: dict[str, Any] | None, error: HermesError | None, bill: Bill, started: float) -> None:
+        store, chat, model = self.services.store, self.request.chat, self.plan.target.model
+        usage = usage or {}
+        output_tokens = int(usage.get("completion_tokens", 0))
+        await store.record_task(TaskRecord(
+            requested_model=chat.model, route=model.kind, model=model.name, stream=chat.stream,
+            status=error.status if error else 200, error_code=error.code if error else None,
+            messages=chat.messages, input_tokens=int(usage.get("prompt_tokens", 0)), output_tokens=output_tokens,
+            cost_usd=bill.cost_usd, latency_ms=(time.monotonic() - started) * 1000, task_type=self.request.task.task_type,
+        ))
+        conversation = self.request.conversation
+        await store.touch_session(conversation.session_id, conversation.turns, self.metered.estimate.input_tokens,
+                                  conversation.mean_user_tokens, output_tokens or self.metered.estimate.output_tokens)
+        if model.kind == "cloud" and chat.model == "auto" and error is None:
+            await store.stay_on_cloud(conversation.session_id, model.name, bill.cost_usd)
+
+    def _quality(self) -> dict[str, Any] | None:
+        cascade = self.plan.cascade
+        if cascade is None or cascade.best is None or cascade.best.score is None:
+            return None
+        target = self.request.task.target_quality or self.services.config.routing.cascade.target_quality
+        score = cascade.best.score
+        return {
+            "score": score.score,
+            "target": target,
+            "of_model": cascade.best.model,
+            "explanation": score.explain(),
+            "signals": [dataclasses.asdict(signal) for signal in score.signals],
+        }
+
+    def _best_option(self) -> UpgradeOption | None:
+        target = self.request.task.target_quality or self.services.config.routing.cascade.target_quality
+        return best_option(self.plan.options, target)
+
+
+def _usd(amount: float) -> str:
+    return f"{amount:.6f}"

@@ -1,0 +1,84 @@
+"""Upgrade options: what each allowed cloud model would cost for this task, and what it would buy."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from proxy.config import ModelRef
+from proxy.estimate import count_input_tokens, estimate_output
+from proxy.openai_api import ChatRequest
+from proxy.pricing import PriceTable
+from proxy.session import Conversation, SessionImpact, session_impact
+from proxy.store import Store
+
+
+@dataclass(frozen=True)
+class UpgradeOption:
+    model: str
+    input_tokens: int  # exact, the whole conversation as this model counts it
+    output_tokens: int  # learned per (task type, model)
+    estimated_cost_usd: float
+    expected_quality: float  # the model's quality prior
+    quality_gain: float  # over the best local answer
+    cost_per_quality_point_usd: float | None  # None when it gains nothing
+    confidence: float
+    session: SessionImpact
+
+    def header(self) -> str:
+        """The `X-Hermes-Upgrade` value."""
+        return (f"{self.model}; cost_usd={self.estimated_cost_usd:.6f}; quality={self.expected_quality:.1f}; "
+                f"confidence={self.confidence:.2f}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return _rounded(asdict(self))
+
+
+async def upgrade_options(
+    models: Sequence[ModelRef],
+    chat: ChatRequest,
+    task_type: str,
+    best_local_score: float,
+    prices: PriceTable,
+    store: Store,
+    conversation: Conversation,
+    remaining_turns: int,
+) -> list[UpgradeOption]:
+    """An option per cloud model in `models` (those the budget tier allows), in their order."""
+    options = []
+    for model in models:
+        input_tokens = count_input_tokens(model.litellm_model, chat.messages, chat.params.get("tools"))
+        learned = await store.learned(task_type, model.name)
+        output_tokens, confidence = estimate_output(task_type, learned)
+        price = prices.price(model.name)
+        cost = price.cost_usd(input_tokens, output_tokens)
+        gain = model.quality_prior - best_local_score
+        options.append(UpgradeOption(
+            model=model.name,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            estimated_cost_usd=cost,
+            expected_quality=model.quality_prior,
+            quality_gain=gain,
+            cost_per_quality_point_usd=cost / gain if gain > 0 else None,
+            confidence=confidence,
+            session=session_impact(model.name, price, input_tokens, output_tokens, conversation, remaining_turns),
+        ))
+    return options
+
+
+def best_option(options: Sequence[UpgradeOption], target_quality: float) -> UpgradeOption | None:
+    """The cheapest option expected to reach the target; failing that, the one expected to do best."""
+    reaching = [o for o in options if o.expected_quality >= target_quality]
+    if reaching:
+        return min(reaching, key=lambda o: o.estimated_cost_usd)
+    return max(options, key=lambda o: o.expected_quality, default=None)
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 8)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,248 @@
+"""The local-first cascade over real HTTP: the embedded model, the scorer, the OpenRouter stub."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from proxy.config import Config
+from proxy.estimate import count_input_tokens
+from proxy.localmodel import EmbeddedModel
+from proxy.pricing import PriceTable
+from proxy.session import identify, session_impact
+from proxy.store import Store
+from tests.openrouter_stub import COST_PER_CALL_USD, OpenRouterStub
+from tests.test_app import assert_openai_error, chat, sse_events, tasks
+
+Serve = Callable[..., str]
+CHAT = [{"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "Tell me about the history of Rome."}]  # no rule matches: conversation
+
+
+def auto(url: str, *, headers: dict[str, str] | None = None, **body: object) -> httpx.Response:
+    return chat(url, {"model": "auto", "messages": CHAT, "max_tokens": 16, "temperature": 0, **body},
+                headers=headers or {})
+
+
+def test_an_answer_the_scorer_accepts_is_local_and_free(
+    make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub
+) -> None:
+    url = serve_hermes(make_config({"cascade": {"target_quality": 1.0}}))
+    response = auto(url)
+    assert response.status_code == 200, response.text
+    assert response.headers["x-hermes-route"] == "local"
+    assert response.headers["x-hermes-cost-usd"] == "0.000000"
+    score, target = (float(x) for x in response.headers["x-hermes-quality"].split("/"))
+    assert target == 1.0 and score >= target
+    assert response.headers["x-hermes-task-type"] == "conversation; tier=default; rule=default"
+    hermes = response.json()["hermes"]
+    assert hermes["quality"]["score"] == score and hermes["cascade"]["attempts"][-1]["outcome"] == "accepted"
+    assert [a["outcome"] for a in hermes["cascade"]["attempts"][:4]] == ["unavailable"] * 4  # not pulled here
+    assert hermes["upgrade_options"] == [] and openrouter.requests == []
+
+
+def test_rejected_answer_under_ask_offers_options_a_hand_computation_agrees_with(
+    make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub
+) -> None:
+    config = make_config({"cascade": {"target_quality": 10.0}, "upgrade_policy": "ask"})
+    url = serve_hermes(config)
+    response = auto(url)
+    assert response.status_code == 200 and response.headers["x-hermes-route"] == "local"
+    hermes = response.json()["hermes"]
+    score = hermes["quality"]["score"]
+    assert score < 10.0 and hermes["cascade"]["attempts"][-1]["outcome"] == "rejected"
+    assert hermes["cascade"]["decision"] == "policy ask: accept with X-Hermes-Upgrade: claude-3-opus"
+    assert openrouter.requests == []
+
+    prices = PriceTable.from_config(config)
+    conversation = identify({}, CHAT)
+    options = {o["model"]: o for o in hermes["upgrade_options"]}
+    assert list(options) == ["claude-3.5-sonnet", "gpt-4", "claude-3-opus", "gemini-flash"]
+    for model in config.cloud_models:
+        option, price = options[model.name], prices.price(model.name)
+        input_tokens = count_input_tokens(model.litellm_model, CHAT)
+        cost = input_tokens * price.input_usd + 150 * price.output_usd  # the conversation prior: 150 tokens
+        gain = model.quality_prior - score
+        assert (option["input_tokens"], option["output_tokens"]) == (input_tokens, 150)
+        assert option["estimated_cost_usd"] == pytest.approx(cost, abs=1e-8)
+        assert option["quality_gain"] == pytest.approx(gain)
+        assert option["cost_per_quality_point_usd"] == pytest.approx(cost / gain, abs=1e-8)
+        assert option["confidence"] == 0.8
+        impact = session_impact(model.name, price, input_tokens, 150, conversation, 25)
+        assert option["session"]["rest_of_session_cost_usd"] == pytest.approx(impact.rest_of_session_cost_usd, abs=1e-8)
+    # No model is expected to reach 10.0: the one expected to do best (claude-3-opus, 9.4) is offered.
+    assert response.headers["x-hermes-upgrade"].startswith("claude-3-opus; cost_usd=")
+    assert float(response.headers["x-hermes-session-cost-usd"]) == pytest.approx(
+        options["claude-3-opus"]["session"]["rest_of_session_cost_usd"], abs=1e-6)
+
+
+def test_under_auto_it_upgrades_records_the_cost_and_the_session_stays_on_cloud(
+    make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub,
+    embedded_model: EmbeddedModel, tmp_path: Path,
+) -> None:
+    url = serve_hermes(make_config({"cascade": {"target_quality": 9.0}, "upgrade_policy": "auto"}))
+    first = auto(url)
+    assert first.status_code == 200, first.text
+    assert first.headers["x-hermes-route"] == "cloud"
+    assert first.headers["x-hermes-model"] == "claude-3.5-sonnet"  # the cheapest expected to reach 9.0
+    assert first.json()["hermes"]["cost_usd"] == COST_PER_CALL_USD
+    assert [t["cost_usd"] for t in tasks(tmp_path)] == [COST_PER_CALL_USD]
+
+    calls = embedded_model.calls
+    follow_up = CHAT + [{"role": "assistant", "content": "Rome was founded..."},
+                        {"role": "user", "content": "And the empire?"}]
+    second = chat(url, {"model": "auto", "messages": follow_up, "max_tokens": 16})
+    assert second.headers["x-hermes-route"] == "cloud" and second.headers["x-hermes-model"] == "claude-3.5-sonnet"
+    assert second.json()["hermes"]["cascade"] is None  # no local tries: continuity
+    assert embedded_model.calls == calls
+    assert second.headers["x-hermes-session-id"] == first.headers["x-hermes-session-id"]
+    assert len(openrouter.requests) == 2
+
+
+def test_an_offered_upgrade_is_accepted_with_a_header(
+    make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub
+) -> None:
+    url = serve_hermes(make_config({"upgrade_policy": "ask"}))
+    response = auto(url, headers={"X-Hermes-Upgrade": "gemini-flash", "X-Session-Id": "ses-1"})
+    assert response.headers["x-hermes-route"] == "cloud" and response.headers["x-hermes-model"] == "gemini-flash"
+    assert openrouter.requests[0]["json"]["model"] == "google/gemini-2.0-flash-001"
+    assert auto(url, headers={"X-Session-Id": "ses-1"}).headers["x-hermes-model"] == "gemini-flash"
+    bad = auto(url, headers={"X-Hermes-Upgrade": "smollm2:135m"})
+    assert_openai_error(bad, 400, "invalid_upgrade")
+
+
+def test_the_policy_header_overrides_the_configured_policy(
+    make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub
+) -> None:
+    url = serve_hermes(make_config({"cascade": {"target_quality": 10.0}, "upgrade_policy": "auto"}))
+    never = auto(url, headers={"X-Hermes-Upgrade-Policy": "never"})
+    assert never.headers["x-hermes-route"] == "local"
+    assert never.json()["hermes"]["cascade"]["decision"] == "policy never: stayed local"
+    assert openrouter.requests == []
+    assert_openai_error(auto(url, headers={"X-Hermes-Upgrade-Policy": "maybe"}), 400, "invalid_policy")
+
+
+def test_ollama_down_is_noted_and_the_cascade_goes_on(
+    make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub
+) -> None:
+    config = make_config({"upgrade_policy": "auto"}, OLLAMA_API_BASE="http://127.0.0.1:9")
+    url = serve_hermes(config)
+    response = auto(url)
+    assert response.headers["x-hermes-route"] == "cloud"
+    attempts = response.json()["hermes"]["cascade"]["attempts"]
+    assert attempts == [{"model": "ollama", "outcome": "unavailable", "detail": "nothing answers at http://127.0.0.1:9"}]
+    asked = auto(url, headers={"X-Hermes-Upgrade-Policy": "ask", "X-Session-Id": "other"})
+    error = assert_openai_error(asked, 502, "no_local_answer")
+    assert "Re-send with header X-Hermes-Upgrade: claude-3.5-sonnet" in error["message"]
+
+
+def test_a_local_model_that_keeps_failing_is_skipped_then_probed(
+    make_config: Callable[..., Config], serve_hermes: Serve, embedded_model: EmbeddedModel, tmp_path: Path
+) -> None:
+    config = make_config({"cascade": {"target_quality": 1.0, "probe_every": 3}, "upgrade_policy": "never"})
+
+    async def history() -> None:  # twenty rejected tries: 0% acceptance
+        store = await Store.open(tmp_path / "hermes.db")
+        for _ in range(20):
+            await store.record_attempt("smollm2:135m", "conversation", 2.0, False)
+        await store.close()
+
+    asyncio.run(history())
+    url = serve_hermes(config)
+    calls = embedded_model.calls
+    for _ in range(2):
+        skipped = auto(url)
+        error = assert_openai_error(skipped, 502, "no_local_answer")
+        assert "smollm2:135m: skipped (accepted 0% of its last 20 conversation tries" in error["message"]
+    assert embedded_model.calls == calls
+    probe = auto(url)  # the third request is the probe: the model is tried, and accepted
+    assert probe.status_code == 200 and probe.headers["x-hermes-route"] == "local"
+    assert embedded_model.calls == calls + 1
+
+
+def test_yolo_skips_the_cascade_and_keeps_it_short(hermes_url: str, openrouter: OpenRouterStub) -> None:
+    response = chat(hermes_url, {"model": "auto", "messages": [{"role": "user", "content": "yolo: say hi"}]})
+    assert response.headers["x-hermes-task-type"] == "quick_qa; tier=yolo; rule=yolo"
+    hermes = response.json()["hermes"]
+    assert hermes["cascade"]["attempts"][-1]["outcome"] == "unscored"
+    assert "x-hermes-quality" not in response.headers
+    assert response.json()["usage"]["completion_tokens"] <= 256
+
+
+def test_streamed_and_plain_answers_carry_the_same_decision(
+    make_config: Callable[..., Config], serve_hermes: Serve
+) -> None:
+    url = serve_hermes(make_config({"cascade": {"target_quality": 10.0}, "upgrade_policy": "ask"}))
+    plain = auto(url, headers={"X-Session-Id": "a"})
+    streamed = auto(url, headers={"X-Session-Id": "b"}, stream=True, stream_options={"include_usage": True})
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    skip = {"x-hermes-session-id", "x-hermes-session-cost-usd", "x-hermes-upgrade", "content-length", "content-type",
+            "date", "cache-control", "transfer-encoding"}
+    same = {k: v for k, v in plain.headers.items() if k.startswith("x-hermes") and k not in skip}
+    assert same == {k: v for k, v in streamed.headers.items() if k.startswith("x-hermes") and k not in skip}
+    events = sse_events(streamed)
+    text = "".join(e["choices"][0]["delta"].get("content", "") for e in events[:-1] if e["choices"])
+    assert text == plain.json()["choices"][0]["message"]["content"]  # temperature 0, same prompt
+    final = events[-2]
+    assert final["usage"] == plain.json()["usage"]
+    assert final["hermes"]["quality"] == plain.json()["hermes"]["quality"]
+
+
+def test_route_process_returns_the_decision_and_the_answer(hermes_url: str) -> None:
+    response = httpx.post(f"{hermes_url}/api/v1/route/process", timeout=120,
+                          json={"prompt": "fix the typo in 'helo world'", "max_tokens": 12, "upgrade_policy": "never"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert isinstance(body["answer"], str) and body["decision"]["task_type"] == "code_generation"
+    assert body["decision"]["classification"] == {"tier": "cheap", "rule": "cheap"}
+    for bad, code in (({"prompt": ""}, "invalid_prompt"), ({"prompt": "x", "colour": "red"}, "invalid_request"),
+                      ({"prompt": "x", "session_id": 5}, "invalid_session_id")):
+        assert_openai_error(httpx.post(f"{hermes_url}/api/v1/route/process", json=bad, timeout=10), 400, code)
+
+
+def test_session_impact_for_a_seen_session(hermes_url: str, openrouter: OpenRouterStub) -> None:
+    auto(hermes_url, headers={"X-Session-Id": "ses-42", "X-Hermes-Upgrade-Policy": "never"})
+    report = httpx.get(f"{hermes_url}/api/v1/costs/session-impact", params={"session_id": "ses-42"}, timeout=10).json()
+    assert report["session_id"] == "ses-42" and report["turns"] == 1 and report["projected_remaining_turns"] == 25
+    assert [i["model"] for i in report["impact"]] == ["claude-3.5-sonnet", "gpt-4", "claude-3-opus", "gemini-flash"]
+    assert all(i["rest_of_session_cost_usd"] > i["single_task_cost_usd"] > 0 for i in report["impact"])
+    missing = httpx.get(f"{hermes_url}/api/v1/costs/session-impact", params={"session_id": "nope"}, timeout=10)
+    assert_openai_error(missing, 404, "session_not_found")
+    assert_openai_error(httpx.get(f"{hermes_url}/api/v1/costs/session-impact", timeout=10), 400, "invalid_session_id")
+
+
+def test_tool_calls_through_the_cascade_are_scored_against_the_offered_tools(
+    make_config: Callable[..., Config], serve_hermes: Serve
+) -> None:
+    url = serve_hermes(make_config({"cascade": {"target_quality": 1.0}}))
+    tools = [{"type": "function", "function": {
+        "name": "read_file", "description": "Read a file",
+        "parameters": {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+                       "properties": {"path": {"type": "string"}}, "required": ["path"]}}}]
+    response = auto(url, tools=tools, tool_choice="auto",
+                    messages=[{"role": "user", "content": "Call read_file to read README.md"}], max_tokens=60)
+    assert response.status_code == 200, response.text
+    signals = {s["name"]: s for s in response.json()["hermes"]["quality"]["signals"]}
+    message = response.json()["choices"][0]["message"]
+    if message.get("tool_calls"):
+        assert signals["tool_call"]["passed"] is (json.loads(message["tool_calls"][0]["function"]["arguments"])
+                                                  .get("path") is not None)
+    else:
+        assert "tool_call" not in signals or signals["tool_call"]["passed"] is None
+
+
+def test_auto_without_an_openrouter_key_answers_locally(
+    make_config: Callable[..., Config], serve_hermes: Serve
+) -> None:
+    url = serve_hermes(make_config({"cascade": {"target_quality": 10.0}, "upgrade_policy": "auto"},
+                                   OPENROUTER_API_KEY=""))
+    response = auto(url)
+    assert response.status_code == 200 and response.headers["x-hermes-route"] == "local"
+    hermes = response.json()["hermes"]
+    assert hermes["upgrade_options"] == [] and "x-hermes-upgrade" not in response.headers
+    assert hermes["cascade"]["decision"].startswith("no cloud upgrade available")

@@ -1,0 +1,626 @@
+"""The quality scorer: each signal trips on a real bad answer and stays quiet on a good one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from proxy.config import QualityConfig
+from proxy.quality import SIGNALS, QualityScore, Signal, load_weights, score_answer, task_text
+from proxy.sandbox import sandbox_available, sandbox_status
+
+CONFIG = QualityConfig()
+needs_sandbox = pytest.mark.skipif(not sandbox_available(), reason=f"no working sandbox: {sandbox_status().reason}")
+
+SYSTEM = {"role": "system", "content": "You are a careful senior engineer. Answer concisely."}
+
+# The task of HumanEval/2 as a user would paste it, docstring example and all.
+TRUNCATE_TASK = '''Complete this function:
+
+```python
+def truncate_number(number: float) -> float:
+    """ Given a positive floating point number, return its decimal part.
+    >>> truncate_number(3.5)
+    0.5
+    >>> truncate_number(10.25)
+    0.25
+    """
+```'''
+
+RIGHT_TRUNCATE = '''Here is the completed function:
+
+```python
+def truncate_number(number: float) -> float:
+    """ Given a positive floating point number, return its decimal part."""
+    return number % 1.0
+```
+
+`number % 1.0` keeps what is left after removing the integer part.'''
+
+# SmolLM2-135M's real answer to this task.
+WRONG_TRUNCATE = '''```python
+def truncate_number(number: float) -> float:
+    """
+    Returns the decimal part of the given number.
+    """
+    return int(round(number * 10))
+```
+
+This function uses the built-in `round()` function to truncate the number to the nearest integer.'''
+
+# OpenCode's `read` and `bash` tools, as it sends them: JSON Schema draft 2020-12.
+TOOLS: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "function": {
+            "name": "read",
+            "description": "Reads a file from the local filesystem.",
+            "parameters": {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "type": "object",
+                "properties": {
+                    "filePath": {"type": "string", "description": "The path to the file to read"},
+                    "offset": {"type": "number", "exclusiveMinimum": 0, "description": "The line to start at"},
+                    "limit": {"type": "number", "exclusiveMinimum": 0, "description": "The number of lines"},
+                },
+                "required": ["filePath"],
+                "additionalProperties": False,
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "bash",
+            "description": "Executes a bash command.",
+            "parameters": {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "type": "object",
+                "properties": {"command": {"type": "string"}, "timeout": {"type": "number", "exclusiveMinimum": 0}},
+                "required": ["command"],
+                "additionalProperties": False,
+            },
+        },
+    },
+]
+AGENT_TURN = [SYSTEM, {"role": "user", "content": "What does src/app.py do?"}]
+
+
+def ask(text: str) -> list[dict[str, Any]]:
+    return [SYSTEM, {"role": "user", "content": text}]
+
+
+def reply(content: str | None, *calls: tuple[str, str]) -> dict[str, Any]:
+    answer: dict[str, Any] = {"role": "assistant", "content": content}
+    if calls:
+        answer["tool_calls"] = [
+            {"id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": arguments}}
+            for i, (name, arguments) in enumerate(calls)
+        ]
+    return answer
+
+
+async def score(messages: list[dict[str, Any]], answer: dict[str, Any], *, finish_reason: str = "stop",
+                tools: list[dict[str, Any]] | None = None, task_type: str = "code_generation",
+                config: QualityConfig = CONFIG, judge: Any = None) -> QualityScore:
+    return await score_answer(messages, answer, finish_reason, tools, task_type, config, judge)
+
+
+def signal(result: QualityScore, name: str) -> Signal:
+    return next(s for s in result.signals if s.name == name)
+
+
+# empty
+
+
+@pytest.mark.asyncio
+async def test_empty_answer_fails_and_scores_near_zero() -> None:
+    result = await score(ask("Write a function that reverses a string."), reply(""))
+
+    assert signal(result, "empty").passed is False
+    assert result.score < 1.0
+    assert all(s.passed is None for s in result.signals if s.name != "empty")
+
+
+@pytest.mark.asyncio
+async def test_a_tool_call_with_no_text_is_not_empty() -> None:
+    answer = reply("", ("read", '{"filePath": "src/app.py"}'))
+
+    result = await score(AGENT_TURN, answer, finish_reason="tool_calls", tools=TOOLS, task_type="analysis")
+
+    assert signal(result, "empty").passed is True
+
+
+# too_short
+
+
+@pytest.mark.asyncio
+async def test_one_line_for_a_code_task_is_too_short() -> None:
+    result = await score(ask("Write a Python function that merges two sorted lists."), reply("Use heapq."))
+
+    assert signal(result, "too_short").passed is False
+    assert "fewer than 40" in signal(result, "too_short").detail
+
+
+@pytest.mark.asyncio
+async def test_one_word_answers_a_quick_question() -> None:
+    result = await score(ask("What is the capital of France?"), reply("Paris."), task_type="quick_qa")
+
+    assert signal(result, "too_short").passed is True
+
+
+# truncated
+
+
+@pytest.mark.asyncio
+async def test_an_answer_cut_at_the_token_limit_is_truncated() -> None:
+    cut = "To merge two sorted lists, walk both with two indices and append the smaller head each time:\n\n```python\ndef merge(a, b):\n    i = j = 0\n    out = []\n    while i < len(a) and"
+
+    result = await score(ask("Write a Python function that merges two sorted lists."), reply(cut), finish_reason="length")
+
+    assert signal(result, "truncated").passed is False
+    assert "finish_reason=length" in signal(result, "truncated").detail
+    assert "truncated" in result.explain()
+
+
+@pytest.mark.asyncio
+async def test_an_answer_that_stopped_is_not_truncated() -> None:
+    result = await score(ask("Reverse a string in Python?"), reply("Use slicing: `text[::-1]` returns the reversed string."),
+                         task_type="quick_qa")
+
+    assert signal(result, "truncated").passed is True
+
+
+# refusal
+
+
+@pytest.mark.asyncio
+async def test_a_refusal_fails() -> None:
+    answer = reply("I'm sorry, but I can't help with writing code that captures other people's keystrokes.")
+
+    result = await score(ask("Write a Python keylogger that emails me what my coworkers type."), answer)
+
+    assert signal(result, "refusal").passed is False
+    assert signal(result, "refusal").weight < -2
+
+
+@pytest.mark.asyncio
+async def test_an_as_an_ai_opening_fails() -> None:
+    answer = reply("As an AI language model, I do not have access to your files, but generally a config parser "
+                   "reads each line and splits it on the first equals sign.")
+
+    result = await score(ask("Why does my config parser drop the last line of settings.ini?"), answer,
+                         task_type="debugging")
+
+    assert signal(result, "refusal").passed is False
+
+
+@pytest.mark.asyncio
+async def test_hedging_fails_more_gently_than_a_refusal() -> None:
+    task = ask("Is Python's dict ordered?")
+    hedge = await score(task, reply("I'm not sure, but I think dicts keep insertion order in recent versions."),
+                        task_type="quick_qa")
+    refusal = await score(task, reply("I'm sorry, but I can't answer questions about Python."), task_type="quick_qa")
+
+    assert signal(hedge, "refusal").passed is False
+    assert "hedging" in hedge.explain()
+    assert signal(refusal, "refusal").weight < signal(hedge, "refusal").weight < 0
+
+
+@pytest.mark.asyncio
+async def test_a_direct_answer_is_not_a_refusal() -> None:
+    answer = reply("Yes. Since Python 3.7, dicts keep insertion order as part of the language specification.")
+
+    result = await score(ask("Is Python's dict ordered?"), answer, task_type="quick_qa")
+
+    assert signal(result, "refusal").passed is True
+
+
+# repetition
+
+
+@pytest.mark.asyncio
+async def test_a_looping_answer_fails_repetition() -> None:
+    loop = ("The function returns the sum of the numbers in the list.\n" * 9) + "The function returns the sum of"
+
+    result = await score(ask("Explain what sum_list does."), reply(loop), task_type="analysis")
+
+    assert signal(result, "repetition").passed is False
+
+
+@pytest.mark.asyncio
+async def test_a_token_loop_at_the_end_fails_repetition() -> None:
+    loop = "The answer is the list [1, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3"
+
+    result = await score(ask("Which numbers are in the list?"), reply(loop), task_type="quick_qa")
+
+    assert signal(result, "repetition").passed is False
+
+
+@pytest.mark.asyncio
+async def test_tests_with_similar_lines_are_not_repetition() -> None:
+    answer = reply('''```python
+def test_slugify():
+    assert slugify("Hello World") == "hello-world"
+    assert slugify("  spaces  ") == "spaces"
+    assert slugify("Ünïcödé") == "unicode"
+    assert slugify("a--b") == "a-b"
+    assert slugify("") == ""
+    assert slugify("CAPS") == "caps"
+```''')
+
+    result = await score(ask("Write pytest tests for slugify."), answer)
+
+    assert signal(result, "repetition").passed is True
+
+
+# code_parse
+
+
+@pytest.mark.asyncio
+async def test_a_python_block_that_does_not_parse_fails() -> None:
+    answer = reply('''Here is the fix:
+
+```python
+def average(values):
+    if not values
+        return 0.0
+    return sum(values) / len(values)
+```''')
+
+    result = await score(ask("Fix average() so it handles an empty list."), answer, task_type="debugging")
+
+    parse = signal(result, "code_parse")
+    assert parse.passed is False
+    assert parse.detail == "python block 1 does not parse: expected ':' (line 2)"
+
+
+@pytest.mark.asyncio
+async def test_a_json_block_with_a_trailing_comma_fails() -> None:
+    answer = reply('Use this `.eslintrc.json`:\n\n```json\n{\n  "extends": "eslint:recommended",\n  "rules": {"semi": "error"},\n}\n```')
+
+    result = await score(ask("Give me a minimal eslint config as JSON."), answer, task_type="data_processing")
+
+    assert signal(result, "code_parse").passed is False
+    assert signal(result, "code_parse").detail.startswith("json block 1 does not parse")
+
+
+@pytest.mark.asyncio
+async def test_valid_python_and_yaml_blocks_pass() -> None:
+    answer = reply('''Add the job:
+
+```yaml
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: pytest -q
+```
+
+and a conftest:
+
+```python
+import pytest
+
+@pytest.fixture
+def client():
+    return make_client()
+```''')
+
+    result = await score(ask("Set up CI that runs pytest on GitHub Actions."), answer)
+
+    assert signal(result, "code_parse").passed is True
+    assert signal(result, "code_parse").detail == "2 code block(s) parse"
+
+
+@pytest.mark.asyncio
+async def test_languages_without_a_cheap_parser_and_aider_edits_are_not_judged() -> None:
+    answer = reply('''src/lib.rs
+```rust
+fn main() { println!("hi") }
+```
+
+app.py
+```python
+<<<<<<< SEARCH
+def greet(name)
+=======
+def greet(name):
+>>>>>>> REPLACE
+```''')
+
+    result = await score(ask("Fix the greeting in both files."), answer, task_type="debugging")
+
+    assert signal(result, "code_parse").passed is None
+
+
+# tool_call
+
+
+@pytest.mark.asyncio
+async def test_a_valid_tool_call_passes() -> None:
+    answer = reply(None, ("read", '{"filePath": "src/app.py", "offset": 1, "limit": 200}'))
+
+    result = await score(AGENT_TURN, answer, finish_reason="tool_calls", tools=TOOLS, task_type="analysis")
+
+    assert signal(result, "tool_call").passed is True
+    assert signal(result, "tool_call").weight > 0
+
+
+@pytest.mark.asyncio
+async def test_a_tool_that_was_not_offered_fails() -> None:
+    answer = reply(None, ("read_file", '{"path": "src/app.py"}'))
+
+    result = await score(AGENT_TURN, answer, finish_reason="tool_calls", tools=TOOLS, task_type="analysis")
+
+    assert signal(result, "tool_call").passed is False
+    assert signal(result, "tool_call").detail == "tool call 1 names 'read_file', which is not offered (bash, read)"
+
+
+@pytest.mark.asyncio
+async def test_tool_arguments_that_are_not_json_fail() -> None:
+    answer = reply(None, ("bash", "{'command': 'ls -la'}"))
+
+    result = await score(AGENT_TURN, answer, finish_reason="tool_calls", tools=TOOLS, task_type="analysis")
+
+    assert signal(result, "tool_call").passed is False
+    assert "not valid JSON" in signal(result, "tool_call").detail
+
+
+@pytest.mark.asyncio
+async def test_tool_arguments_are_checked_as_draft_2020_12() -> None:
+    # exclusiveMinimum is a number in 2020-12 (a boolean in draft 4): offset 0 is out of range.
+    answer = reply(None, ("read", '{"filePath": "src/app.py", "offset": 0}'))
+
+    result = await score(AGENT_TURN, answer, finish_reason="tool_calls", tools=TOOLS, task_type="analysis")
+
+    assert signal(result, "tool_call").passed is False
+    assert signal(result, "tool_call").detail == (
+        "tool call 1 (read) arguments fail the schema at offset: 0 is less than or equal to the minimum of 0"
+    )
+
+
+@pytest.mark.asyncio
+async def test_a_missing_required_argument_fails() -> None:
+    answer = reply(None, ("bash", '{"timeout": 30}'))
+
+    result = await score(AGENT_TURN, answer, finish_reason="tool_calls", tools=TOOLS, task_type="analysis")
+
+    assert "'command' is a required property" in signal(result, "tool_call").detail
+
+
+# off_task
+
+
+@pytest.mark.asyncio
+async def test_an_answer_about_something_else_is_off_task() -> None:
+    answer = reply("Bread needs flour, water, salt and yeast. Knead the dough for ten minutes, let it rise "
+                   "until doubled, shape the loaf, and bake at 230 degrees until the crust sounds hollow.")
+
+    result = await score(ask("How do I reverse a linked list in Python?"), answer, task_type="quick_qa")
+
+    assert signal(result, "off_task").passed is False
+
+
+@pytest.mark.asyncio
+async def test_an_answer_on_the_topic_is_not_off_task() -> None:
+    answer = reply("Walk the list once, pointing each node's next at the previous node: keep prev, current and "
+                   "next pointers, and when current is None, prev is the new head of the reversed list.")
+
+    result = await score(ask("How do I reverse a linked list in Python?"), answer, task_type="quick_qa")
+
+    assert signal(result, "off_task").passed is True
+
+
+# code_run
+
+
+@needs_sandbox
+@pytest.mark.asyncio
+async def test_code_meeting_the_prompts_doctests_passes() -> None:
+    result = await score(ask(TRUNCATE_TASK), reply(RIGHT_TRUNCATE))
+
+    run = signal(result, "code_run")
+    assert run.passed is True
+    assert run.detail == "2/2 examples pass"
+    assert result.score >= 8.0
+
+
+@needs_sandbox
+@pytest.mark.asyncio
+async def test_code_failing_the_prompts_doctests_fails() -> None:
+    result = await score(ask(TRUNCATE_TASK), reply(WRONG_TRUNCATE))
+
+    run = signal(result, "code_run")
+    assert run.passed is False
+    assert run.detail.startswith("0/2 examples pass; >>> truncate_number(3.5): got 35, expected 0.5")
+    assert result.score < 3.0
+    assert "code_run failed (0/2 examples)" in result.explain()
+
+
+@needs_sandbox
+@pytest.mark.asyncio
+async def test_the_answers_own_asserts_are_run() -> None:
+    answer = reply('''```python
+def is_palindrome(text: str) -> bool:
+    cleaned = [c.lower() for c in text if c.isalnum()]
+    return cleaned == cleaned[::-1]
+
+assert is_palindrome("A man, a plan, a canal: Panama")
+assert not is_palindrome("hello")
+assert is_palindrome("Hello")
+```''')
+
+    result = await score(ask("Write is_palindrome(text) that ignores case and punctuation."), answer)
+
+    run = signal(result, "code_run")
+    assert run.passed is False
+    assert run.detail == "2/3 examples pass; assert is_palindrome('Hello'): raised AssertionError"
+
+
+@needs_sandbox
+@pytest.mark.asyncio
+async def test_io_pairs_in_prose_are_examples() -> None:
+    task = ask('''Write add(x, y) returning the sum.
+Examples:
+    add(2, 3) ==> 5
+    add(-1, 1) ➞ 0''')
+    answer = reply("```python\ndef add(x, y):\n    return x + y\n```")
+
+    result = await score(task, answer)
+
+    assert signal(result, "code_run").detail == "2/2 examples pass"
+
+
+@pytest.mark.asyncio
+async def test_an_answer_that_never_defines_the_function_fails_its_examples() -> None:
+    answer = reply("```python\ndef decimal_part(x):\n    return x - int(x)\n```")
+
+    result = await score(ask(TRUNCATE_TASK), answer)
+
+    run = signal(result, "code_run")
+    assert run.passed is False
+    assert run.detail == "0/2 examples pass; the answer does not define truncate_number"
+
+
+@needs_sandbox
+@pytest.mark.asyncio
+async def test_an_infinite_loop_fails_within_the_time_limit() -> None:
+    answer = reply("```python\ndef truncate_number(number: float) -> float:\n    while True:\n        pass\n```")
+    config = QualityConfig(sandbox_timeout_s=2)
+
+    result = await asyncio.wait_for(score(ask(TRUNCATE_TASK), answer, config=config), timeout=10)
+
+    assert signal(result, "code_run").passed is False
+
+
+@pytest.mark.asyncio
+async def test_code_run_is_skipped_and_says_so_when_running_code_is_off() -> None:
+    result = await score(ask(TRUNCATE_TASK), reply(WRONG_TRUNCATE), config=QualityConfig(run_code=False))
+
+    run = signal(result, "code_run")
+    assert run.passed is None
+    assert run.weight == 0.0
+    assert run.detail == "running code is off (quality.run_code: false)"
+
+
+@pytest.mark.asyncio
+async def test_code_run_is_skipped_when_there_is_nothing_to_run() -> None:
+    answer = reply("```python\ndef slugify(text):\n    return '-'.join(text.lower().split())\n```")
+
+    result = await score(ask("Write slugify(text) for URLs."), answer)
+
+    assert signal(result, "code_run").passed is None
+    assert signal(result, "code_run").detail == "no examples to run in the task or the answer"
+
+
+@needs_sandbox
+@pytest.mark.asyncio
+async def test_scoring_does_not_block_the_event_loop() -> None:
+    answer = reply("```python\nimport time\ndef truncate_number(number: float) -> float:\n"
+                   "    time.sleep(0.4)\n    return number % 1.0\n```")
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    result = await score(ask(TRUNCATE_TASK), answer)
+    ticker.cancel()
+
+    assert signal(result, "code_run").passed is True
+    assert ticks >= 30  # the loop kept turning through about 0.8 s of sandboxed work
+
+
+# judge
+
+
+@pytest.mark.asyncio
+async def test_the_judge_gets_an_mt_bench_prompt_and_its_rating_counts() -> None:
+    prompts: list[str] = []
+
+    async def judge(prompt: str) -> str:
+        prompts.append(prompt)
+        return "The answer is vague and misses the empty-list case. Rating: [[3]]"
+
+    task = ask("Explain the difference between a list and a tuple in Python.")
+    answer = reply("Lists are mutable and tuples are immutable; tuples can be dictionary keys, lists cannot.")
+    judged = await score(task, answer, task_type="analysis", judge=judge)
+    unjudged = await score(task, answer, task_type="analysis")
+
+    assert "Explain the difference between a list and a tuple" in prompts[0]
+    assert 'Rating: [[5]]' in prompts[0] and "[The Start of Assistant's Answer]" in prompts[0]
+    assert signal(judged, "judge").passed is False
+    assert signal(judged, "judge").detail == "the judge rated it 3/10"
+    assert judged.score < unjudged.score
+    assert signal(unjudged, "judge").passed is None
+
+
+@pytest.mark.asyncio
+async def test_a_judge_reply_without_a_rating_is_skipped() -> None:
+    async def judge(prompt: str) -> str:
+        return "This response is fine."
+
+    result = await score(ask("What is a tuple?"), reply("An immutable sequence, e.g. (1, 2)."), task_type="quick_qa",
+                         judge=judge)
+
+    assert signal(result, "judge").passed is None
+    assert "no rating" in signal(result, "judge").detail
+
+
+# the whole score
+
+
+@needs_sandbox
+@pytest.mark.asyncio
+async def test_a_right_answer_outscores_a_wrong_one() -> None:
+    right = await score(ask(TRUNCATE_TASK), reply(RIGHT_TRUNCATE))
+    wrong = await score(ask(TRUNCATE_TASK), reply(WRONG_TRUNCATE))
+
+    assert right.score > wrong.score + 4
+
+
+@pytest.mark.asyncio
+async def test_every_signal_is_recorded_in_order() -> None:
+    result = await score(ask("What is a tuple?"), reply("An immutable sequence, e.g. (1, 2)."), task_type="quick_qa")
+
+    assert tuple(s.name for s in result.signals) == SIGNALS
+    assert 0.0 <= result.score <= 10.0
+    assert result.score == round(result.score, 1)
+
+
+def test_explain_lists_what_pulled_the_score_down() -> None:
+    result = QualityScore(4.2, (
+        Signal("truncated", False, -2.1, "the model stopped at its token limit (finish_reason=length)"),
+        Signal("code_run", False, -3.0, "2/3 examples pass; ...", "2/3 examples"),
+        Signal("code_parse", None, 0.0, "no fenced code"),
+    ))
+
+    assert result.explain() == "4.2: code_run failed (2/3 examples), truncated"
+
+
+def test_the_task_is_the_latest_user_message() -> None:
+    messages = [
+        SYSTEM,
+        {"role": "user", "content": [{"type": "text", "text": "Read app.py"}, {"type": "text", "text": "then fix it"}]},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "1", "type": "function",
+                                                              "function": {"name": "read", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "1", "content": "print('hi')"},
+    ]
+
+    assert task_text(messages) == "Read app.py\nthen fix it"
+
+
+def test_weights_cover_every_signal() -> None:
+    weights = load_weights()
+
+    assert set(weights.on_fail) == set(SIGNALS)
+    assert all(value >= 0 for value in [*weights.on_pass.values(), *weights.on_fail.values()])
+    assert json.loads((__import__("proxy.quality").quality.WEIGHTS_FILE).read_text())["signals"]
