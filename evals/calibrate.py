@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import math
+import re
 import time
 from pathlib import Path
 
@@ -154,15 +155,23 @@ def main() -> None:
             "held_out": held_out,
         },
     }
-    args.out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    args.out.write_text(render(data), encoding="utf-8")
     print(f"fitted on {len(train)} items, held out {len(test)}, in {time.monotonic() - started:.0f} s -> {args.out}")
-    print(f"  intercept {weights.intercept:+.2f}  (neutral answer scores {10 / (1 + math.exp(-weights.intercept)):.1f})")
+    neutral = 10 / (1 + math.exp(-weights.intercept))
+    print(f"  intercept {weights.intercept:+.2f}  (an answer no signal speaks for or against scores {neutral:.1f})")
     for name in SIGNALS:
         sides = "  ".join(f"{side} {value:5.2f}" for side, value in signals[name].items())
         print(f"  {name:11} {sides}{'   (prior only: never fired)' if name not in fired else ''}")
     for split, report in (("train", trained), ("held-out", held_out)):
         for group, f in report.items():
             print(f"  {split:8} {group:4}  {f['items']:4} items  AUROC {f['auroc']}  MAE {f['mae']}")
+
+
+def render(data: dict) -> str:
+    """JSON with one line per signal and per figure, so the file reads as a table."""
+    text = json.dumps(data, indent=2)
+    # Collapse every innermost object (no nested braces) onto one line.
+    return re.sub(r"\{\n\s+([^{}\[\]]*?)\n\s+\}", lambda m: "{" + re.sub(r"\n\s+", " ", m[1]) + "}", text) + "\n"
 
 
 def _relative(path: Path) -> str:

@@ -1,10 +1,9 @@
-"""Code in a chat answer: find its fenced blocks, parse them, run them against examples.
+"""Code in a chat answer: find its fenced blocks, parse them, run them against stated examples.
 
 The quality scorer (quality.py) asks three things of an answer's code: does
-each block parse, what examples does the task (or the answer itself) state,
-and does the code meet them when run. The run happens in the sandbox
-(sandbox.py); this module only writes the program that runs there and reads
-its report back.
+each block parse, which examples do the task and the answer state, and does
+the code meet them. The run happens in the sandbox (sandbox.py); this module
+plans it, writes the program that runs there, and reads its report back.
 """
 
 from __future__ import annotations
@@ -21,25 +20,30 @@ import yaml
 
 from proxy.sandbox import RunResult
 
-PYTHON_TAGS = frozenset({"python", "py", "python3", "py3", "pycon"})
+PYTHON_TAGS = ("python", "py", "python3", "py3", "pycon")
 LANGUAGE_TAGS = {"json": "json", "yaml": "yaml", "yml": "yaml", "toml": "toml"} | {t: "python" for t in PYTHON_TAGS}
 # An untagged block is taken for Python only when it opens like Python.
 PYTHON_OPENING = re.compile(r"^\s*(def |class |import |from \S+ import |@\w|async def )")
 # aider's SEARCH/REPLACE edits and REPL sessions sit in python fences but are not programs.
 NOT_A_PROGRAM = re.compile(r"^(<<<<<<< SEARCH|>>>>>>> REPLACE|>>> )", re.MULTILINE)
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([\w+#.-]*)[^\n`]*$")
+UNPARSEABLE = (SyntaxError, ValueError, RecursionError, MemoryError)  # ValueError: a NUL byte
 MAX_EXAMPLES = 25
+MAX_EXAMPLE_S = 1.0  # stated examples are small; longer means a loop that will not end
 RESULT_MARKER = "@@hermes-examples@@"
 BUILTIN_NAMES = frozenset(dir(builtins))
 
-# Examples written as prose, as HumanEval and most code prompts do:
+# Examples written in prose, as HumanEval and most code prompts do:
 #   f(2, 3) == 5    f([1]) ➞ True    f('a') => 'b'    f(0) returns 1    f(3) should return 4
 IO_PAIR = re.compile(
     r"^\s*(?:[*\-•]\s*|for\s+|e\.g\.?,?\s*|example:\s*)?(?P<expr>[A-Za-z_][\w.]*\(.*\))\s*(?:#\s*)?"
-    r"(?P<op>==>|==|=>|->|➞|→|=|returns|should return|should be|gives)\s*(?P<value>.+?)\s*$",
+    r"(?:==>|==|=>|->|➞|→|=|returns|should return|should be|gives)\s*(?P<value>.+?)\s*$",
     re.IGNORECASE,
 )
+#   Input: [4,2,3]         (or `nums = [4,2,3], k = 2`, or `grid : [[0]]` lines)
+#   Output: [2, 1]
 INPUT_OUTPUT = re.compile(r"Input\s*:\s*(?P<input>.+?)\n\s*Output\s*:\s*(?P<output>[^\n]+)", re.DOTALL | re.IGNORECASE)
+#   For s = "abcde", c = "ae", the result should be ('bcd', False)
 FOR_THE_OUTPUT = re.compile(
     r"^\s*For\s+(?P<args>[A-Za-z_]\w*\s*=.+?),?\s+the\s+(?:output|result)\s+should\s+be\s+(?P<value>.+?)\s*$",
     re.IGNORECASE,
@@ -69,6 +73,21 @@ class Example:
 
 
 @dataclass(frozen=True)
+class RunPlan:
+    """What to run: the task's own code, the answer's code, and the examples it should meet."""
+
+    context: str
+    code: str
+    examples: tuple[Example, ...]  # setup lines included; `counted` says how many are checks
+    missing: tuple[str, ...]  # functions the examples call that the answer never defines
+    unmet: int  # examples calling those: each counts as failed
+
+    @property
+    def counted(self) -> int:
+        return sum(1 for e in self.examples if e.counts)
+
+
+@dataclass(frozen=True)
 class RunReport:
     """What running an answer's code against its examples showed."""
 
@@ -86,17 +105,14 @@ def fenced_blocks(text: str) -> list[CodeBlock]:
     i = 0
     while i < len(lines):
         opening = FENCE.match(lines[i])
-        if not opening:
-            i += 1
-            continue
-        fence, language = opening.group(1), opening.group(2).lower()
-        body: list[str] = []
         i += 1
-        while i < len(lines) and not lines[i].strip().startswith(fence[:3]):
+        if not opening:
+            continue
+        fence, body = opening.group(1)[:3], []
+        while i < len(lines) and not lines[i].strip().startswith(fence):
             body.append(lines[i])
             i += 1
-        closed = i < len(lines)
-        blocks.append(CodeBlock(len(blocks) + 1, language, "\n".join(body), closed))
+        blocks.append(CodeBlock(len(blocks) + 1, opening.group(2).lower(), "\n".join(body), i < len(lines)))
         i += 1
     return blocks
 
@@ -128,15 +144,13 @@ def parse_error(block: CodeBlock, language: str) -> str | None:
                 pass
         elif language == "toml":
             tomllib.loads(block.code)
-    except SyntaxError as exc:
-        return f"{exc.msg} (line {exc.lineno})"
-    except json.JSONDecodeError as exc:
-        return f"{exc.msg} (line {exc.lineno})"
+    except (SyntaxError, json.JSONDecodeError) as exc:
+        return f"{exc.msg} (line {exc.lineno})" if exc.lineno else str(exc.msg)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         return f"{getattr(exc, 'problem', None) or exc}" + (f" (line {mark.line + 1})" if mark else "")
-    except tomllib.TOMLDecodeError as exc:
-        return str(exc)
+    except (tomllib.TOMLDecodeError, *UNPARSEABLE) as exc:
+        return str(exc) or type(exc).__name__
     return None
 
 
@@ -146,15 +160,48 @@ def python_sources(text: str) -> list[str]:
     sources = [textwrap.dedent(b.code) for b in blocks if language_of(b) == "python"]
     if not blocks and PYTHON_OPENING.match(text):
         sources = [text]
-    return [source for source in sources if _parses(source)]
+    return [source for source in sources if _parse(source) is not None]
 
 
-def _parses(source: str) -> bool:
+def _parse(code: str, mode: str = "exec") -> ast.AST | None:
     try:
-        ast.parse(source)
-    except SyntaxError:
-        return False
-    return True
+        return ast.parse(code, mode=mode)
+    except UNPARSEABLE:
+        return None
+
+
+def plan_run(task: str, answer: str, code_task: bool) -> RunPlan | str:
+    """A plan for running the answer's code against the examples, or why there is nothing to run.
+
+    Examples come from the task text and from the answer (docstrings, asserts,
+    `print(f(x))  # 5` lines). One is run when it calls a function the answer
+    defines. When it calls one that the task's code only stubs (or, with no
+    code in the task, one the answer never defines), and `code_task` says code
+    was asked for, the answer fails it.
+    """
+    context = "\n\n".join(python_sources(task))
+    sources = python_sources(answer)
+    code, own = split_answer_code("\n\n".join(sources)) if sources else ("", [])
+    stubs = _stubs(context)
+    stated = stated_calls(task, next(iter(stubs))) if len(stubs) == 1 else []
+    examples = _unique(find_examples(task) + stated + own + find_examples(answer))
+    if not examples:
+        return "no examples to run in the task or the answer"
+    answer_defs, context_defs = defined_names(code), defined_names(context)
+    runnable: list[Example] = []
+    unmet: list[Example] = []
+    for example in examples:
+        targets = example_targets(example)
+        if targets & answer_defs or not example.counts:
+            runnable.append(example)
+        elif code_task and (targets & stubs or targets and not context_defs):
+            unmet.append(example)
+    if not any(e.counts for e in runnable):
+        runnable = []
+    if not runnable and not unmet:
+        return "the examples call no function the answer defines"
+    missing = sorted(set().union(*(example_targets(e) for e in unmet)))
+    return RunPlan(context, code, tuple(runnable[:MAX_EXAMPLES]), tuple(missing), len(unmet))
 
 
 def find_examples(text: str) -> list[Example]:
@@ -167,12 +214,13 @@ def find_examples(text: str) -> list[Example]:
         if stripped.startswith(">>> "):
             i = _read_doctest(lines, i, examples)
             continue
-        if stripped.startswith("assert ") and _parses(stripped):
+        if stripped.startswith("assert ") and _parse(stripped):
             examples.append(Example(stripped, source=stripped))
-        else:
-            pair = _io_pair(stripped)
-            if pair:
-                examples.append(pair)
+        elif (match := IO_PAIR.match(stripped)) and isinstance(getattr(_parse(match["expr"], "eval"), "body", None),
+                                                                ast.Call):
+            value = _literal_text(match["value"])
+            if value is not None:
+                examples.append(Example(stripped, expr=match["expr"], expected=value))
         i += 1
     return examples
 
@@ -194,86 +242,43 @@ def _read_doctest(lines: list[str], i: int, examples: list[Example]) -> int:
     wanted = "\n".join(expected).strip().removesuffix('"""').removesuffix("'''").rstrip()
     if " at 0x" in wanted or "..." in wanted:  # object addresses and ellipses: doctest options we do not mimic
         return i
-    if wanted and _parses_as_expression(code):
+    tree = _parse(code, "eval")
+    if wanted and tree:
         examples.append(Example(f">>> {code}", expr=code, expected=wanted))
-    elif not wanted and _is_comparison(code):  # `>>> f(x) == 3` with no output line: meant as a check
-        examples.append(Example(f">>> {code}", source=f"assert {code}"))
-    elif not wanted and _parses(code):
+    elif tree and isinstance(tree.body, ast.Compare):  # type: ignore[attr-defined]
+        examples.append(Example(f">>> {code}", source=f"assert {code}"))  # `>>> f(x) == 3`, no output: a check
+    elif not wanted and _parse(code):
         examples.append(Example(f">>> {code}", source=code, counts=False))
     return i
 
 
-def _is_comparison(code: str) -> bool:
-    try:
-        return isinstance(ast.parse(code, mode="eval").body, ast.Compare)
-    except SyntaxError:
-        return False
-
-
-def _parses_as_expression(code: str) -> bool:
-    try:
-        ast.parse(code, mode="eval")
-    except SyntaxError:
-        return False
-    return True
-
-
-def _io_pair(line: str) -> Example | None:
-    match = IO_PAIR.match(line)
-    if not match or line.startswith("def "):
-        return None
-    expr = match.group("expr")
-    try:
-        tree = ast.parse(expr, mode="eval")
-    except SyntaxError:
-        return None
-    if not isinstance(tree.body, ast.Call):
-        return None
-    value = _literal_text(match.group("value"))
-    if value is None:
-        return None
-    return Example(line, expr=expr, expected=value)
-
-
 def stated_calls(text: str, function: str) -> list[Example]:
-    """Examples that name only the arguments, for the one function a task asks for.
+    """Examples that give only the arguments, for the one function a task asks for.
 
-    Covers "Input: [4,2,3]  Output: [2, 1]" (LeetCode style, arguments as
-    literals or `name = value` / `name : value` lines) and "For s = "ab", c = "b"
-    the result should be 'a'". Arguments are passed in the order written.
+    "Input: ... Output: ..." (LeetCode style) and "For s = "ab", c = "b" the
+    result should be 'a'". Arguments are passed in the order written.
     """
     examples = []
     for match in INPUT_OUTPUT.finditer(text):
-        lines = [line.strip().rstrip(",") for line in match.group("input").strip().splitlines() if line.strip()]
-        examples += _stated_call(function, ", ".join(lines), match.group("output"), match.group(0))
+        lines = [line.strip().rstrip(",") for line in match["input"].strip().splitlines() if line.strip()]
+        examples += _stated_call(function, ", ".join(lines), match["output"], match[0])
     for line in text.splitlines():
         if match := FOR_THE_OUTPUT.match(line):
-            examples += _stated_call(function, match.group("args"), match.group("value"), line.strip())
+            examples += _stated_call(function, match["args"], match["value"], line)
     return examples
 
 
 def _stated_call(function: str, arguments: str, output: str, text: str) -> list[Example]:
-    arguments = re.sub(r"(^|,\s*)([A-Za-z_]\w*)\s*:\s*", r"\1\2=", arguments)
+    arguments = re.sub(r"(^|,\s*)([A-Za-z_]\w*)\s*:\s*", r"\1\2=", arguments)  # `grid : [[0]]` -> grid=[[0]]
+    call = getattr(_parse(f"_({arguments})", "eval"), "body", None)
     expected = _literal_text(output)
-    try:
-        call = ast.parse(f"_({arguments})", mode="eval").body
-    except SyntaxError:
-        return []
     if expected is None or not isinstance(call, ast.Call):
         return []
     values = [*call.args, *(k.value for k in call.keywords)]
-    if not values or not all(_is_literal(v) for v in values):
+    if not values or any(_literal_text(ast.unparse(v)) is None for v in values):
         return []
     expr = f"{function}({', '.join(ast.unparse(v) for v in values)})"
     return [Example(" ".join(text.split())[:100], expr=expr, expected=expected)]
-
-
-def _is_literal(node: ast.expr) -> bool:
-    try:
-        ast.literal_eval(node)
-    except (ValueError, SyntaxError, TypeError, RecursionError):
-        return False
-    return True
 
 
 def _literal_text(value: str) -> str | None:
@@ -282,78 +287,23 @@ def _literal_text(value: str) -> str | None:
     for candidate in (value, value.rstrip(".,;"), JS_LITERALS.get(value.rstrip(".,;").lower(), "")):
         try:
             ast.literal_eval(candidate)
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        except (TypeError, *UNPARSEABLE):
             continue
         return candidate
     return None
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    """What to run: the task's context code, the answer's code, and the examples it should meet."""
-
-    context: str
-    code: str
-    examples: tuple[Example, ...]  # setup lines included; `counted` says how many are checks
-    missing: tuple[str, ...]  # functions the examples call that the answer never defines
-    unmet: int  # examples calling those: each counts as failed
-
-    @property
-    def counted(self) -> int:
-        return sum(1 for e in self.examples if e.counts)
-
-
-def plan_run(task: str, answer: str, code_task: bool) -> RunPlan | str:
-    """A plan for running the answer's code against the examples, or why there is nothing to run.
-
-    Examples come from the task text and from the answer (its docstrings,
-    asserts, `print(f(x))  # 5` lines). One is run when it calls a function
-    the answer defines. When it calls one that the task's code only stubs (or,
-    with no code in the task, one the answer never defines), and `code_task`
-    says code was asked for, the answer fails it.
-    """
-    context = "\n\n".join(python_sources(task))
-    sources = python_sources(answer)
-    code, own = split_answer_code("\n\n".join(sources)) if sources else ("", [])
-    stubs = _stubs(context) if context else set()
-    stated = stated_calls(task, next(iter(stubs))) if len(stubs) == 1 else []
-    examples = _unique(find_examples(task) + stated + own + find_examples(answer))
-    if not examples:
-        return "no examples to run in the task or the answer"
-    answer_defs = defined_names(code) if code else set()
-    context_defs = defined_names(context) if context else set()
-    runnable: list[Example] = []
-    unmet: list[Example] = []
-    for example in examples:
-        targets = example_targets(example)
-        if targets & answer_defs or not example.counts:
-            runnable.append(example)
-        elif code_task and (targets & stubs or targets and not context_defs):
-            unmet.append(example)
-    if not any(e.counts for e in runnable):
-        runnable = []
-    if not runnable and not unmet:
-        return "the examples call no function the answer defines"
-    missing = sorted(set().union(*(example_targets(e) for e in unmet)))
-    return RunPlan(context, code, tuple(runnable[:MAX_EXAMPLES]), tuple(missing), len(unmet))
 
 
 def _unique(examples: list[Example]) -> list[Example]:
     seen: set[tuple[str, str]] = set()
     unique = []
     for example in examples:
-        key = (_normal(example.source or example.expr), example.expected)
+        code = example.source or example.expr
+        tree = _parse(code)
+        key = (ast.unparse(tree) if tree else code, example.expected)
         if key not in seen:
             seen.add(key)
             unique.append(example)
     return unique
-
-
-def _normal(code: str) -> str:
-    try:
-        return ast.unparse(ast.parse(code))
-    except SyntaxError:
-        return code
 
 
 def split_answer_code(source: str) -> tuple[str, list[Example]]:
@@ -362,27 +312,18 @@ def split_answer_code(source: str) -> tuple[str, list[Example]]:
     Top-level asserts and an `if __name__ == "__main__":` block become examples
     (each assert counts on its own); so do `print(f(x))  # 5` lines there.
     """
-    tree = ast.parse(source)
     lines = source.splitlines()
     examples: list[Example] = []
     drop: set[int] = set()
-    for node in tree.body:
-        guarded = _is_main_guard(node)
+    for node in ast.parse(source).body:
+        test = ast.unparse(node.test) if isinstance(node, ast.If) else ""
+        guarded = "__name__" in test and "__main__" in test
         for statement in node.body if guarded else [node]:  # type: ignore[attr-defined]
-            example = _statement_example(statement, lines)
-            if example:
+            if example := _statement_example(statement, lines):
                 examples.append(example)
         if guarded or isinstance(node, ast.Assert):
             drop.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
-    kept = [line for number, line in enumerate(lines, 1) if number not in drop]
-    return "\n".join(kept), examples
-
-
-def _is_main_guard(node: ast.stmt) -> bool:
-    if not isinstance(node, ast.If):
-        return False
-    test = ast.unparse(node.test)
-    return "__name__" in test and "__main__" in test
+    return "\n".join(line for number, line in enumerate(lines, 1) if number not in drop), examples
 
 
 def _statement_example(statement: ast.stmt, lines: list[str]) -> Example | None:
@@ -390,29 +331,28 @@ def _statement_example(statement: ast.stmt, lines: list[str]) -> Example | None:
     if isinstance(statement, ast.Assert):
         return Example(text, source=text)
     call = statement.value if isinstance(statement, ast.Expr) else None
-    if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "print" and len(call.args) == 1:
-        comment = lines[(statement.end_lineno or statement.lineno) - 1].split("#", 1)
-        if len(comment) == 2:
-            said = re.sub(r"^\s*(output|outputs|prints|returns|expected|result)?\s*[:=>-]*\s*", "", comment[1], flags=re.I)
-            value = _literal_text(said) if said.strip() else None
-            if value is not None:
-                return Example(f"{text}  # {said.strip()}", expr=ast.unparse(call.args[0]), expected=value)
-    return None
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "print"):
+        return None
+    comment = lines[(statement.end_lineno or statement.lineno) - 1].split("#", 1)
+    said = re.sub(r"^\s*(output|outputs|prints|returns|expected|result)?\s*[:=>-]*\s*", "", comment[-1], flags=re.I)
+    value = _literal_text(said) if len(call.args) == 1 and len(comment) == 2 and said.strip() else None
+    if value is None:
+        return None
+    return Example(f"{text}  # {said.strip()}", expr=ast.unparse(call.args[0]), expected=value)
 
 
 def defined_names(source: str) -> set[str]:
     """The functions and classes that `source` defines at top level."""
     nodes = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-    return {node.name for node in ast.parse(source).body if isinstance(node, nodes)}
+    return {node.name for node in ast.parse(source).body if isinstance(node, nodes)} if source else set()
 
 
 def _stubs(source: str) -> set[str]:
-    """Functions whose body is only a docstring, `pass`, `...`, imports or `raise NotImplementedError`: to be written."""
-    stubs = set()
-    for node in ast.parse(source).body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and all(_is_placeholder(s) for s in node.body):
-            stubs.add(node.name)
-    return stubs
+    """Functions still to be written: only a docstring, `pass`, `...`, imports or `raise NotImplementedError`."""
+    if not source:
+        return set()
+    functions = [n for n in ast.parse(source).body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    return {f.name for f in functions if all(_is_placeholder(s) for s in f.body)}
 
 
 def _is_placeholder(statement: ast.stmt) -> bool:
@@ -425,12 +365,8 @@ def _is_placeholder(statement: ast.stmt) -> bool:
 
 def example_targets(example: Example) -> set[str]:
     """The non-builtin functions an example calls (what it tests)."""
-    try:
-        tree = ast.parse(example.source or example.expr)
-    except SyntaxError:
-        return set()
     called = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(_parse(example.source or example.expr) or ast.Module([], [])):
         if isinstance(node, ast.Call):
             func = node.func
             while isinstance(func, ast.Attribute):
@@ -440,44 +376,42 @@ def example_targets(example: Example) -> set[str]:
     return called - BUILTIN_NAMES
 
 
-def harness(context: str, code: str, examples: list[Example], timeout_s: float) -> str:
-    """The program the sandbox runs: context code, the answer's code, then each example in turn.
+def harness(plan: RunPlan, timeout_s: float) -> str:
+    """The program the sandbox runs: the task's code, the answer's code, then each example in turn.
 
-    `context` (the task's own code: imports, helpers, stubs) runs statement by
-    statement with errors ignored, so the answer is judged as it would run in
-    the user's file. The program prints one marked JSON line with the results.
+    The task's code (imports, helpers, stubs) runs statement by statement with
+    errors ignored, so the answer is judged as it would run in the user's file.
+    Each example has its own time limit. The program prints one marked JSON line.
     """
     cases = [{"text": e.text, "expr": e.expr, "expected": e.expected, "source": e.source, "counts": e.counts}
-             for e in examples]
-    budget = max(0.2, (timeout_s - 0.5) / (len(examples) + 2))
-    return HARNESS.format(context=repr(context), code=repr(code), cases=repr(json.dumps(cases)),
+             for e in plan.examples]
+    budget = min(MAX_EXAMPLE_S, max(0.2, (timeout_s - 0.5) / (len(cases) + 2)))
+    return HARNESS.format(context=repr(plan.context), code=repr(plan.code), cases=repr(json.dumps(cases)),
                           budget=budget, marker=repr(RESULT_MARKER))
 
 
 def read_report(result: RunResult, total: int) -> RunReport:
-    """The harness's results from a sandboxed run; a run that died counts all `total` examples failed.
+    """The harness's report; a run that died counts all `total` examples failed.
 
-    The harness may judge fewer than `total`: an example that names an undefined
-    variable (`f(a)` for f('a')) is prose, and is dropped.
+    The harness may judge fewer than `total`: an example naming an undefined
+    variable (HumanEval's `is_happy(a) => False` for 'a') is prose, and is dropped.
     """
     for line in reversed(result.stdout.splitlines()):
         if line.startswith(RESULT_MARKER):
             data = json.loads(line[len(RESULT_MARKER):])
-            judged = total if data["total"] is None else data["total"]
-            return RunReport(data["passed"], judged, data["error"], tuple(data["failures"]), data["missing_module"])
+            return RunReport(data["passed"], data["total"], data["error"], tuple(data["failures"]), data["missing"])
     if result.timed_out:
         why = "timed out"
     elif "MemoryError" in result.stderr:
         why = "ran out of memory"
     else:
-        why = (result.stderr.strip().splitlines() or [f"exit status {result.returncode}"])[-1]
+        why = "ended early: " + (result.stderr.strip().splitlines() or [f"exit status {result.returncode}"])[-1]
     return RunReport(0, total, f"the run {why}", ())
 
 
 HARNESS = '''
-import ast, io, json, math, os, signal, sys, contextlib
-_out = os.dup(1)
-_dumps, _write = json.dumps, os.write
+import ast, contextlib, io, json, math, os, signal, sys
+_out, _dumps, _write = os.dup(1), json.dumps, os.write
 class _Timeout(BaseException):
     pass
 def _alarm(*_):
@@ -485,55 +419,47 @@ def _alarm(*_):
 signal.signal(signal.SIGALRM, _alarm)
 def _timer(seconds):
     signal.setitimer(signal.ITIMER_REAL, seconds)
-def _literal(text):
-    try:
-        return True, ast.literal_eval(text)
-    except Exception:
-        return False, None
 def _same(value, printed, expected):
-    ok, literal = _literal(expected)
-    if ok:
-        try:
-            if value == literal:
-                return True
-            if isinstance(value, (int, float)) and isinstance(literal, (int, float)) and not isinstance(value, bool):
-                return math.isclose(value, literal, rel_tol=1e-6, abs_tol=1e-9)
-        except Exception:
-            pass
+    try:
+        literal = ast.literal_eval(expected)
+        if value == literal:
+            return True
+        if isinstance(value, (int, float)) and isinstance(literal, (int, float)) and not isinstance(value, bool):
+            return math.isclose(value, literal, rel_tol=1e-6, abs_tol=1e-9)
+    except Exception:
+        pass
     return repr(value) == expected or str(value) == expected or (value is None and printed.strip() == expected.strip())
-def _report(passed, error, failures, missing="", total=None):
-    data = {{"passed": passed, "total": total, "error": error, "failures": failures[:5], "missing_module": missing}}
+def _report(passed=0, total=0, error="", failures=(), missing=""):
+    data = {{"passed": passed, "total": total, "error": error, "failures": failures[:5], "missing": missing}}
     _write(_out, ({marker} + _dumps(data) + "\\n").encode())
     os._exit(0)
-sys.setrecursionlimit(3000)
-ns = {{"__name__": "__hermes_answer__", "__builtins__": __builtins__}}
-sink = io.StringIO()
-with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-    try:
-        for node in ast.parse({context}).body:
-            try:
-                exec(compile(ast.Module([node], []), "<task>", "exec"), ns)
-            except Exception:
-                pass
-    except SyntaxError:
-        pass
-    try:
-        _timer(max(1.0, {budget} * 2))
-        exec(compile({code}, "<answer>", "exec"), ns)
-        _timer(0)
-    except ModuleNotFoundError as exc:
-        _report(0, "the code needs module " + str(exc.name), [], str(exc.name))
-    except BaseException as exc:
-        _report(0, "the code fails when loaded: " + type(exc).__name__ + ((": " + str(exc)[:160]) if str(exc) else ""), [])
 def _own_name_error(exc):
     tb = exc.__traceback__
     while tb.tb_next:
         tb = tb.tb_next
     return isinstance(exc, NameError) and tb.tb_frame.f_code.co_filename == "<example>"
+sys.setrecursionlimit(3000)
+ns = {{"__name__": "__hermes_answer__", "__builtins__": __builtins__}}
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    for node in ast.parse({context}).body:
+        try:
+            exec(compile(ast.Module([node], []), "<task>", "exec"), ns)
+        except Exception:
+            pass
+    try:
+        _timer(max(1.0, {budget} * 2))
+        exec(compile({code}, "<answer>", "exec"), ns)
+        _timer(0)
+    except ModuleNotFoundError as exc:
+        _report(error="the code needs module " + str(exc.name), missing=str(exc.name))
+    except _Timeout:
+        _report(error="the code does not finish loading")
+    except BaseException as exc:
+        said = (": " + str(exc)[:160]) if str(exc) else ""
+        _report(error="the code fails when loaded: " + type(exc).__name__ + said)
 passed, total, failures = 0, 0, []
 for case in json.loads({cases}):
-    printed = io.StringIO()
-    why = ""
+    printed, why = io.StringIO(), ""
     try:
         _timer({budget})
         with contextlib.redirect_stdout(printed):
@@ -551,16 +477,11 @@ for case in json.loads({cases}):
         _timer(0)
         if _own_name_error(exc):  # `f(a)` meaning f('a'): the example is prose, not code
             continue
-        if case["expected"].startswith("Traceback") and type(exc).__name__ in case["expected"]:
-            why = ""
-        else:
+        if not (case["expected"].startswith("Traceback") and type(exc).__name__ in case["expected"]):
             why = "raised " + type(exc).__name__ + (": " + str(exc)[:80] if str(exc) else "")
-    if not case["counts"]:
-        continue
-    total += 1
-    if why:
-        failures.append(case["text"][:100] + ": " + why)
-    else:
-        passed += 1
-_report(passed, "", failures, total=total)
+    if case["counts"]:
+        total += 1
+        passed += not why
+        failures += [case["text"][:100] + ": " + why] if why else []
+_report(passed, total, "", failures)
 '''

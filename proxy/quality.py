@@ -18,10 +18,12 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-import jsonschema
+from jsonschema.exceptions import SchemaError, UnknownType, best_match
 from jsonschema.validators import validator_for
+from referencing.exceptions import Unresolvable
 
 from proxy import code_checks
 from proxy.config import QualityConfig
@@ -133,8 +135,8 @@ def load_weights(path: Path = WEIGHTS_FILE) -> ScorerWeights:
     signals = data["signals"]
     return ScorerWeights(
         intercept=float(data["intercept"]),
-        on_pass={name: float(w.get("pass", 0.0)) for name, w in signals.items()},
-        on_fail={name: float(w.get("fail", 0.0)) for name, w in signals.items()},
+        on_pass=MappingProxyType({name: float(w.get("pass", 0.0)) for name, w in signals.items()}),
+        on_fail=MappingProxyType({name: float(w.get("fail", 0.0)) for name, w in signals.items()}),
     )
 
 
@@ -299,7 +301,8 @@ def _code_parse(text: str) -> Evidence:
 def _tool_calls(calls: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Evidence:
     if not calls:
         return Evidence("tool_call", None, "no tool calls")
-    offered = {t.get("function", {}).get("name"): t.get("function", {}) for t in tools or []}
+    functions = [t.get("function") or {} for t in tools or [] if isinstance(t, dict)]
+    offered = {f["name"]: f for f in functions if isinstance(f.get("name"), str)}
     problems = [p for i, call in enumerate(calls, 1) if (p := _tool_call_problem(i, call, offered))]
     if problems:
         value = -max(0.5, len(problems) / len(calls))
@@ -322,9 +325,12 @@ def _tool_call_problem(index: int, call: dict[str, Any], offered: dict[str, dict
     if not isinstance(schema, dict):
         return None
     try:
-        validator = validator_for(schema)(schema)
-        error = jsonschema.exceptions.best_match(validator.iter_errors(values))
-    except jsonschema.exceptions.SchemaError:
+        # validator_for reads `$schema`: OpenCode's draft 2020-12 schemas get 2020-12 rules (exclusiveMinimum
+        # a number). Remote `$ref`s are never fetched; they are unresolvable here.
+        validator = validator_for(schema)
+        validator.check_schema(schema)
+        error = best_match(validator(schema).iter_errors(values))
+    except (SchemaError, UnknownType, Unresolvable):
         return None  # the client's schema is broken, not the model's call
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path)
@@ -382,10 +388,10 @@ async def _code_run(task: str, text: str, task_type: str, config: QualityConfig)
 
 async def _run_examples(plan: code_checks.RunPlan, config: QualityConfig) -> code_checks.RunReport | Evidence:
     """The sandboxed run's report, or the skipped signal when code cannot run here."""
-    status = sandbox_status()
+    status = await asyncio.to_thread(sandbox_status)  # the first call probes bubblewrap: not on the loop
     if not status.available:
         return Evidence("code_run", None, status.reason)
-    script = code_checks.harness(plan.context, plan.code, list(plan.examples), config.sandbox_timeout_s)
+    script = code_checks.harness(plan, config.sandbox_timeout_s)
     try:
         # One second over the harness's own budget: interpreter start-up, and the harness reporting a timeout.
         result = await asyncio.to_thread(run_python, script, config.sandbox_timeout_s + 1, config.sandbox_memory_mb)
@@ -400,8 +406,8 @@ async def _run_examples(plan: code_checks.RunPlan, config: QualityConfig) -> cod
 async def _judge(task: str, text: str, calls: list[dict[str, Any]], judge: Judge | None) -> Evidence:
     if judge is None:
         return Evidence("judge", None, "no judge model configured (quality.judge_model)")
-    shown = text + "".join(f"\n[tool call] {c.get('function', {}).get('name')}({c.get('function', {}).get('arguments')})"
-                           for c in calls)
+    functions = [c.get("function") or {} for c in calls]
+    shown = text + "".join(f"\n[tool call] {f.get('name')}({f.get('arguments')})" for f in functions)
     prompt = JUDGE_PROMPT.format(question=task[-JUDGE_MAX_CHARS:], answer=shown[:JUDGE_MAX_CHARS])
     try:
         reply = await judge(prompt)

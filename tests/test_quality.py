@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from proxy.config import QualityConfig
-from proxy.quality import SIGNALS, QualityScore, Signal, load_weights, score_answer, task_text
+from proxy.quality import SIGNALS, WEIGHTS_FILE, QualityScore, Signal, load_weights, score_answer, task_text
 from proxy.sandbox import sandbox_available, sandbox_status
 
 CONFIG = QualityConfig()
@@ -157,9 +157,13 @@ async def test_one_word_answers_a_quick_question() -> None:
 
 @pytest.mark.asyncio
 async def test_an_answer_cut_at_the_token_limit_is_truncated() -> None:
-    cut = "To merge two sorted lists, walk both with two indices and append the smaller head each time:\n\n```python\ndef merge(a, b):\n    i = j = 0\n    out = []\n    while i < len(a) and"
+    cut = (
+        "To merge two sorted lists, walk both with two indices and append the smaller head each time:\n\n"
+        "```python\ndef merge(a, b):\n    i = j = 0\n    out = []\n    while i < len(a) and"
+    )
 
-    result = await score(ask("Write a Python function that merges two sorted lists."), reply(cut), finish_reason="length")
+    result = await score(ask("Write a Python function that merges two sorted lists."), reply(cut),
+                         finish_reason="length")
 
     assert signal(result, "truncated").passed is False
     assert "finish_reason=length" in signal(result, "truncated").detail
@@ -168,8 +172,9 @@ async def test_an_answer_cut_at_the_token_limit_is_truncated() -> None:
 
 @pytest.mark.asyncio
 async def test_an_answer_that_stopped_is_not_truncated() -> None:
-    result = await score(ask("Reverse a string in Python?"), reply("Use slicing: `text[::-1]` returns the reversed string."),
-                         task_type="quick_qa")
+    answer = reply("Use slicing: `text[::-1]` returns the reversed string.")
+
+    result = await score(ask("Reverse a string in Python?"), answer, task_type="quick_qa")
 
     assert signal(result, "truncated").passed is True
 
@@ -280,7 +285,8 @@ def average(values):
 
 @pytest.mark.asyncio
 async def test_a_json_block_with_a_trailing_comma_fails() -> None:
-    answer = reply('Use this `.eslintrc.json`:\n\n```json\n{\n  "extends": "eslint:recommended",\n  "rules": {"semi": "error"},\n}\n```')
+    answer = reply('Use this `.eslintrc.json`:\n\n```json\n'
+                   '{\n  "extends": "eslint:recommended",\n  "rules": {"semi": "error"},\n}\n```')
 
     result = await score(ask("Give me a minimal eslint config as JSON."), answer, task_type="data_processing")
 
@@ -464,6 +470,49 @@ assert is_palindrome("Hello")
 
 @needs_sandbox
 @pytest.mark.asyncio
+async def test_printed_results_with_a_stated_output_are_examples() -> None:
+    answer = reply('''```python
+def fizzbuzz(n):
+    return "Fizz" * (n % 3 == 0) + "Buzz" * (n % 5 == 0) or str(n)
+
+print(fizzbuzz(15))  # Output: FizzBuzz
+print(fizzbuzz(9))   # Output: 'Fizz'
+```''')
+
+    result = await score(ask("Write fizzbuzz(n) returning the FizzBuzz word for n."), answer)
+
+    # "FizzBuzz" unquoted is not a Python literal, so only the second line counts.
+    assert signal(result, "code_run").detail == "1/1 examples pass"
+
+
+@needs_sandbox
+@pytest.mark.asyncio
+async def test_leetcode_style_input_output_examples_are_run() -> None:
+    task = ask('''Complete the function:
+
+```python
+def max_profit(prices: list[int]) -> int:
+    """Best profit from one buy and one later sell.
+
+    Example 1:
+        Input: prices = [7,1,5,3,6,4]
+        Output: 5
+    Example 2:
+        Input: prices = [7,6,4,3,1]
+        Output: 0
+    """
+```''')
+    greedy_wrong = reply("```python\ndef max_profit(prices):\n    return max(prices) - min(prices)\n```")
+
+    result = await score(task, greedy_wrong)
+
+    assert signal(result, "code_run").detail == (
+        "0/2 examples pass; Input: prices = [7,1,5,3,6,4] Output: 5: got 6, expected 5"
+    )
+
+
+@needs_sandbox
+@pytest.mark.asyncio
 async def test_io_pairs_in_prose_are_examples() -> None:
     task = ask('''Write add(x, y) returning the sum.
 Examples:
@@ -618,9 +667,26 @@ def test_the_task_is_the_latest_user_message() -> None:
     assert task_text(messages) == "Read app.py\nthen fix it"
 
 
-def test_weights_cover_every_signal() -> None:
+def test_weights_cover_every_signal_and_never_reward_a_failure() -> None:
     weights = load_weights()
 
     assert set(weights.on_fail) == set(SIGNALS)
     assert all(value >= 0 for value in [*weights.on_pass.values(), *weights.on_fail.values()])
-    assert json.loads((__import__("proxy.quality").quality.WEIGHTS_FILE).read_text())["signals"]
+
+
+def test_shipped_weights_were_calibrated_with_honest_held_out_figures() -> None:
+    calibration = json.loads(WEIGHTS_FILE.read_text())["calibration"]
+
+    assert calibration["held_out_items"] > 100
+    assert calibration["held_out"]["code"]["auroc"] >= 0.8
+
+
+@pytest.mark.asyncio
+async def test_a_broken_client_schema_is_not_held_against_the_call() -> None:
+    tools = [{"type": "function", "function": {"name": "fetch", "parameters": {
+        "type": "object", "properties": {"url": {"$ref": "https://example.com/schemas/url.json"}}}}}]
+    answer = reply(None, ("fetch", '{"url": "https://docs.python.org"}'))
+
+    result = await score(AGENT_TURN, answer, finish_reason="tool_calls", tools=tools, task_type="research")
+
+    assert signal(result, "tool_call").passed is True
