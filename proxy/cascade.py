@@ -21,7 +21,7 @@ from proxy.config import Config, ModelRef
 from proxy.errors import BadRequest, HermesError, UnknownModel, UpstreamError
 from proxy.ollama import LocalCatalog
 from proxy.openai_api import ChatRequest
-from proxy.quality import QualityScore, score_answer
+from proxy.quality import Judge, QualityScore, score_answer
 from proxy.store import Store
 from proxy.upgrade import UpgradeOption, best_option
 from proxy.upstream import Target
@@ -155,7 +155,8 @@ async def run_local_cascade(
             return CascadeResult((*attempts, attempt), attempt, answer)
         choice = answer["choices"][0]
         score = await score_answer(chat.messages, choice["message"], choice["finish_reason"],
-                                   chat.params.get("tools"), task.task_type, config.routing.quality)
+                                   chat.params.get("tools"), task.task_type, config.routing.quality,
+                                   _judge(config))
         accepted = score.score >= target_quality
         await store.record_attempt(ref.name, task.task_type, score.score, accepted)
         attempt = Attempt(ref.name, "accepted" if accepted else "rejected", score)
@@ -201,6 +202,22 @@ def cloud_target(config: Config, ref: ModelRef) -> Target:
     if config.openrouter_api_key is None:
         raise _unavailable(f"{ref.name} is a cloud model and OPENROUTER_API_KEY is not set; set it and restart Hermes.")
     return Target(ref, config.openrouter_api_base, config.openrouter_api_key, config.routing.cloud.timeout_s)
+
+
+def _judge(config: Config) -> Judge | None:
+    """The configured local judge model as the scorer's `judge`, or None."""
+    name = config.routing.quality.judge_model
+    ref = config.find_model(name) if name else None
+    if ref is None:
+        return None
+    target = local_target(config, ref)
+
+    async def grade(prompt: str) -> str:
+        grading = ChatRequest(ref.name, [{"role": "user", "content": prompt}], params={"temperature": 0, "max_tokens": 300})
+        answer = await upstream.complete(target, grading)
+        return str(answer["choices"][0]["message"].get("content") or "")
+
+    return grade
 
 
 async def _skip_reason(store: Store, model: str, task_type: str, config: Config) -> str:

@@ -273,6 +273,7 @@ def load_config(config_dir: Path | None = None, env: Mapping[str, str] | None = 
     routing = _load(RoutingConfig, config_dir / ROUTING_FILE)
     budget = _load(BudgetConfig, config_dir / BUDGETS_FILE)
     _check_unique_names(routing)
+    _check_judge(routing)
     database = env.get("HERMES_DB") or routing.server.database
     return Config(
         routing=routing,
@@ -322,6 +323,14 @@ def _describe(error: Mapping) -> str:  # type: ignore[type-arg]
     if "got " in message:
         return f"{key} {message}"
     return f"{key} {message}, got {error['input']!r}"
+
+
+def _check_judge(routing: RoutingConfig) -> None:
+    judge = routing.quality.judge_model
+    local = {m.name for m in routing.local.models} | ({routing.embedded_model.name} if routing.embedded_model.enabled else set())
+    if judge is not None and judge not in local:
+        raise ConfigError(f"{ROUTING_FILE}: quality.judge_model must name a local model ({', '.join(sorted(local))}), "
+                          f"got {judge!r}")
 
 
 def _check_unique_names(routing: RoutingConfig) -> None:

@@ -246,3 +246,14 @@ def test_auto_without_an_openrouter_key_answers_locally(
     hermes = response.json()["hermes"]
     assert hermes["upgrade_options"] == [] and "x-hermes-upgrade" not in response.headers
     assert hermes["cascade"]["decision"].startswith("no cloud upgrade available")
+
+
+def test_a_configured_judge_model_grades_the_local_answer(
+    make_config: Callable[..., Config], serve_hermes: Serve, embedded_model: EmbeddedModel
+) -> None:
+    url = serve_hermes(make_config({"quality": {"judge_model": "smollm2:135m"}, "upgrade_policy": "never"}))
+    calls = embedded_model.calls
+    response = auto(url)
+    signals = {s["name"]: s for s in response.json()["hermes"]["quality"]["signals"]}
+    assert embedded_model.calls >= calls + 2  # the answer, then the judge's grading of it
+    assert signals["judge"]["detail"]  # a rating, or why there was none

@@ -136,3 +136,8 @@ def test_empty_files_mean_defaults(tmp_path: Path) -> None:
     config = load_config(tmp_path, {})
     assert config.budget.daily_limit_usd == 5.0
     assert [m.name for m in config.local_models] == ["smollm2:135m"]
+
+
+def test_the_judge_must_be_a_local_model(config_dir: Path) -> None:
+    replace_in(config_dir / ROUTING_FILE, "judge_model: null", "judge_model: gpt-4")
+    assert load_error(config_dir).startswith("routing_rules.yaml: quality.judge_model must name a local model (")
