@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from proxy import api
+from proxy import api, dashboard, metrics
 from proxy.budget import Budget, Clock, system_clock
 from proxy.classify import Classifier
 from proxy.config import ROUTE_NAMES, Config
@@ -150,6 +150,8 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
             Route("/v1/models/{model:path}", get_model),
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
             *api.routes,
+            *dashboard.routes,
+            *metrics.routes,
         ],
         exception_handlers={HermesError: _hermes_error, HTTPException: _http_error, Exception: _unexpected_error},
         lifespan=lifespan,

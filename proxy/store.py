@@ -368,6 +368,8 @@ class Store:
         )
         return [bool(row["accepted"]) for row in tries], int(skips[0]["n"])
 
+    # -- reports (dashboard, metrics) --------------------------------------------
+
     async def _rows(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
         cursor = await self._db.execute(sql, params)
         return [dict(row) for row in await cursor.fetchall()]

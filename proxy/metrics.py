@@ -1,0 +1,7 @@
+"""/metrics in Prometheus's text format."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+routes: list[BaseRoute] = []
