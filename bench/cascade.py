@@ -21,6 +21,7 @@ from proxy.config import load_config
 from proxy.meter import Meter
 from proxy.openai_api import ChatRequest
 from proxy.pipeline import Services, _Call, understand
+from proxy.preferences import Preferences
 from proxy.pricing import PriceTable
 from proxy.session import remaining_turns
 from proxy.store import Store
@@ -45,7 +46,8 @@ async def measure() -> list[float]:
     with tempfile.TemporaryDirectory() as tmp:
         store = await Store.open(Path(tmp) / "bench.db")
         meter = Meter(Budget(config.budget, store, prices, config.cloud_models), prices, store)
-        services = Services(config, store, prices, meter, None, Classifier(config.routing.classification))  # type: ignore[arg-type]
+        services = Services(config, store, prices, meter, None, Classifier(config.routing.classification),  # type: ignore[arg-type]
+                            await Preferences.load(config, store))
         local = config.find_model("smollm2:135m")
         timings = []
         for _ in range(RUNS):

@@ -21,7 +21,12 @@ ACCURACY_WINDOW = 10
 
 
 async def costs_analysis(request: Request) -> Response:
-    """Today's spend by model, what is left, the tier, and when it resets."""
+    """Today's spend by model, what is left, the tier, and when it resets.
+    ---
+    summary: Today's spend by model, remaining budget, tier and reset time
+    responses:
+      200: {description: The day's money}
+    """
     services = request.app.state.services
     status = await services.meter.budget.status()
     return JSONResponse(
@@ -40,7 +45,12 @@ async def costs_analysis(request: Request) -> Response:
 
 
 async def accuracy(request: Request) -> Response:
-    """Cost-prediction error by task type and model, over the first and the latest predictions."""
+    """Cost-prediction error by task type and model, over the first and the latest predictions.
+    ---
+    summary: Median cost-prediction error per task type and model, before and after learning
+    responses:
+      200: {description: Accuracy figures}
+    """
     groups: dict[tuple[str, str], list[float]] = defaultdict(list)
     for row in await request.app.state.services.store.predictions():
         groups[(row["task_type"], row["model"])].append(_error_pct(row))
@@ -68,6 +78,11 @@ async def route_process(request: Request) -> Response:
 
     Body: `prompt` (or `messages`), optional `model` (default auto), `max_tokens`,
     `session_id`, `upgrade_policy`, `upgrade` (an accepted cloud model).
+    ---
+    summary: Route one prompt; the decision and the answer without the OpenAI envelope
+    responses:
+      200: {description: The answer and the decision}
+      400: {description: A bad key or value}
     """
     services = request.app.state.services
     body = await read_json_body(request, services.config.routing.server.max_body_bytes)
@@ -108,7 +123,15 @@ async def route_process(request: Request) -> Response:
 
 
 async def session_impact_report(request: Request) -> Response:
-    """What staying on each allowed cloud model would cost for the rest of one session."""
+    """What staying on each allowed cloud model would cost for the rest of one session.
+    ---
+    summary: Session impact per allowed cloud model
+    parameters:
+      - {name: session_id, in: query, required: true, schema: {type: string}}
+    responses:
+      200: {description: The session and its impact per model}
+      404: {description: No such session}
+    """
     services = request.app.state.services
     session_id = request.query_params.get("session_id", "").strip()
     if not session_id:

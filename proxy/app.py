@@ -18,9 +18,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.schemas import SchemaGenerator
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from proxy import api, dashboard, metrics
+from proxy import api, dashboard, metrics, settings_api
 from proxy.budget import Budget, Clock, system_clock
 from proxy.classify import Classifier
 from proxy.config import ROUTE_NAMES, Config
@@ -29,6 +30,7 @@ from proxy.meter import Meter
 from proxy.ollama import LocalCatalog
 from proxy.openai_api import error_body, error_response, parse_chat_request, read_json_body
 from proxy.pipeline import Services, plan, respond, understand
+from proxy.preferences import Preferences
 from proxy.pricing import PriceTable
 from proxy.store import Store
 
@@ -36,7 +38,19 @@ log = logging.getLogger("hermes")
 
 
 async def chat_completions(request: Request) -> Response:
-    """`POST /v1/chat/completions`: validate, understand, plan, answer (and record)."""
+    """`POST /v1/chat/completions`: validate, understand, plan, answer (and record).
+    ---
+    summary: OpenAI chat completions, streamed (SSE) or not, through the local-first cascade
+    responses:
+      200:
+        description: An OpenAI chat.completion (or SSE chunks) plus the "hermes" field and X-Hermes-* headers
+      400: {description: Malformed request}
+      404: {description: Unknown model}
+      413: {description: Body too large}
+      429: {description: Budget exhausted}
+      502: {description: Upstream failed}
+      504: {description: Upstream timed out}
+    """
     services: Services = request.app.state.services
     chat = parse_chat_request(await read_json_body(request, services.config.routing.server.max_body_bytes))
     understood = understand(services, chat, request.headers)
@@ -45,7 +59,12 @@ async def chat_completions(request: Request) -> Response:
 
 
 async def list_models(request: Request) -> Response:
-    """`GET /v1/models`: the three routes, then every configured model."""
+    """`GET /v1/models`: the three routes, then every configured model.
+    ---
+    summary: The routes (auto, local, cloud) and every configured model
+    responses:
+      200: {description: An OpenAI model list}
+    """
     return JSONResponse({"object": "list", "data": _model_cards(request.app.state.services.config)})
 
 
@@ -65,6 +84,12 @@ def _model_cards(config: Config) -> list[dict[str, Any]]:
 
 
 async def health(request: Request) -> Response:
+    """Liveness, and which local models are reachable.
+    ---
+    summary: 200 once Hermes is ready
+    responses:
+      200: {description: Status and the reachable local models}
+    """
     catalog = request.app.state.services.catalog
     pulled = await catalog.models()
     return JSONResponse(
@@ -74,6 +99,14 @@ async def health(request: Request) -> Response:
             "local_models": sorted(pulled) if pulled is not None else None,
         }
     )
+
+
+async def openapi(request: Request) -> Response:
+    """This API's OpenAPI schema, from the handlers' docstrings."""
+    return JSONResponse(SCHEMAS.get_schema(routes=request.app.routes))
+
+
+SCHEMAS = SchemaGenerator({"openapi": "3.0.0", "info": {"title": "Hermes", "version": "0.1.0"}})
 
 
 async def _hermes_error(request: Request, exc: Exception) -> Response:
@@ -129,8 +162,10 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
             released = await store.release_held_reservations()
             if released:
                 log.warning("Released %d budget reservations left by a process that stopped mid-call", released)
+            preferences = await Preferences.load(config, store)
             async with httpx.AsyncClient() as client:
-                budget = Budget(config.budget, store, prices, config.cloud_models, clock)
+                budget = Budget(config.budget, store, prices, config.cloud_models, clock,
+                                lambda: preferences.current.daily_limit_usd)
                 app.state.services = Services(
                     config=config,
                     store=store,
@@ -138,6 +173,7 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
                     meter=Meter(budget, prices, store),
                     catalog=LocalCatalog(client, config.ollama_api_base),
                     classifier=classifier,
+                    preferences=preferences,
                 )
                 yield
         finally:
@@ -149,7 +185,9 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
             Route("/v1/models", list_models),
             Route("/v1/models/{model:path}", get_model),
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route("/openapi.json", openapi, include_in_schema=False),
             *api.routes,
+            *settings_api.routes,
             *dashboard.routes,
             *metrics.routes,
         ],

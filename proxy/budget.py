@@ -67,8 +67,11 @@ class Budget:
         prices: PriceTable,
         cloud_models: Sequence[ModelRef],
         clock: Clock = system_clock,
+        daily_limit_usd: Callable[[], float] | None = None,
     ) -> None:
         self._config = config
+        # A function, so a limit changed while Hermes runs applies to the next request.
+        self._limit_usd = daily_limit_usd or (lambda: config.daily_limit_usd)
         self._store = store
         self._prices = prices
         self._cloud_models = tuple(cloud_models)
@@ -79,10 +82,9 @@ class Budget:
         now = self._clock().astimezone(self._zone)
         day = now.date().isoformat()
         spent, held = await self._store.day_totals(day)
-        remaining = self._config.daily_limit_usd - spent - held
+        limit = self._limit_usd()
         midnight = datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=now.tzinfo)
-        return BudgetStatus(day, self._config.daily_limit_usd, spent, held, _tier_for(remaining, self._config.tiers),
-                            midnight)
+        return BudgetStatus(day, limit, spent, held, _tier_for(limit - spent - held, self._config.tiers), midnight)
 
     def allowed_models(self, status: BudgetStatus) -> list[ModelRef]:
         """The cloud models the tier allows, in configured order."""

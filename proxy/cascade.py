@@ -101,9 +101,9 @@ async def choose_target(
     return local_target(config, ref)
 
 
-def upgrade_policy(config: Config, headers: Mapping[str, str]) -> str:
-    """The request's `X-Hermes-Upgrade-Policy`, else the configured one."""
-    policy = headers.get("x-hermes-upgrade-policy", "").strip().lower() or config.routing.upgrade_policy
+def upgrade_policy(default: str, headers: Mapping[str, str]) -> str:
+    """The request's `X-Hermes-Upgrade-Policy`, else `default` (the user's preference)."""
+    policy = headers.get("x-hermes-upgrade-policy", "").strip().lower() or default
     if policy not in POLICIES:
         raise BadRequest(f"X-Hermes-Upgrade-Policy must be auto, ask or never, got {policy!r}.", code="invalid_policy")
     return policy

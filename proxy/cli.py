@@ -7,6 +7,7 @@ import ipaddress
 import logging
 import os
 import signal
+import sys
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -110,6 +111,67 @@ def eval_scorer(data: Path | None, limit: int | None, config_dir: Path | None) -
 
     report = evaluate(data or DEFAULT_DATA, _load(config_dir).routing.quality, limit=limit)
     click.echo(format_report(report))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@config_dir_option
+def budget(as_json: bool, config_dir: Path | None) -> None:
+    """Today's spend, what is left, the tier, the reset, spend by model, local success rate.
+
+    Exits with code 2 when the budget is spent (cloud requests are refused until the reset).
+    """
+    import asyncio
+    import json
+
+    from rich.console import Console
+
+    from proxy.terminal import budget_report, render_budget
+
+    report = asyncio.run(budget_report(_load(config_dir)))
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        render_budget(report, Console())
+    if report["tier"] == "blocked":
+        sys.exit(2)
+
+
+@cli.command()
+@click.argument("prompt")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--url", envvar="HERMES_URL", default=None, help="The running proxy (default http://127.0.0.1:$HERMES_PORT).")
+@click.option("--wrap", type=click.Choice(["aider", "opencode"]), default=None,
+              help="Run that tool one-shot on the prompt, pointed at the proxy, instead.")
+def yolo(prompt: str, files: tuple[Path, ...], url: str | None, wrap: str | None) -> None:
+    """Send PROMPT (with FILES attached) to the running proxy and stream the answer.
+
+    Ends with one line: route, model, quality, cost, budget left. When an
+    upgrade is offered and a person is at the terminal, asks whether to take it.
+    """
+    from proxy.yolo import YoloError, run
+    from proxy.wrap import wrap_command
+
+    url = (url or f"http://127.0.0.1:{os.environ.get('HERMES_PORT', DEFAULT_PORT)}").rstrip("/")
+    headers = {"Authorization": f"Bearer {os.environ['HERMES_API_KEY']}"} if os.environ.get("HERMES_API_KEY") else {}
+    if wrap:
+        command, env = wrap_command(wrap, url, prompt, files)
+        try:
+            os.execvpe(command[0], command, os.environ | env)
+        except FileNotFoundError:
+            raise click.ClickException(f"{wrap} is not installed (looked for {command[0]!r} on PATH).") from None
+    interactive = sys.stdin.isatty()
+    try:
+        run(url, prompt, list(files), sys.stdout, interactive, _confirm, headers)
+    except YoloError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _confirm(question: str) -> bool:
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
 
 
 def _exit_quietly(signum: int, frame: object) -> None:

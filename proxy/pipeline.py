@@ -33,6 +33,7 @@ from proxy.errors import HermesError
 from proxy.meter import Bill, Metered, Meter
 from proxy.ollama import LocalCatalog
 from proxy.openai_api import ChatRequest, completion_chunks, json_response, sse_response
+from proxy.preferences import Preferences
 from proxy.pricing import PriceTable
 from proxy.session import Conversation, identify, remaining_turns
 from proxy.store import Store, TaskRecord
@@ -49,6 +50,7 @@ class Services:
     meter: Meter
     catalog: LocalCatalog
     classifier: Classifier
+    preferences: Preferences
 
 
 @dataclass(frozen=True)
@@ -85,8 +87,9 @@ async def plan(services: Services, request: Request, status: BudgetStatus) -> Pl
         if ref in allowed:  # continuity: the context is already paid for on that model
             return Plan(cloud_target(config, ref), reason=f"the session stays on {ref.name}")
         await store.stay_on_cloud(request.conversation.session_id, None, 0.0)
-    policy = upgrade_policy(config, request.headers)
-    target = request.task.target_quality or config.routing.cascade.target_quality
+    settings = services.preferences.current
+    policy = upgrade_policy(settings.upgrade_policy, request.headers)
+    target = request.task.target_quality or settings.target_quality
     result = await run_local_cascade(chat, request.task, target, config, services.catalog, store)
     best_local = config.find_model(result.best.model) if result.best else None
     if result.accepted and best_local:
@@ -242,7 +245,7 @@ class Report:
         cascade = self.plan.cascade
         if cascade is None or cascade.best is None or cascade.best.score is None:
             return None
-        target = self.request.task.target_quality or self.services.config.routing.cascade.target_quality
+        target = self.request.task.target_quality or self.services.preferences.current.target_quality
         score = cascade.best.score
         return {
             "score": score.score,
@@ -253,7 +256,7 @@ class Report:
         }
 
     def _best_option(self) -> UpgradeOption | None:
-        target = self.request.task.target_quality or self.services.config.routing.cascade.target_quality
+        target = self.request.task.target_quality or self.services.preferences.current.target_quality
         return best_option(self.plan.options, target)
 
 

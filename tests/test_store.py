@@ -26,7 +26,7 @@ async def test_migrations_run_once_and_are_recorded(tmp_path: Path) -> None:
         store = await Store.open(path)
         await store.close()
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT name FROM migrations").fetchall() == [("m001_initial",), ("m002_money",), ("m003_cascade",)]
+        assert db.execute("SELECT name FROM migrations").fetchall() == [("m001_initial",), ("m002_money",), ("m003_cascade",), ("m004_preferences",)]
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 

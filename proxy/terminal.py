@@ -1,0 +1,73 @@
+"""What `hermes budget` shows: today's money read straight from the store, as a table or JSON.
+
+It reads the SQLite file directly, so it works whether or not the proxy runs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from proxy.budget import Budget, Clock, system_clock
+from proxy.config import Config
+from proxy.preferences import Preferences
+from proxy.pricing import PriceTable
+from proxy.store import Store
+
+
+async def budget_report(config: Config, clock: Clock = system_clock) -> dict[str, Any]:
+    """Today's spend, remaining, tier, time to reset, spend by model, local success rate."""
+    store = await Store.open(config.database)
+    try:
+        preferences = await Preferences.load(config, store)
+        prices = PriceTable.from_config(config)
+        budget = Budget(config.budget, store, prices, config.cloud_models, clock,
+                        lambda: preferences.current.daily_limit_usd)
+        status = await budget.status()
+        accepted, tried = await store.local_acceptance()
+        return {
+            "day": status.day,
+            "spent_usd": round(status.spent_usd, 6),
+            "reserved_usd": round(status.reserved_usd, 6),
+            "limit_usd": status.limit_usd,
+            "remaining_usd": round(status.remaining_usd, 6),
+            "tier": status.tier_name,
+            "allowed_models": [m.name for m in budget.allowed_models(status)],
+            "resets_at": status.resets_at.isoformat(),
+            "resets_in_s": int((status.resets_at - clock().astimezone(status.resets_at.tzinfo)).total_seconds()),
+            "by_model": await store.spend_by_model(status.day),
+            "local_success_rate": round(accepted / tried, 4) if tried else None,
+            "local_tries": tried,
+        }
+    finally:
+        await store.close()
+
+
+def render_budget(report: dict[str, Any], console: Console) -> None:
+    left = report["remaining_usd"]
+    summary = Table(title=f"Hermes budget for {report['day']}", show_header=False, title_justify="left")
+    summary.add_column(style="bold")
+    summary.add_column()
+    summary.add_row("Spent today", f"${report['spent_usd']:.4f}" + (
+        f" (+${report['reserved_usd']:.4f} reserved)" if report["reserved_usd"] else ""))
+    summary.add_row("Remaining", f"${left:.4f} of ${report['limit_usd']:.2f}")
+    summary.add_row("Tier", report["tier"] + (f" ({', '.join(report['allowed_models'])})"
+                                              if report["allowed_models"] else " (local models only)"))
+    hours, rest = divmod(max(report["resets_in_s"], 0), 3600)
+    resets = datetime.fromisoformat(report["resets_at"])
+    summary.add_row("Resets", f"in {hours}h {rest // 60:02d}m, at {resets:%H:%M %Z}")
+    rate = report["local_success_rate"]
+    summary.add_row("Local success", "no local tries yet" if rate is None else
+                    f"{rate:.0%} of {report['local_tries']} tries")
+    console.print(summary)
+    if report["by_model"]:
+        by_model = Table(title="Spend by model", title_justify="left")
+        by_model.add_column("model")
+        by_model.add_column("calls", justify="right")
+        by_model.add_column("cost", justify="right")
+        for row in report["by_model"]:
+            by_model.add_row(row["model"], str(row["calls"]), f"${row['cost_usd']:.4f}")
+        console.print(by_model)

@@ -1,0 +1,174 @@
+"""The scripts as a user runs them: in a terminal (a real pseudo-terminal), piped, and at each budget tier."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pty
+import select
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from proxy.budget import Budget
+from proxy.config import Config, load_config
+from proxy.embedded import free_port
+from proxy.pricing import PriceTable
+from proxy.store import Store
+from tests.conftest import REPO
+from tests.openrouter_stub import OpenRouterStub
+
+Serve = Callable[..., str]
+SCRIPTS = REPO / "scripts"
+
+
+def environment(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HERMES_") and k != "OPENROUTER_API_KEY"}
+    return env | extra
+
+
+def run_in_terminal(argv: list[str], env: dict[str, str], answer: str | None, cwd: Path,
+                    timeout_s: float = 180) -> tuple[str, int]:
+    """Run `argv` on a pseudo-terminal; type `answer` when it asks [y/N]."""
+    master, slave = pty.openpty()
+    process = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd, close_fds=True)
+    os.close(slave)
+    output, answered, deadline = b"", False, time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the other side has closed
+                    break
+                if not chunk:
+                    break
+                output += chunk
+                if answer is not None and not answered and b"[y/N] " in output:
+                    os.write(master, answer.encode() + b"\n")
+                    answered = True
+            elif process.poll() is not None:
+                break
+        else:
+            process.kill()
+            pytest.fail("the script did not finish:\n" + output.decode(errors="replace"))
+        return output.decode(errors="replace").replace("\r\n", "\n"), process.wait(timeout=30)
+    finally:
+        os.close(master)
+
+
+@pytest.fixture
+def asking_hermes(make_config: Callable[..., Config], serve_hermes: Serve) -> str:
+    """Hermes that never accepts a local answer and asks before paying."""
+    return serve_hermes(make_config({"cascade": {"target_quality": 10.0}, "upgrade_policy": "ask"}))
+
+
+def test_yolo_in_a_terminal_asks_and_upgrades_on_yes(
+    asking_hermes: str, openrouter: OpenRouterStub, tmp_path: Path
+) -> None:
+    (tmp_path / "bug.py").write_text("def total(values):\n    return sum(values) - 1\n")
+    output, code = run_in_terminal([str(SCRIPTS / "yolo"), "Tell me about this file", "bug.py"],
+                                   environment(HERMES_URL=asking_hermes), "y", cwd=tmp_path)
+    assert code == 0, output
+    assert "Upgrade to claude-3-opus for $" in output and "(session ~$" in output
+    assert output.count("[hermes] route=") == 2
+    assert "[hermes] route=local model=smollm2:135m quality=" in output
+    assert "Hello from anthropic/claude-3-opus in the cloud." in output
+    assert "[hermes] route=cloud model=claude-3-opus quality=n/a cost=$0.001250" in output
+    [sent] = openrouter.requests
+    assert sent["headers"].get("x-hermes-upgrade") is None  # Hermes consumed it; OpenRouter sees a plain call
+    assert "def total(values):" in sent["json"]["messages"][0]["content"]  # the file went with the prompt
+
+
+def test_yolo_in_a_terminal_stays_local_on_no(asking_hermes: str, openrouter: OpenRouterStub, tmp_path: Path) -> None:
+    output, code = run_in_terminal([str(SCRIPTS / "yolo"), "Tell me about Rome"],
+                                   environment(HERMES_URL=asking_hermes), "n", cwd=tmp_path)
+    assert code == 0, output
+    assert "Upgrade to claude-3-opus" in output and output.count("[hermes] route=local") == 1
+    assert "route=cloud" not in output and openrouter.requests == []
+
+
+def test_yolo_piped_never_asks(asking_hermes: str, openrouter: OpenRouterStub, tmp_path: Path) -> None:
+    result = subprocess.run([str(SCRIPTS / "yolo"), "Tell me about Rome"], env=environment(HERMES_URL=asking_hermes),
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "[y/N]" not in result.stdout and openrouter.requests == []
+    assert result.stdout.strip().splitlines()[-1].startswith("[hermes] route=local model=smollm2:135m quality=")
+
+
+def test_yolo_says_when_hermes_is_not_running(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    result = subprocess.run([str(SCRIPTS / "yolo"), "hi"], env=environment(HERMES_URL=url), stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"Hermes is not running at {url}: start it with scripts/start-proxy." in result.stderr
+
+
+async def _spend(db: Path, usd: float) -> None:
+    config = load_config(REPO, {})
+    store = await Store.open(db)
+    budget = Budget(config.budget, store, PriceTable.from_config(config), config.cloud_models)
+    grant = await budget.reserve(config.find_model("gemini-flash"), 10, 10)
+    await budget.settle(grant, usd)
+    await store.close()
+
+
+@pytest.mark.parametrize(
+    ("spent", "tier", "code", "allowed"),
+    [
+        pytest.param(0.0, "normal", 0, "claude-3.5-sonnet, gpt-4, claude-3-opus, gemini-flash", id="normal"),
+        pytest.param(3.0, "cheap", 0, "claude-3.5-sonnet, gemini-flash", id="cheap"),
+        pytest.param(4.6, "emergency", 0, "gemini-flash", id="emergency"),
+        pytest.param(5.0, "blocked", 2, "local models only", id="blocked"),
+    ],
+)
+def test_check_budget_at_each_tier(tmp_path: Path, spent: float, tier: str, code: int, allowed: str) -> None:
+    db = tmp_path / "hermes.db"
+    if spent:
+        asyncio.run(_spend(db, spent))
+    env = environment(HERMES_DB=str(db), COLUMNS="120")
+    table = subprocess.run([str(SCRIPTS / "check-budget")], env=env, capture_output=True, text=True, timeout=60,
+                           cwd=tmp_path)
+    assert table.returncode == code, table.stderr
+    assert f"${spent:.4f}" in table.stdout and f"${5.0 - spent:.4f} of $5.00" in table.stdout
+    assert f"{tier} (" in table.stdout or (tier == "blocked" and "blocked (local models only)" in table.stdout)
+    assert allowed in table.stdout
+    machine = subprocess.run([str(SCRIPTS / "check-budget"), "--json"], env=env, capture_output=True, text=True,
+                             timeout=60, cwd=tmp_path)
+    assert machine.returncode == code
+    report = json.loads(machine.stdout)
+    assert (report["tier"], report["spent_usd"], report["limit_usd"]) == (tier, spent, 5.0)
+    assert 0 < report["resets_in_s"] <= 86400
+
+
+def test_start_proxy_prints_the_settings_and_serves(tmp_path: Path) -> None:
+    port = free_port()
+    env = environment(OLLAMA_API_BASE=f"http://127.0.0.1:{free_port()}", HERMES_DB=str(tmp_path / "h.db"))
+    log = tmp_path / "out.txt"
+    with log.open("w") as out:
+        process = subprocess.Popen([str(SCRIPTS / "start-proxy"), "--port", str(port)], env=env, stdout=out,
+                                   stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("start-proxy did not serve:\n" + log.read_text())
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    printed = log.read_text()
+    base = f"http://127.0.0.1:{port}/v1"
+    assert printed.startswith(f"Hermes: {base}\n")
+    assert f"aider --openai-api-base {base} --openai-api-key unused --model openai/auto" in printed
+    assert f'"baseURL": "{base}"' in printed and f"apiBase: {base}" in printed
