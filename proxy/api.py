@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from proxy.errors import BadRequest, NotFound
+from proxy.estimate import prediction_error_pct
 from proxy.openai_api import parse_chat_request, read_json_body
 from proxy.pipeline import complete, plan, understand
 from proxy.session import Conversation, remaining_turns, session_impact
@@ -53,7 +54,8 @@ async def accuracy(request: Request) -> Response:
     """
     groups: dict[tuple[str, str], list[float]] = defaultdict(list)
     for row in await request.app.state.services.store.predictions():
-        groups[(row["task_type"], row["model"])].append(_error_pct(row))
+        groups[(row["task_type"], row["model"])].append(
+            prediction_error_pct(row["predicted_cost_usd"], row["actual_cost_usd"]))
     return JSONResponse({"window": ACCURACY_WINDOW, "by_task_and_model": [
         {
             "task_type": task_type,
@@ -64,13 +66,6 @@ async def accuracy(request: Request) -> Response:
         }
         for (task_type, model), errors in sorted(groups.items())
     ]})
-
-
-def _error_pct(row: dict[str, Any]) -> float:
-    actual = row["actual_cost_usd"]
-    if actual <= 0:
-        return 0.0 if row["predicted_cost_usd"] <= 0 else 100.0
-    return abs(row["predicted_cost_usd"] - actual) / actual * 100
 
 
 async def route_process(request: Request) -> Response:

@@ -106,7 +106,16 @@ async def openapi(request: Request) -> Response:
     return JSONResponse(SCHEMAS.get_schema(routes=request.app.routes))
 
 
-SCHEMAS = SchemaGenerator({"openapi": "3.0.0", "info": {"title": "Hermes", "version": "0.1.0"}})
+class _Schemas(SchemaGenerator):
+    """Starlette's generator, reading only docstrings that carry a `---` YAML part."""
+
+    def parse_docstring(self, func_or_method: Any) -> dict[str, Any]:
+        if "---" not in (func_or_method.__doc__ or ""):
+            return {}  # a plain docstring is prose, not YAML
+        return super().parse_docstring(func_or_method)
+
+
+SCHEMAS = _Schemas({"openapi": "3.0.0", "info": {"title": "Hermes", "version": "0.1.0"}})
 
 
 async def _hermes_error(request: Request, exc: Exception) -> Response:

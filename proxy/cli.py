@@ -138,6 +138,30 @@ def budget(as_json: bool, config_dir: Path | None) -> None:
 
 
 @cli.command()
+@click.option("--url", envvar="HERMES_URL", default=None, help="The running proxy (default http://127.0.0.1:$HERMES_PORT).")
+@click.option("--json", "as_json", is_flag=True, help="Print the raw figures as JSON.")
+def stats(url: str | None, as_json: bool) -> None:
+    """The monitoring figures of the running proxy: spend, upgrade rate, quality, latency, by task type."""
+    import json
+
+    import httpx
+    from rich.console import Console
+
+    from proxy.terminal import render_stats
+
+    url = _proxy_url(url)
+    try:
+        response = httpx.get(f"{url}/api/v1/monitoring/dashboard", headers=_auth_headers(), timeout=30)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise click.ClickException(f"Could not read the figures from Hermes at {url}: {exc}") from None
+    if as_json:
+        click.echo(json.dumps(response.json(), indent=2))
+    else:
+        render_stats(response.json(), Console())
+
+
+@cli.command()
 @click.argument("prompt")
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--url", envvar="HERMES_URL", default=None, help="The running proxy (default http://127.0.0.1:$HERMES_PORT).")
@@ -152,8 +176,7 @@ def yolo(prompt: str, files: tuple[Path, ...], url: str | None, wrap: str | None
     from proxy.yolo import YoloError, run
     from proxy.wrap import wrap_command
 
-    url = (url or f"http://127.0.0.1:{os.environ.get('HERMES_PORT', DEFAULT_PORT)}").rstrip("/")
-    headers = {"Authorization": f"Bearer {os.environ['HERMES_API_KEY']}"} if os.environ.get("HERMES_API_KEY") else {}
+    url, headers = _proxy_url(url), _auth_headers()
     if wrap:
         command, env = wrap_command(wrap, url, prompt, files)
         try:
@@ -165,6 +188,15 @@ def yolo(prompt: str, files: tuple[Path, ...], url: str | None, wrap: str | None
         run(url, prompt, list(files), sys.stdout, interactive, _confirm, headers)
     except YoloError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _proxy_url(url: str | None) -> str:
+    return (url or f"http://127.0.0.1:{os.environ.get('HERMES_PORT', DEFAULT_PORT)}").rstrip("/")
+
+
+def _auth_headers() -> dict[str, str]:
+    key = os.environ.get("HERMES_API_KEY")
+    return {"Authorization": f"Bearer {key}"} if key else {}
 
 
 def _confirm(question: str) -> bool:

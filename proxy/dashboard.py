@@ -1,7 +1,215 @@
-"""The live dashboard: one page, no build step, no internet."""
+"""The live dashboard: one page, no build step, no internet.
+
+`GET /dashboard` serves `static/dashboard.html`, whose script polls
+`GET /api/v1/monitoring/dashboard` and draws everything itself (inline SVG,
+text set with textContent only). A strict Content-Security-Policy keeps any
+script but our own file from running, even if a prompt carries one.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import json
+from collections import defaultdict
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
 
-routes: list[BaseRoute] = []
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from proxy.budget import BudgetStatus
+from proxy.errors import NotFound
+from proxy.estimate import prediction_error_pct
+from proxy.pipeline import Services
+
+WINDOW_DAYS = 14
+LATEST_REQUESTS = 20
+PREDICTIONS_SHOWN = 100
+PROMPT_PREVIEW_CHARS = 160
+PROMPT_HASH_CHARS = 12
+
+STATIC = Path(__file__).parent / "static"
+ASSETS = {"dashboard.js": "text/javascript; charset=utf-8", "dashboard.css": "text/css; charset=utf-8"}
+PAGE_HEADERS = {
+    # Only our own script, style and fetches; nothing inline, nothing from elsewhere.
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+async def page(request: Request) -> Response:
+    """`GET /dashboard`: the page itself."""
+    return FileResponse(STATIC / "dashboard.html", media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+
+
+async def asset(request: Request) -> Response:
+    """`GET /dashboard/<name>`: the page's script and style sheet, nothing else."""
+    name = request.path_params["name"]
+    if name not in ASSETS:
+        raise NotFound(f"The dashboard has no file {name!r}.")
+    return FileResponse(STATIC / name, media_type=ASSETS[name], headers=PAGE_HEADERS)
+
+
+async def dashboard_data(request: Request) -> Response:
+    """`GET /api/v1/monitoring/dashboard`: everything the page shows, as of now.
+
+    Money is by budget day (the budget's time zone); request figures cover
+    the last `WINDOW_DAYS` days (UTC timestamps).
+    ---
+    summary: Spend by day and model, local success rate by task type, upgrade rate, quality, latency, latest requests
+    responses:
+      200: {description: The dashboard's figures}
+    """
+    services: Services = request.app.state.services
+    store = services.store
+    status = await services.meter.budget.status()
+    since = (datetime.now(timezone.utc) - timedelta(days=WINDOW_DAYS)).isoformat()
+    answered = await store.answered_by_task_type(since)
+    attempts = await store.attempt_totals(since)
+    latency_count, (p50, p95) = await store.latency_percentiles_ms(since, (0.5, 0.95))
+    predictions = list(reversed(await store.recent_predictions(PREDICTIONS_SHOWN)))
+    return JSONResponse({
+        "generated_at": datetime.now(timezone.utc).isoformat(),
+        "window_days": WINDOW_DAYS,
+        "since": since,
+        "budget": _budget(status),
+        "spend_by_day": await _spend_by_day(services, status.day),
+        "by_task_type": _by_task_type(answered, attempts),
+        "upgrade": _upgrade(answered),
+        "quality": _quality(attempts),
+        "latency_ms": {"requests": latency_count, "p50": _round(p50, 1), "p95": _round(p95, 1)},
+        "predictions": [_prediction(row) for row in predictions],
+        "latest": [_latest(row) for row in await store.latest_tasks(LATEST_REQUESTS)],
+    })
+
+
+def _budget(status: BudgetStatus) -> dict[str, Any]:
+    return {
+        "day": status.day,
+        "limit_usd": status.limit_usd,
+        "spent_usd": round(status.spent_usd, 8),
+        "reserved_usd": round(status.reserved_usd, 8),
+        "remaining_usd": round(status.remaining_usd, 8),
+        "tier": status.tier_name,
+        "resets_at": status.resets_at.isoformat(),
+    }
+
+
+async def _spend_by_day(services: Services, today: str) -> list[dict[str, Any]]:
+    """One entry per day, oldest first, days without spend included."""
+    last = date.fromisoformat(today)
+    days = [(last - timedelta(days=back)).isoformat() for back in range(WINDOW_DAYS - 1, -1, -1)]
+    by_day: dict[str, dict[str, float]] = {day: {} for day in days}
+    for row in await services.store.spend_by_day_and_model(days[0], days[-1]):
+        by_day[row["day"]][row["model"]] = round(row["cost_usd"], 8)
+    return [{"day": day, "total_usd": round(sum(models.values()), 8), "by_model": models}
+            for day, models in by_day.items()]
+
+
+def _by_task_type(answered: list[dict[str, Any]], attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per task type: answered locally vs in the cloud, and how often a local answer was good enough."""
+    routes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in answered:
+        routes[row["task_type"]][row["route"]] += row["requests"]
+    tries: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for row in attempts:
+        counts = tries[row["task_type"]]
+        counts["tried"] += row["tried"]
+        counts["accepted"] += row["accepted"]
+        counts["scored"] += row["scored"]
+        counts["score_sum"] += (row["mean_score"] or 0.0) * row["scored"]
+    result = []
+    for task_type in sorted(set(routes) | set(tries)):
+        by_route, counts = routes[task_type], tries[task_type]
+        requests = sum(by_route.values())
+        result.append({
+            "task_type": task_type,
+            "requests": requests,
+            "local": by_route["local"],
+            "cloud": by_route["cloud"],
+            "local_share": _ratio(by_route["local"], requests),
+            "local_tried": int(counts["tried"]),
+            "local_accepted": int(counts["accepted"]),
+            "local_success_rate": _ratio(counts["accepted"], counts["tried"]),
+            "mean_quality": _round(counts["score_sum"] / counts["scored"], 2) if counts["scored"] else None,
+        })
+    return result
+
+
+def _upgrade(answered: list[dict[str, Any]]) -> dict[str, Any]:
+    """How often an `auto` request ended up in the cloud."""
+    auto = [row for row in answered if row["auto"]]
+    requests = sum(row["requests"] for row in auto)
+    to_cloud = sum(row["requests"] for row in auto if row["route"] == "cloud")
+    return {"auto_requests": requests, "to_cloud": to_cloud, "rate": _ratio(to_cloud, requests)}
+
+
+def _quality(attempts: list[dict[str, Any]]) -> dict[str, Any]:
+    scored = sum(row["scored"] for row in attempts)
+    total = sum((row["mean_score"] or 0.0) * row["scored"] for row in attempts)
+    return {"scored": scored, "mean": _round(total / scored, 2) if scored else None}
+
+
+def _prediction(row: dict[str, Any]) -> dict[str, Any]:
+    predicted, actual = row["predicted_cost_usd"], row["actual_cost_usd"]
+    error = prediction_error_pct(predicted, actual)
+    return {
+        "created_at": row["created_at"],
+        "task_type": row["task_type"],
+        "model": row["model"],
+        "predicted_cost_usd": round(predicted, 8),
+        "actual_cost_usd": round(actual, 8),
+        "error_pct": round(error, 2),
+    }
+
+
+def _latest(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "created_at": row["created_at"],
+        "requested_model": row["requested_model"],
+        "route": row["route"],
+        "model": row["model"],
+        "task_type": row["task_type"],
+        "status": row["status"],
+        "error_code": row["error_code"],
+        "quality": _round(row["quality"], 2),
+        "cost_usd": round(row["cost_usd"], 8),
+        "latency_ms": round(row["latency_ms"], 1),
+        "input_tokens": row["input_tokens"],
+        "output_tokens": row["output_tokens"],
+        "prompt": _prompt_preview(row["prompt"]),
+        "prompt_hash": row["prompt_sha256"][:PROMPT_HASH_CHARS],
+    }
+
+
+def _prompt_preview(stored: str | None) -> str | None:
+    """The latest user message of a stored prompt, shortened; None when prompts are not stored."""
+    if stored is None:
+        return None
+    messages = json.loads(stored)
+    users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"] or messages
+    content = users[-1].get("content") if users and isinstance(users[-1], dict) else None
+    if isinstance(content, list):  # content parts: keep the text ones
+        content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    text = " ".join(str(content or "").split())
+    return text if len(text) <= PROMPT_PREVIEW_CHARS else text[: PROMPT_PREVIEW_CHARS - 1] + "…"
+
+
+def _ratio(part: float, whole: float) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+routes: list[BaseRoute] = [
+    Route("/dashboard", page),
+    Route("/dashboard/{name}", asset),
+    Route("/api/v1/monitoring/dashboard", dashboard_data),
+]

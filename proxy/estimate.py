@@ -88,6 +88,13 @@ def learn(task_type: str, learned: Learned | None, actual_output_tokens: int) ->
     return Learned(learned.samples + 1, mean, variance)
 
 
+def prediction_error_pct(predicted_usd: float, actual_usd: float) -> float:
+    """How far a cost prediction missed, in percent of the actual cost (a free call: 0 or 100)."""
+    if actual_usd <= 0:
+        return 0.0 if predicted_usd <= 0 else 100.0
+    return abs(predicted_usd - actual_usd) / actual_usd * 100
+
+
 def _prior_variance(prior: Prior) -> float:
     # The prior's confidence c is read as a coefficient of variation (1 - c) / c.
     cv = (1 - prior.confidence) / prior.confidence

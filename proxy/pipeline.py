@@ -61,6 +61,7 @@ class Request:
     conversation: Conversation
     task: TaskClass
     headers: Mapping[str, str]
+    started: float  # time.monotonic() on arrival: latency includes the cascade
 
 
 def understand(services: Services, chat: ChatRequest, headers: Mapping[str, str]) -> Request:
@@ -69,7 +70,7 @@ def understand(services: Services, chat: ChatRequest, headers: Mapping[str, str]
     if task.max_tokens and (chat.max_tokens is None or chat.max_tokens > task.max_tokens):
         params = {k: v for k, v in chat.params.items() if k != "max_completion_tokens"}
         chat = dataclasses.replace(chat, params=params | {"max_tokens": task.max_tokens})
-    return Request(chat, identify(headers, chat.messages), task, headers)
+    return Request(chat, identify(headers, chat.messages), task, headers, time.monotonic())
 
 
 async def plan(services: Services, request: Request, status: BudgetStatus) -> Plan:
@@ -150,11 +151,10 @@ class _Call:
 
     @classmethod
     async def open(cls, services: Services, request: Request, chosen: Plan) -> _Call:
-        started = time.monotonic()
         metered = await services.meter.start(chosen.target, request.chat, request.task.task_type)
         report = Report(services, request, chosen, metered)
         cloud = chosen.target.model.kind == "cloud"
-        return cls(report, metered, report.headers(cost_usd=None if cloud else 0.0), started)
+        return cls(report, metered, report.headers(cost_usd=None if cloud else 0.0), request.started)
 
     async def settle(self, usage: dict[str, Any] | None, error: HermesError | None, partial: bool = True) -> dict[str, Any]:
         services = self.report.services

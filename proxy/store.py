@@ -457,7 +457,8 @@ class Store:
         values: list[float | None] = []
         for q in quantiles:
             rank = max(1, int(-(-q * n // 1)))  # ceil(q * n), at least the first
-            rows = await self._rows(f"SELECT latency_ms {where} ORDER BY latency_ms LIMIT 1 OFFSET ?", (since, rank - 1))
+            rows = await self._rows(f"SELECT latency_ms {where} ORDER BY latency_ms LIMIT 1 OFFSET ?",
+                                    (since, rank - 1))
             values.append(float(rows[0]["latency_ms"]) if rows else None)
         return n, values
 

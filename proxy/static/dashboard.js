@@ -1,0 +1,368 @@
+// Hermes dashboard: polls the monitoring API and draws it with plain SVG.
+// Every piece of data reaches the page through textContent or a numeric
+// attribute, never as markup, so a prompt carrying <script> stays text.
+"use strict";
+
+const API = "/api/v1/monitoring/dashboard";
+const REFRESH_MS = 5000;
+const SVG_NS = "http://www.w3.org/2000/svg";
+// Tableau 10: distinct, and readable for most colour-blind viewers.
+const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+                 "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
+const COLORS = { local: "#2f9e62", cloud: "#3b6fd8", track: "#e6e9ef", warn: "#d98e04", bad: "#d64545" };
+
+// -- building blocks ----------------------------------------------------------
+
+function el(tag, attrs = {}, text = null) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
+  if (text !== null) node.textContent = text;
+  return node;
+}
+
+function svg(tag, attrs = {}, text = null) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
+  if (text !== null) node.textContent = text;
+  return node;
+}
+
+function withTitle(node, text) {
+  node.appendChild(svg("title", {}, text));
+  return node;
+}
+
+function setText(id, text) {
+  document.getElementById(id).textContent = text;
+}
+
+function swatch(color) {
+  const box = svg("svg", { viewBox: "0 0 12 12", "aria-hidden": "true" });
+  box.appendChild(svg("rect", { width: 12, height: 12, rx: 2, fill: color }));
+  return box;
+}
+
+function legend(id, entries) {
+  document.getElementById(id).replaceChildren(...entries.map(([label, color]) => {
+    const item = el("span");
+    item.append(swatch(color), document.createTextNode(label));
+    return item;
+  }));
+}
+
+function empty(message) {
+  return el("div", { class: "empty" }, message);
+}
+
+// -- formatting ---------------------------------------------------------------
+
+function usd(value) {
+  if (value === null || value === undefined) return "–";
+  if (value === 0) return "$0.00";
+  if (Math.abs(value) >= 0.1) return "$" + value.toFixed(2);
+  const text = value.toFixed(6).replace(/0+$/, "");
+  if (/^0\.0*$/.test(text)) return "<$0.000001";
+  return "$" + (text.split(".")[1].length < 2 ? value.toFixed(2) : text);
+}
+
+function pct(ratio) {
+  return ratio === null || ratio === undefined ? "–" : Math.round(ratio * 100) + "%";
+}
+
+function ms(value) {
+  if (value === null || value === undefined) return "–";
+  return value >= 1000 ? (value / 1000).toFixed(value >= 10000 ? 0 : 1) + " s" : Math.round(value) + " ms";
+}
+
+function clock(iso) {
+  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+}
+
+function shortDay(day) {
+  const [year, month, date] = day.split("-").map(Number);
+  return new Date(year, month - 1, date).toLocaleDateString([], { month: "short", day: "numeric" });
+}
+
+// A round axis maximum above `value` (1, 2 or 5 times a power of ten).
+function niceMax(value) {
+  if (!(value > 0)) return 1;
+  const power = Math.pow(10, Math.floor(Math.log10(value)));
+  for (const step of [1, 2, 5, 10]) if (step * power >= value) return step * power;
+  return 10 * power;
+}
+
+function colorFor(models) {
+  const sorted = [...models].sort();
+  return new Map(sorted.map((model, index) => [model, PALETTE[index % PALETTE.length]]));
+}
+
+// -- the budget gauge ---------------------------------------------------------
+
+function arc(cx, cy, r, from, to) {
+  // Fractions of a half circle, 0 at the left end and 1 at the right end.
+  const point = (f) => [cx - r * Math.cos(Math.PI * f), cy - r * Math.sin(Math.PI * f)];
+  const [x0, y0] = point(from);
+  const [x1, y1] = point(to);
+  return `M ${x0.toFixed(2)} ${y0.toFixed(2)} A ${r} ${r} 0 0 1 ${x1.toFixed(2)} ${y1.toFixed(2)}`;
+}
+
+function renderBudget(budget) {
+  const gauge = document.getElementById("budget-gauge");
+  const limit = budget.limit_usd;
+  const used = limit > 0 ? Math.min((budget.spent_usd + budget.reserved_usd) / limit, 1) : 1;
+  const spent = limit > 0 ? Math.min(budget.spent_usd / limit, 1) : 1;
+  const color = used >= 0.9 ? COLORS.bad : used >= 0.6 ? COLORS.warn : COLORS.local;
+  const [cx, cy, r] = [120, 116, 92];
+  const parts = [svg("path", { d: arc(cx, cy, r, 0, 1), stroke: COLORS.track, "stroke-width": 20, fill: "none" })];
+  if (used > spent) {
+    parts.push(withTitle(svg("path", { d: arc(cx, cy, r, spent, used), stroke: color, "stroke-opacity": 0.4,
+                                       "stroke-width": 20, fill: "none" }), "reserved " + usd(budget.reserved_usd)));
+  }
+  if (spent > 0) {
+    parts.push(withTitle(svg("path", { d: arc(cx, cy, r, 0, spent), stroke: color, "stroke-width": 20, fill: "none" }),
+                         "spent " + usd(budget.spent_usd)));
+  }
+  parts.push(svg("text", { x: cx, y: cy - 22, "text-anchor": "middle", class: "big" }, pct(used)));
+  parts.push(svg("text", { x: cx, y: cy - 2, "text-anchor": "middle", class: "small" }, "of " + usd(limit) + " used"));
+  parts.push(svg("text", { x: cx - r, y: cy + 18, "text-anchor": "middle" }, "$0"));
+  parts.push(svg("text", { x: cx + r, y: cy + 18, "text-anchor": "middle" }, usd(limit)));
+  gauge.replaceChildren(...parts);
+  setText("budget-day", budget.day);
+  setText("budget-spent", usd(budget.spent_usd));
+  setText("budget-reserved", usd(budget.reserved_usd));
+  setText("budget-remaining", usd(budget.remaining_usd));
+  setText("budget-limit", usd(limit));
+  setText("budget-tier", budget.tier);
+  setText("budget-resets", new Date(budget.resets_at).toLocaleString([], { weekday: "short", hour: "2-digit",
+                                                                            minute: "2-digit", hour12: false }));
+}
+
+// -- headline figures ---------------------------------------------------------
+
+function renderKpis(data) {
+  const requests = data.by_task_type.reduce((sum, row) => sum + row.requests, 0);
+  const local = data.by_task_type.reduce((sum, row) => sum + row.local, 0);
+  setText("window-days", String(data.window_days));
+  setText("kpi-requests", String(requests));
+  setText("kpi-local-share", requests ? pct(local / requests) : "–");
+  setText("kpi-upgrade-rate", pct(data.upgrade.rate));
+  setText("kpi-upgrade-detail", `${data.upgrade.to_cloud} of ${data.upgrade.auto_requests} auto requests`);
+  setText("kpi-quality", data.quality.mean === null ? "–" : data.quality.mean.toFixed(1) + " / 10");
+  setText("kpi-quality-detail", `${data.quality.scored} scored local answers`);
+  setText("kpi-latency-p50", ms(data.latency_ms.p50));
+  setText("kpi-latency-p95", ms(data.latency_ms.p95));
+}
+
+// -- spend by day and model ---------------------------------------------------
+
+function renderSpend(days) {
+  const chart = document.getElementById("spend-chart");
+  const models = [...new Set(days.flatMap((day) => Object.keys(day.by_model)))];
+  const colors = colorFor(models);
+  const total = days.reduce((sum, day) => sum + day.total_usd, 0);
+  setText("spend-total", usd(total) + " in " + days.length + " days");
+  const [width, height, left, right, top, bottom] = [1200, 220, 64, 12, 20, 30];
+  const top_usd = niceMax(Math.max(...days.map((day) => day.total_usd), 0));
+  const y = (value) => top + (height - top - bottom) * (1 - value / top_usd);
+  const parts = [];
+  for (let tick = 0; tick <= 4; tick++) {
+    const value = (top_usd * tick) / 4;
+    parts.push(svg("line", { x1: left, x2: width - right, y1: y(value), y2: y(value), class: "axis" }));
+    parts.push(svg("text", { x: left - 8, y: y(value) + 4, "text-anchor": "end" }, usd(value)));
+  }
+  const slot = (width - left - right) / Math.max(days.length, 1);
+  days.forEach((day, index) => {
+    const x = left + index * slot + slot * 0.18;
+    let base = 0;
+    for (const model of models) {
+      const cost = day.by_model[model] || 0;
+      if (cost <= 0) continue;
+      const bar = svg("rect", { x: x.toFixed(1), y: y(base + cost).toFixed(1), width: (slot * 0.64).toFixed(1),
+                                height: Math.max(y(base) - y(base + cost), 1).toFixed(1), fill: colors.get(model) });
+      parts.push(withTitle(bar, `${day.day} ${model}: ${usd(cost)}`));
+      base += cost;
+    }
+    if (day.total_usd > 0) {
+      parts.push(svg("text", { x: (x + slot * 0.32).toFixed(1), y: y(base) - 5, "text-anchor": "middle",
+                               class: "label-strong" }, usd(day.total_usd)));
+    }
+    const today = index === days.length - 1;
+    parts.push(svg("text", { x: (x + slot * 0.32).toFixed(1), y: height - 10, "text-anchor": "middle",
+                             class: today ? "label-strong" : "" }, today ? "Today" : shortDay(day.day)));
+  });
+  if (!models.length) {
+    parts.push(svg("text", { x: width / 2, y: height / 2, "text-anchor": "middle", class: "small" },
+                   "No cloud spend in these days: everything was answered locally."));
+  }
+  chart.replaceChildren(...parts);
+  legend("spend-legend", models.sort().map((model) => [model, colors.get(model)]));
+}
+
+// -- local vs cloud by task type ----------------------------------------------
+
+function renderTaskTypes(rows) {
+  const box = document.getElementById("task-types");
+  if (!rows.length) {
+    box.replaceChildren(empty("No requests yet."));
+    return;
+  }
+  box.replaceChildren(...rows.map((row) => {
+    const item = el("div", { class: "task-row" });
+    const bar = svg("svg", { viewBox: "0 0 300 18", preserveAspectRatio: "none" });
+    const share = row.local_share === null ? 0 : row.local_share;
+    bar.appendChild(svg("rect", { width: 300, height: 18, rx: 4, fill: COLORS.track }));
+    if (row.requests) {
+      bar.appendChild(withTitle(svg("rect", { width: (300 * share).toFixed(1), height: 18, fill: COLORS.local }),
+                                `${row.local} answered locally`));
+      bar.appendChild(withTitle(svg("rect", { x: (300 * share).toFixed(1), width: (300 * (1 - share)).toFixed(1),
+                                              height: 18, fill: COLORS.cloud }), `${row.cloud} answered in the cloud`));
+    }
+    const success = row.local_tried
+      ? `local answers good enough ${pct(row.local_success_rate)} (${row.local_accepted} of ${row.local_tried})`
+      : "no local answers scored";
+    const quality = row.mean_quality === null ? "" : ` · mean quality ${row.mean_quality.toFixed(1)}`;
+    item.append(el("span", { class: "name" }, row.task_type), bar,
+                el("span", { class: "figures" },
+                   `${row.local} local · ${row.cloud} cloud (${pct(row.local_share)} local) · ${success}${quality}`));
+    return item;
+  }));
+  const key = el("div", { class: "legend" });
+  key.append(...[["local", COLORS.local], ["cloud", COLORS.cloud]].map(([label, color]) => {
+    const item = el("span");
+    item.append(swatch(color), document.createTextNode(label));
+    return item;
+  }));
+  box.appendChild(key);
+}
+
+// -- prediction accuracy ------------------------------------------------------
+
+function renderAccuracy(predictions) {
+  const chart = document.getElementById("accuracy-chart");
+  legend("accuracy-legend", [["predicted", COLORS.warn], ["actual", COLORS.cloud]]);
+  if (!predictions.length) {
+    setText("accuracy-summary", "");
+    chart.replaceChildren(svg("text", { x: 290, y: 115, "text-anchor": "middle", class: "small" },
+                              "No cloud calls yet, so nothing was predicted."));
+    return;
+  }
+  const latest = predictions.slice(-10).map((p) => p.error_pct).sort((a, b) => a - b);
+  const median = latest.length % 2 ? latest[(latest.length - 1) / 2]
+    : (latest[latest.length / 2 - 1] + latest[latest.length / 2]) / 2;
+  setText("accuracy-summary", `median error of the last ${latest.length}: ${median.toFixed(1)}%`);
+  const [width, height, left, right, top, bottom] = [580, 230, 64, 12, 12, 26];
+  const top_usd = niceMax(Math.max(...predictions.flatMap((p) => [p.predicted_cost_usd, p.actual_cost_usd])));
+  const x = (i) => left + (predictions.length === 1 ? (width - left - right) / 2
+                                                     : (i * (width - left - right)) / (predictions.length - 1));
+  const y = (value) => top + (height - top - bottom) * (1 - value / top_usd);
+  const parts = [];
+  for (let tick = 0; tick <= 4; tick++) {
+    const value = (top_usd * tick) / 4;
+    parts.push(svg("line", { x1: left, x2: width - right, y1: y(value), y2: y(value), class: "axis" }));
+    parts.push(svg("text", { x: left - 8, y: y(value) + 4, "text-anchor": "end" }, usd(value)));
+  }
+  const series = [["predicted_cost_usd", COLORS.warn, "5 4"], ["actual_cost_usd", COLORS.cloud, ""]];
+  for (const [key, color, dash] of series) {
+    const points = predictions.map((p, i) => `${x(i).toFixed(1)},${y(p[key]).toFixed(1)}`).join(" ");
+    parts.push(svg("polyline", { points, fill: "none", stroke: color, "stroke-width": 2, "stroke-dasharray": dash }));
+    predictions.forEach((p, i) => {
+      const dot = svg("circle", { cx: x(i).toFixed(1), cy: y(p[key]).toFixed(1), r: 3, fill: color });
+      parts.push(withTitle(dot, `${clock(p.created_at)} ${p.model} (${p.task_type}): `
+                                + `predicted ${usd(p.predicted_cost_usd)}, actual ${usd(p.actual_cost_usd)}, `
+                                + `error ${p.error_pct.toFixed(1)}%`));
+    });
+  }
+  parts.push(svg("text", { x: left, y: height - 6 }, clock(predictions[0].created_at)));
+  parts.push(svg("text", { x: width - right, y: height - 6, "text-anchor": "end" },
+                 clock(predictions[predictions.length - 1].created_at)));
+  chart.replaceChildren(...parts);
+}
+
+// -- latest requests ----------------------------------------------------------
+
+function routeBadge(task) {
+  const cell = el("td");
+  const kind = task.route === "local" || task.route === "cloud" ? task.route : "other";
+  cell.appendChild(el("span", { class: "badge " + kind }, task.route || "none"));
+  if (task.status !== 200) cell.appendChild(el("span", { class: "badge error" }, String(task.status)));
+  return cell;
+}
+
+function promptCell(task) {
+  const cell = el("td", { class: "prompt" });
+  if (task.prompt !== null) cell.textContent = task.prompt;
+  else cell.appendChild(el("span", { class: "hash" }, "sha256 " + task.prompt_hash + "…"));
+  return cell;
+}
+
+function renderLatest(tasks) {
+  const body = document.querySelector("#latest tbody");
+  setText("latest-count", tasks.length ? `the ${tasks.length} newest` : "");
+  if (!tasks.length) {
+    const row = el("tr");
+    row.appendChild(el("td", { colspan: "8", class: "empty" }, "No requests yet."));
+    body.replaceChildren(row);
+    return;
+  }
+  body.replaceChildren(...tasks.map((task) => {
+    const row = el("tr", { "data-task-id": String(task.id) });
+    const model = el("td", {}, task.model || "–");
+    if (task.requested_model !== task.model) {
+      model.appendChild(el("span", { class: "asked" }, "asked " + task.requested_model));
+    }
+    row.append(
+      el("td", { class: "time" }, clock(task.created_at)),
+      routeBadge(task),
+      model,
+      el("td", {}, task.task_type || "–"),
+      el("td", { class: "num" }, task.quality === null ? "–" : task.quality.toFixed(1)),
+      el("td", { class: "num" }, usd(task.cost_usd)),
+      el("td", { class: "num" }, ms(task.latency_ms)),
+      promptCell(task),
+    );
+    return row;
+  }));
+}
+
+// -- the refresh loop ---------------------------------------------------------
+
+function render(data) {
+  renderBudget(data.budget);
+  renderKpis(data);
+  renderSpend(data.spend_by_day);
+  renderTaskTypes(data.by_task_type);
+  renderAccuracy(data.predictions);
+  renderLatest(data.latest);
+}
+
+function setStatus(text, offline) {
+  const status = document.getElementById("status");
+  status.textContent = text;
+  status.classList.toggle("offline", offline);
+}
+
+async function load() {
+  const response = await fetch(API, { cache: "no-store", headers: { accept: "application/json" } });
+  if (!response.ok) throw new Error(`the API answered ${response.status}`);
+  return response.json();
+}
+
+async function refresh() {
+  try {
+    let data;
+    try {
+      data = await load();
+    } catch (error) {
+      // Shown on the page, not thrown: a proxy restarting is not a page error.
+      setStatus(`Offline (${error.message}); retrying every ${REFRESH_MS / 1000} s`, true);
+      return;
+    }
+    render(data);  // a bug here must reach the console, so it is not caught
+    document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes) + 1);
+    setStatus("Updated " + clock(new Date().toISOString()), false);
+  } finally {
+    setTimeout(refresh, REFRESH_MS);
+  }
+}
+
+refresh();
