@@ -30,19 +30,10 @@ async def costs_analysis(request: Request) -> Response:
     """
     services = request.app.state.services
     status = await services.meter.budget.status()
-    return JSONResponse(
-        {
-            "day": status.day,
-            "limit_usd": status.limit_usd,
-            "spent_usd": round(status.spent_usd, 8),
-            "reserved_usd": round(status.reserved_usd, 8),
-            "remaining_usd": round(status.remaining_usd, 8),
-            "tier": status.tier_name,
-            "allowed_models": [m.name for m in services.meter.budget.allowed_models(status)],
-            "resets_at": status.resets_at.isoformat(),
-            "by_model": await services.store.spend_by_model(status.day),
-        }
-    )
+    return JSONResponse(status.as_dict() | {
+        "allowed_models": [m.name for m in services.meter.budget.allowed_models(status)],
+        "by_model": await services.store.spend_by_model(status.day),
+    })
 
 
 async def accuracy(request: Request) -> Response:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from proxy.config import BudgetConfig, BudgetTier, ModelRef
@@ -44,6 +45,18 @@ class BudgetStatus:
     @property
     def tier_name(self) -> str:
         return self.tier.name if self.tier else "blocked"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The status as the API reports it."""
+        return {
+            "day": self.day,
+            "limit_usd": self.limit_usd,
+            "spent_usd": round(self.spent_usd, 8),
+            "reserved_usd": round(self.reserved_usd, 8),
+            "remaining_usd": round(self.remaining_usd, 8),
+            "tier": self.tier_name,
+            "resets_at": self.resets_at.isoformat(),
+        }
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from proxy.budget import BudgetStatus
 from proxy.errors import NotFound
 from proxy.estimate import prediction_error_pct
 from proxy.pipeline import Services
@@ -76,7 +75,7 @@ async def dashboard_data(request: Request) -> Response:
         "generated_at": datetime.now(timezone.utc).isoformat(),
         "window_days": WINDOW_DAYS,
         "since": since,
-        "budget": _budget(status),
+        "budget": status.as_dict(),
         "spend_by_day": await _spend_by_day(services, status.day),
         "by_task_type": _by_task_type(answered, attempts),
         "upgrade": _upgrade(answered),
@@ -85,18 +84,6 @@ async def dashboard_data(request: Request) -> Response:
         "predictions": [_prediction(row) for row in predictions],
         "latest": [_latest(row) for row in await store.latest_tasks(LATEST_REQUESTS)],
     })
-
-
-def _budget(status: BudgetStatus) -> dict[str, Any]:
-    return {
-        "day": status.day,
-        "limit_usd": status.limit_usd,
-        "spent_usd": round(status.spent_usd, 8),
-        "reserved_usd": round(status.reserved_usd, 8),
-        "remaining_usd": round(status.remaining_usd, 8),
-        "tier": status.tier_name,
-        "resets_at": status.resets_at.isoformat(),
-    }
 
 
 async def _spend_by_day(services: Services, today: str) -> list[dict[str, Any]]:

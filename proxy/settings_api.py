@@ -37,8 +37,7 @@ async def route_status(request: Request) -> Response:
         },
         "cloud": {"configured": config.openrouter_api_key is not None, "api_base": config.openrouter_api_base,
                   "allowed_models": [m.name for m in services.meter.budget.allowed_models(status)]},
-        "budget": {"tier": status.tier_name, "remaining_usd": round(status.remaining_usd, 8),
-                   "limit_usd": status.limit_usd, "resets_at": status.resets_at.isoformat()},
+        "budget": status.as_dict(),
         "preferences": services.preferences.current.as_dict(),
     })
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -21,120 +21,7 @@ from typing import Any
 import aiosqlite
 
 from proxy.estimate import Learned
-
-
-async def m001_initial(db: aiosqlite.Connection) -> None:
-    await db.execute(
-        """
-        CREATE TABLE tasks (
-            id INTEGER PRIMARY KEY,
-            created_at TEXT NOT NULL,
-            requested_model TEXT NOT NULL,
-            route TEXT,
-            model TEXT,
-            stream INTEGER NOT NULL,
-            status INTEGER NOT NULL,
-            error_code TEXT,
-            prompt_sha256 TEXT NOT NULL,
-            input_tokens INTEGER NOT NULL DEFAULT 0,
-            output_tokens INTEGER NOT NULL DEFAULT 0,
-            cost_usd REAL NOT NULL DEFAULT 0,
-            latency_ms REAL NOT NULL
-        )
-        """
-    )
-
-
-async def m002_money(db: aiosqlite.Connection) -> None:
-    await db.execute("ALTER TABLE tasks ADD COLUMN task_type TEXT")
-    await db.execute("ALTER TABLE tasks ADD COLUMN prompt TEXT")
-    # A reservation is 'held' until the call ends, then 'charged' with the
-    # actual cost or 'released'. Spend today = charged + held, for `day`.
-    await db.execute(
-        """
-        CREATE TABLE ledger (
-            id INTEGER PRIMARY KEY,
-            day TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            settled_at TEXT,
-            model TEXT NOT NULL,
-            state TEXT NOT NULL CHECK (state IN ('held', 'charged', 'released')),
-            reserved_usd REAL NOT NULL,
-            cost_usd REAL NOT NULL DEFAULT 0
-        )
-        """
-    )
-    await db.execute("CREATE INDEX ledger_day_state ON ledger (day, state)")
-    await db.execute(
-        """
-        CREATE TABLE estimates (
-            task_type TEXT NOT NULL,
-            model TEXT NOT NULL,
-            samples INTEGER NOT NULL,
-            mean_output_tokens REAL NOT NULL,
-            variance REAL NOT NULL,
-            updated_at TEXT NOT NULL,
-            PRIMARY KEY (task_type, model)
-        )
-        """
-    )
-    await db.execute(
-        """
-        CREATE TABLE cost_predictions (
-            id INTEGER PRIMARY KEY,
-            created_at TEXT NOT NULL,
-            task_type TEXT NOT NULL,
-            model TEXT NOT NULL,
-            input_tokens INTEGER NOT NULL,
-            predicted_output_tokens INTEGER NOT NULL,
-            actual_output_tokens INTEGER NOT NULL,
-            predicted_cost_usd REAL NOT NULL,
-            actual_cost_usd REAL NOT NULL,
-            confidence REAL NOT NULL
-        )
-        """
-    )
-    await db.execute(
-        """
-        CREATE TABLE sessions (
-            id TEXT PRIMARY KEY,
-            started_at TEXT NOT NULL,
-            last_seen_at TEXT NOT NULL,
-            turns INTEGER NOT NULL DEFAULT 0,
-            cloud_model TEXT,
-            cost_usd REAL NOT NULL DEFAULT 0
-        )
-        """
-    )
-
-
-async def m003_cascade(db: aiosqlite.Connection) -> None:
-    await db.execute("ALTER TABLE sessions ADD COLUMN context_tokens INTEGER NOT NULL DEFAULT 0")
-    await db.execute("ALTER TABLE sessions ADD COLUMN mean_user_tokens INTEGER NOT NULL DEFAULT 0")
-    await db.execute("ALTER TABLE sessions ADD COLUMN output_tokens INTEGER NOT NULL DEFAULT 0")
-    # One row per local model per cascade: its score and whether it was
-    # accepted, or a skip (accepted NULL) when its record kept it out.
-    await db.execute(
-        """
-        CREATE TABLE local_attempts (
-            id INTEGER PRIMARY KEY,
-            created_at TEXT NOT NULL,
-            model TEXT NOT NULL,
-            task_type TEXT NOT NULL,
-            score REAL,
-            accepted INTEGER
-        )
-        """
-    )
-    await db.execute("CREATE INDEX local_attempts_key ON local_attempts (model, task_type, id)")
-
-
-async def m004_preferences(db: aiosqlite.Connection) -> None:
-    await db.execute("CREATE TABLE preferences (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL)")
-
-
-MIGRATIONS: list[Callable[[aiosqlite.Connection], Awaitable[None]]] = [
-    m001_initial, m002_money, m003_cascade, m004_preferences]
+from proxy.migrations import migrate
 
 
 @dataclass(frozen=True)
@@ -185,7 +72,7 @@ class Store:
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=FULL")  # a commit survives power loss, not only a kill
         await db.execute("PRAGMA busy_timeout=5000")
-        await _migrate(db)
+        await migrate(db)
         return cls(db, store_prompts)
 
     async def close(self) -> None:
@@ -503,16 +390,3 @@ def prompt_sha256(messages: list[dict[str, Any]]) -> str:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
-
-
-async def _migrate(db: aiosqlite.Connection) -> None:
-    await db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    cursor = await db.execute("SELECT name FROM migrations")
-    applied = {row[0] for row in await cursor.fetchall()}
-    for migration in MIGRATIONS:
-        if migration.__name__ not in applied:
-            # Schema change and its record commit together or not at all.
-            await db.execute("BEGIN")
-            await migration(db)
-            await db.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (migration.__name__, _now()))
-            await db.commit()
