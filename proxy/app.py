@@ -139,20 +139,30 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
 
 
 class BearerAuth:
-    """Require `Authorization: Bearer <HERMES_API_KEY>` on the API, when a key is set."""
+    """Require `Authorization: Bearer <HERMES_API_KEY>` on the API, when a key is set.
+
+    A browser cannot send that header for a page it opens, so the dashboard's
+    page is public and its script sends the key it finds in the URL fragment
+    (`/dashboard#key=...`), which never leaves the browser.
+    """
 
     def __init__(self, app: ASGIApp, config: Config) -> None:
         self.app = app
         self.key = config.api_key.reveal().encode() if config.api_key else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.key is not None and scope["type"] == "http" and scope["path"] != "/health":
+        if self.key is not None and scope["type"] == "http" and not _public(scope["path"]):
             given = dict(scope["headers"]).get(b"authorization", b"")
             if not hmac.compare_digest(given, b"Bearer " + self.key):
                 response = error_response(Unauthorized("Missing or wrong API key: send Authorization: Bearer $HERMES_API_KEY."))
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def _public(path: str) -> bool:
+    """Paths that carry no data: liveness, and the dashboard's page and files (its data stays behind the key)."""
+    return path == "/health" or path == "/dashboard" or path.startswith("/dashboard/")
 
 
 def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable | None = None) -> Starlette:

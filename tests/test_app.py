@@ -297,3 +297,15 @@ def test_api_key_is_required_when_set(
     right = {"Authorization": "Bearer s3cret"}
     assert chat(url, {"model": "local", "messages": HI, "max_tokens": 4}, headers=right).status_code == 200
     assert httpx.get(f"{url}/health", timeout=10).status_code == 200
+
+
+def test_with_an_api_key_the_dashboard_page_is_public_but_its_data_is_not(
+    make_config: Callable[..., Config], serve_hermes: Callable[[Config], str]
+) -> None:
+    url = serve_hermes(make_config(HERMES_API_KEY="s3cret"))
+    assert httpx.get(f"{url}/dashboard", timeout=10).status_code == 200
+    assert httpx.get(f"{url}/dashboard/dashboard.js", timeout=10).status_code == 200
+    assert_openai_error(httpx.get(f"{url}/api/v1/monitoring/dashboard", timeout=10), 401, "invalid_api_key")
+    authorised = httpx.get(f"{url}/api/v1/monitoring/dashboard", headers={"Authorization": "Bearer s3cret"}, timeout=10)
+    assert authorised.status_code == 200
+    assert "location.hash" in httpx.get(f"{url}/dashboard/dashboard.js", timeout=10).text

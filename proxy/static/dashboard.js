@@ -11,6 +11,13 @@ const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
                  "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
 const COLORS = { local: "#2f9e62", cloud: "#3b6fd8", track: "#e6e9ef", warn: "#d98e04", bad: "#d64545" };
 
+// With HERMES_API_KEY set, open /dashboard#key=<key>: the fragment never
+// leaves the browser, and the key goes to the API as a Bearer header.
+function apiHeaders() {
+  const key = new URLSearchParams(location.hash.slice(1)).get("key");
+  return key ? { accept: "application/json", authorization: `Bearer ${key}` } : { accept: "application/json" };
+}
+
 // -- building blocks ----------------------------------------------------------
 
 function el(tag, attrs = {}, text = null) {
@@ -342,7 +349,7 @@ function setStatus(text, offline) {
 }
 
 async function load() {
-  const response = await fetch(API, { cache: "no-store", headers: { accept: "application/json" } });
+  const response = await fetch(API, { cache: "no-store", headers: apiHeaders() });
   if (!response.ok) throw new Error(`the API answered ${response.status}`);
   return response.json();
 }
