@@ -140,7 +140,7 @@ class ClassificationRule(_Section):
             try:
                 re.compile(value)
             except re.error as exc:
-                raise ValueError(f"must be a valid regular expression ({exc}), got {value!r}")
+                raise ValueError(f"must be a valid regular expression ({exc}), got {value!r}") from None
         return value
 
 
@@ -195,7 +195,7 @@ class BudgetConfig(_Section):
             try:
                 zoneinfo.ZoneInfo(value)
             except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"must be 'local' or an IANA time zone such as Europe/London, got {value!r}")
+                raise ValueError(f"must be 'local' or an IANA time zone such as Europe/London, got {value!r}") from None
         return value
 
     @field_validator("tiers")

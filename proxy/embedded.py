@@ -6,7 +6,6 @@ the proxy's event loop; the child exits by itself if its parent dies.
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import subprocess
@@ -19,8 +18,6 @@ from contextlib import contextmanager
 from proxy.config import Config
 from proxy.errors import ConfigError
 from proxy.ollama import ollama_answers
-
-log = logging.getLogger("hermes")
 
 
 def free_port() -> int:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
-import logging
 import time
 from dataclasses import dataclass
 from collections.abc import AsyncIterator, Iterator
@@ -22,12 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import iterate_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
-
-log = logging.getLogger("hermes.localmodel")
 
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # The Ollama release whose API this imitates; clients only read it.
