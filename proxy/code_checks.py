@@ -1,9 +1,9 @@
-"""Code in a chat answer: find its fenced blocks, parse them, run them against stated examples.
+"""Code in a chat answer run against the examples its task and the answer state.
 
-The quality scorer (quality.py) asks three things of an answer's code: does
-each block parse, which examples do the task and the answer state, and does
-the code meet them. The run happens in the sandbox (sandbox.py); this module
-plans it, writes the program that runs there, and reads its report back.
+The quality scorer (quality.py) asks which examples the task and the answer
+state, and whether the answer's code meets them. The run happens in the
+sandbox (sandbox.py); this module plans it, writes the program that runs
+there, and reads its report back. Finding and parsing blocks is code_blocks.py.
 """
 
 from __future__ import annotations
@@ -12,22 +12,12 @@ import ast
 import builtins
 import json
 import re
-import textwrap
-import tomllib
 from dataclasses import dataclass
 
-import yaml
 
+from proxy.code_blocks import UNPARSEABLE, parse_python, python_sources
 from proxy.sandbox import RunResult
 
-PYTHON_TAGS = ("python", "py", "python3", "py3", "pycon")
-LANGUAGE_TAGS = {"json": "json", "yaml": "yaml", "yml": "yaml", "toml": "toml"} | {t: "python" for t in PYTHON_TAGS}
-# An untagged block is taken for Python only when it opens like Python.
-PYTHON_OPENING = re.compile(r"^\s*(def |class |import |from \S+ import |@\w|async def )")
-# aider's SEARCH/REPLACE edits and REPL sessions sit in python fences but are not programs.
-NOT_A_PROGRAM = re.compile(r"^(<<<<<<< SEARCH|>>>>>>> REPLACE|>>> )", re.MULTILINE)
-FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([\w+#.-]*)[^\n`]*$")
-UNPARSEABLE = (SyntaxError, ValueError, RecursionError, MemoryError)  # ValueError: a NUL byte
 MAX_EXAMPLES = 25
 MAX_EXAMPLE_S = 1.0  # stated examples are small; longer means a loop that will not end
 RESULT_MARKER = "@@hermes-examples@@"
@@ -49,16 +39,6 @@ FOR_THE_OUTPUT = re.compile(
     re.IGNORECASE,
 )
 JS_LITERALS = {"true": "True", "false": "False", "null": "None", "none": "None"}
-
-
-@dataclass(frozen=True)
-class CodeBlock:
-    """One fenced block of an answer; `language` is "" when the fence names none."""
-
-    index: int  # 1-based, in order of appearance
-    language: str
-    code: str
-    closed: bool
 
 
 @dataclass(frozen=True)
@@ -96,78 +76,6 @@ class RunReport:
     error: str  # the code failed before any example ran ("" when it loaded)
     failures: tuple[str, ...]
     missing_module: str = ""  # the code needs a module the sandbox's Python lacks
-
-
-def fenced_blocks(text: str) -> list[CodeBlock]:
-    """Every ``` or ~~~ fenced block, an unclosed last one included (a truncated answer)."""
-    blocks: list[CodeBlock] = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        opening = FENCE.match(lines[i])
-        i += 1
-        if not opening:
-            continue
-        fence, body = opening.group(1)[:3], []
-        while i < len(lines) and not lines[i].strip().startswith(fence):
-            body.append(lines[i])
-            i += 1
-        blocks.append(CodeBlock(len(blocks) + 1, opening.group(2).lower(), "\n".join(body), i < len(lines)))
-        i += 1
-    return blocks
-
-
-def language_of(block: CodeBlock) -> str | None:
-    """The language a block is judged as, or None when no cheap parser applies."""
-    if block.language in LANGUAGE_TAGS:
-        language = LANGUAGE_TAGS[block.language]
-    elif not block.language and PYTHON_OPENING.match(block.code):
-        language = "python"
-    else:
-        return None
-    if language == "python" and NOT_A_PROGRAM.search(block.code):
-        return None
-    if language == "yaml" and "{{" in block.code:  # a Helm or Jinja template, not YAML yet
-        return None
-    return language
-
-
-def parse_error(block: CodeBlock, language: str) -> str | None:
-    """Why the block does not parse as `language`, or None when it does."""
-    try:
-        if language == "python":
-            ast.parse(textwrap.dedent(block.code))
-        elif language == "json":
-            json.loads(block.code)
-        elif language == "yaml":
-            for _ in yaml.safe_load_all(block.code):
-                pass
-        elif language == "toml":
-            tomllib.loads(block.code)
-    except (SyntaxError, json.JSONDecodeError) as exc:
-        return f"{exc.msg} (line {exc.lineno})" if exc.lineno else str(exc.msg)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        return f"{getattr(exc, 'problem', None) or exc}" + (f" (line {mark.line + 1})" if mark else "")
-    except (tomllib.TOMLDecodeError, *UNPARSEABLE) as exc:
-        return str(exc) or type(exc).__name__
-    return None
-
-
-def python_sources(text: str) -> list[str]:
-    """The Python programs in `text` that parse: its python blocks, else the whole text if it is code."""
-    blocks = fenced_blocks(text)
-    sources = [textwrap.dedent(b.code) for b in blocks if language_of(b) == "python"]
-    if not blocks and PYTHON_OPENING.match(text):
-        sources = [text]
-    return [source for source in sources if _parse(source) is not None]
-
-
-def _parse(code: str, mode: str = "exec") -> ast.AST | None:
-    try:
-        return ast.parse(code, mode=mode)
-    except UNPARSEABLE:
-        return None
 
 
 def plan_run(task: str, answer: str, code_task: bool) -> RunPlan | str:
@@ -214,9 +122,9 @@ def find_examples(text: str) -> list[Example]:
         if stripped.startswith(">>> "):
             i = _read_doctest(lines, i, examples)
             continue
-        if stripped.startswith("assert ") and _parse(stripped):
+        if stripped.startswith("assert ") and parse_python(stripped):
             examples.append(Example(stripped, source=stripped))
-        elif (match := IO_PAIR.match(stripped)) and isinstance(getattr(_parse(match["expr"], "eval"), "body", None),
+        elif (match := IO_PAIR.match(stripped)) and isinstance(getattr(parse_python(match["expr"], "eval"), "body", None),
                                                                 ast.Call):
             value = _literal_text(match["value"])
             if value is not None:
@@ -242,12 +150,12 @@ def _read_doctest(lines: list[str], i: int, examples: list[Example]) -> int:
     wanted = "\n".join(expected).strip().removesuffix('"""').removesuffix("'''").rstrip()
     if " at 0x" in wanted or "..." in wanted:  # object addresses and ellipses: doctest options we do not mimic
         return i
-    tree = _parse(code, "eval")
+    tree = parse_python(code, "eval")
     if wanted and tree:
         examples.append(Example(f">>> {code}", expr=code, expected=wanted))
     elif tree and isinstance(tree.body, ast.Compare):  # type: ignore[attr-defined]
         examples.append(Example(f">>> {code}", source=f"assert {code}"))  # `>>> f(x) == 3`, no output: a check
-    elif not wanted and _parse(code):
+    elif not wanted and parse_python(code):
         examples.append(Example(f">>> {code}", source=code, counts=False))
     return i
 
@@ -270,7 +178,7 @@ def stated_calls(text: str, function: str) -> list[Example]:
 
 def _stated_call(function: str, arguments: str, output: str, text: str) -> list[Example]:
     arguments = re.sub(r"(^|,\s*)([A-Za-z_]\w*)\s*:\s*", r"\1\2=", arguments)  # `grid : [[0]]` -> grid=[[0]]
-    call = getattr(_parse(f"_({arguments})", "eval"), "body", None)
+    call = getattr(parse_python(f"_({arguments})", "eval"), "body", None)
     expected = _literal_text(output)
     if expected is None or not isinstance(call, ast.Call):
         return []
@@ -298,7 +206,7 @@ def _unique(examples: list[Example]) -> list[Example]:
     unique = []
     for example in examples:
         code = example.source or example.expr
-        tree = _parse(code)
+        tree = parse_python(code)
         key = (ast.unparse(tree) if tree else code, example.expected)
         if key not in seen:
             seen.add(key)
@@ -366,7 +274,7 @@ def _is_placeholder(statement: ast.stmt) -> bool:
 def example_targets(example: Example) -> set[str]:
     """The non-builtin functions an example calls (what it tests)."""
     called = set()
-    for node in ast.walk(_parse(example.source or example.expr) or ast.Module([], [])):
+    for node in ast.walk(parse_python(example.source or example.expr) or ast.Module([], [])):
         if isinstance(node, ast.Call):
             func = node.func
             while isinstance(func, ast.Attribute):

@@ -25,7 +25,7 @@ from jsonschema.exceptions import SchemaError, UnknownType, best_match
 from jsonschema.validators import validator_for
 from referencing.exceptions import Unresolvable
 
-from proxy import code_checks
+from proxy import code_blocks, code_checks
 from proxy.config import QualityConfig
 from proxy.errors import HermesError
 from proxy.sandbox import SandboxUnavailable, run_python, sandbox_status
@@ -286,11 +286,11 @@ def _repetition(text: str) -> Evidence:
 
 
 def _code_parse(text: str) -> Evidence:
-    judged = [(b, lang) for b in code_checks.fenced_blocks(text) if (lang := code_checks.language_of(b))]
+    judged = [(b, lang) for b in code_blocks.fenced_blocks(text) if (lang := code_blocks.language_of(b))]
     if not judged:
         return Evidence("code_parse", None, "no fenced code in a language with a cheap parser")
     errors = [f"{lang} block {b.index} does not parse: {err}"
-              for b, lang in judged if (err := code_checks.parse_error(b, lang))]
+              for b, lang in judged if (err := code_blocks.parse_error(b, lang))]
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         value = -max(0.5, len(errors) / len(judged))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from proxy import code_checks
+from proxy import code_blocks
 from proxy.config import QualityConfig
 from proxy.quality import RUN_CODE_OFF, Evidence, QualityScore, ScorerWeights, combine, gather_evidence, load_weights
 from proxy.sandbox import sandbox_status
@@ -106,7 +106,7 @@ async def gather_all(items: Sequence[dict[str, Any]], config: QualityConfig) -> 
 def is_code_item(item: dict[str, Any]) -> bool:
     """An item whose answer carries code (a fenced block, or Python that parses)."""
     content = item["answer"].get("content") or ""
-    return bool(code_checks.fenced_blocks(content) or code_checks.python_sources(content))
+    return bool(code_blocks.fenced_blocks(content) or code_blocks.python_sources(content))
 
 
 def _sandbox_skipped(score: QualityScore) -> bool:

@@ -1,0 +1,106 @@
+"""Code blocks in a chat answer: find the fenced ones, tell their language, and parse them.
+
+Cheap and local: nothing here runs code. `code_checks.py` runs it, in the sandbox.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import textwrap
+import tomllib
+from dataclasses import dataclass
+
+import yaml
+
+PYTHON_TAGS = ("python", "py", "python3", "py3", "pycon")
+LANGUAGE_TAGS = {"json": "json", "yaml": "yaml", "yml": "yaml", "toml": "toml"} | {t: "python" for t in PYTHON_TAGS}
+# An untagged block is taken for Python only when it opens like Python.
+PYTHON_OPENING = re.compile(r"^\s*(def |class |import |from \S+ import |@\w|async def )")
+# aider's SEARCH/REPLACE edits and REPL sessions sit in python fences but are not programs.
+NOT_A_PROGRAM = re.compile(r"^(<<<<<<< SEARCH|>>>>>>> REPLACE|>>> )", re.MULTILINE)
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([\w+#.-]*)[^\n`]*$")
+UNPARSEABLE = (SyntaxError, ValueError, RecursionError, MemoryError)  # ValueError: a NUL byte
+
+
+@dataclass(frozen=True)
+class CodeBlock:
+    """One fenced block of an answer; `language` is "" when the fence names none."""
+
+    index: int  # 1-based, in order of appearance
+    language: str
+    code: str
+    closed: bool
+
+
+def fenced_blocks(text: str) -> list[CodeBlock]:
+    """Every ``` or ~~~ fenced block, an unclosed last one included (a truncated answer)."""
+    blocks: list[CodeBlock] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        opening = FENCE.match(lines[i])
+        i += 1
+        if not opening:
+            continue
+        fence, body = opening.group(1)[:3], []
+        while i < len(lines) and not lines[i].strip().startswith(fence):
+            body.append(lines[i])
+            i += 1
+        blocks.append(CodeBlock(len(blocks) + 1, opening.group(2).lower(), "\n".join(body), i < len(lines)))
+        i += 1
+    return blocks
+
+
+def language_of(block: CodeBlock) -> str | None:
+    """The language a block is judged as, or None when no cheap parser applies."""
+    if block.language in LANGUAGE_TAGS:
+        language = LANGUAGE_TAGS[block.language]
+    elif not block.language and PYTHON_OPENING.match(block.code):
+        language = "python"
+    else:
+        return None
+    if language == "python" and NOT_A_PROGRAM.search(block.code):
+        return None
+    if language == "yaml" and "{{" in block.code:  # a Helm or Jinja template, not YAML yet
+        return None
+    return language
+
+
+def parse_error(block: CodeBlock, language: str) -> str | None:
+    """Why the block does not parse as `language`, or None when it does."""
+    try:
+        if language == "python":
+            ast.parse(textwrap.dedent(block.code))
+        elif language == "json":
+            json.loads(block.code)
+        elif language == "yaml":
+            for _ in yaml.safe_load_all(block.code):
+                pass
+        elif language == "toml":
+            tomllib.loads(block.code)
+    except (SyntaxError, json.JSONDecodeError) as exc:
+        return f"{exc.msg} (line {exc.lineno})" if exc.lineno else str(exc.msg)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return f"{getattr(exc, 'problem', None) or exc}" + (f" (line {mark.line + 1})" if mark else "")
+    except (tomllib.TOMLDecodeError, *UNPARSEABLE) as exc:
+        return str(exc) or type(exc).__name__
+    return None
+
+
+def python_sources(text: str) -> list[str]:
+    """The Python programs in `text` that parse: its python blocks, else the whole text if it is code."""
+    blocks = fenced_blocks(text)
+    sources = [textwrap.dedent(b.code) for b in blocks if language_of(b) == "python"]
+    if not blocks and PYTHON_OPENING.match(text):
+        sources = [text]
+    return [source for source in sources if parse_python(source) is not None]
+
+
+def parse_python(code: str, mode: str = "exec") -> ast.AST | None:
+    try:
+        return ast.parse(code, mode=mode)
+    except UNPARSEABLE:
+        return None
