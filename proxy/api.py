@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from proxy.errors import BadRequest, NotFound
 from proxy.estimate import prediction_error_pct
-from proxy.openai_api import parse_chat_request, read_json_body
+from proxy.openai_api import json_object, parse_chat_request, read_json_body
 from proxy.pipeline import complete, plan, understand
 from proxy.session import Conversation, remaining_turns, session_impact
 
@@ -71,12 +71,7 @@ async def route_process(request: Request) -> Response:
       400: {description: A bad key or value}
     """
     services = request.app.state.services
-    body = await read_json_body(request, services.config.routing.server.max_body_bytes)
-    if not isinstance(body, dict):
-        raise BadRequest("The request body must be a JSON object.")
-    unknown = set(body) - PROCESS_KEYS
-    if unknown:
-        raise BadRequest(f"Unknown keys: {', '.join(sorted(unknown))}. Known: {', '.join(sorted(PROCESS_KEYS))}.")
+    body = json_object(await read_json_body(request, services.config.routing.server.max_body_bytes), PROCESS_KEYS)
     prompt = body.get("prompt")
     if "messages" not in body and (not isinstance(prompt, str) or not prompt.strip()):
         raise BadRequest("'prompt' must be a non-empty string (or send 'messages').", code="invalid_prompt")

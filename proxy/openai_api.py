@@ -82,6 +82,16 @@ async def read_json_body(request: Request, max_body_bytes: int) -> Any:
         raise BadRequest(f"The request body is not valid JSON: {exc}", code="invalid_json") from None
 
 
+def json_object(body: Any, known: frozenset[str] | set[str]) -> dict[str, Any]:
+    """`body` as a JSON object with only `known` keys, or BadRequest naming the first stranger."""
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    unknown = sorted(set(body) - set(known))
+    if unknown:
+        raise BadRequest(f"Unknown key {unknown[0]!r}; known: {', '.join(sorted(known))}.")
+    return body
+
+
 def _too_large(limit: int) -> str:
     return f"The request body is larger than the limit of {limit} bytes (server.max_body_bytes)."
 

@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from proxy.errors import BadRequest
 from proxy.estimate import TASK_PRIORS
-from proxy.openai_api import read_json_body
+from proxy.openai_api import json_object, read_json_body
 
 USAGE_KEYS = {"model", "input_tokens", "output_tokens", "cost_usd", "task_type"}
 MAX_PREDICTIONS = 500
@@ -152,11 +152,7 @@ async def predictions(request: Request) -> Response:
 
 def _usage_cost(services: Any, body: Any) -> tuple[str, float]:
     """(model, cost) of a track-usage body, or BadRequest naming what is wrong."""
-    if not isinstance(body, dict):
-        raise BadRequest("The body must be a JSON object.")
-    unknown = set(body) - USAGE_KEYS
-    if unknown:
-        raise BadRequest(f"Unknown key {sorted(unknown)[0]!r}; known: {', '.join(sorted(USAGE_KEYS))}.")
+    body = json_object(body, USAGE_KEYS)
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise BadRequest("'model' is required and must be a non-empty string.", code="invalid_model")
