@@ -1,7 +1,8 @@
 """Classify a request from the ordered rules in routing_rules.yaml.
 
-Rules look at the latest user message only: the system prompt is the same
-for every request of a client, and tool output is not what the user asked.
+Rules look at the user's own words in the latest user message only: the system
+prompt is the same for every request of a client, tool output is not what the user
+asked, and the reminders agents wrap around the ask are stripped (proxy/user_words.py).
 No match is not "cheap": it falls to the configured default, and says so.
 """
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from proxy.config import ClassificationConfig, ClassificationRule
-from proxy.openai_api import message_text
+from proxy.user_words import latest_user_words
 
 DEFAULT_RULE = "default"
 
@@ -51,8 +52,12 @@ class Classifier:
 
 
 def latest_user_text(messages: Sequence[dict[str, Any]]) -> str:
-    """The text of the last user message; text parts joined, images and files ignored."""
-    return next((message_text(m) for m in reversed(messages) if m.get("role") == "user"), "")
+    """What the rules match: the human's words in the newest user message, agent wrappers removed.
+
+    Not the raw text: aider's appended reminder says "format" in every request, which made
+    each one cheap whatever was asked (issue 15).
+    """
+    return latest_user_words(messages)
 
 
 def _compile(rule: ClassificationRule) -> re.Pattern[str]:

@@ -6,6 +6,7 @@ import pytest
 
 from proxy.classify import Classifier, TaskClass, latest_user_text
 from proxy.config import ClassificationConfig, load_config
+from proxy.user_words import user_words
 from tests.conftest import REPO
 
 
@@ -62,3 +63,68 @@ def test_only_the_latest_user_message_counts(classifier: Classifier) -> None:
 def test_an_empty_rule_set_always_says_default() -> None:
     result = Classifier(ClassificationConfig()).classify([{"role": "user", "content": "fix"}])
     assert (result.rule, result.task_type) == ("default", "conversation")
+
+
+AIDER_WHOLE_REMINDER = (
+    "To suggest changes to a file you MUST return the entire content of the updated file.\n"
+    "You MUST use this *file listing* format:\n\npath/to/filename.js\n```\n// entire file content ...\n```\n\n"
+    "Reply in English.\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        pytest.param("explain greet.py\n\n" + AIDER_WHOLE_REMINDER, "explain greet.py", id="aider-whole"),
+        pytest.param("explain greet.py\n\n# *SEARCH/REPLACE block* Rules:\n\nEvery block must use this format:",
+                     "explain greet.py", id="aider-diff"),
+        pytest.param("explain greet.py\n\n\n# *SEARCH/REPLACE block* Rules:\n", "explain greet.py",
+                     id="aider-diff-fenced"),
+        pytest.param("explain greet.py\n\nPay careful attention to the scope of the user's request.\n"
+                     "Do not improve, comment, fix or modify unrelated parts\n\nReply in English.\n",
+                     "explain greet.py", id="aider-ask-overeager"),
+        pytest.param("explain greet.py\n\nReply in English.\n", "explain greet.py", id="aider-ask-language"),
+        pytest.param("# File editing rules: what are they?", "# File editing rules: what are they?",
+                     id="aider-opening-typed-by-the-user-is-kept"),
+        pytest.param("explain this\n<system-reminder>\nPlan mode: analyze, never fix.\n</system-reminder>\n",
+                     "explain this", id="system-reminder"),
+        pytest.param("<SYSTEM-REMINDER>format</System-Reminder>explain <system-reminder>fix</system-reminder>this",
+                     "explain\nthis", id="system-reminder-any-case-twice"),
+        pytest.param("explain <system-reminder> but never closed: fix",
+                     "explain <system-reminder> but never closed: fix", id="unclosed-tag-is-kept"),
+        pytest.param('<context name="greet.py">\n# TODO: fix the format\n</context>\n\nexplain greet.py',
+                     "explain greet.py", id="continue-context-item"),
+        pytest.param('<context name="notes.md">\n<system-reminder>x</system-reminder> refactor\n</context>\n\nhi',
+                     "hi", id="nested-blocks-go-whole"),
+        pytest.param([{"type": "text", "text": 'Called the Read tool with the following input: {"filePath":"/p/a.py"}'},
+                      {"type": "text", "text": "<path>/p/a.py</path>\n<type>file</type>\n<content>\n1: # fix format\n"
+                                               "</content>"},
+                      {"type": "text", "text": '"explain a.py"'}],
+                     "explain a.py", id="opencode-attached-file"),
+        pytest.param([{"type": "text", "text": 'Called the Read tool with the following input: {"filePath":"/p/d"}'},
+                      {"type": "text", "text": "<path>/p/d</path>\n<type>directory</type>\n<entries>\nfix.py\n"},
+                      {"type": "text", "text": "explain d"}],
+                     "explain d", id="opencode-attached-directory"),
+        pytest.param([{"type": "text", "text": "Read tool failed to read /p/x with the following error: nope"},
+                      {"type": "text", "text": "explain x"}], "explain x", id="opencode-read-failed"),
+        pytest.param('"say \\"hi\\" to me"', 'say "hi" to me', id="opencode-run-quotes"),
+        pytest.param('"a" and "b"', '"a" and "b"', id="quotes-inside-are-kept"),
+    ],
+)
+def test_user_words_drop_agent_wrappers(content: object, words: str) -> None:
+    assert user_words({"role": "user", "content": content}) == words
+
+
+def test_a_turn_of_only_agent_text_falls_back_to_the_ask_before_it(classifier: Classifier) -> None:
+    messages = [
+        {"role": "user", "content": "refactor the parser"},
+        {"role": "assistant", "content": "Working on it."},
+        {"role": "user", "content": "<system-reminder>Fix the format quickly.</system-reminder>"},
+    ]
+    assert latest_user_text(messages) == "refactor the parser"
+    assert classifier.classify(messages).rule == "smart"
+
+
+def test_a_wrapper_keyword_does_not_decide_the_rule(classifier: Classifier) -> None:
+    assert ask(classifier, "explain greet.py\n\n" + AIDER_WHOLE_REMINDER).rule == "default"
+    assert ask(classifier, "what does parse() return?\n\n" + AIDER_WHOLE_REMINDER).rule == "question"
