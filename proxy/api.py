@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -13,9 +14,9 @@ from starlette.routing import Route
 
 from proxy.errors import BadRequest, NotFound
 from proxy.estimate import prediction_error_pct
-from proxy.openai_api import json_object, parse_chat_request, read_json_body
 from proxy.pipeline import complete, plan, understand
 from proxy.session import Conversation, remaining_turns, session_impact
+from proxy.validate import json_object, parse_chat_request, read_json_body
 
 # "Before learning" is a key's first predictions, "after" its latest ones.
 ACCURACY_WINDOW = 10
@@ -87,7 +88,7 @@ async def route_process(request: Request) -> Response:
             if not isinstance(body[key], str):
                 raise BadRequest(f"'{key}' must be a string.", code=f"invalid_{key}")
             headers[header] = body[key]
-    understood = understand(services, chat, headers)
+    understood = understand(services, chat, headers, time.monotonic())
     answer, hermes, response_headers = await complete(
         services, understood, await plan(services, understood, await services.meter.budget.status()))
     choice = answer["choices"][0]

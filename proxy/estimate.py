@@ -60,8 +60,28 @@ class Estimate:
 
 
 def count_input_tokens(litellm_model: str, messages: list[dict[str, Any]], tools: Any = None) -> int:
-    """Input tokens as the model's tokenizer counts them (litellm's counter, offline)."""
-    return int(litellm.token_counter(model=litellm_model, messages=messages, tools=tools))
+    """Input tokens as the model's tokenizer counts them (litellm's counter, offline).
+
+    An image counts as LiteLLM's default: for a "high" detail image it would
+    otherwise download the URL to measure it. Audio and file parts, which it
+    cannot count, count as their base64 text: more than they cost, never less.
+    """
+    countable = [_countable(message) for message in messages]
+    return int(litellm.token_counter(model=litellm_model, messages=countable, tools=tools,
+                                     use_default_image_token_count=True))
+
+
+def _countable(message: dict[str, Any]) -> dict[str, Any]:
+    content = message.get("content")
+    if not isinstance(content, list):
+        return message
+    parts = [p if p.get("type") in ("text", "image_url") else {"type": "text", "text": _part_text(p)} for p in content]
+    return message | {"content": parts}
+
+
+def _part_text(part: dict[str, Any]) -> str:
+    inner = part.get(part["type"])  # refusal: a string; input_audio, file: an object of strings
+    return inner if isinstance(inner, str) else " ".join(str(v) for v in (inner or {}).values())
 
 
 def prior_for(task_type: str) -> Prior:

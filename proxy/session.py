@@ -8,16 +8,22 @@ message) when the client sends no `X-Session-Id`.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import litellm
 
-from proxy.openai_api import message_text
+from proxy.errors import BadRequest
 from proxy.pricing import Price
+from proxy.chat import message_text
 
 MAX_SESSION_ID_CHARS = 128
+# A client's session id is echoed in the X-Hermes-Session-Id header and typed back into
+# session-impact, so it must be printable ASCII: a CR, LF or NUL there would cut the
+# response, and one rewritten to fit would no longer find its session.
+SESSION_ID_CHARS = re.compile(r"[\x20-\x7e]*")
 # Sessions the mean length is learned from before it replaces the default.
 MIN_SESSIONS_TO_LEARN = 3
 
@@ -53,8 +59,11 @@ class SessionImpact:
 
 
 def identify(headers: Mapping[str, str], messages: Sequence[dict[str, Any]]) -> Conversation:
-    """The session a request belongs to, and its turns so far."""
+    """The session a request belongs to, and its turns so far; BadRequest for an id that is not printable ASCII."""
     given = headers.get("x-session-id", "").strip()
+    if not SESSION_ID_CHARS.fullmatch(given):
+        raise BadRequest("The session id (X-Session-Id, or 'session_id') must be printable ASCII: letters, digits, "
+                         "punctuation and spaces.", code="invalid_session_id")
     session_id = given[:MAX_SESSION_ID_CHARS] if given else _derived_id(messages)
     user_texts = [message_text(m) for m in messages if m.get("role") == "user"]
     tokens = [litellm.token_counter(text=text) for text in user_texts if text]

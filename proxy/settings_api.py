@@ -10,10 +10,14 @@ from starlette.routing import Route
 
 from proxy.errors import BadRequest
 from proxy.estimate import TASK_PRIORS
-from proxy.openai_api import json_object, read_json_body
+from proxy.validate import json_object, read_json_body
 
 USAGE_KEYS = {"model", "input_tokens", "output_tokens", "cost_usd", "task_type"}
 MAX_PREDICTIONS = 500
+# Bounds on tracked usage: far past any one call, and every figure stays exact in a float and SQLite.
+MAX_TRACKED_TOKENS = 10**12
+MAX_TRACKED_USD = 1_000_000.0
+MAX_MODEL_NAME_CHARS = 200
 
 
 async def route_status(request: Request) -> Response:
@@ -143,9 +147,12 @@ async def predictions(request: Request) -> Response:
       200:
         description: Predictions
     """
-    raw = request.query_params.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PREDICTIONS:
-        raise BadRequest(f"'limit' must be a whole number from 1 to {MAX_PREDICTIONS}, got {raw!r}.", code="invalid_limit")
+    given = request.query_params.getlist("limit") or ["50"]
+    raw = ",".join(given)
+    # isdigit() alone takes "²" (which int() refuses) and "١٢" (which it reads).
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 3) or not 1 <= int(raw) <= MAX_PREDICTIONS:
+        raise BadRequest(f"'limit' must be one whole number from 1 to {MAX_PREDICTIONS}, got {raw[:40]!r}.",
+                         code="invalid_limit")
     rows = await request.app.state.services.store.recent_predictions(int(raw))
     return JSONResponse({"predictions": rows})
 
@@ -154,27 +161,34 @@ def _usage_cost(services: Any, body: Any) -> tuple[str, float]:
     """(model, cost) of a track-usage body, or BadRequest naming what is wrong."""
     body = json_object(body, USAGE_KEYS)
     model = body.get("model")
-    if not isinstance(model, str) or not model.strip():
-        raise BadRequest("'model' is required and must be a non-empty string.", code="invalid_model")
+    if not isinstance(model, str) or not model.strip() or len(model) > MAX_MODEL_NAME_CHARS:
+        raise BadRequest(f"'model' is required and must be a non-empty string of at most {MAX_MODEL_NAME_CHARS} "
+                         "characters.", code="invalid_model")
     for key in ("input_tokens", "output_tokens"):
         value = body.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise BadRequest(f"'{key}' is required and must be a whole number, 0 or more, got {value!r}.",
-                             code=f"invalid_{key}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_TRACKED_TOKENS:
+            raise BadRequest(f"'{key}' is required and must be a whole number from 0 to {MAX_TRACKED_TOKENS:,}, "
+                             f"got {_shown(value)}.", code=f"invalid_{key}")
     task_type = body.get("task_type")
-    if task_type is not None and task_type not in TASK_PRIORS:
-        raise BadRequest(f"'task_type' must be one of {', '.join(TASK_PRIORS)}, got {task_type!r}.",
+    if task_type is not None and not (isinstance(task_type, str) and task_type in TASK_PRIORS):
+        raise BadRequest(f"'task_type' must be one of {', '.join(TASK_PRIORS)}, got {_shown(task_type)}.",
                          code="invalid_task_type")
     cost = body.get("cost_usd")
     if cost is not None:
-        if isinstance(cost, bool) or not isinstance(cost, (int, float)) or cost < 0:
-            raise BadRequest(f"'cost_usd' must be a number of dollars, 0 or more, got {cost!r}.", code="invalid_cost_usd")
+        # Finite already (the decoder refuses NaN and Infinity); bounded so no sum of them overflows.
+        if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not 0 <= cost <= MAX_TRACKED_USD:
+            raise BadRequest(f"'cost_usd' must be a number of dollars from 0 to {MAX_TRACKED_USD:,.0f}, got "
+                             f"{_shown(cost)}.", code="invalid_cost_usd")
         return model, float(cost)
     ref = services.config.find_model(model)
     if ref is None:
         raise BadRequest(f"Hermes has no price for {model!r}: send 'cost_usd', or name a configured model.",
                          code="invalid_model")
     return ref.name, services.prices.price(ref.name).cost_usd(body["input_tokens"], body["output_tokens"])
+
+
+def _shown(value: Any) -> str:
+    return repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
 
 
 routes = [

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 from proxy.errors import BadRequest
 from proxy.openai_api import encode_sse, parse_chat_request
+from proxy.validate import MAX_DEPTH, decode_json
 
 READ_TOOL = {
     "type": "function",
@@ -87,3 +89,164 @@ def test_sse_event_is_one_data_line() -> None:
     assert event.startswith(b"data: ") and event.endswith(b"\n\n")
     assert json.loads(event[6:]) == {"a": "ü\n"}
     assert event.count(b"\n") == 2
+
+
+IMAGE = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo=", "detail": "high"}}
+AUDIO = {"type": "input_audio", "input_audio": {"data": "UklGRiQAAABXQVZF", "format": "wav"}}
+FILE = {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0xLjQ=", "filename": "a.pdf"}}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"tool_choice": {"type": "function", "function": {"name": "read"}}, "tools": [READ_TOOL]},
+                     id="tool-choice-named"),
+        pytest.param({"tool_choice": "required", "tools": [READ_TOOL]}, id="tool-choice-required"),
+        pytest.param({"tool_choice": "none"}, id="tool-choice-none"),
+        pytest.param({"parallel_tool_calls": False, "tools": [READ_TOOL]}, id="parallel-tool-calls"),
+        pytest.param({"messages": [{"role": "user", "content": [{"type": "text", "text": "see"}, IMAGE]}]},
+                     id="image"),
+        pytest.param({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
+                     id="image-no-detail"),
+        pytest.param({"messages": [{"role": "user", "content": [AUDIO]}]}, id="input-audio"),
+        pytest.param({"messages": [{"role": "user", "content": [FILE]}]}, id="file-data"),
+        pytest.param({"messages": [{"role": "user", "content": [{"type": "file", "file": {"file_id": "file-1"}}]}]},
+                     id="file-id"),
+        pytest.param({"messages": [{"role": "user", "content": "hi"},
+                                   {"role": "assistant", "content": [{"type": "refusal", "refusal": "No."}]},
+                                   {"role": "user", "content": "please"}]}, id="refusal"),
+        pytest.param({"messages": [{"role": "assistant", "content": None, "refusal": "No."}]}, id="refusal-field"),
+        pytest.param({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}},
+                     id="json-schema"),
+        pytest.param({"seed": -(2**63), "max_tokens": 2**63 - 1}, id="int64-bounds"),
+    ],
+)
+def test_every_openai_shape_is_accepted(change: dict) -> None:
+    parse_chat_request({"model": "auto", "messages": [{"role": "user", "content": "hi"}]} | change)
+
+
+def bad_tool(**function: object) -> dict:
+    return {"type": "function", "function": {"name": "read"} | function}
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        pytest.param({"messages": [{"role": {}, "content": "x"}]}, "'messages[0].role' must be one of",
+                     id="role-object"),
+        pytest.param({"messages": [{"role": ["user"], "content": "x"}]}, "'messages[0].role'", id="role-array"),
+        pytest.param({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
+                     "'messages[0].content[0].image_url' must be an object", id="image-missing"),
+        pytest.param({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]},
+                     "'messages[0].content[0].image_url.url' is required", id="image-without-url"),
+        pytest.param({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": 5}}]}]},
+                     "'messages[0].content[0].image_url.url'", id="image-url-number"),
+        pytest.param({"messages": [{"role": "user", "content": [IMAGE | {"image_url": {"url": "x", "detail": {}}}]}]},
+                     "'messages[0].content[0].image_url.detail' must be auto, low or high", id="image-detail"),
+        pytest.param({"messages": [{"role": "user", "content": [{"type": "input_audio",
+                                                                  "input_audio": {"data": "x"}}]}]},
+                     "'messages[0].content[0].input_audio.format' is required", id="audio-without-format"),
+        pytest.param({"messages": [{"role": "user", "content": [{"type": "file", "file": {"filename": "a"}}]}]},
+                     "'messages[0].content[0].file' needs 'file_data' (base64) or 'file_id'", id="file-empty"),
+        pytest.param({"messages": [{"role": "user", "content": [{"type": "file", "file": {"file_id": 3}}]}]},
+                     "'messages[0].content[0].file.file_id' must be a string", id="file-id-number"),
+        pytest.param({"messages": [{"role": "user", "content": [{"type": "refusal", "refusal": "no"}]}]},
+                     "a refusal part belongs in an assistant message", id="refusal-from-user"),
+        pytest.param({"messages": [{"role": "user", "content": [{"type": "text", "text": ["x"]}]}]},
+                     "'messages[0].content[0].text' must be a string, got array", id="text-array"),
+        pytest.param({"messages": [{"role": "user", "content": [{"type": "video", "video": {}}]}]},
+                     "'messages[0].content[0].type' must be one of text, refusal, image_url, input_audio, file",
+                     id="unknown-part"),
+        pytest.param({"messages": [{"role": "assistant", "tool_calls": [1, 2]}]},
+                     "'messages[0].tool_calls[0]' must be", id="tool-calls-not-objects"),
+        pytest.param({"messages": [{"role": "assistant", "tool_calls": [{"id": "c", "type": "function"}]}]},
+                     "'messages[0].tool_calls[0]' must be", id="tool-call-without-function"),
+        pytest.param({"messages": [{"role": "assistant", "tool_calls": [{"function": {"arguments": "{}"}}]}]},
+                     "'messages[0].tool_calls[0].function.name' must be a non-empty string", id="tool-call-no-name"),
+        pytest.param({"messages": [{"role": "assistant",
+                                    "tool_calls": [{"function": {"name": "f", "arguments": {}}}]}]},
+                     "'messages[0].tool_calls[0].function.arguments' must be a string of JSON", id="arguments-object"),
+        pytest.param({"messages": [{"role": "tool", "tool_call_id": 7, "content": "x"}]},
+                     "'messages[0].tool_call_id' must be a string", id="tool-call-id-number"),
+        pytest.param({"tools": [bad_tool(parameters={"type": "object", "properties": 5})]},
+                     "'tools[0].function.parameters.properties' must be an object of schemas", id="properties-5"),
+        pytest.param({"tools": [bad_tool(parameters={"properties": {"a": 5}})]},
+                     "'tools[0].function.parameters.properties.a' must be a JSON Schema object", id="property-5"),
+        pytest.param({"tools": [bad_tool(parameters={"properties": {"a": {"type": "array"}}})]},
+                     "'tools[0].function.parameters.properties.a.items' must be a JSON Schema", id="array-no-items"),
+        pytest.param({"tools": [bad_tool(parameters={"properties": {"a": {"type": "string", "enum": 5}}})]},
+                     "'tools[0].function.parameters.properties.a.enum' must be an array", id="enum-5"),
+        pytest.param({"tools": [bad_tool(parameters={"$schema": ["x"]})]},
+                     "'tools[0].function.parameters.$schema' must be a string", id="schema-uri-array"),
+        pytest.param({"tools": [bad_tool(parameters={"required": "a"})]},
+                     "'tools[0].function.parameters.required' must be an array", id="required-string"),
+        pytest.param({"tool_choice": {"type": "function", "function": {"name": "write"}}, "tools": [READ_TOOL]},
+                     "'tool_choice' names the function 'write', which is not in 'tools'", id="tool-choice-unknown"),
+        pytest.param({"tool_choice": {"type": "function"}}, "'tool_choice' must be none, auto", id="tool-choice-no-fn"),
+        pytest.param({"tool_choice": {"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": []}}},
+                     "'tool_choice' must be none, auto", id="tool-choice-allowed-tools"),
+        pytest.param({"tool_choice": ["auto"]}, "'tool_choice' must be none, auto", id="tool-choice-array"),
+        pytest.param({"response_format": {"type": {}}}, "'response_format' must be an object", id="format-type-object"),
+        pytest.param({"response_format": {"type": "json_schema"}}, "'response_format.json_schema' must be an object",
+                     id="json-schema-missing"),
+        pytest.param({"max_tokens": 2**63}, "'max_tokens' must be a positive integer", id="max-tokens-huge"),
+        pytest.param({"seed": 1.5}, "'seed' must be a 64-bit integer", id="seed-float"),
+    ],
+)
+def test_malformed_shapes_are_400_naming_the_field(change: dict, fragment: str) -> None:
+    body = {"model": "auto", "messages": [{"role": "user", "content": "hi"}]} | change
+    with pytest.raises(BadRequest) as info:
+        parse_chat_request(body)
+    assert fragment in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        pytest.param(b'{"cost_usd": Infinity}', "Infinity is not a JSON number", id="infinity"),
+        pytest.param(b'{"a": -Infinity}', "-Infinity is not a JSON number", id="minus-infinity"),
+        pytest.param(b'{"a": NaN}', "NaN is not a JSON number", id="nan"),
+        pytest.param(b'{"daily_limit_usd": 1e999}', "1e999 is too large", id="overflow"),
+        pytest.param(b'{"a": ' + b"7" * 5000 + b"}", "more than 64 digits", id="5000-digits"),
+        pytest.param(b'{"a": -' + b"7" * 65 + b"}", "more than 64 digits", id="65-digits"),
+        pytest.param(b"[" * 1000 + b"]" * 1000, f"more than {MAX_DEPTH} levels deep", id="1000-deep"),
+        pytest.param(b'{"a":' * 65 + b"1" + b"}" * 65, f"more than {MAX_DEPTH} levels deep", id="65-deep"),
+        pytest.param(b"[" * 100_000, "brackets do not balance", id="unclosed"),
+        pytest.param(b'{"model": "\\ud800"}', "lone UTF-16 surrogate", id="lone-high-surrogate"),
+        pytest.param(b'{"a": "x\\udc00"}', "lone UTF-16 surrogate", id="lone-low-surrogate"),
+        pytest.param(b'{"\\ud800": 1}', "lone UTF-16 surrogate", id="surrogate-key"),
+        pytest.param('"\ud800"'.encode("utf-8", "surrogatepass"), "not UTF-8", id="encoded-surrogate"),
+        pytest.param(b'{"a": "\xff"}', "not UTF-8 (byte 7", id="latin-1"),
+        pytest.param(b"", "Expecting value", id="empty"),
+    ],
+)
+def test_strict_decoder_refuses_what_cannot_be_stored_or_sent_back(raw: bytes, fragment: str) -> None:
+    with pytest.raises(BadRequest) as info:
+        decode_json(raw)
+    assert info.value.code == "invalid_json"
+    assert info.value.message.startswith("The request body is not valid JSON: ")
+    assert fragment in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        pytest.param(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH, None, id="64-deep"),
+        pytest.param(b'{"a": "[[[[{{{{\\"[["}', {"a": '[[[[{{{{"[['}, id="brackets-in-strings"),
+        pytest.param(b'"\\ud83d\\ude00 \\\\ud800"', "\U0001f600 \\ud800", id="surrogate-pair-and-escaped-backslash"),
+        pytest.param(b'{"a": 1e308, "b": -0.0, "c": ' + b"9" * 64 + b"}", {"a": 1e308, "b": -0.0, "c": 10**64 - 1},
+                     id="big-but-finite"),
+    ],
+)
+def test_strict_decoder_accepts_valid_json(raw: bytes, value: object) -> None:
+    decoded = decode_json(raw)
+    if value is not None:
+        assert decoded == value
+
+
+def test_strict_decoder_stays_linear_on_an_unterminated_string_of_escaped_quotes() -> None:
+    # Retrying the string pattern from every quote took 38 s for 40,000 of them.
+    started = time.monotonic()
+    with pytest.raises(BadRequest, match="Unterminated string"):
+        decode_json(b'["' + b'\\"' * 500_000)
+    assert time.monotonic() - started < 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 
 import httpx
@@ -29,7 +30,7 @@ def test_route_status_says_what_is_reachable(hermes_url: str) -> None:
         "llama3.2:3b": False, "qwen2.5-coder:7b": False, "gemma3:latest": False, "llama3.1:8b": False,
         "smollm2:135m": True}
     assert status["cloud"]["configured"] is True and status["budget"]["tier"] == "normal"
-    assert status["preferences"] == {"target_quality": 9.0, "upgrade_policy": "ask", "daily_limit_usd": 5.0}
+    assert status["preferences"] == {"target_quality": 9.0, "upgrade_policy": "auto", "daily_limit_usd": 5.0}
 
 
 def test_settings_models_lists_prices_and_priors(hermes_url: str) -> None:
@@ -126,3 +127,74 @@ def test_openapi_schema_documents_the_api(hermes_url: str) -> None:
         assert path in schema["paths"], path
     prefs = schema["paths"]["/api/v1/settings/update-preferences"]["post"]
     assert prefs["requestBody"]["content"]["application/json"]["schema"]["additionalProperties"] is False
+
+
+STATUS_PATHS = ("/api/v1/route/status", "/api/v1/costs/analysis", "/api/v1/monitoring/dashboard", "/metrics")
+
+
+def raw_post(url: str, path: str, body: bytes) -> httpx.Response:
+    return httpx.post(f"{url}{path}", content=body, headers={"content-type": "application/json"}, timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "code"),
+    [
+        pytest.param("/api/v1/costs/track-usage", b'{"model": "x", "input_tokens": 1, "output_tokens": 1, '
+                     b'"cost_usd": Infinity}', "invalid_json", id="usage-infinity"),
+        pytest.param("/api/v1/costs/track-usage", b'{"model": "x", "input_tokens": 1, "output_tokens": 1, '
+                     b'"cost_usd": NaN}', "invalid_json", id="usage-nan"),
+        pytest.param("/api/v1/costs/track-usage", b'{"model": "x", "input_tokens": 1, "output_tokens": 1, '
+                     b'"cost_usd": 1e999}', "invalid_json", id="usage-overflow"),
+        pytest.param("/api/v1/costs/track-usage", b'{"model": "x", "input_tokens": 1, "output_tokens": 1, '
+                     b'"cost_usd": 1e300}', "invalid_cost_usd", id="usage-huge-cost"),
+        pytest.param("/api/v1/costs/track-usage", b'{"model": "gpt-4", "input_tokens": 1' + b"0" * 40 +
+                     b', "output_tokens": 1}', "invalid_input_tokens", id="usage-huge-tokens"),
+        pytest.param("/api/v1/costs/track-usage", b'{"model": "gpt-4", "input_tokens": 1, "output_tokens": 1, '
+                     b'"task_type": {}}', "invalid_task_type", id="usage-task-type-object"),
+        pytest.param("/api/v1/settings/update-preferences", b'{"daily_limit_usd": 1e999}', "invalid_json",
+                     id="limit-overflow"),
+        pytest.param("/api/v1/settings/update-preferences", b'{"daily_limit_usd": 999999999}',
+                     "invalid_daily_limit_usd", id="limit-huge"),
+        pytest.param("/api/v1/settings/update-preferences", b'{"target_quality": NaN}', "invalid_json",
+                     id="quality-nan"),
+        pytest.param("/api/v1/settings/update-preferences", b'{"upgrade_policy": {}}', "invalid_upgrade_policy",
+                     id="policy-object"),
+        pytest.param("/api/v1/settings/update-preferences", b'{"daily_limit_usd": ' + b"9" * 5000 + b"}",
+                     "invalid_json", id="limit-5000-digits"),
+    ],
+)
+def test_numbers_that_would_poison_the_store_are_refused(hermes_url: str, path: str, body: bytes, code: str) -> None:
+    before = get(hermes_url, "/api/v1/route/status").json()["preferences"]
+    assert_openai_error(raw_post(hermes_url, path, body), 400, code)
+    assert get(hermes_url, "/api/v1/route/status").json()["preferences"] == before
+    assert get(hermes_url, "/api/v1/costs/analysis").json()["spent_usd"] == 0
+    for status_path in STATUS_PATHS:
+        assert get(hermes_url, status_path).status_code == 200, status_path
+
+
+def test_the_largest_allowed_values_keep_every_status_endpoint_working(hermes_url: str) -> None:
+    usage = {"model": "x", "input_tokens": 10**12, "output_tokens": 10**12, "cost_usd": 1_000_000}
+    assert post(hermes_url, "/api/v1/costs/track-usage", usage).status_code == 200
+    assert post(hermes_url, "/api/v1/settings/update-preferences", {"daily_limit_usd": 1_000_000}).status_code == 200
+    for status_path in STATUS_PATHS:
+        assert get(hermes_url, status_path).status_code == 200, status_path
+
+
+@pytest.mark.parametrize("query", ["limit=abc", "limit=-1", "limit=1e9", "limit=5&limit=6", "limit=%C2%B2",
+                                   "limit=%D9%A1", "limit=", "limit=0050", "limit=" + "9" * 5000, "limit=%FF"])
+def test_odd_prediction_limits_are_400(hermes_url: str, query: str) -> None:
+    response = httpx.get(f"{hermes_url}/api/v1/monitoring/predictions?{query}", timeout=30)
+    assert_openai_error(response, 400, "invalid_limit")
+
+
+def test_saved_preferences_that_are_not_valid_are_ignored_at_start(
+    make_config: Callable[..., Config], serve_hermes: Serve
+) -> None:
+    config = make_config()
+    url = serve_hermes(config)
+    assert post(url, "/api/v1/settings/update-preferences", {"upgrade_policy": "never"}).status_code == 200
+    with sqlite3.connect(config.database) as db:  # what an older Hermes let through
+        db.execute("""UPDATE preferences SET value = '{"target_quality": 9, "upgrade_policy": "never",
+                      "daily_limit_usd": Infinity}'""")
+    restarted = serve_hermes(config)
+    assert get(restarted, "/api/v1/route/status").json()["preferences"]["daily_limit_usd"] == 5.0
