@@ -34,7 +34,7 @@ class Attempt:
     """One local model's turn in the cascade."""
 
     model: str
-    outcome: str  # accepted | rejected | unscored | skipped | unavailable | failed
+    outcome: str  # accepted | rejected | unscored | skipped | unavailable | failed | too_long
     score: QualityScore | None = None
     detail: str = ""
 
@@ -129,43 +129,68 @@ async def run_local_cascade(
     catalog: LocalCatalog,
     store: Store,
 ) -> CascadeResult:
-    """Try the local models in order until one's answer reaches `target_quality`."""
+    """Try the local models in order until one's answer reaches `target_quality`.
+
+    A model with a poor record is skipped, but the skip saves time, never the
+    answer: when nothing else answered, the best skipped model is tried anyway.
+    """
     pulled = await catalog.models()
     if pulled is None:
         return CascadeResult((Attempt("ollama", "unavailable", detail=f"nothing answers at {catalog.api_base}"),))
+    chat = chat.limited_to(config.routing.local.max_tokens)  # a CPU model takes minutes per thousand tokens
     attempts: list[Attempt] = []
+    skipped: list[tuple[float, float, ModelRef]] = []  # (acceptance rate, quality prior, model)
     best: Attempt | None = None
     best_answer: dict[str, Any] | None = None
     for ref in config.local_models:
         if not await catalog.has(ref.name):
             attempts.append(Attempt(ref.name, "unavailable", detail="not pulled"))
             continue
-        skip = await _skip_reason(store, ref.name, task.task_type, config)
+        skip, rate = await _skip_reason(store, ref.name, task.task_type, config)
         if skip:
             await store.record_attempt(ref.name, task.task_type, None, None)
             attempts.append(Attempt(ref.name, "skipped", detail=skip))
+            skipped.append((rate, ref.quality_prior, ref))
             continue
-        try:
-            answer = await upstream.complete(local_target(config, ref), chat)
-        except HermesError as error:
-            attempts.append(Attempt(ref.name, "failed", detail=error.message))
-            continue
-        if not task.cascade:  # e.g. yolo: the first answer, as fast as it comes
-            attempt = Attempt(ref.name, "unscored", detail=f"rule {task.rule} turns the cascade off")
-            return CascadeResult((*attempts, attempt), attempt, answer)
-        choice = answer["choices"][0]
-        score = await score_answer(chat.messages, choice["message"], choice["finish_reason"],
-                                   chat.params.get("tools"), task.task_type, config.routing.quality,
-                                   _judge(config))
-        accepted = score.score >= target_quality
-        await store.record_attempt(ref.name, task.task_type, score.score, accepted)
-        attempt = Attempt(ref.name, "accepted" if accepted else "rejected", score)
+        attempt, answer = await _try_local(ref, chat, task, target_quality, config, store)
         attempts.append(attempt)
-        if best is None or score.score > (best.score.score if best.score else -1):
+        if answer is not None and (best is None or _score(attempt) > _score(best)):
             best, best_answer = attempt, answer
-        if accepted:
+        if attempt.outcome in ("accepted", "unscored"):
             break
+    if best_answer is None and skipped:
+        ref = max(skipped, key=lambda entry: entry[:2])[2]
+        attempt, best_answer = await _try_local(ref, chat, task, target_quality, config, store,
+                                                note="tried although skipped: no other local model answered")
+        attempts.append(attempt)
+        if best_answer is not None:
+            best = attempt
     return CascadeResult(tuple(attempts), best, best_answer)
+
+
+async def _try_local(
+    ref: ModelRef, chat: ChatRequest, task: TaskClass, target_quality: float, config: Config, store: Store,
+    note: str = "",
+) -> tuple[Attempt, dict[str, Any] | None]:
+    """One local model's answer and its verdict (the answer is None when the call failed)."""
+    try:
+        answer = await upstream.complete(local_target(config, ref), chat)
+    except HermesError as error:
+        outcome = "too_long" if error.code == "context_length_exceeded" else "failed"
+        return Attempt(ref.name, outcome, detail=error.message), None
+    if not task.cascade:  # e.g. yolo: the first answer, as fast as it comes
+        return Attempt(ref.name, "unscored", detail=note or f"rule {task.rule} turns the cascade off"), answer
+    choice = answer["choices"][0]
+    score = await score_answer(chat.messages, choice["message"], choice["finish_reason"],
+                               chat.params.get("tools"), task.task_type, config.routing.quality,
+                               _judge(config))
+    accepted = score.score >= target_quality
+    await store.record_attempt(ref.name, task.task_type, score.score, accepted)
+    return Attempt(ref.name, "accepted" if accepted else "rejected", score, note), answer
+
+
+def _score(attempt: Attempt) -> float:
+    return attempt.score.score if attempt.score else -1.0
 
 
 def decide(
@@ -220,17 +245,17 @@ def _judge(config: Config) -> Judge | None:
     return grade
 
 
-async def _skip_reason(store: Store, model: str, task_type: str, config: Config) -> str:
-    """Why `model` sits this one out for `task_type` ("" to try it)."""
+async def _skip_reason(store: Store, model: str, task_type: str, config: Config) -> tuple[str, float]:
+    """(why `model` sits this one out for `task_type`, "" to try it; its recent acceptance rate)."""
     cascade = config.routing.cascade
     tries, skips = await store.attempt_record(model, task_type, cascade.skip_window)
     if len(tries) < cascade.skip_window:
-        return ""
+        return "", 1.0
     rate = sum(tries) / len(tries)
     if rate >= cascade.skip_below_acceptance or skips + 1 >= cascade.probe_every:
-        return ""  # good enough, or due a probe to earn its way back
+        return "", rate  # good enough, or due a probe to earn its way back
     return (f"accepted {rate:.0%} of its last {len(tries)} {task_type} tries; "
-            f"next probe in {cascade.probe_every - skips - 1} requests")
+            f"next probe in {cascade.probe_every - skips - 1} requests"), rate
 
 
 async def _first_local(config: Config, catalog: LocalCatalog) -> Target:
@@ -252,8 +277,13 @@ async def _first_local(config: Config, catalog: LocalCatalog) -> Target:
     )
 
 
-def _no_local_answer(result: CascadeResult, best: UpgradeOption | None, policy: str) -> UpstreamError:
+def _no_local_answer(result: CascadeResult, best: UpgradeOption | None, policy: str) -> HermesError:
     tried = "; ".join(f"{a.model}: {a.outcome}" + (f" ({a.detail})" if a.detail else "") for a in result.attempts)
+    called = [a for a in result.attempts if a.outcome in ("failed", "too_long")]
+    if called and all(a.outcome == "too_long" for a in called):
+        # The client's fault, not an upstream's: the prompt fits no local model and no upgrade was possible.
+        return BadRequest(f"The conversation is too long for the local models ({tried}), and no cloud upgrade "
+                          "was possible: shorten it, or ask for a cloud model.", code="context_length_exceeded")
     if best is None:
         advice = "No cloud upgrade is available (no OPENROUTER_API_KEY, or none today's budget tier allows)."
     elif policy == "auto":

@@ -5,7 +5,8 @@ small model itself, on its own port, speaking enough of Ollama's API
 (`/api/tags`, `/api/chat`, `/api/generate`, `/api/show`, `/api/version`) that
 LiteLLM's real Ollama backend talks to it exactly as to a real Ollama.
 Inference runs in worker threads, one request at a time (as Ollama queues
-them), never on the event loop.
+them), never on the event loop, and stops between two tokens when the client
+goes away (see disconnect.py).
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import threading
 import time
+from contextlib import aclosing
 from dataclasses import dataclass
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,16 +26,15 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import iterate_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from proxy.disconnect import CancellingStreamingResponse, collect_unless_disconnected
+from proxy.llama_translate import parse_tool_call, to_llama_messages, to_sampling
 
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # The Ollama release whose API this imitates; clients only read it.
 OLLAMA_VERSION = "0.6.0"
-TOOL_PROMPT = (
-    "You can call these tools. To call one, reply with only a JSON object "
-    '{"name": "<tool name>", "arguments": {...}} and nothing else.\nTools:\n'
-)
 
 
 class ContextTooLong(ValueError):
@@ -44,6 +46,10 @@ class Finished:
     """The end of an answer: Ollama's `done_reason` ("stop" or "length")."""
 
     reason: str
+
+
+# An answer as it is generated: text pieces, then how it finished.
+Pieces = Generator["str | Finished", None, None]
 
 
 def find_gguf() -> Path:
@@ -66,6 +72,7 @@ class EmbeddedModel:
         self.context_tokens = context_tokens
         self.default_max_tokens = 1024
         self.calls = 0
+        self.cancelled = 0  # generations stopped early because their client left
         self._llama = Llama(model_path=str(self.path), n_ctx=context_tokens, n_threads=threads, verbose=False)
         self.lock = asyncio.Lock()
 
@@ -85,15 +92,22 @@ class EmbeddedModel:
     def token_count(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode(), add_bos=False))
 
-    def chat(self, messages: list[dict[str, str]], sampling: dict[str, Any]) -> Iterator[str | Finished]:
-        """Yield the answer's text piece by piece (a token each), then how it finished."""
-        return self._pieces(self._llama.create_chat_completion(messages=messages, stream=True, **sampling))
+    def chat(self, messages: list[dict[str, str]], sampling: dict[str, Any],
+             cancel: threading.Event | None = None) -> Pieces:
+        """Yield the answer's text piece by piece (a token each), then how it finished.
 
-    def generate(self, prompt: str, sampling: dict[str, Any]) -> Iterator[str | Finished]:
-        """Raw completion of `prompt`, piece by piece, then how it finished."""
-        return self._pieces(self._llama.create_completion(prompt=prompt, stream=True, **sampling))
+        Once `cancel` is set, the next token is not computed and nothing more is yielded.
+        """
+        chunks = self._llama.create_chat_completion(messages=messages, stream=True, **sampling)
+        return self._pieces(chunks, cancel or threading.Event())
 
-    def _pieces(self, chunks: Iterator[Any]) -> Iterator[str | Finished]:
+    def generate(self, prompt: str, sampling: dict[str, Any],
+                 cancel: threading.Event | None = None) -> Pieces:
+        """Raw completion of `prompt`, piece by piece, then how it finished; `cancel` as for `chat`."""
+        return self._pieces(self._llama.create_completion(prompt=prompt, stream=True, **sampling),
+                            cancel or threading.Event())
+
+    def _pieces(self, chunks: Iterator[Any], cancel: threading.Event) -> Pieces:
         self.calls += 1
         reason = "stop"
         try:
@@ -103,76 +117,14 @@ class EmbeddedModel:
                 if piece:
                     yield piece
                 reason = choice.get("finish_reason") or reason
+                if cancel.is_set():
+                    self.cancelled += 1
+                    return
         except ValueError as exc:  # llama.cpp's "Requested tokens (N) exceed context window"
             raise ContextTooLong(str(exc)) from None
+        finally:
+            chunks.close()  # type: ignore[attr-defined]  # llama-cpp's streams are generators
         yield Finished("length" if reason == "length" else "stop")
-
-
-def to_llama_messages(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> list[dict[str, str]]:
-    """Ollama chat messages as plain role/content pairs the chat template accepts."""
-    converted = []
-    for message in messages:
-        content = message.get("content") or ""
-        if not isinstance(content, str):
-            content = json.dumps(content)
-        for call in message.get("tool_calls") or []:
-            function = call.get("function", {})
-            content += json.dumps({"name": function.get("name"), "arguments": function.get("arguments", {})})
-        converted.append({"role": str(message.get("role", "user")), "content": content})
-    if tools:
-        described = "\n".join(_describe_tool(tool) for tool in tools)
-        if converted and converted[0]["role"] == "system":
-            converted[0] = {"role": "system", "content": converted[0]["content"] + "\n\n" + TOOL_PROMPT + described}
-        else:
-            converted.insert(0, {"role": "system", "content": TOOL_PROMPT + described})
-    return converted
-
-
-def _describe_tool(tool: dict[str, Any]) -> str:
-    function = tool.get("function", {})
-    schema = json.dumps(function.get("parameters", {}), separators=(",", ":"))
-    return f"- {function.get('name')}: {function.get('description', '')} Parameters: {schema}"
-
-
-def parse_tool_call(text: str, tools: list[dict[str, Any]] | None) -> dict[str, Any] | None:
-    """An Ollama tool call if `text` is a JSON call of an offered tool, else None."""
-    if not tools:
-        return None
-    stripped = text.strip().removeprefix("```json").removeprefix("```").removesuffix("```").strip()
-    try:
-        call = json.loads(stripped)
-    except json.JSONDecodeError:
-        return None
-    names = {tool.get("function", {}).get("name") for tool in tools}
-    if not isinstance(call, dict) or call.get("name") not in names:
-        return None
-    arguments = call.get("arguments", {})
-    return {"function": {"name": call["name"], "arguments": arguments if isinstance(arguments, dict) else {}}}
-
-
-def to_sampling(options: dict[str, Any] | None, response_format: Any, default_max_tokens: int) -> dict[str, Any]:
-    """Ollama `options` and `format` as llama-cpp keyword arguments."""
-    options = options or {}
-    sampling: dict[str, Any] = {"max_tokens": default_max_tokens}
-    num_predict = options.get("num_predict")
-    if isinstance(num_predict, int) and num_predict > 0:
-        sampling["max_tokens"] = num_predict
-    for ollama_key, llama_key in (("temperature", "temperature"), ("top_p", "top_p"), ("top_k", "top_k"),
-                                  ("seed", "seed"), ("repeat_penalty", "repeat_penalty")):
-        if options.get(ollama_key) is not None:
-            sampling[llama_key] = options[ollama_key]
-    stop = options.get("stop")
-    if stop:
-        sampling["stop"] = [stop] if isinstance(stop, str) else list(stop)
-    return sampling | _grammar(response_format)
-
-
-def _grammar(response_format: Any) -> dict[str, Any]:
-    if response_format == "json":
-        return {"response_format": {"type": "json_object"}}
-    if isinstance(response_format, dict):
-        return {"response_format": {"type": "json_object", "schema": response_format}}
-    return {}
 
 
 def create_local_model_app(model: EmbeddedModel) -> Starlette:
@@ -216,8 +168,9 @@ def create_local_model_app(model: EmbeddedModel) -> Starlette:
         except ContextTooLong as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         sampling = to_sampling(body.get("options"), body.get("format"), model.default_max_tokens)
-        pieces = _run(model, lambda: model.chat(messages, sampling), buffer=bool(tools))
-        return await _respond(model, pieces, prompt_tokens, body.get("stream", True), "message", tools)
+        cancel = threading.Event()
+        pieces = _run(model, lambda: model.chat(messages, sampling, cancel), buffer=bool(tools))
+        return await _respond(request, cancel, model, pieces, prompt_tokens, body.get("stream", True), "message", tools)
 
     async def generate(request: Request) -> Response:
         body = await _json(request)
@@ -238,11 +191,12 @@ def create_local_model_app(model: EmbeddedModel) -> Starlette:
         except ContextTooLong as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         sampling = to_sampling(body.get("options"), body.get("format"), model.default_max_tokens)
+        cancel = threading.Event()
         if body.get("raw"):
-            pieces = _run(model, lambda: model.generate(prompt, sampling))
+            pieces = _run(model, lambda: model.generate(prompt, sampling, cancel))
         else:
-            pieces = _run(model, lambda: model.chat(messages, sampling))
-        return await _respond(model, pieces, prompt_tokens, body.get("stream", True), "response", None)
+            pieces = _run(model, lambda: model.chat(messages, sampling, cancel))
+        return await _respond(request, cancel, model, pieces, prompt_tokens, body.get("stream", True), "response", None)
 
     return Starlette(
         routes=[
@@ -256,24 +210,36 @@ def create_local_model_app(model: EmbeddedModel) -> Starlette:
     )
 
 
-async def _run(model: EmbeddedModel, start: Any, buffer: bool = False) -> AsyncIterator[str | Finished]:
+async def _run(
+    model: EmbeddedModel, start: Callable[[], Pieces], buffer: bool = False
+) -> AsyncIterator[str | Finished]:
     """Run one generation in worker threads while holding the model's lock.
 
     The lock is taken inside the generator, so a response that is never
-    iterated (the client left first) never holds it.
+    iterated (the client left first) never holds it, and released however
+    the generator ends: finished, cancelled, or closed.
     """
     async with model.lock:
-        pieces = iterate_in_threadpool(start())
-        if buffer:  # a tool call can only be recognised once the whole answer is in
-            collected = [piece async for piece in pieces]
-            yield "".join(p for p in collected if isinstance(p, str))
-            yield collected[-1]
-        else:
-            async for piece in pieces:
-                yield piece
+        tokens = start()
+        try:
+            pieces = iterate_in_threadpool(tokens)
+            if buffer:  # a tool call can only be recognised once the whole answer is in
+                collected = [piece async for piece in pieces]
+                if collected and isinstance(collected[-1], Finished):
+                    yield "".join(p for p in collected if isinstance(p, str))
+                    yield collected[-1]
+            else:
+                async for piece in pieces:
+                    yield piece
+        finally:
+            # The worker thread has returned by now (anyio waits for it), so
+            # closing the generator here cannot race it.
+            tokens.close()
 
 
 async def _respond(
+    request: Request,
+    cancel: threading.Event,
     model: EmbeddedModel,
     pieces: AsyncIterator[str | Finished],
     prompt_tokens: int,
@@ -283,8 +249,10 @@ async def _respond(
 ) -> Response:
     lines = _ndjson(model, pieces, prompt_tokens, field, tools)
     if stream:
-        return StreamingResponse((json.dumps(line) + "\n" async for line in lines), media_type="application/x-ndjson")
-    collected = [line async for line in lines]
+        return CancellingStreamingResponse(_encoded(lines), cancel, media_type="application/x-ndjson")
+    collected = await collect_unless_disconnected(request.receive, lines, cancel)
+    if not collected:  # the client has gone: nobody reads this
+        return Response(status_code=499)
     final = collected[-1]
     if "error" in final:
         return JSONResponse(final, status_code=400)
@@ -295,6 +263,12 @@ async def _respond(
     else:
         final["response"] = "".join(line["response"] for line in collected)
     return JSONResponse(final)
+
+
+async def _encoded(lines: AsyncIterator[dict[str, Any]]) -> AsyncIterator[str]:
+    async with aclosing(lines):
+        async for line in lines:
+            yield json.dumps(line) + "\n"
 
 
 async def _ndjson(
@@ -308,17 +282,18 @@ async def _ndjson(
     started = time.monotonic_ns()
     count = 0
     try:
-        async for piece in pieces:
-            if isinstance(piece, Finished):
-                eval_ns = max(time.monotonic_ns() - started, 1)
-                yield _final(model, field, piece.reason, prompt_tokens, count, eval_ns)
-                return
-            count += model.token_count(piece) if tools else 1
-            call = parse_tool_call(piece, tools)
-            if call:
-                yield _line(model, field, "", tool_calls=[call])
-            else:
-                yield _line(model, field, piece)
+        async with aclosing(pieces):  # closing this stream closes the generation (and frees the lock)
+            async for piece in pieces:
+                if isinstance(piece, Finished):
+                    eval_ns = max(time.monotonic_ns() - started, 1)
+                    yield _final(model, field, piece.reason, prompt_tokens, count, eval_ns)
+                    return
+                count += model.token_count(piece) if tools else 1
+                call = parse_tool_call(piece, tools)
+                if call:
+                    yield _line(model, field, "", tool_calls=[call])
+                else:
+                    yield _line(model, field, piece)
     except ContextTooLong as exc:
         # Once a stream has begun, Ollama reports errors as a JSON line.
         yield {"error": str(exc)}

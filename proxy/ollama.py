@@ -17,12 +17,22 @@ CATALOG_TTL_S = 10.0
 
 
 async def pulled_models(client: httpx.AsyncClient, api_base: str) -> frozenset[str] | None:
-    """Names of the models Ollama at `api_base` has, or None if nothing answers there."""
+    """Names of the models Ollama at `api_base` has, or None if nothing answers there.
+
+    A reply that is not Ollama's `{"models": [...]}` (HTML from some other
+    server on the port, `{"models": 5}`, a bare list) counts as nothing
+    answering: a stranger on the port is no more use than an empty one.
+    """
     try:
         response = await client.get(f"{api_base}/api/tags", timeout=PROBE_TIMEOUT_S)
         response.raise_for_status()
-        models = response.json().get("models") or []
-    except (httpx.HTTPError, ValueError, AttributeError):
+        body = response.json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    if not isinstance(body, dict):
+        return None
+    models = body.get("models") or []  # a null list: nothing is pulled
+    if not isinstance(models, list):
         return None
     names = set()
     for entry in models:

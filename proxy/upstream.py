@@ -3,24 +3,37 @@
 This is the only module that imports LiteLLM's exception types: it maps them
 to Hermes's own errors (as httpx maps httpcore's) and turns LiteLLM's
 response objects into plain OpenAI wire dicts, so nothing above it depends on
-LiteLLM's types.
+LiteLLM's types. It also refuses what LiteLLM would let pass as a success: a
+200 that is not an answer, and a stream that stops before its finish_reason
+(LiteLLM makes up a "stop" for it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
 import litellm
+from litellm.exceptions import MidStreamFallbackError
 
 from proxy.config import ModelRef, Secret
-from proxy.errors import BadRequest, HermesError, UpstreamError, UpstreamTimeout
+from proxy.errors import (
+    BadRequest,
+    HermesError,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from proxy.openai_api import ChatRequest
+from proxy.stream_guard import StreamGuard
 
 # Hermes states every failure itself; LiteLLM's own console hints are noise.
 litellm.suppress_debug_info = True
@@ -50,38 +63,93 @@ async def stream(target: Target, chat: ChatRequest) -> AsyncIterator[dict[str, A
     """OpenAI `chat.completion.chunk` dicts, the usage chunk last.
 
     The first chunk is awaited before this returns, so a model that cannot
-    be reached fails here, while the client can still get a proper HTTP
-    error, rather than after a 200 has been sent.
+    be reached, or answers with something that is not a stream, fails here,
+    while the client can still get a proper HTTP error, rather than after a
+    200 has been sent. Later failures (a cut, a line that is not JSON, a
+    silence longer than the timeout) are raised by the iterator.
     """
+    deadline = asyncio.get_running_loop().time() + target.timeout_s  # one timeout for call and first chunk
     try:
-        async with asyncio.timeout(target.timeout_s):
+        async with asyncio.timeout_at(deadline):
             response = await _acompletion(target, chat, stream=True)
-            chunks = aiter(response)
-            first = await anext(chunks)
     except Exception as exc:
         raise _translate(exc, target) from exc
-    return _stream_chunks(first, chunks, target)
+    chunks = _stream_chunks(response, target)
+    try:
+        async with asyncio.timeout_at(deadline):
+            first = await anext(chunks)
+    except Exception as exc:
+        await chunks.aclose()
+        raise _translate(exc, target) from exc
+    return _prepend(first, chunks)
 
 
-async def _stream_chunks(first: Any, chunks: AsyncIterator[Any], target: Target) -> AsyncIterator[dict[str, Any]]:
+async def _prepend(first: dict[str, Any], rest: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    async with aclosing(rest):  # closing this closes the upstream connection
+        yield first
+        async for chunk in rest:
+            yield chunk
+
+
+async def _stream_chunks(response: Any, target: Target) -> AsyncIterator[dict[str, Any]]:
     stream_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
-    chunk: Any = first
-    while True:
-        normalized = _chunk_dict(chunk, stream_id, created, target.model.name)
-        if normalized is not None:
+    guard = StreamGuard(response)
+    finished = False
+    try:
+        while True:
+            try:
+                # An idle stream is as dead as a silent one: bound every wait.
+                async with asyncio.timeout(target.timeout_s):
+                    chunk = await anext(response)
+            except StopAsyncIteration:
+                break
+            except Exception as exc:
+                raise _stream_error(exc, guard, target) from exc
+            normalized = _chunk_dict(chunk, stream_id, created, target.model.name)
+            if normalized is None:
+                continue
+            if normalized["choices"] and normalized["choices"][0]["finish_reason"] is not None:
+                if not guard.finished:  # LiteLLM's own "stop" for a stream that just ended
+                    raise _incomplete(guard, target)
+                finished = True
             yield normalized
-        try:
-            # An idle stream is as dead as a silent one: bound every wait.
-            async with asyncio.timeout(target.timeout_s):
-                chunk = await anext(chunks)
-        except StopAsyncIteration:
-            return
-        except Exception as exc:
-            raise _translate(exc, target) from exc
+    finally:
+        aclose = getattr(response, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    if not finished:
+        raise _incomplete(guard, target)
+
+
+def _stream_error(exc: BaseException, guard: StreamGuard, target: Target) -> HermesError:
+    """The Hermes error for a stream that failed after it began."""
+    name = target.model.name
+    if guard.broken_line is not None:
+        return _bad_response(f"{name} sent a stream line that is not JSON ({_snippet(guard.broken_line)}); "
+                             "the answer cannot be trusted.")
+    if isinstance(exc, MidStreamFallbackError) and exc.original_exception is not None:
+        exc = exc.original_exception
+    if isinstance(exc, litellm.Timeout) or _caused_by(exc, TimeoutError):
+        return _translate(exc, target)
+    if isinstance(exc, litellm.APIConnectionError):
+        return _incomplete(guard, target, f"{name} closed the connection mid-answer")
+    if isinstance(exc, litellm.BadRequestError):  # the request was accepted: a 400 now is a chunk LiteLLM could not read
+        return _bad_response(f"{name} sent a stream chunk that is not an OpenAI chunk.")
+    return _translate(exc, target)
+
+
+def _incomplete(guard: StreamGuard, target: Target, what: str = "") -> UpstreamError:
+    name = target.model.name
+    if guard.lines == 0 and not what:
+        return _bad_response(f"{name} answered with an empty body: there is no answer in it.")
+    return UpstreamError(f"{what or name + ' ended its stream'} before sending a finish_reason: "
+                         "the answer is incomplete.", code="upstream_stream_incomplete")
 
 
 async def _acompletion(target: Target, chat: ChatRequest, stream: bool) -> Any:
+    if target.model.kind == "local":
+        _check_tool_arguments(chat, target.model.name)
     kwargs: dict[str, Any] = dict(chat.params)
     if stream:
         # Always ask for usage: Hermes records it even when the client did not ask.
@@ -94,18 +162,47 @@ async def _acompletion(target: Target, chat: ChatRequest, stream: bool) -> Any:
         api_key=target.api_key.reveal() if target.api_key else None,
         timeout=target.timeout_s,
         max_retries=0,  # retrying is the client's call, not ours
+        drop_params=True,  # what a provider cannot take (Ollama: parallel_tool_calls) is dropped, not a 400
         **kwargs,
     )
 
 
+def _check_tool_arguments(chat: ChatRequest, name: str) -> None:
+    """Refuse earlier tool calls whose arguments are not JSON: LiteLLM parses them for Ollama.
+
+    Its JSONDecodeError would otherwise look like a reply that is not JSON.
+    """
+    for i, message in enumerate(chat.messages):
+        for j, call in enumerate(message.get("tool_calls") or []):
+            arguments = (call.get("function") or {}).get("arguments") if isinstance(call, dict) else None
+            if not isinstance(arguments, str):
+                continue
+            try:
+                json.loads(arguments)
+            except ValueError:
+                raise BadRequest(f"'messages[{i}].tool_calls[{j}].function.arguments' must be JSON for {name}, "
+                                 f"a local model, got {_snippet(arguments)!r}.", code="invalid_messages") from None
+
+
 def _translate(exc: BaseException, target: Target) -> HermesError:
     """The Hermes error for a failed upstream call (cf. httpx's map_httpcore_exceptions)."""
-    name = target.model.name
-    detail = _upstream_message(exc)
     if isinstance(exc, HermesError):
         return exc
-    if isinstance(exc, (TimeoutError, litellm.Timeout)):
+    if isinstance(exc, MidStreamFallbackError) and exc.original_exception is not None:
+        exc = exc.original_exception  # LiteLLM's wrapper for its router's fallbacks; the cause is inside
+    name = target.model.name
+    detail = _upstream_message(exc)
+    if isinstance(exc, litellm.Timeout) or _caused_by(exc, TimeoutError):  # ours, or LiteLLM's read timeout
         return UpstreamTimeout(f"{name} did not answer within {target.timeout_s:g}s (timeout_s in routing_rules.yaml).")
+    if isinstance(exc, litellm.RateLimitError):
+        return _retry_later(UpstreamRateLimited, f"{name} is rate-limiting Hermes (HTTP 429): {detail}", exc)
+    if isinstance(exc, litellm.ServiceUnavailableError):
+        return _retry_later(UpstreamUnavailable, f"{name} is unavailable for now (HTTP 503): {detail}", exc)
+    if _caused_by(exc, json.JSONDecodeError):  # a 200 whose body is HTML, empty, or cut
+        return _bad_response(f"{name} answered with a body that is not JSON{_original_response(exc)}.")
+    if any(words in str(exc) for words in UNREADABLE_REPLY):
+        return _bad_response(f"{name} answered with something other than a chat completion "
+                             "(no choices, or a choice without a message).")
     if isinstance(exc, litellm.ContextWindowExceededError) or (
         # Ollama-protocol servers say so only in words, which LiteLLM passes on as a plain 400.
         isinstance(exc, litellm.BadRequestError) and "context" in detail
@@ -124,21 +221,73 @@ def _translate(exc: BaseException, target: Target) -> HermesError:
     return UpstreamError(f"{name} failed: {detail}")
 
 
+# LiteLLM's words for a 200 it could not read as a chat completion (`"choices": []`,
+# a choice without a message); no exception type says so
+# (litellm/litellm_core_utils/llm_response_utils/convert_dict_to_response.py).
+UNREADABLE_REPLY = ("returned a response with no 'choices'", "Invalid response object")
+# LiteLLM's prefixes: "litellm.APIError: APIError: OpenrouterException - ".
+_LITELLM_PREFIX = re.compile(r"^(?:litellm\.\w+: )?(?:\w+Error: )?(?:\w+Exception - )?")
+
+
 def _upstream_message(exc: BaseException) -> str:
-    """The upstream's own words, without LiteLLM's wrapping ("litellm.X: Provider - {...}")."""
-    detail = str(getattr(exc, "message", None) or exc or type(exc).__name__)
+    """The upstream's own words on one line, without LiteLLM's wrapping or a traceback."""
+    detail = str(getattr(exc, "message", None) or exc or "").strip()
     start = detail.find('{"error"')
     if start >= 0:
         try:
-            error = json.loads(detail[start:])["error"]
-            return str(error.get("message", error) if isinstance(error, dict) else error)
+            error = json.JSONDecoder().raw_decode(detail[start:])[0]["error"]
+            return _snippet(str(error.get("message", error) if isinstance(error, dict) else error), 300)
         except (ValueError, KeyError, TypeError):
             pass
-    return detail
+    line = _LITELLM_PREFIX.sub("", detail.splitlines()[0] if detail else "")
+    for tail in (" Original exception", " Original Response", "Traceback"):
+        line = line.split(tail)[0]
+    return _snippet(line.strip(" .,") or type(exc).__name__, 300)
+
+
+def _original_response(exc: BaseException) -> str:
+    """' (an empty body)' or ' (it begins "...")', from the body LiteLLM quotes, if it does."""
+    _, marker, quoted = str(exc).partition("Original Response:")
+    if not marker:
+        return ""
+    return f' (it begins "{_snippet(quoted)}")' if quoted.strip() else " (an empty body)"
+
+
+def _bad_response(message: str) -> UpstreamError:
+    return UpstreamError(message, code="upstream_bad_response")
+
+
+def _retry_later(kind: type[UpstreamError], message: str, exc: BaseException) -> UpstreamError:
+    """A `kind` error carrying the upstream's Retry-After, which LiteLLM keeps in `litellm_response_headers`."""
+    headers = getattr(exc, "litellm_response_headers", None) or getattr(getattr(exc, "response", None), "headers", {})
+    value = next((str(v).strip() for k, v in dict(headers or {}).items() if k.lower() == "retry-after"), "")
+    error = kind(f"{message} (Retry-After: {value})" if value else message)
+    error.retry_after = value or None
+    return error
+
+
+def _caused_by(exc: BaseException, *kinds: type[BaseException]) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kinds):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _snippet(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _completion_dict(response: Any, model_name: str) -> dict[str, Any]:
-    choice = response.choices[0]
+    choices = getattr(response, "choices", None)
+    if not choices or getattr(choices[0], "message", None) is None:
+        raise _bad_response(f"{model_name} answered with something other than a chat completion "
+                            "(no choices, or a choice without a message).")
+    choice = choices[0]
     return {
         "id": response.id or f"chatcmpl-{uuid.uuid4().hex}",
         "object": "chat.completion",

@@ -2,7 +2,23 @@
 
 It speaks OpenRouter's wire format (OpenAI chat completions, streamed and
 not, with `usage.cost`), records every request it gets, and can be told to
-be slow, to fail, or to break a stream halfway.
+misbehave the ways real upstreams do (`mode`):
+
+    ok            answers
+    slow          answers after `delay_s`
+    error         500 with OpenRouter's error JSON
+    cut           streams two words, then aborts the connection mid-body
+    cut_after     streams `cut_after_words` words, then ends the body cleanly
+                  with no finish_reason and no [DONE]
+    garbage       streams two words, then a `data:` line that is not JSON
+    stall         streams two words, then goes silent until reset
+    hang          accepts the request and never answers (until reset)
+    html          200 text/html, a proxy's error page
+    empty         200 application/json with an empty body
+    no_choices    200 {"choices": []} (streamed: chunks without choices)
+    no_message    200 with a choice that has no message
+    rate_limited  429 with Retry-After: 7
+    unavailable   503 with Retry-After: 11
 """
 
 from __future__ import annotations
@@ -24,9 +40,11 @@ COST_PER_CALL_USD = 0.00125
 class OpenRouterStub:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
-        self.mode = "ok"  # ok | slow | error | cut
+        self.mode = "ok"  # see the module docstring
         self.delay_s = 5.0
+        self.cut_after_words = 4
         self.cost_usd = COST_PER_CALL_USD
+        self.answer_words: int | None = None  # answer this many words (non-streamed) instead of a greeting
         self.answered = 0  # responses sent whole, since the last reset
         self._generation = 0  # so a slow answer to an earlier test is not counted in this one
         self.app = Starlette(routes=[Route("/api/v1/chat/completions", self.chat, methods=["POST"])])
@@ -35,7 +53,9 @@ class OpenRouterStub:
         self.requests.clear()
         self.mode = "ok"
         self.delay_s = 5.0
+        self.cut_after_words = 4
         self.cost_usd = COST_PER_CALL_USD
+        self.answer_words = None
         self.answered = 0
         self._generation += 1
 
@@ -47,8 +67,19 @@ class OpenRouterStub:
             await asyncio.sleep(self.delay_s)
         if self.mode == "error":
             return JSONResponse({"error": {"message": "Provider returned error", "code": 500}}, status_code=500)
-        message = self._answer(body)
+        if self.mode == "hang":
+            await self._until_reset(generation)
+            return Response(status_code=504)
+        broken = self._broken_reply(body)
+        if broken is not None:
+            return broken
+        message, finish = self._answer(body), None
         usage = {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19, "cost": self.cost_usd}
+        if self.answer_words and not body.get("tools"):  # a long answer, cut at max_tokens (one token a word)
+            words = min(self.answer_words, body.get("max_tokens") or self.answer_words)
+            message = {"role": "assistant", "content": " ".join(["word"] * words)}
+            finish = "length" if words < self.answer_words else "stop"
+            usage |= {"completion_tokens": words, "total_tokens": 12 + words}
         if not body.get("stream"):
             self._count_answer(generation)
             return JSONResponse(
@@ -58,13 +89,38 @@ class OpenRouterStub:
                     "created": int(time.time()),
                     "model": body["model"],
                     "provider": "Stub",
-                    "choices": [{"index": 0, "message": message, "finish_reason": _finish(message)}],
+                    "choices": [{"index": 0, "message": message, "finish_reason": finish or _finish(message)}],
                     "usage": usage,
                 }
             )
         include_usage = (body.get("stream_options") or {}).get("include_usage", False)
         return StreamingResponse(self._events(body["model"], message, usage if include_usage else None, generation),
                                  media_type="text/event-stream")
+
+    async def _until_reset(self, generation: int) -> None:
+        while generation == self._generation:
+            await asyncio.sleep(0.05)
+
+    def _broken_reply(self, body: dict[str, Any]) -> Response | None:
+        """The reply for a mode that breaks before any answer, else None."""
+        if self.mode == "rate_limited":
+            return JSONResponse({"error": {"message": "Rate limit exceeded: free-models-per-min", "code": 429}},
+                                status_code=429, headers={"Retry-After": "7"})
+        if self.mode == "unavailable":
+            return JSONResponse({"error": {"message": "No instances available", "code": 503}},
+                                status_code=503, headers={"Retry-After": "11"})
+        if self.mode == "html":
+            return Response("<html><body><h1>502 Bad Gateway</h1></body></html>", media_type="text/html")
+        if self.mode == "empty":
+            return Response(b"", media_type="application/json")
+        if body.get("stream"):
+            return None  # no_choices and no_message break the stream itself
+        base = {"id": "gen-stub-1", "object": "chat.completion", "created": int(time.time()), "model": body["model"]}
+        if self.mode == "no_choices":
+            return JSONResponse(base | {"choices": []})
+        if self.mode == "no_message":
+            return JSONResponse(base | {"choices": [{"index": 0, "finish_reason": "stop"}]})
+        return None
 
     def _count_answer(self, generation: int) -> None:
         if generation == self._generation:
@@ -85,6 +141,11 @@ class OpenRouterStub:
         def event(choices: list[dict[str, Any]], **extra: Any) -> bytes:
             return f"data: {json.dumps(base | {'choices': choices} | extra)}\n\n".encode()
 
+        if self.mode in ("no_choices", "no_message"):
+            yield event([])
+            yield event([{"index": 0, "finish_reason": None}] if self.mode == "no_message" else [])
+            yield b"data: [DONE]\n\n"
+            return
         yield event([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
         if message.get("tool_calls"):
             call = message["tool_calls"][0]
@@ -99,6 +160,13 @@ class OpenRouterStub:
                 yield event([{"index": 0, "delta": {"content": piece}, "finish_reason": None}])
                 if self.mode == "cut" and index == 1:
                     raise ConnectionError("stub cut the stream")
+                if self.mode == "cut_after" and index + 1 == self.cut_after_words:
+                    return  # the body ends cleanly: no finish_reason, no [DONE]
+                if self.mode == "garbage" and index == 1:
+                    yield b'data: {"id": "gen-stub-2", "choices": [{"delta": {"content": " tru\n\n'
+                if self.mode == "stall" and index == 1:
+                    await self._until_reset(generation)
+                    return
         yield event([{"index": 0, "delta": {}, "finish_reason": _finish(message)}])
         if usage is not None:
             yield event([], usage=usage)

@@ -16,7 +16,7 @@ from proxy.localmodel import EmbeddedModel
 from proxy.pricing import PriceTable
 from proxy.session import identify, session_impact
 from proxy.store import Store
-from tests.openrouter_stub import COST_PER_CALL_USD, OpenRouterStub
+from tests.openrouter_stub import OpenRouterStub
 from tests.test_app import assert_openai_error, chat, sse_events, tasks
 
 Serve = Callable[..., str]
@@ -86,12 +86,14 @@ def test_under_auto_it_upgrades_records_the_cost_and_the_session_stays_on_cloud(
     embedded_model: EmbeddedModel, tmp_path: Path,
 ) -> None:
     url = serve_hermes(make_config({"cascade": {"target_quality": 9.0}, "upgrade_policy": "auto"}))
+    # What OpenRouter reports, below the ~$0.0004 reserved for 16 output tokens (a charge never exceeds it).
+    openrouter.cost_usd = 0.0002
     first = auto(url)
     assert first.status_code == 200, first.text
     assert first.headers["x-hermes-route"] == "cloud"
     assert first.headers["x-hermes-model"] == "claude-3.5-sonnet"  # the cheapest expected to reach 9.0
-    assert first.json()["hermes"]["cost_usd"] == COST_PER_CALL_USD
-    assert [t["cost_usd"] for t in tasks(tmp_path)] == [COST_PER_CALL_USD]
+    assert first.json()["hermes"]["cost_usd"] == 0.0002
+    assert [t["cost_usd"] for t in tasks(tmp_path)] == [0.0002]
 
     calls = embedded_model.calls
     follow_up = CHAT + [{"role": "assistant", "content": "Rome was founded..."},
@@ -141,12 +143,13 @@ def test_ollama_down_is_noted_and_the_cascade_goes_on(
     assert "Re-send with header X-Hermes-Upgrade: claude-3.5-sonnet" in error["message"]
 
 
-def test_a_local_model_that_keeps_failing_is_skipped_then_probed(
+def test_auto_still_answers_when_the_skip_would_leave_no_local_model(
     make_config: Callable[..., Config], serve_hermes: Serve, embedded_model: EmbeddedModel, tmp_path: Path
 ) -> None:
-    config = make_config({"cascade": {"target_quality": 1.0, "probe_every": 3}, "upgrade_policy": "never"})
+    # The reported case: the embedded model alone, no key, twenty rejected answers in a row.
+    config = make_config({"cascade": {"target_quality": 10.0}, "upgrade_policy": "auto"}, OPENROUTER_API_KEY="")
 
-    async def history() -> None:  # twenty rejected tries: 0% acceptance
+    async def history() -> None:
         store = await Store.open(tmp_path / "hermes.db")
         for _ in range(20):
             await store.record_attempt("smollm2:135m", "conversation", 2.0, False)
@@ -154,15 +157,16 @@ def test_a_local_model_that_keeps_failing_is_skipped_then_probed(
 
     asyncio.run(history())
     url = serve_hermes(config)
-    calls = embedded_model.calls
-    for _ in range(2):
-        skipped = auto(url)
-        error = assert_openai_error(skipped, 502, "no_local_answer")
-        assert "smollm2:135m: skipped (accepted 0% of its last 20 conversation tries" in error["message"]
-    assert embedded_model.calls == calls
-    probe = auto(url)  # the third request is the probe: the model is tried, and accepted
-    assert probe.status_code == 200 and probe.headers["x-hermes-route"] == "local"
-    assert embedded_model.calls == calls + 1
+    for _ in range(3):
+        calls = embedded_model.calls
+        response = auto(url)
+        assert response.status_code == 200, response.text
+        assert response.headers["x-hermes-route"] == "local"
+        assert "smollm2:135m (accepted 0% of its last 20 conversation tries" in response.headers["x-hermes-skipped"]
+        skipped, tried = response.json()["hermes"]["cascade"]["attempts"][-2:]
+        assert (skipped["model"], skipped["outcome"]) == ("smollm2:135m", "skipped")
+        assert (tried["model"], tried["detail"]) == ("smollm2:135m", "tried although skipped: no other local model answered")
+        assert tried["outcome"] == "rejected" and embedded_model.calls == calls + 1
 
 
 def test_yolo_skips_the_cascade_and_keeps_it_short(hermes_url: str, openrouter: OpenRouterStub) -> None:
@@ -222,7 +226,8 @@ def test_session_impact_for_a_seen_session(hermes_url: str, openrouter: OpenRout
 def test_tool_calls_through_the_cascade_are_scored_against_the_offered_tools(
     make_config: Callable[..., Config], serve_hermes: Serve
 ) -> None:
-    url = serve_hermes(make_config({"cascade": {"target_quality": 1.0}}))
+    # Never upgrade: the answer checked below must be the local one that was scored.
+    url = serve_hermes(make_config({"cascade": {"target_quality": 1.0}, "upgrade_policy": "never"}))
     tools = [{"type": "function", "function": {
         "name": "read_file", "description": "Read a file",
         "parameters": {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
@@ -260,3 +265,38 @@ def test_a_configured_judge_model_grades_the_local_answer(
     signals = {s["name"]: s for s in response.json()["hermes"]["quality"]["signals"]}
     assert embedded_model.calls >= calls + 2  # the answer, then the judge's grading of it
     assert signals["judge"]["detail"]  # a rating, or why there was none
+
+
+def test_a_cloud_request_without_max_tokens_can_answer_past_1024_tokens(
+    hermes_url: str, openrouter: OpenRouterStub
+) -> None:
+    # aider and Continue send no max_tokens; a whole-file edit must not come back cut at an arbitrary length.
+    openrouter.answer_words = 2000
+    response = chat(hermes_url, {"model": "cloud", "messages": [{"role": "user", "content": "Rewrite big.py"}]})
+    assert response.status_code == 200
+    assert response.json()["choices"][0]["finish_reason"] == "stop"
+    assert response.json()["usage"]["completion_tokens"] == 2000
+    assert openrouter.requests[0]["json"]["max_tokens"] == 4096  # what was reserved, the model's limit capped
+
+
+TOO_LONG = [{"role": "user", "content": "Summarise this log. " + "error at line 12; " * 3000}]  # > 8192 tokens
+
+
+def test_a_prompt_too_long_for_the_local_model_moves_on_to_the_cloud_under_auto(
+    make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub
+) -> None:
+    url = serve_hermes(make_config({"upgrade_policy": "auto"}))
+    response = chat(url, {"model": "auto", "messages": TOO_LONG, "max_tokens": 50})
+    assert response.status_code == 200, response.text
+    hermes = response.json()["hermes"]
+    assert hermes["route"] == "cloud" and hermes["cascade"]["attempts"][-1]["outcome"] == "too_long"
+    assert len(openrouter.requests) == 1
+
+
+def test_a_prompt_too_long_for_the_local_model_without_an_upgrade_is_a_400(
+    make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub
+) -> None:
+    url = serve_hermes(make_config({"upgrade_policy": "never"}))
+    error = assert_openai_error(chat(url, {"model": "auto", "messages": TOO_LONG}), 400, "context_length_exceeded")
+    assert "too long for the local models" in error["message"] and "smollm2:135m: too_long" in error["message"]
+    assert openrouter.requests == []

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import socket
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
-from proxy.localmodel import EmbeddedModel, parse_tool_call, to_llama_messages
+from proxy.llama_translate import parse_tool_call, to_llama_messages
+from proxy.localmodel import EmbeddedModel
 
 MODEL = "smollm2:135m"
 TOOLS = [{"type": "function", "function": {"name": "read_file", "description": "Read a file",
@@ -21,6 +25,20 @@ def post(url: str, path: str, body: dict) -> httpx.Response:
 
 def ndjson(response: httpx.Response) -> list[dict]:
     return [json.loads(line) for line in response.text.splitlines() if line]
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+# At temperature 0 SmolLM2 keeps counting until num_predict stops it: at the
+# 7-15 tokens/s of a busy 2-core machine, 2000 tokens take minutes.
+LONG = {"model": MODEL, "options": {"temperature": 0, "num_predict": 2000},
+        "messages": [{"role": "user", "content": "Write the numbers from 1 to 5000 separated by commas."}]}
+SHORT = {"model": MODEL, "stream": False, "options": {"num_predict": 4}, "messages": [{"role": "user", "content": "hi"}]}
 
 
 def test_version_tags_and_show(ollama_url: str) -> None:
@@ -140,3 +158,48 @@ def test_tool_call_history_becomes_text_the_template_accepts() -> None:
 )
 def test_parse_tool_call(text: str, expected: dict | None) -> None:
     assert parse_tool_call(text, TOOLS) == expected
+
+
+def test_a_client_that_leaves_mid_stream_stops_the_generation(ollama_url: str, embedded_model: EmbeddedModel) -> None:
+    cancelled = embedded_model.cancelled
+    with httpx.Client(timeout=120) as client, client.stream("POST", f"{ollama_url}/api/chat", json=LONG) as response:
+        lines = response.iter_lines()
+        started = time.monotonic()
+        pieces = [json.loads(next(lines)) for _ in range(5)]
+        seconds_per_token = (time.monotonic() - started) / 5
+    assert not any(piece["done"] for piece in pieces)  # closing the client is the only thing ending it
+    wait_for(lambda: embedded_model.cancelled > cancelled)
+    started = time.monotonic()
+    assert post(ollama_url, "/api/chat", SHORT).json()["done"]
+    # The lock is free at once: far sooner than the rest of the long answer would take.
+    assert time.monotonic() - started < max(30.0, 0.25 * 1995 * seconds_per_token)
+
+
+def test_a_client_that_leaves_a_plain_request_stops_the_generation(
+    ollama_url: str, embedded_model: EmbeddedModel
+) -> None:
+    cancelled, calls = embedded_model.cancelled, embedded_model.calls
+    body = json.dumps(LONG | {"stream": False}).encode()
+    host, port = ollama_url.removeprefix("http://").split(":")
+    # A raw socket, so the client leaves exactly when the generation is under way.
+    with socket.create_connection((host, int(port))) as client:
+        client.sendall(b"POST /api/chat HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                       b"Content-Length: %d\r\n\r\n%s" % (host.encode(), len(body), body))
+        wait_for(lambda: embedded_model.calls > calls, 60)
+    wait_for(lambda: embedded_model.cancelled > cancelled)
+    assert post(ollama_url, "/api/chat", SHORT).json()["done"]
+
+
+def test_a_request_queued_behind_one_whose_client_left_starts_at_once(
+    ollama_url: str, embedded_model: EmbeddedModel
+) -> None:
+    with ThreadPoolExecutor(1) as pool:
+        with httpx.Client(timeout=120) as client, client.stream("POST", f"{ollama_url}/api/chat", json=LONG) as response:
+            lines = response.iter_lines()  # kept: a dropped iterator closes the connection
+            next(lines)  # the long answer holds the model
+            queued = pool.submit(post, ollama_url, "/api/chat", SHORT)
+            time.sleep(0.5)
+            assert not queued.done()
+        started = time.monotonic()
+        assert queued.result(timeout=30).json()["done"]
+    assert time.monotonic() - started < 30

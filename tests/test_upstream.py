@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from proxy import upstream
 from proxy.config import Config
 from proxy.embedded import free_port
 from proxy.errors import BadRequest, UpstreamError, UpstreamTimeout
+from proxy.localmodel import EmbeddedModel
 from proxy.openai_api import ChatRequest
 from proxy.upstream import Target
+from tests.conftest import ServerThread
 from tests.openrouter_stub import OpenRouterStub
 
 HI = [{"role": "user", "content": "hi"}]
@@ -77,3 +83,45 @@ async def test_prompt_too_long_for_the_local_model_is_a_clear_error(make_config:
     assert info.value.code == "context_length_exceeded"
     assert info.value.message.startswith("The conversation is too long for smollm2:135m: The prompt is ")
     assert info.value.message.endswith("more than smollm2:135m's context of 8192 tokens.")
+
+
+@pytest.fixture
+def broken_ollama() -> Iterator[str]:
+    """Something on an Ollama port that answers every chat with an HTML page."""
+
+    async def page(request: Request) -> Response:
+        return Response("<html><body>Sign in to the router</body></html>", media_type="text/html")
+
+    with ServerThread(Starlette(routes=[Route("/api/chat", page, methods=["POST"])])) as url:
+        yield url
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
+async def test_a_local_reply_that_is_not_json_is_a_clean_502(
+    make_config: Callable[..., Config], broken_ollama: str, stream: bool
+) -> None:
+    target = local_target(make_config(), api_base=broken_ollama)
+    with pytest.raises(UpstreamError) as info:
+        if stream:
+            await upstream.stream(target, ChatRequest("local", HI, stream=True))
+        else:
+            await upstream.complete(target, ChatRequest("local", HI))
+    assert (info.value.status, info.value.code) == (502, "upstream_bad_response")
+    assert info.value.message.startswith("smollm2:135m ")
+    assert "Traceback" not in info.value.message and "\n" not in info.value.message
+
+
+@pytest.mark.asyncio
+async def test_an_earlier_tool_call_with_arguments_that_are_not_json_is_a_400_for_a_local_model(
+    make_config: Callable[..., Config], embedded_model: EmbeddedModel
+) -> None:
+    history = [{"role": "user", "content": "read it"},
+               {"role": "assistant", "content": None, "tool_calls": [
+                   {"id": "call_1", "type": "function", "function": {"name": "read_file", "arguments": '{"path": "RE'}}]},
+               {"role": "tool", "tool_call_id": "call_1", "content": "# Hermes"}]
+    calls = embedded_model.calls
+    with pytest.raises(BadRequest) as info:  # not "the model's reply is not JSON": the reply never came
+        await upstream.complete(local_target(make_config()), ChatRequest("local", history))
+    assert info.value.code == "invalid_messages" and "messages[1].tool_calls[0].function.arguments" in info.value.message
+    assert embedded_model.calls == calls

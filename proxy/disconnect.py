@@ -1,0 +1,84 @@
+"""Stop work nobody will read: notice when an HTTP client goes away.
+
+The embedded model generates in a worker thread, token by token, one
+request at a time. A client that leaves must not keep it busy (the next
+request would queue behind an answer no one reads), so its generation
+checks a `threading.Event` between tokens, and these helpers set it when
+the ASGI `receive` says `http.disconnect` or a streamed send fails.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar
+
+import anyio
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+T = TypeVar("T")
+
+
+async def collect_unless_disconnected(
+    receive: Receive, items: AsyncIterator[T], cancel: threading.Event
+) -> list[T] | None:
+    """Every item of `items`, or None (and `cancel` set) if the client leaves first.
+
+    Call it once the request body has been read: `receive` then has nothing
+    left to give but the disconnect.
+    """
+    collected: list[T] = []
+    async with anyio.create_task_group() as group:
+
+        async def gather() -> None:
+            collected.extend([item async for item in items])
+            group.cancel_scope.cancel()
+
+        group.start_soon(gather)
+        await _until_disconnected(receive)
+        cancel.set()
+        group.cancel_scope.cancel()  # stops a request still queued for the model at once
+        return None
+    return collected
+
+
+class CancellingStreamingResponse(StreamingResponse):
+    """A StreamingResponse that sets `cancel` when its client goes away.
+
+    Starlette stops listening for the disconnect under ASGI spec 2.4 and
+    relies on `send` raising, which a server may not do; this listens itself,
+    and closes the body iterator on every path so whatever it holds (the
+    model's lock) is released now rather than when it is garbage-collected.
+    """
+
+    def __init__(self, content: AsyncIterator[Any], cancel: threading.Event, **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self.cancel = cancel
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            async with anyio.create_task_group() as group:
+
+                async def listen() -> None:
+                    await _until_disconnected(receive)
+                    self.cancel.set()
+
+                group.start_soon(listen)
+                try:
+                    await self.stream_response(send)
+                except OSError:  # the client is gone; nothing more can reach it
+                    pass
+                group.cancel_scope.cancel()
+        finally:
+            self.cancel.set()
+            aclose = getattr(self.body_iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        if self.background is not None:
+            await self.background()
+
+
+async def _until_disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
