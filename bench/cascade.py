@@ -45,7 +45,8 @@ async def measure() -> list[float]:
     prices = PriceTable.from_config(config)
     with tempfile.TemporaryDirectory() as tmp:
         store = await Store.open(Path(tmp) / "bench.db")
-        meter = Meter(Budget(config.budget, store, prices, config.cloud_models), prices, store)
+        budget = Budget(config.budget, store, prices, config.cloud_models)
+        meter = Meter(budget, prices, store, config.routing.local.max_tokens)
         services = Services(config, store, prices, meter, None, Classifier(config.routing.classification),  # type: ignore[arg-type]
                             await Preferences.load(config, store))
         local = config.find_model("smollm2:135m")

@@ -27,7 +27,8 @@ async def measure() -> list[float]:
     with tempfile.TemporaryDirectory() as tmp:
         store = await Store.open(Path(tmp) / "bench.db")
         budget_config = config.budget.model_copy(update={"daily_limit_usd": 1e9})
-        meter = Meter(Budget(budget_config, store, prices, config.cloud_models), prices, store)
+        budget = Budget(budget_config, store, prices, config.cloud_models)
+        meter = Meter(budget, prices, store, config.routing.local.max_tokens)
         target = Target(config.find_model("claude-3.5-sonnet"), "http://127.0.0.1:9", None, 10.0)
         chat = ChatRequest("cloud", MESSAGES, params={"max_tokens": 32000})
         usage = {"prompt_tokens": 620, "completion_tokens": 380}

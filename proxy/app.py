@@ -6,9 +6,11 @@ needs (`pipeline.Services`) are made in the lifespan and live on `app.state`.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -25,16 +27,18 @@ from proxy import api, dashboard, metrics, settings_api
 from proxy.budget import Budget, Clock, system_clock
 from proxy.classify import Classifier
 from proxy.config import ROUTE_NAMES, Config
-from proxy.errors import HermesError, Unauthorized, UnknownModel
+from proxy.errors import ClientClosed, HermesError, Unauthorized, UnknownModel
+from proxy.guard import OriginGuard
 from proxy.meter import Meter
 from proxy.ollama import LocalCatalog
 from proxy.openai_api import error_body, error_response, parse_chat_request, read_json_body
-from proxy.pipeline import Services, plan, respond, understand
+from proxy.pipeline import Services, plan, record_failure, respond, understand
 from proxy.preferences import Preferences
 from proxy.pricing import PriceTable
 from proxy.store import Store
 
 log = logging.getLogger("hermes")
+INTERNAL_ERROR = HermesError("Hermes hit an internal error; the details are in its log.", code="internal_error")
 
 
 async def chat_completions(request: Request) -> Response:
@@ -52,10 +56,49 @@ async def chat_completions(request: Request) -> Response:
       504: {description: Upstream timed out}
     """
     services: Services = request.app.state.services
-    chat = parse_chat_request(await read_json_body(request, services.config.routing.server.max_body_bytes))
-    understood = understand(services, chat, request.headers)
-    status = await services.meter.budget.status()
-    return await respond(services, understood, await plan(services, understood, status))
+    started = time.monotonic()
+    chat = understood = chosen = None
+    try:
+        chat = parse_chat_request(await read_json_body(request, services.config.routing.server.max_body_bytes))
+        understood = understand(services, chat, request.headers, started)
+
+        async def answer() -> Response:
+            nonlocal chosen
+            chosen = await plan(services, understood, await services.meter.budget.status())
+            return await respond(services, understood, chosen)
+
+        return await unless_client_leaves(request, answer())
+    except Exception as exc:  # recorded, then answered by the error handlers
+        error = exc if isinstance(exc, HermesError) else INTERNAL_ERROR
+        await services.store.run_to_end(record_failure(services, error, started, chat, understood, chosen))
+        raise
+
+
+async def unless_client_leaves(request: Request, work: Coroutine[Any, Any, Response]) -> Response:
+    """Await `work`, cancelled if the client disconnects first (then ClientClosed).
+
+    Starlette would go on with a request whose client has gone: the local
+    model would keep generating an answer nobody reads, and the next request
+    would queue behind it. The request body has been read, so the next ASGI
+    message can only be the disconnect.
+    """
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task})  # its money is settled on the way out
+    if not task.cancelled():
+        return task.result()  # the answer, or the error it raised
+    raise ClientClosed("The client closed the connection before the answer was ready.")
+
+
+async def _disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 async def list_models(request: Request) -> Response:
@@ -85,20 +128,35 @@ def _model_cards(config: Config) -> list[dict[str, Any]]:
 
 async def health(request: Request) -> Response:
     """Liveness, and which local models are reachable.
+
+    "degraded" names what is down. It is a 503 only when nothing answers at
+    the local address although the embedded model is enabled: then `local`
+    and `auto` fail until it is back (the supervisor restarts it), and a
+    monitor should see that. Without an embedded model, a missing Ollama is
+    how the user chose to run (cloud only): still 200, but "degraded".
     ---
-    summary: 200 once Hermes is ready
+    summary: 200 while Hermes can answer; 503 while the local model it should have is down
     responses:
-      200: {description: Status and the reachable local models}
+      200: {description: '"ok", or "degraded" with "down" naming the part that is'}
+      503: {description: '"degraded": no local model answers, though the embedded model is enabled'}
     """
-    catalog = request.app.state.services.catalog
+    services = request.app.state.services
+    catalog = services.catalog
     pulled = await catalog.models()
-    return JSONResponse(
-        {
-            "status": "ok",
-            "local_api_base": catalog.api_base,
-            "local_models": sorted(pulled) if pulled is not None else None,
-        }
-    )
+    down: dict[str, str] = {}
+    if pulled is None:
+        down["local"] = f"nothing answers at {catalog.api_base}"
+    elif not [m for m in services.config.local_models if await catalog.has(m.name)]:
+        down["local"] = f"none of the configured local models is pulled at {catalog.api_base}"
+    body: dict[str, Any] = {
+        "status": "degraded" if down else "ok",
+        "local_api_base": catalog.api_base,
+        "local_models": sorted(pulled) if pulled is not None else None,
+    }
+    if down:
+        body["down"] = down
+    unavailable = pulled is None and services.config.routing.embedded_model.enabled
+    return JSONResponse(body, status_code=503 if unavailable else 200)
 
 
 async def openapi(request: Request) -> Response:
@@ -134,8 +192,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     # The one broad handler: whatever escaped still reaches the client in OpenAI's shape.
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    error = HermesError("Hermes hit an internal error; the details are in its log.", code="internal_error")
-    return JSONResponse(error_body(error), status_code=500)
+    return JSONResponse(error_body(INTERNAL_ERROR), status_code=500)
 
 
 class BearerAuth:
@@ -178,9 +235,10 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await Store.open(config.database, config.routing.server.store_prompts)
         try:
-            released = await store.release_held_reservations()
-            if released:
-                log.warning("Released %d budget reservations left by a process that stopped mid-call", released)
+            charged = await store.charge_abandoned_reservations()
+            if charged:
+                log.warning("Charged %d budget reservations left by a process that ended mid-call at their "
+                            "worst case: whether the upstream served them is unknown", charged)
             preferences = await Preferences.load(config, store)
             async with httpx.AsyncClient() as client:
                 budget = Budget(config.budget, store, prices, config.cloud_models, clock,
@@ -189,7 +247,7 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
                     config=config,
                     store=store,
                     prices=prices,
-                    meter=Meter(budget, prices, store),
+                    meter=Meter(budget, prices, store, config.routing.local.max_tokens),
                     catalog=LocalCatalog(client, config.ollama_api_base),
                     classifier=classifier,
                     preferences=preferences,
@@ -214,4 +272,5 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
         lifespan=lifespan,
     )
     app.add_middleware(BearerAuth, config=config)
+    app.add_middleware(OriginGuard, config=config)  # outermost: a web page's request is refused before anything
     return app

@@ -1,14 +1,18 @@
 """The daily cloud budget: tiers by what is left, and reservations that cannot overspend.
 
 Before a cloud call its worst case (input tokens x input price + max_tokens x
-output price) is reserved in the ledger, atomically with the check that it
-fits; afterwards the reservation becomes the actual cost, or is released.
-Concurrent requests therefore never push spend past the limit. Local models
-are free and never pass through here.
+output price, plus `reservation_margin`) is reserved in the ledger,
+atomically with the check that it fits; afterwards the reservation becomes
+the actual cost, or is released. A call is never charged more than its
+reservation nor less than nothing, whatever the upstream reports, so
+concurrent requests and a lying upstream never push spend past the limit.
+Local models are free and never pass through here.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
@@ -21,6 +25,7 @@ from proxy.pricing import PriceTable
 from proxy.store import Store
 
 Clock = Callable[[], datetime]
+log = logging.getLogger("hermes")
 
 
 def system_clock() -> datetime:
@@ -112,7 +117,8 @@ class Budget:
 
     async def reserve(self, model: ModelRef, input_tokens: int, max_tokens: int | None) -> Grant:
         """Hold the worst-case cost of a call to `model`, or raise BudgetExhausted saying why."""
-        async with self._store.transaction():
+
+        async def hold() -> Grant:
             status = await self.status()
             if status.tier is None:
                 raise BudgetExhausted(self._spent_message(status))
@@ -127,6 +133,7 @@ class Budget:
                 )
             granted_tokens = self._max_tokens(model, max_tokens, status.tier)
             worst_usd = self._prices.price(model.name).cost_usd(input_tokens, granted_tokens)
+            worst_usd *= 1 + self._config.reservation_margin
             if worst_usd > status.remaining_usd:
                 raise BudgetExhausted(
                     f"This request to {model.name} could cost up to ${worst_usd:.4f} "
@@ -135,17 +142,34 @@ class Budget:
                     f"The budget resets at {_clock_time(status.resets_at)}."
                 )
             reservation_id = await self._store.insert_reservation(status.day, model.name, worst_usd)
-            held = await self.status()
-        return Grant(reservation_id, model, worst_usd, granted_tokens, held)
+            return Grant(reservation_id, model, worst_usd, granted_tokens, await self.status())
 
-    async def settle(self, grant: Grant, cost_usd: float | None) -> BudgetStatus:
-        """Replace the reservation by the actual cost (None releases it); the status after."""
-        await self._store.settle_reservation(grant.reservation_id, cost_usd)
+        async def release(grant: Grant) -> None:  # the caller went away while it was being made
+            await self._store.settle_reservation(grant.reservation_id, None, note="caller cancelled")
+
+        return await self._store.atomic(hold, abandoned=release)
+
+    async def settle(self, grant: Grant, cost_usd: float | None, note: str | None = None) -> BudgetStatus:
+        """Replace the reservation by the actual cost (None releases it); the status after.
+
+        A cost that is not a finite number from 0 to the reservation is not
+        believed: it is clamped into that range, logged, and kept beside the
+        charge as what the upstream reported.
+        """
+        reported = None
+        if cost_usd is not None and not 0 <= cost_usd <= grant.reserved_usd:
+            reported = cost_usd if math.isfinite(cost_usd) else None
+            charged = grant.reserved_usd if not math.isfinite(cost_usd) or cost_usd > 0 else 0.0
+            note = f"upstream reported ${cost_usd}, charged ${charged:.6f} (the reservation bounds a call)"
+            log.warning("%s: %s", grant.model.name, note)
+            cost_usd = charged
+        await self._store.settle_reservation(grant.reservation_id, cost_usd, reported_usd=reported, note=note)
         return await self.status()
 
     def _max_tokens(self, model: ModelRef, requested: int | None, tier: BudgetTier) -> int:
         # OpenCode asks for 32000 on every call: never take max_tokens at face value.
-        limits = [requested or self._config.default_max_tokens, self._config.max_tokens_cap]
+        limits = [requested or self._config.default_max_tokens or self._config.max_tokens_cap,
+                  self._config.max_tokens_cap]
         model_limit = self._prices.price(model.name).max_output_tokens
         if model_limit:
             limits.append(model_limit)

@@ -167,7 +167,9 @@ def stats(url: str | None, as_json: bool) -> None:
 @click.option("--url", envvar="HERMES_URL", default=None, help="The running proxy (default http://127.0.0.1:$HERMES_PORT).")
 @click.option("--wrap", type=click.Choice(["aider", "opencode"]), default=None,
               help="Run that tool one-shot on the prompt, pointed at the proxy, instead.")
-def yolo(prompt: str, files: tuple[Path, ...], url: str | None, wrap: str | None) -> None:
+@click.option("--policy", type=click.Choice(["auto", "ask", "never"]), default=None,
+              help="Upgrade policy for this request (default: ask at a terminal, the proxy's own otherwise).")
+def yolo(prompt: str, files: tuple[Path, ...], url: str | None, wrap: str | None, policy: str | None) -> None:
     """Send PROMPT (with FILES attached) to the running proxy and stream the answer.
 
     Ends with one line: route, model, quality, cost, budget left. When an
@@ -184,6 +186,10 @@ def yolo(prompt: str, files: tuple[Path, ...], url: str | None, wrap: str | None
         except FileNotFoundError:
             raise click.ClickException(f"{wrap} is not installed (looked for {command[0]!r} on PATH).") from None
     interactive = sys.stdin.isatty()
+    # A person at the terminal is asked before money is spent; agents get the proxy's policy.
+    policy = policy or ("ask" if interactive else None)
+    if policy:
+        headers["X-Hermes-Upgrade-Policy"] = policy
     try:
         run(url, prompt, list(files), sys.stdout, interactive, _confirm, headers)
     except YoloError as exc:

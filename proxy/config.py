@@ -73,6 +73,9 @@ class LocalModelSpec(_Section):
 class LocalConfig(_Section):
     api_base: str = DEFAULT_OLLAMA_API_BASE
     timeout_s: float = Field(300.0, gt=0)
+    # The most tokens a local model is asked for, whatever the client sends
+    # (OpenCode sends 32000): a CPU model takes minutes per thousand tokens.
+    max_tokens: int = Field(512, gt=0)
     models: tuple[LocalModelSpec, ...] = ()
 
 
@@ -166,7 +169,7 @@ class RoutingConfig(_Section):
     cascade: CascadeConfig = CascadeConfig()
     quality: QualityConfig = QualityConfig()
     classification: ClassificationConfig = ClassificationConfig()
-    upgrade_policy: Literal["auto", "ask", "never"] = "ask"
+    upgrade_policy: Literal["auto", "ask", "never"] = "auto"
 
 
 class BudgetTier(_Section):
@@ -181,11 +184,21 @@ class SessionConfig(_Section):
 
 
 class BudgetConfig(_Section):
-    daily_limit_usd: float = Field(DEFAULT_DAILY_LIMIT_USD, ge=0)
+    daily_limit_usd: float = Field(DEFAULT_DAILY_LIMIT_USD, ge=0, allow_inf_nan=False)
     reset_timezone: str = "local"
     tiers: tuple[BudgetTier, ...] = ()
-    default_max_tokens: int = Field(1024, gt=0)
+    # The max_tokens a cloud call gets when the client sends none; None: the
+    # model's own output limit (capped by max_tokens_cap), so a whole-file
+    # edit is not cut off at an arbitrary length the user still pays for.
+    default_max_tokens: int | None = Field(None, gt=0)
     max_tokens_cap: int = Field(4096, gt=0)
+    # Reservations are the price table's worst case times (1 + this): a price
+    # table a little stale or a tokenizer that counts a little differently
+    # from the provider's cannot make a reservation too small.
+    reservation_margin: float = Field(0.2, ge=0, le=10, allow_inf_nan=False)
+    # What one session may spend on upgrades before `auto` keeps it local, so
+    # one runaway agent loop cannot drain the day. None: no cap.
+    session_limit_usd: float | None = Field(1.00, ge=0, allow_inf_nan=False)
     session: SessionConfig = SessionConfig()
 
     @field_validator("reset_timezone")
@@ -230,6 +243,8 @@ class Config:
     openrouter_api_base: str
     openrouter_api_key: Secret | None
     api_key: Secret | None
+    # Web origins allowed besides Hermes's own and loopback ones (HERMES_ORIGINS); "*" allows any.
+    origins: tuple[str, ...] = ()
 
     @property
     def local_models(self) -> tuple[ModelRef, ...]:
@@ -284,11 +299,21 @@ def load_config(config_dir: Path | None = None, env: Mapping[str, str] | None = 
         openrouter_api_base=(env.get("OPENROUTER_API_BASE") or routing.cloud.api_base).rstrip("/"),
         openrouter_api_key=_secret(env.get("OPENROUTER_API_KEY")),
         api_key=_secret(env.get("HERMES_API_KEY")),
+        origins=_origins(env.get("HERMES_ORIGINS", "")),
     )
 
 
 def _secret(value: str | None) -> Secret | None:
     return Secret(value) if value else None
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    """HERMES_ORIGINS, comma-separated as OLLAMA_ORIGINS is: origins such as http://host:3000, `*` a wildcard."""
+    origins = tuple(part.strip().rstrip("/").lower() for part in value.split(",") if part.strip())
+    for origin in origins:
+        if origin != "*" and not re.fullmatch(r"[a-z][a-z0-9+.-]*://[^/?#\s]+", origin):
+            raise ConfigError(f"HERMES_ORIGINS: {origin!r} must be an origin such as http://localhost:3000, or *")
+    return origins
 
 
 def _load(model: type[_Section], path: Path):  # type: ignore[no-untyped-def]

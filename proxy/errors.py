@@ -3,13 +3,18 @@
     HermesError                      status, type, code
      +-- BadRequest                  400 invalid_request_error
      +-- Unauthorized                401 invalid_request_error / invalid_api_key
+     +-- Forbidden                   403 invalid_request_error / origin_not_allowed, host_not_allowed
      +-- NotFound                    404 invalid_request_error / not_found
      |    +-- UnknownModel           404 invalid_request_error / model_not_found
      +-- BodyTooLarge                413 invalid_request_error / request_too_large
+     +-- UnsupportedMediaType        415 invalid_request_error / unsupported_media_type
      +-- BudgetExhausted             429 insufficient_quota
      +-- ClientClosed                499 (recorded only: the client has gone)
      +-- UpstreamError               502 upstream_error
+     |    +-- UpstreamRateLimited    429 upstream_error / upstream_rate_limited (+ Retry-After)
+     |    +-- UpstreamUnavailable    503 upstream_error / upstream_unavailable (+ Retry-After)
      |    +-- UpstreamTimeout        504 upstream_error / timeout
+     +-- StoreUnavailable            503 server_error / store_unavailable
      +-- ConfigError                 start-up only; never reaches a client
 
 This module imports nothing else from `proxy`, so any module can raise these
@@ -27,6 +32,8 @@ class HermesError(Exception):
     code: str | None = None
     # The OpenAI SDKs stop retrying when they see `x-should-retry: false`.
     retry = True
+    # Sent as the Retry-After header: the upstream's own, passed on unchanged.
+    retry_after: str | None = None
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
@@ -53,6 +60,15 @@ class Unauthorized(HermesError):
     retry = False
 
 
+class Forbidden(HermesError):
+    """The request came from where Hermes does not answer: a foreign web page's Origin, or a foreign Host."""
+
+    status = 403
+    type = "invalid_request_error"
+    code = "forbidden"
+    retry = False
+
+
 class NotFound(HermesError):
     """What the request names does not exist."""
 
@@ -74,6 +90,15 @@ class BodyTooLarge(HermesError):
     status = 413
     type = "invalid_request_error"
     code = "request_too_large"
+    retry = False
+
+
+class UnsupportedMediaType(HermesError):
+    """A body whose Content-Type is not JSON: what a web page can send without asking first."""
+
+    status = 415
+    type = "invalid_request_error"
+    code = "unsupported_media_type"
     retry = False
 
 
@@ -102,11 +127,33 @@ class UpstreamError(HermesError):
     code = "upstream_error"
 
 
+class UpstreamRateLimited(UpstreamError):
+    """A model behind Hermes said 429: too many requests; `retry_after` says when to try again."""
+
+    status = 429
+    code = "upstream_rate_limited"
+
+
+class UpstreamUnavailable(UpstreamError):
+    """A model behind Hermes said 503: overloaded or down for now; `retry_after` says when to try again."""
+
+    status = 503
+    code = "upstream_unavailable"
+
+
 class UpstreamTimeout(UpstreamError):
     """A model behind Hermes did not answer within its configured timeout."""
 
     status = 504
     code = "timeout"
+
+
+class StoreUnavailable(HermesError):
+    """The database could not be read or written (locked too long by another process, disk full)."""
+
+    status = 503
+    type = "server_error"
+    code = "store_unavailable"
 
 
 class ConfigError(Exception):

@@ -2,12 +2,12 @@
 
 `start` runs before the upstream call (for a cloud model: count the input,
 estimate the output, reserve the worst case, cap max_tokens to what was
-reserved); `finish` runs once after it, whatever happened.
+reserved; for a local one: cap max_tokens to `local.max_tokens`); `finish`
+runs once after it, whatever happened.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,10 +39,11 @@ class Bill:
 
 
 class Meter:
-    def __init__(self, budget: Budget, prices: PriceTable, store: Store) -> None:
+    def __init__(self, budget: Budget, prices: PriceTable, store: Store, local_max_tokens: int) -> None:
         self.budget = budget
         self._prices = prices
         self._store = store
+        self._local_max_tokens = local_max_tokens
 
     async def start(self, target: Target, chat: ChatRequest, task_type: str) -> Metered:
         """Estimate the call; for a cloud model reserve its worst case (raises BudgetExhausted)."""
@@ -53,9 +54,10 @@ class Meter:
         estimate = Estimate(task_type, input_tokens, output_tokens, confidence, learned.samples if learned else 0)
         estimated_cost = self._prices.price(model.name).cost_usd(input_tokens, output_tokens)
         if model.kind == "local":
-            return Metered(target, task_type, chat, estimate, 0.0, None, await self.budget.status())
+            capped = chat.limited_to(self._local_max_tokens)
+            return Metered(target, task_type, capped, estimate, 0.0, None, await self.budget.status())
         grant = await self.budget.reserve(model, input_tokens, chat.max_tokens)
-        capped = dataclasses.replace(chat, params=_with_max_tokens(chat.params, grant.max_tokens))
+        capped = chat.limited_to(grant.max_tokens)
         return Metered(target, task_type, capped, estimate, estimated_cost, grant, grant.status)
 
     async def finish(self, metered: Metered, usage: dict[str, Any] | None, failed: bool, partial: bool) -> Bill:
@@ -65,7 +67,7 @@ class Meter:
             await self._learn(metered.task_type, model.name, int(usage.get("completion_tokens", 0)))
         if metered.grant is None:
             return Bill(0.0, await self.budget.status())
-        if usage and not failed:
+        if usage:  # the upstream said what the call used, even if the client left before the end
             cost = self._prices.actual_cost_usd(model.name, usage)
             await self._store.record_prediction(Prediction(
                 task_type=metered.task_type,
@@ -74,23 +76,24 @@ class Meter:
                 predicted_output_tokens=metered.estimate.output_tokens,
                 actual_output_tokens=int(usage.get("completion_tokens", 0)),
                 predicted_cost_usd=metered.estimated_cost_usd,
-                actual_cost_usd=cost,
+                actual_cost_usd=min(cost, metered.grant.reserved_usd),
                 confidence=metered.estimate.confidence,
             ))
+            status = await self.budget.settle(metered.grant, cost)
         elif partial:
             # Output may have been generated and billed, and its usage is unknown:
             # count the whole reservation rather than risk under-counting.
             cost = metered.grant.reserved_usd
+            status = await self.budget.settle(metered.grant, cost, note="usage unknown: charged the reservation")
         else:
             return Bill(0.0, await self.budget.settle(metered.grant, None))
-        return Bill(cost, await self.budget.settle(metered.grant, cost))
+        return Bill(min(cost, metered.grant.reserved_usd), status)
 
     async def _learn(self, task_type: str, model: str, output_tokens: int) -> None:
-        async with self._store.transaction():
+        async def update() -> None:
             learned = learn(task_type, await self._store.learned(task_type, model), output_tokens)
             await self._store.put_learned(task_type, model, learned)
 
+        await self._store.atomic(update)
 
-def _with_max_tokens(params: dict[str, Any], max_tokens: int) -> dict[str, Any]:
-    # One field only: LiteLLM maps max_tokens for each provider.
-    return {k: v for k, v in params.items() if k != "max_completion_tokens"} | {"max_tokens": max_tokens}
+

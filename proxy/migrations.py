@@ -121,19 +121,39 @@ async def m004_preferences(db: aiosqlite.Connection) -> None:
     await db.execute("CREATE TABLE preferences (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL)")
 
 
+async def m005_reservation_owners(db: aiosqlite.Connection) -> None:
+    # Which process holds a reservation (proxy/owner.py), so a process
+    # starting on a shared file settles only those of processes that are gone;
+    # what the upstream reported when it was not believed; and why.
+    await db.execute("ALTER TABLE ledger ADD COLUMN owner TEXT")
+    await db.execute("ALTER TABLE ledger ADD COLUMN reported_cost_usd REAL")
+    await db.execute("ALTER TABLE ledger ADD COLUMN note TEXT")
+    # Spend recorded before costs were bounded may be infinite (SQLite keeps
+    # NaN as NULL): count such a call at its reservation, as an unknown cost.
+    await db.execute("""UPDATE ledger SET cost_usd = reserved_usd, note = 'cost was not a finite number'
+                        WHERE cost_usd IS NULL OR cost_usd > 1e300 OR cost_usd < -1e300""")
+    await db.execute("UPDATE ledger SET cost_usd = 0 WHERE cost_usd < 0")
+
+
 MIGRATIONS: list[Callable[[aiosqlite.Connection], Awaitable[None]]] = [
-    m001_initial, m002_money, m003_cascade, m004_preferences]
+    m001_initial, m002_money, m003_cascade, m004_preferences, m005_reservation_owners]
 
 
 async def migrate(db: aiosqlite.Connection) -> None:
     """Apply every migration this database has not had yet."""
-    await db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    cursor = await db.execute("SELECT name FROM migrations")
-    applied = {row[0] for row in await cursor.fetchall()}
-    for migration in MIGRATIONS:
-        if migration.__name__ not in applied:
-            # Schema change and its record commit together or not at all.
-            await db.execute("BEGIN")
-            await migration(db)
-            await db.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (migration.__name__, datetime.now(timezone.utc).isoformat()))
-            await db.commit()
+    # Under the write lock: processes starting together on one file take turns,
+    # and each sees what the one before it applied.
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        await db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        cursor = await db.execute("SELECT name FROM migrations")
+        applied = {row[0] for row in await cursor.fetchall()}
+        for migration in MIGRATIONS:
+            if migration.__name__ not in applied:
+                await migration(db)
+                await db.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)",
+                                 (migration.__name__, datetime.now(timezone.utc).isoformat()))
+    except BaseException:
+        await db.rollback()
+        raise
+    await db.commit()  # every schema change and its record together, or none

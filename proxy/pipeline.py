@@ -7,6 +7,7 @@ app's shared objects as a `Services`, built once in the lifespan.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import Mapping
@@ -29,7 +30,7 @@ from proxy.cascade import (
 )
 from proxy.classify import Classifier, TaskClass
 from proxy.config import Config
-from proxy.errors import HermesError
+from proxy.errors import ClientClosed, HermesError, UpstreamTimeout
 from proxy.meter import Bill, Metered, Meter
 from proxy.ollama import LocalCatalog
 from proxy.openai_api import ChatRequest, completion_chunks, json_response, sse_response
@@ -53,6 +54,13 @@ class Services:
     preferences: Preferences
 
 
+@dataclass
+class Outcome:
+    """Whether a request is in the tasks table yet: each one is recorded exactly once."""
+
+    recorded: bool = False
+
+
 @dataclass(frozen=True)
 class Request:
     """One chat request, understood: the validated body, its session and its class."""
@@ -62,15 +70,15 @@ class Request:
     task: TaskClass
     headers: Mapping[str, str]
     started: float  # time.monotonic() on arrival: latency includes the cascade
+    outcome: Outcome = dataclasses.field(default_factory=Outcome)
 
 
-def understand(services: Services, chat: ChatRequest, headers: Mapping[str, str]) -> Request:
+def understand(services: Services, chat: ChatRequest, headers: Mapping[str, str], started: float) -> Request:
     """Identify the session and classify; a rule's max_tokens override caps the client's."""
     task = services.classifier.classify(chat.messages)
-    if task.max_tokens and (chat.max_tokens is None or chat.max_tokens > task.max_tokens):
-        params = {k: v for k, v in chat.params.items() if k != "max_completion_tokens"}
-        chat = dataclasses.replace(chat, params=params | {"max_tokens": task.max_tokens})
-    return Request(chat, identify(headers, chat.messages), task, headers, time.monotonic())
+    if task.max_tokens:
+        chat = chat.limited_to(task.max_tokens)
+    return Request(chat, identify(headers, chat.messages), task, headers, started)
 
 
 async def plan(services: Services, request: Request, status: BudgetStatus) -> Plan:
@@ -79,15 +87,18 @@ async def plan(services: Services, request: Request, status: BudgetStatus) -> Pl
     allowed = services.meter.budget.allowed_models(status)
     if chat.model != "auto":
         return Plan(await choose_target(chat, config, services.catalog, allowed), reason=f"{chat.model} requested")
-    accepted = accepted_upgrade(config, request.headers)
-    if accepted is not None:
-        return Plan(cloud_target(config, accepted), reason=f"upgrade to {accepted.name} accepted")
     session = await store.session(request.conversation.session_id)
+    capped = _session_capped(config, session)
+    if capped:
+        allowed = []  # the session has spent its share: local answers only
+    accepted = accepted_upgrade(config, request.headers)
+    if accepted is not None and not capped:
+        return Plan(cloud_target(config, accepted), reason=f"upgrade to {accepted.name} accepted")
     if session and session["cloud_model"]:
         ref = config.find_model(session["cloud_model"])
         if ref in allowed:  # continuity: the context is already paid for on that model
             return Plan(cloud_target(config, ref), reason=f"the session stays on {ref.name}")
-        await store.stay_on_cloud(request.conversation.session_id, None, 0.0)
+        await store.stay_on_cloud(request.conversation.session_id, None)
     settings = services.preferences.current
     policy = upgrade_policy(settings.upgrade_policy, request.headers)
     target = request.task.target_quality or settings.target_quality
@@ -104,10 +115,21 @@ async def plan(services: Services, request: Request, status: BudgetStatus) -> Pl
     options = await upgrade_options(upgradable, chat, request.task.task_type, best_score, services.prices, store,
                                     request.conversation, turns_left)
     upgrade, reason = decide(result, options, policy, target, status.remaining_usd, config)
+    if capped:
+        reason = capped
     if upgrade is not None:
         return Plan(cloud_target(config, upgrade), None, result, options, policy, reason)
     assert best_local is not None  # decide() raised if there was no local answer
     return Plan(local_target(config, best_local), result.answer, result, options, policy, reason)
+
+
+def _session_capped(config: Config, session: dict[str, Any] | None) -> str | None:
+    """Why this session may not upgrade any more (its spend reached `session_limit_usd`), or None."""
+    limit = config.budget.session_limit_usd
+    if session is None or limit is None or session["cost_usd"] < limit:
+        return None
+    return (f"session cap: this session has spent ${_usd(session['cost_usd'])} of its ${_usd(limit)} "
+            "(session_limit_usd); it stays on local models")
 
 
 async def respond(services: Services, request: Request, chosen: Plan) -> Response:
@@ -121,8 +143,8 @@ async def respond(services: Services, request: Request, chosen: Plan) -> Respons
             chunks = completion_chunks(chosen.answer)
         else:
             chunks = await upstream.stream(chosen.target, call.metered.chat)
-    except HermesError as error:
-        await call.settle(None, error, partial=False)
+    except BaseException as exc:
+        await call.settle(None, _failure(exc), partial=_maybe_billed(exc))
         raise
     return sse_response(chunks, request.chat.include_usage, call.settle, call.headers)
 
@@ -132,22 +154,60 @@ async def complete(services: Services, request: Request, chosen: Plan) -> tuple[
     call = await _Call.open(services, request, chosen)
     try:
         answer = chosen.answer or await upstream.complete(chosen.target, call.metered.chat)
-    except HermesError as error:
-        await call.settle(None, error, partial=False)
+    except BaseException as exc:
+        await call.settle(None, _failure(exc), partial=_maybe_billed(exc))
         raise
     hermes = await call.settle(answer["usage"], None)
     headers = call.headers | call.report.headers(hermes["cost_usd"], hermes["budget_remaining_usd"])
     return answer, hermes, headers
 
 
+async def record_failure(services: Services, error: HermesError, started: float, chat: ChatRequest | None = None,
+                         request: Request | None = None, chosen: Plan | None = None) -> None:
+    """Record a chat request that failed before any call was metered (bad input, unknown model, budget)."""
+    if request is not None:
+        if request.outcome.recorded:
+            return  # its call recorded it
+        request.outcome.recorded = True
+    model = chosen.target.model if chosen else None
+    chat = request.chat if request else chat
+    await services.store.record_task(TaskRecord(
+        requested_model=chat.model if chat else "", route=model.kind if model else None,
+        model=model.name if model else None, stream=bool(chat and chat.stream), status=error.status,
+        error_code=error.code, messages=chat.messages if chat else [], input_tokens=0, output_tokens=0,
+        cost_usd=0.0, latency_ms=(time.monotonic() - started) * 1000,
+        task_type=request.task.task_type if request else None,
+    ))
+
+
+def _maybe_billed(exc: BaseException) -> bool:
+    """Whether a call that ended with `exc` may have been served (and billed) all the same.
+
+    An upstream that answered with an error did not serve the call; one cut
+    off by a timeout or by the client leaving may have, so its outcome is
+    unknown and it counts at its worst case.
+    """
+    return isinstance(exc, UpstreamTimeout) or not isinstance(exc, HermesError)
+
+
+def _failure(exc: BaseException) -> HermesError:
+    """The error a call ended with, as recorded: a cancellation means the client went away."""
+    if isinstance(exc, HermesError):
+        return exc
+    if isinstance(exc, asyncio.CancelledError):
+        return ClientClosed("The client closed the connection.")
+    return HermesError("Hermes hit an internal error; the details are in its log.", code="internal_error")
+
+
 @dataclass
 class _Call:
-    """One metered call in progress; `settle` ends it exactly once."""
+    """One metered call in progress; `settle` ends it exactly once, even if the request is cancelled."""
 
     report: Report
     metered: Metered
     headers: dict[str, str]
     started: float
+    _settled: asyncio.Future[dict[str, Any]] | None = None
 
     @classmethod
     async def open(cls, services: Services, request: Request, chosen: Plan) -> _Call:
@@ -157,6 +217,13 @@ class _Call:
         return cls(report, metered, report.headers(cost_usd=None if cloud else 0.0), request.started)
 
     async def settle(self, usage: dict[str, Any] | None, error: HermesError | None, partial: bool = True) -> dict[str, Any]:
+        if self._settled is None:
+            self.report.request.outcome.recorded = True  # now, not when the task gets to it
+            store = self.report.services.store
+            self._settled = asyncio.ensure_future(store.run_to_end(self._settle(usage, error, partial)))
+        return await asyncio.shield(self._settled)
+
+    async def _settle(self, usage: dict[str, Any] | None, error: HermesError | None, partial: bool) -> dict[str, Any]:
         services = self.report.services
         bill = await services.meter.finish(self.metered, usage, failed=error is not None, partial=partial)
         await self.report.record(usage, error, bill, self.started)
@@ -237,9 +304,10 @@ class Report:
         ))
         conversation = self.request.conversation
         await store.touch_session(conversation.session_id, conversation.turns, self.metered.estimate.input_tokens,
-                                  conversation.mean_user_tokens, output_tokens or self.metered.estimate.output_tokens)
+                                  conversation.mean_user_tokens, output_tokens or self.metered.estimate.output_tokens,
+                                  bill.cost_usd)
         if model.kind == "cloud" and chat.model == "auto" and error is None:
-            await store.stay_on_cloud(conversation.session_id, model.name, bill.cost_usd)
+            await store.stay_on_cloud(conversation.session_id, model.name)
 
     def _quality(self) -> dict[str, Any] | None:
         cascade = self.plan.cascade

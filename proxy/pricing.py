@@ -6,6 +6,8 @@ budget that cannot price a call cannot hold.
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +18,7 @@ from proxy.config import Config, CloudModelSpec
 from proxy.errors import ConfigError
 
 PER_MTOK = 1_000_000
+log = logging.getLogger("hermes")
 
 
 @dataclass(frozen=True)
@@ -63,9 +66,16 @@ class PriceTable:
         return min(names, key=lambda name: self._prices[name].input_usd + self._prices[name].output_usd)
 
     def actual_cost_usd(self, name: str, usage: Mapping[str, Any]) -> float:
-        """What a call cost: the upstream's own `usage.cost` when it gives one, else the table's."""
-        if isinstance(usage.get("cost"), (int, float)):
-            return float(usage["cost"])
+        """What a call cost: the upstream's own `usage.cost` when it gives a sane one, else the table's.
+
+        A negative or non-finite cost is no cost at all: the tokens are priced
+        instead. (One above the reservation is the budget's to bound.)
+        """
+        reported = usage.get("cost")
+        if isinstance(reported, (int, float)) and not isinstance(reported, bool):
+            if math.isfinite(reported) and reported >= 0:
+                return float(reported)
+            log.warning("%s: upstream reported a cost of %r; pricing its tokens instead", name, reported)
         cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
         return self.price(name).cost_usd(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)),
                                          int(cached))

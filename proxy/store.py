@@ -1,8 +1,12 @@
 """The SQLite store: schema, numbered migrations, and every SQL statement.
 
 WAL mode and a commit per write, so a killed process loses nothing that was
-recorded. One connection, and one lock around every write, so a
-read-check-write (a budget reservation) is atomic. Prompts are stored only
+recorded. Every write is one unit (`atomic`) run in a task of its own: a
+client that goes away cancels the request, never a transaction half-way,
+which would leave the connection inside it and fail every later request.
+Writes take SQLite's write lock at BEGIN (`BEGIN IMMEDIATE`), so a
+read-check-write such as a budget reservation is atomic across every
+process sharing the file, not only within this one. Prompts are stored only
 when `server.store_prompts` is on; otherwise a hash and token counts.
 """
 
@@ -11,17 +15,26 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
+from proxy.errors import StoreUnavailable
 from proxy.estimate import Learned
 from proxy.migrations import migrate
+from proxy.owner import is_gone, this_process
+
+T = TypeVar("T")
+log = logging.getLogger("hermes")
+# How long a write waits for another process's transaction before giving up
+# with a 503; every transaction here lasts milliseconds.
+BUSY_TIMEOUT_MS = 15_000
 
 
 @dataclass(frozen=True)
@@ -63,37 +76,87 @@ class Store:
         self._db = db
         self._store_prompts = store_prompts
         self._write_lock = asyncio.Lock()
+        self._running: set[asyncio.Task[Any]] = set()  # units whose caller may have gone
 
     @classmethod
     async def open(cls, path: Path, store_prompts: bool = False) -> Store:
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path)
+        db = await aiosqlite.connect(path, isolation_level=None)  # transactions are ours, never implicit
         db.row_factory = aiosqlite.Row
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=FULL")  # a commit survives power loss, not only a kill
-        await db.execute("PRAGMA busy_timeout=5000")
-        await migrate(db)
+        try:
+            await db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=FULL")  # a commit survives power loss, not only a kill
+            await migrate(db)
+        except BaseException:
+            await db.close()
+            raise
         return cls(db, store_prompts)
 
     async def close(self) -> None:
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
         await self._db.close()
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[None]:
-        """Hold the write lock for a read-check-write; commit at the end, roll back on error."""
+    async def atomic(self, work: Callable[[], Awaitable[T]],
+                     abandoned: Callable[[T], Awaitable[None]] | None = None) -> T:
+        """Run `work` (reads and writes on this store) as one write transaction.
+
+        It runs in a task of its own, so it ends with COMMIT or ROLLBACK even
+        when the request that asked for it is cancelled meanwhile; then
+        `abandoned` gets its result, to undo what nobody will use.
+        """
+        return await self.run_to_end(self._transaction(work), abandoned)
+
+    async def run_to_end(self, work: Coroutine[Any, Any, T],
+                         abandoned: Callable[[T], Awaitable[None]] | None = None) -> T:
+        """Await `work`, which goes on to its end if the caller is cancelled."""
+        task = self._keep(asyncio.ensure_future(work))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if abandoned is not None:
+                task.add_done_callback(lambda done: self._undo(done, abandoned))
+            raise
+
+    def _keep(self, task: asyncio.Task[T]) -> asyncio.Task[T]:
+        # The event loop holds tasks weakly: keep each until it ends, and let close() wait for it.
+        self._running.add(task)
+        task.add_done_callback(self._ended)
+        return task
+
+    def _ended(self, task: asyncio.Task[Any]) -> None:
+        self._running.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # Retrieved here so an abandoned unit's failure is logged, not lost.
+            log.debug("store unit failed: %s", task.exception())
+
+    def _undo(self, done: asyncio.Task[T], abandoned: Callable[[T], Awaitable[None]]) -> None:
+        if not done.cancelled() and done.exception() is None:
+            self._keep(asyncio.ensure_future(abandoned(done.result())))
+
+    async def _transaction(self, work: Callable[[], Awaitable[T]]) -> T:
         async with self._write_lock:
-            await self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield
-            except BaseException:
-                await self._db.rollback()
-                raise
-            await self._db.commit()
+                if self._db.in_transaction:  # cannot happen; heal rather than fail every later write
+                    await self._db.rollback()
+                await self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    result = await work()
+                except BaseException:
+                    await self._db.rollback()
+                    raise
+                await self._db.commit()
+                return result
+            except sqlite3.Error as exc:
+                raise _unavailable(exc) from None
 
     async def _write(self, sql: str, params: tuple[Any, ...]) -> int:
-        async with self.transaction():
+        async def write() -> int:
             cursor = await self._db.execute(sql, params)
             return int(cursor.lastrowid or 0)
+
+        return await self.atomic(write)
 
     # -- tasks ---------------------------------------------------------------
 
@@ -119,39 +182,52 @@ class Store:
 
     async def day_totals(self, day: str) -> tuple[float, float]:
         """(charged, held) USD for `day`."""
-        cursor = await self._db.execute(
+        [row] = await self._rows(
             """
-            SELECT COALESCE(SUM(CASE WHEN state = 'charged' THEN cost_usd END), 0),
-                   COALESCE(SUM(CASE WHEN state = 'held' THEN reserved_usd END), 0)
+            SELECT COALESCE(SUM(CASE WHEN state = 'charged' THEN cost_usd END), 0) AS charged,
+                   COALESCE(SUM(CASE WHEN state = 'held' THEN reserved_usd END), 0) AS held
             FROM ledger WHERE day = ?
             """,
             (day,),
         )
-        charged, held = await cursor.fetchone()  # type: ignore[misc]
-        return float(charged), float(held)
+        return float(row["charged"]), float(row["held"])
 
     async def insert_reservation(self, day: str, model: str, reserved_usd: float) -> int:
-        """Hold `reserved_usd`; call inside `transaction()`, after checking there is room."""
+        """Hold `reserved_usd` for this process; call inside `atomic`, after checking there is room."""
         cursor = await self._db.execute(
-            "INSERT INTO ledger (day, created_at, model, state, reserved_usd) VALUES (?, ?, ?, 'held', ?)",
-            (day, _now(), model, reserved_usd),
+            "INSERT INTO ledger (day, created_at, model, state, reserved_usd, owner) VALUES (?, ?, ?, 'held', ?, ?)",
+            (day, _now(), model, reserved_usd, this_process()),
         )
         return int(cursor.lastrowid or 0)
 
-    async def settle_reservation(self, reservation_id: int, cost_usd: float | None) -> None:
-        """Replace a held reservation by its actual cost, or release it (`cost_usd` None)."""
+    async def settle_reservation(self, reservation_id: int, cost_usd: float | None, *,
+                                 reported_usd: float | None = None, note: str | None = None) -> None:
+        """Replace a held reservation by its cost, or release it (`cost_usd` None); only once."""
         state = "released" if cost_usd is None else "charged"
         await self._write(
-            "UPDATE ledger SET state = ?, cost_usd = ?, settled_at = ? WHERE id = ? AND state = 'held'",
-            (state, cost_usd or 0.0, _now(), reservation_id),
+            """UPDATE ledger SET state = ?, cost_usd = ?, settled_at = ?, reported_cost_usd = ?, note = ?
+               WHERE id = ? AND state = 'held'""",
+            (state, cost_usd or 0.0, _now(), reported_usd, note, reservation_id),
         )
 
-    async def release_held_reservations(self) -> int:
-        """Release what a previous process held when it died; its calls never completed here."""
-        async with self.transaction():
-            cursor = await self._db.execute(
-                "UPDATE ledger SET state = 'released', settled_at = ? WHERE state = 'held'", (_now(),))
-            return cursor.rowcount
+    async def charge_abandoned_reservations(self) -> int:
+        """Charge, at their reserved worst case, the reservations of processes that ended mid-call.
+
+        Whether the upstream served those calls is unknown, so they count as
+        spent, never as free. Reservations of processes still running (another
+        `hermes serve` on this file) are left alone.
+        """
+        async def charge() -> int:
+            cursor = await self._db.execute("SELECT id, owner FROM ledger WHERE state = 'held'")
+            gone = [row["id"] for row in await cursor.fetchall() if is_gone(row["owner"])]
+            for reservation_id in gone:
+                await self._db.execute(
+                    """UPDATE ledger SET state = 'charged', cost_usd = reserved_usd, settled_at = ?,
+                       note = 'outcome unknown: its process ended mid-call' WHERE id = ? AND state = 'held'""",
+                    (_now(), reservation_id))
+            return len(gone)
+
+        return await self.atomic(charge)
 
     async def spend_by_model(self, day: str) -> list[dict[str, Any]]:
         return await self._rows(
@@ -172,7 +248,7 @@ class Store:
         return Learned(**rows[0]) if rows else None
 
     async def put_learned(self, task_type: str, model: str, learned: Learned) -> None:
-        """Store an estimate; call inside `transaction()` (it follows a read of the old one)."""
+        """Store an estimate; call inside `atomic` (it follows a read of the old one)."""
         await self._db.execute(
             """
             INSERT INTO estimates (task_type, model, samples, mean_output_tokens, variance, updated_at)
@@ -208,32 +284,30 @@ class Store:
         rows = await self._rows("SELECT * FROM sessions WHERE id = ?", (session_id,))
         return rows[0] if rows else None
 
-    async def touch_session(
-        self, session_id: str, turns: int, context_tokens: int, mean_user_tokens: int, output_tokens: int
-    ) -> None:
-        """Note a turn of `session_id`: its size now (the client resends it all, so these replace)."""
+    async def touch_session(self, session_id: str, turns: int, context_tokens: int, mean_user_tokens: int,
+                            output_tokens: int, cost_usd: float = 0.0) -> None:
+        """Note a turn of `session_id`: its size now (the client resends it all, so these replace) and its cost."""
         now = _now()
         await self._write(
             """
-            INSERT INTO sessions (id, started_at, last_seen_at, turns, context_tokens, mean_user_tokens, output_tokens)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO sessions (id, started_at, last_seen_at, turns, context_tokens, mean_user_tokens,
+                                  output_tokens, cost_usd)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at, turns = excluded.turns,
                 context_tokens = excluded.context_tokens, mean_user_tokens = excluded.mean_user_tokens,
-                output_tokens = excluded.output_tokens
+                output_tokens = excluded.output_tokens, cost_usd = sessions.cost_usd + excluded.cost_usd
             """,
-            (session_id, now, now, turns, context_tokens, mean_user_tokens, output_tokens),
+            (session_id, now, now, turns, context_tokens, mean_user_tokens, output_tokens, cost_usd),
         )
 
-    async def stay_on_cloud(self, session_id: str, model: str | None, cost_usd: float) -> None:
-        """Remember the cloud model a session moved to (None: back to local) and add what it cost."""
-        await self._write("UPDATE sessions SET cloud_model = ?, cost_usd = cost_usd + ? WHERE id = ?",
-                          (model, cost_usd, session_id))
+    async def stay_on_cloud(self, session_id: str, model: str | None) -> None:
+        """Remember the cloud model a session moved to (None: back to local)."""
+        await self._write("UPDATE sessions SET cloud_model = ? WHERE id = ?", (model, session_id))
 
     async def mean_session_turns(self, excluding: str) -> tuple[float | None, int]:
         """(mean turns, how many sessions) over every other session."""
-        cursor = await self._db.execute("SELECT AVG(turns), COUNT(*) FROM sessions WHERE id != ?", (excluding,))
-        mean, count = await cursor.fetchone()  # type: ignore[misc]
-        return (float(mean) if mean is not None else None), int(count)
+        [row] = await self._rows("SELECT AVG(turns) AS mean, COUNT(*) AS n FROM sessions WHERE id != ?", (excluding,))
+        return (float(row["mean"]) if row["mean"] is not None else None), int(row["n"])
 
     # -- local attempts ----------------------------------------------------------
 
@@ -380,8 +454,17 @@ class Store:
         )
 
     async def _rows(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
-        cursor = await self._db.execute(sql, params)
-        return [dict(row) for row in await cursor.fetchall()]
+        try:
+            cursor = await self._db.execute(sql, params)
+            return [dict(row) for row in await cursor.fetchall()]
+        except sqlite3.Error as exc:
+            raise _unavailable(exc) from None
+
+
+def _unavailable(exc: sqlite3.Error) -> StoreUnavailable:
+    """The one place SQLite's errors become Hermes's: a 503 that says what is wrong, never a 500."""
+    log.warning("database error: %s", exc)
+    return StoreUnavailable(f"Hermes's database is unavailable ({exc}); try again shortly.")
 
 
 def prompt_sha256(messages: list[dict[str, Any]]) -> str:

@@ -86,7 +86,8 @@ def test_bad_request_is_400_and_reaches_no_model(
     assert response.headers["x-should-retry"] == "false"
     assert embedded_model.calls == calls
     assert openrouter.requests == []
-    assert tasks(tmp_path) == []
+    [task] = tasks(tmp_path)  # a failure is counted like an answer: in stats, dashboard and /metrics
+    assert (task["status"], task["error_code"], task["cost_usd"], task["route"]) == (400, code, 0.0, None)
 
 
 def test_unknown_model_is_404_naming_the_choices(
@@ -167,7 +168,7 @@ def test_local_answer_is_real_free_and_recorded(hermes_url: str, tmp_path: Path)
 
 
 def test_local_stream_is_sse_with_usage_and_hermes_on_the_last_chunk(hermes_url: str) -> None:
-    body = {"model": "auto", "messages": HI, "max_tokens": 12, "stream": True,
+    body = {"model": "local", "messages": HI, "max_tokens": 12, "stream": True,
             "stream_options": {"include_usage": True}}
     response = chat(hermes_url, body)
     assert response.headers["content-type"].startswith("text/event-stream")
@@ -194,7 +195,7 @@ def test_cloud_call_reaches_openrouter_with_key_and_params(
     hermes_url: str, openrouter: OpenRouterStub, tmp_path: Path
 ) -> None:
     tools = [{"type": "function", "function": {"name": "read_file", "parameters": {"type": "object"}}}]
-    body = {"model": "claude-3.5-sonnet", "messages": HI, "max_tokens": 50, "temperature": 0.2, "stop": ["END"],
+    body = {"model": "claude-3.5-sonnet", "messages": HI, "max_tokens": 80, "temperature": 0.2, "stop": ["END"],
             "tools": tools, "tool_choice": "auto", "response_format": {"type": "json_object"}, "unknown_x": 1}
     response = chat(hermes_url, body)
     assert response.status_code == 200, response.text

@@ -50,7 +50,7 @@ def test_opencodes_32000_max_tokens_is_capped_before_it_reaches_openrouter(
     chat(hermes_url, {"model": "gpt-4", "messages": HI, "max_completion_tokens": 50})
     chat(hermes_url, {"model": "gpt-4", "messages": HI})
     sent = [r["json"] for r in openrouter.requests]
-    assert [s.get("max_tokens") for s in sent] == [4096, 50, 1024]
+    assert [s.get("max_tokens") for s in sent] == [4096, 50, 4096]  # none sent: what was reserved
     assert all("max_completion_tokens" not in s for s in sent)
 
 
@@ -67,7 +67,9 @@ def test_spent_budget_is_a_429_that_says_when_it_resets_and_local_still_answers(
     assert openrouter.requests == []
     local = chat(url, {"model": "local", "messages": HI, "max_tokens": 4})
     assert local.status_code == 200 and local.headers["x-hermes-tier"] == "blocked"
-    assert [t["route"] for t in tasks(tmp_path)] == ["local"]
+    recorded = [(t["requested_model"], t["route"], t["status"], t["error_code"]) for t in tasks(tmp_path)]
+    assert recorded == [("cloud", "cloud", 429, "budget_exhausted"), ("gpt-4", "cloud", 429, "budget_exhausted"),
+                        ("local", "local", 200, None)]
 
 
 def test_a_model_the_tier_does_not_allow_is_refused_and_cloud_falls_to_an_allowed_one(
@@ -107,3 +109,26 @@ def test_prompts_are_kept_only_when_asked(
     with sqlite3.connect(tmp_path / "kept.db") as db:
         [(prompt,)] = db.execute("SELECT prompt FROM tasks").fetchall()
     assert json.loads(prompt) == HI
+
+
+@pytest.mark.parametrize("reported", [100.0, -1.0], ids=["charges-100-dollars", "credits-a-dollar"])
+def test_an_upstream_that_lies_about_cost_cannot_push_spend_past_the_limit(
+    make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub, tmp_path: Path,
+    reported: float,
+) -> None:
+    url = serve_hermes(make_config(budget={"daily_limit_usd": 0.05, "tiers": [
+        {"name": "any", "min_remaining_usd": 0.0, "models": "any"}]}))
+    openrouter.cost_usd = reported
+    statuses = [chat(url, {"model": "gpt-4", "messages": HI, "max_tokens": 100}).status_code for _ in range(12)]
+    with sqlite3.connect(tmp_path / "hermes.db") as db:
+        charged = db.execute("SELECT cost_usd, reserved_usd FROM ledger WHERE state = 'charged'").fetchall()
+        notes = db.execute("SELECT COUNT(*) FROM ledger WHERE note LIKE 'upstream reported%'").fetchone()[0]
+    spent = sum(cost for cost, _ in charged)
+    assert spent <= 0.05  # never past the limit, whatever the upstream says
+    assert all(0 < cost <= reserved for cost, reserved in charged)  # never free, never above the reservation
+    if reported > 0:
+        assert statuses.count(200) == len(charged) == notes > 0 and 429 in statuses
+    else:  # a negative cost is no cost: the tokens are priced (12 in, 7 out at gpt-4's prices)
+        assert charged[0][0] == pytest.approx(12 * 30e-6 + 7 * 60e-6)
+    analysis = httpx.get(f"{url}/api/v1/costs/analysis", timeout=10).json()
+    assert analysis["spent_usd"] == pytest.approx(spent) and analysis["remaining_usd"] >= 0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -27,8 +27,6 @@ ONE_TIER = {"tiers": [{"name": "any", "min_remaining_usd": 0.0, "models": "any"}
 
 
 def ledger(db: Path) -> dict[str, tuple[int, float]]:
-    import sqlite3
-
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT state, COUNT(*), COALESCE(SUM(cost_usd), 0) FROM ledger GROUP BY state")
         return {state: (count, total) for state, count, total in rows}
@@ -37,9 +35,9 @@ def ledger(db: Path) -> dict[str, tuple[int, float]]:
 def test_200_concurrent_cloud_requests_never_overspend(
     make_config: Callable[..., Config], serve_hermes: Callable[..., str], openrouter: OpenRouterStub, tmp_path: Path
 ) -> None:
-    # Each request reserves about 0.01502 USD (8 input tokens, 1000 output at
-    # claude-3.5-sonnet's prices): ten fit in 0.158, an eleventh does not.
-    url = serve_hermes(make_config(budget={"daily_limit_usd": 0.158, **ONE_TIER}))
+    # Each request reserves about 0.01802 USD (8 input tokens, 1000 output at
+    # claude-3.5-sonnet's prices, plus the 20% margin): ten fit in 0.19, an eleventh does not.
+    url = serve_hermes(make_config(budget={"daily_limit_usd": 0.19, **ONE_TIER}))
     openrouter.delay_s, openrouter.mode = 0.5, "slow"  # all 200 arrive while the first ones are in flight
     openrouter.cost_usd = 0.0135
 
@@ -57,14 +55,25 @@ def test_200_concurrent_cloud_requests_never_overspend(
     charged_calls, charged_usd = ledger(tmp_path / "hermes.db")["charged"]
     assert charged_calls == ok == openrouter.answered
     assert charged_usd == pytest.approx(openrouter.answered * openrouter.cost_usd)  # the ledger is the stub's bill
-    assert charged_usd <= 0.158
+    assert charged_usd <= 0.19
     assert "held" not in ledger(tmp_path / "hermes.db")
 
 
-def start_hermes(home: Path, port: int, openrouter_url: str) -> subprocess.Popen[bytes]:
+def cloud_only_home(home: Path, budget: dict[str, object] | None = None) -> Path:
+    """A config dir with the embedded model off (no local model to wait for) and `budget` merged in."""
+    routing = yaml.safe_load((REPO / ROUTING_FILE).read_text())
+    routing["embedded_model"]["enabled"] = False
+    (home / ROUTING_FILE).write_text(yaml.safe_dump(routing))
+    budgets = yaml.safe_load((REPO / BUDGETS_FILE).read_text()) | (budget or {})
+    (home / BUDGETS_FILE).write_text(yaml.safe_dump(budgets))
+    return home
+
+
+def start_hermes(home: Path, port: int, openrouter_url: str, db: Path | None = None) -> subprocess.Popen[bytes]:
+    """`hermes serve` as a user starts it, on `port`, with the database `db` (home/hermes.db by default)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HERMES_")}
     env |= {"OLLAMA_API_BASE": f"http://127.0.0.1:{free_port()}", "OPENROUTER_API_BASE": openrouter_url,
-            "OPENROUTER_API_KEY": TEST_API_KEY, "HERMES_DB": str(home / "hermes.db"), "HERMES_PORT": str(port)}
+            "OPENROUTER_API_KEY": TEST_API_KEY, "HERMES_DB": str(db or home / "hermes.db"), "HERMES_PORT": str(port)}
     process = subprocess.Popen([str(Path(sys.executable).parent / "hermes"), "serve", "--config-dir", str(home)],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
@@ -78,14 +87,8 @@ def start_hermes(home: Path, port: int, openrouter_url: str) -> subprocess.Popen
     raise RuntimeError("hermes serve did not start")
 
 
-def test_sigkill_mid_load_loses_no_completed_spend_and_leaks_no_reservation(
-    tmp_path: Path, openrouter: OpenRouterStub
-) -> None:
-    home = tmp_path
-    routing = yaml.safe_load((REPO / ROUTING_FILE).read_text())
-    routing["embedded_model"]["enabled"] = False  # cloud only: no local model to wait for
-    (home / ROUTING_FILE).write_text(yaml.safe_dump(routing))
-    shutil.copy(REPO / BUDGETS_FILE, home / BUDGETS_FILE)
+def test_sigkill_under_streaming_load_loses_no_spend(tmp_path: Path, openrouter: OpenRouterStub) -> None:
+    home = cloud_only_home(tmp_path)
     openrouter.delay_s, openrouter.mode = 0.2, "slow"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -94,19 +97,21 @@ def test_sigkill_mid_load_loses_no_completed_spend_and_leaks_no_reservation(
     completed: list[int] = []
 
     def worker() -> None:
+        body = {"model": "gpt-4", "messages": HI, "max_tokens": 100, "stream": True}
         with httpx.Client(timeout=10) as client:
             for _ in range(15):
                 try:
-                    response = client.post(f"{url}/v1/chat/completions",
-                                           json={"model": "gpt-4", "messages": HI, "max_tokens": 100})
+                    with client.stream("POST", f"{url}/v1/chat/completions", json=body) as response:
+                        text = response.read()
                 except httpx.HTTPError:
                     return  # the server is gone
-                completed.append(response.status_code)
+                if b"[DONE]" in text:
+                    completed.append(response.status_code)
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for thread in threads:
         thread.start()
-    time.sleep(1.0)
+    time.sleep(1.5)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
     for thread in threads:
@@ -122,10 +127,16 @@ def test_sigkill_mid_load_loses_no_completed_spend_and_leaks_no_reservation(
     finally:
         process.terminate()
         process.wait(timeout=30)
-    charged_calls, charged_usd = ledger(home / "hermes.db")["charged"]
-    # Every call a client saw complete is in the ledger; none it could not have.
-    assert len(completed) <= charged_calls <= openrouter.answered
-    assert charged_usd == pytest.approx(charged_calls * openrouter.cost_usd)
+    after = ledger(home / "hermes.db")
+    charged_calls, charged_usd = after["charged"]
+    assert "held" not in after and "released" not in after
+    # Every call a client saw complete is charged, and so is every call cut by
+    # the kill: its outcome is unknown, so it counts at its worst case.
+    assert charged_calls - in_flight >= len(completed)
+    assert charged_usd >= openrouter.answered * openrouter.cost_usd
+    with sqlite3.connect(home / "hermes.db") as db:
+        unknown = db.execute("SELECT COUNT(*) FROM ledger WHERE note LIKE 'outcome unknown%'").fetchone()[0]
+    assert unknown == in_flight
     assert analysis["reserved_usd"] == 0
     assert analysis["spent_usd"] == pytest.approx(charged_usd)
     assert analysis["remaining_usd"] == pytest.approx(5.0 - charged_usd)

@@ -101,7 +101,7 @@ def test_value_out_of_range(config_dir: Path) -> None:
 
 
 def test_bad_upgrade_policy(config_dir: Path) -> None:
-    replace_in(config_dir / ROUTING_FILE, "upgrade_policy: ask", "upgrade_policy: sometimes")
+    replace_in(config_dir / ROUTING_FILE, "upgrade_policy: auto", "upgrade_policy: sometimes")
     assert load_error(config_dir).startswith("routing_rules.yaml: upgrade_policy must be 'auto', 'ask' or 'never'")
 
 

@@ -32,7 +32,8 @@ async def meter(config: Config, tmp_path: Path) -> AsyncIterator[Meter]:
     store = await Store.open(tmp_path / "hermes.db")
     prices = PriceTable.from_config(config)
     budget_config = config.budget.model_copy(update={"daily_limit_usd": 1000.0})
-    yield Meter(Budget(budget_config, store, prices, config.cloud_models), prices, store)
+    budget = Budget(budget_config, store, prices, config.cloud_models)
+    yield Meter(budget, prices, store, config.routing.local.max_tokens)
     await store.close()
 
 
@@ -69,6 +70,16 @@ async def test_local_call_is_free_and_reserves_nothing(meter: Meter, config: Con
     assert metered.grant is None and metered.estimated_cost_usd == 0.0
     bill = await meter.finish(metered, {"prompt_tokens": 20, "completion_tokens": 90}, False, False)
     assert bill.cost_usd == 0.0 and bill.status.spent_usd == 0.0
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("asked", "sent"), [(32000, 512), (None, 512), (40, 40)], ids=["opencode", "none", "small"])
+async def test_a_local_model_gets_at_most_the_local_cap(meter: Meter, config: Config, asked: int | None,
+                                                         sent: int) -> None:
+    # OpenCode's 32000 would keep the embedded model generating for minutes.
+    params = {"max_tokens": asked} if asked else {}
+    metered = await meter.start(target(config, "smollm2:135m"), ChatRequest("local", PROMPT, params=params), "analysis")
+    assert metered.chat.max_tokens == sent == metered.chat.params["max_tokens"]
 
 
 @pytest.mark.asyncio

@@ -111,11 +111,11 @@ def test_yolo_says_when_hermes_is_not_running(tmp_path: Path) -> None:
 
 
 async def _spend(db: Path, usd: float) -> None:
+    """Put `usd` of today's spend in the ledger, as usage reported after the fact is."""
     config = load_config(REPO, {})
     store = await Store.open(db)
     budget = Budget(config.budget, store, PriceTable.from_config(config), config.cloud_models)
-    grant = await budget.reserve(config.find_model("gemini-flash"), 10, 10)
-    await budget.settle(grant, usd)
+    await store.charge((await budget.status()).day, "gemini-flash", usd)
     await store.close()
 
 

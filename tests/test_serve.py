@@ -85,11 +85,11 @@ def client(hermes: HermesProcess) -> Iterator[openai.OpenAI]:
 
 
 def test_the_readme_curl_request_gets_a_real_local_answer(hermes: HermesProcess) -> None:
-    # What `curl ... -d '{...}'` sends: a form content type, a JSON body.
+    # What the README's `curl -H 'Content-Type: application/json' -d '{...}'` sends.
     response = httpx.post(
         f"{hermes.url}/v1/chat/completions",
         content='{"model":"local","messages":[{"role":"user","content":"hi"}]}',
-        headers={"content-type": "application/x-www-form-urlencoded"},
+        headers={"content-type": "application/json"},
         timeout=120,
     )
     assert response.status_code == 200
@@ -98,6 +98,10 @@ def test_the_readme_curl_request_gets_a_real_local_answer(hermes: HermesProcess)
     log = hermes.log.read_text()
     assert "starting the embedded model smollm2:135m" in log
     assert "serving the Ollama API at http://127.0.0.1:" in log
+
+
+# These show the local side of `auto`: the fixture has a cloud key, and the default policy would upgrade.
+NEVER_UPGRADE = {"X-Hermes-Upgrade-Policy": "never"}
 
 
 def test_openai_client_plain(client: openai.OpenAI) -> None:
@@ -111,7 +115,7 @@ def test_openai_client_plain(client: openai.OpenAI) -> None:
 
 def test_openai_client_streamed_with_usage(client: openai.OpenAI) -> None:
     stream = client.chat.completions.create(model="auto", messages=HI, max_tokens=16, stream=True,
-                                            stream_options={"include_usage": True})
+                                            stream_options={"include_usage": True}, extra_headers=NEVER_UPGRADE)
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text.strip()
@@ -122,11 +126,12 @@ def test_openai_client_streamed_with_usage(client: openai.OpenAI) -> None:
 def test_openai_client_local_request_with_tools_like_opencode(client: openai.OpenAI) -> None:
     stream = client.chat.completions.create(
         model="auto", stream=True, stream_options={"include_usage": True}, tools=TOOLS, tool_choice="auto",
-        max_tokens=32000, temperature=0,
+        max_tokens=32000, temperature=0, extra_headers=NEVER_UPGRADE,
         messages=[{"role": "system", "content": "You are a coding agent. Use the tools."},
                   {"role": "user", "content": "Read the file README.md"}],
     )
     chunks = list(stream)
+    assert chunks[-1].usage.completion_tokens <= 512  # OpenCode's 32000 reached the local model as local.max_tokens
     finish = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
     assert finish and finish[-1] in ("stop", "length", "tool_calls")
     calls = [call for c in chunks if c.choices for call in (c.choices[0].delta.tool_calls or [])]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from proxy.errors import StoreUnavailable
 from proxy.store import Store, TaskRecord, prompt_sha256
 
 MESSAGES = [{"role": "user", "content": "my secret prompt"}]
@@ -26,7 +28,8 @@ async def test_migrations_run_once_and_are_recorded(tmp_path: Path) -> None:
         store = await Store.open(path)
         await store.close()
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT name FROM migrations").fetchall() == [("m001_initial",), ("m002_money",), ("m003_cascade",), ("m004_preferences",)]
+        assert db.execute("SELECT name FROM migrations").fetchall() == [("m001_initial",), ("m002_money",), ("m003_cascade",), ("m004_preferences",),
+                                                                 ("m005_reservation_owners",)]
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
@@ -49,4 +52,56 @@ async def test_recent_tasks_newest_first(tmp_path: Path) -> None:
     await store.record_task(task(model="a"))
     await store.record_task(task(model="b"))
     assert [t["model"] for t in await store.recent_tasks()] == ["b", "a"]
+    await store.close()
+
+
+@pytest.mark.asyncio
+async def test_a_caller_cancelled_mid_transaction_leaves_the_store_usable(tmp_path: Path) -> None:
+    # What a client closing its connection does to a request: the write it
+    # was making still ends (COMMIT here), and every later write works.
+    store = await Store.open(tmp_path / "hermes.db")
+    inside = asyncio.Event()
+
+    async def slow_write() -> None:
+        await store._db.execute("INSERT INTO preferences (key, value, updated_at) VALUES ('x', '1', 'now')")
+        inside.set()
+        await asyncio.sleep(0.2)
+
+    caller = asyncio.ensure_future(store.atomic(slow_write))
+    await inside.wait()
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    await store.record_task(task())  # would fail "cannot start a transaction within a transaction"
+    assert [t["model"] for t in await store.recent_tasks()] == ["smollm2:135m"]
+    await store.close()
+    with sqlite3.connect(tmp_path / "hermes.db") as db:
+        assert db.execute("SELECT value FROM preferences WHERE key = 'x'").fetchall() == [("1",)]
+
+
+@pytest.mark.asyncio
+async def test_a_failed_write_rolls_back_and_the_next_one_works(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "hermes.db")
+
+    async def half_then_fail() -> None:
+        await store._db.execute("INSERT INTO preferences (key, value, updated_at) VALUES ('y', '1', 'now')")
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await store.atomic(half_then_fail)
+    assert await store.preferences() is None
+    with sqlite3.connect(tmp_path / "hermes.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM preferences").fetchone() == (0,)
+    await store.record_task(task())
+    assert len(await store.recent_tasks()) == 1
+    await store.close()
+
+
+@pytest.mark.asyncio
+async def test_a_database_error_is_a_503_not_a_500(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "hermes.db")
+    await store._db.execute("DROP TABLE tasks")  # as a broken or foreign file would be
+    with pytest.raises(StoreUnavailable) as raised:
+        await store.record_task(task())
+    assert raised.value.status == 503 and "no such table: tasks" in raised.value.message
     await store.close()
