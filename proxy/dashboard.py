@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from proxy import reports
 from proxy.errors import NotFound
 from proxy.estimate import prediction_error_pct
 from proxy.pipeline import Services
@@ -67,9 +68,9 @@ async def dashboard_data(request: Request) -> Response:
     store = services.store
     status = await services.meter.budget.status()
     since = (datetime.now(timezone.utc) - timedelta(days=WINDOW_DAYS)).isoformat()
-    answered = await store.answered_by_task_type(since)
-    attempts = await store.attempt_totals(since)
-    latency_count, (p50, p95) = await store.latency_percentiles_ms(since, (0.5, 0.95))
+    answered = await reports.answered_by_task_type(store, since)
+    attempts = await reports.attempt_totals(store, since)
+    latency_count, (p50, p95) = await reports.latency_percentiles_ms(store, since, (0.5, 0.95))
     predictions = list(reversed(await store.recent_predictions(PREDICTIONS_SHOWN)))
     return JSONResponse({
         "generated_at": datetime.now(timezone.utc).isoformat(),
@@ -82,7 +83,7 @@ async def dashboard_data(request: Request) -> Response:
         "quality": _quality(attempts),
         "latency_ms": {"requests": latency_count, "p50": _round(p50, 1), "p95": _round(p95, 1)},
         "predictions": [_prediction(row) for row in predictions],
-        "latest": [_latest(row) for row in await store.latest_tasks(LATEST_REQUESTS)],
+        "latest": [_latest(row) for row in await reports.latest_tasks(store, LATEST_REQUESTS)],
     })
 
 
@@ -91,7 +92,7 @@ async def _spend_by_day(services: Services, today: str) -> list[dict[str, Any]]:
     last = date.fromisoformat(today)
     days = [(last - timedelta(days=back)).isoformat() for back in range(WINDOW_DAYS - 1, -1, -1)]
     by_day: dict[str, dict[str, float]] = {day: {} for day in days}
-    for row in await services.store.spend_by_day_and_model(days[0], days[-1]):
+    for row in await reports.spend_by_day_and_model(services.store, days[0], days[-1]):
         by_day[row["day"]][row["model"]] = round(row["cost_usd"], 8)
     return [{"day": day, "total_usd": round(sum(models.values()), 8), "by_model": models}
             for day, models in by_day.items()]

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from proxy import reports
 from proxy.budget import BudgetStatus
 from proxy.pipeline import Services
 
@@ -43,10 +44,10 @@ class Snapshot:
         store = services.store
         return cls(
             status=await services.meter.budget.status(),
-            requests=await store.request_counts(),
-            charged=await store.charged_by_model(),
-            attempts=await store.attempt_totals(""),
-            latency=await store.latency_histogram(tuple(bound * 1000 for bound in LATENCY_BUCKETS_S)),
+            requests=await reports.request_counts(store),
+            charged=await reports.charged_by_model(store),
+            attempts=await reports.attempt_totals(store, ""),
+            latency=await reports.latency_histogram(store, tuple(bound * 1000 for bound in LATENCY_BUCKETS_S)),
         )
 
 

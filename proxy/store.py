@@ -176,13 +176,13 @@ class Store:
         )
 
     async def recent_tasks(self, limit: int = 50) -> list[dict[str, Any]]:
-        return await self._rows("SELECT * FROM tasks ORDER BY id DESC LIMIT ?", (limit,))
+        return await self.rows("SELECT * FROM tasks ORDER BY id DESC LIMIT ?", (limit,))
 
     # -- ledger --------------------------------------------------------------
 
     async def day_totals(self, day: str) -> tuple[float, float]:
         """(charged, held) USD for `day`."""
-        [row] = await self._rows(
+        [row] = await self.rows(
             """
             SELECT COALESCE(SUM(CASE WHEN state = 'charged' THEN cost_usd END), 0) AS charged,
                    COALESCE(SUM(CASE WHEN state = 'held' THEN reserved_usd END), 0) AS held
@@ -230,7 +230,7 @@ class Store:
         return await self.atomic(charge)
 
     async def spend_by_model(self, day: str) -> list[dict[str, Any]]:
-        return await self._rows(
+        return await self.rows(
             """
             SELECT model, COUNT(*) AS calls, SUM(cost_usd) AS cost_usd FROM ledger
             WHERE day = ? AND state = 'charged' GROUP BY model ORDER BY cost_usd DESC
@@ -241,7 +241,7 @@ class Store:
     # -- estimates and predictions ---------------------------------------------
 
     async def learned(self, task_type: str, model: str) -> Learned | None:
-        rows = await self._rows(
+        rows = await self.rows(
             "SELECT samples, mean_output_tokens, variance FROM estimates WHERE task_type = ? AND model = ?",
             (task_type, model),
         )
@@ -276,12 +276,12 @@ class Store:
 
     async def predictions(self) -> list[dict[str, Any]]:
         """Every prediction, oldest first."""
-        return await self._rows("SELECT * FROM cost_predictions ORDER BY id", ())
+        return await self.rows("SELECT * FROM cost_predictions ORDER BY id", ())
 
     # -- sessions --------------------------------------------------------------
 
     async def session(self, session_id: str) -> dict[str, Any] | None:
-        rows = await self._rows("SELECT * FROM sessions WHERE id = ?", (session_id,))
+        rows = await self.rows("SELECT * FROM sessions WHERE id = ?", (session_id,))
         return rows[0] if rows else None
 
     async def touch_session(self, session_id: str, turns: int, context_tokens: int, mean_user_tokens: int,
@@ -306,7 +306,7 @@ class Store:
 
     async def mean_session_turns(self, excluding: str) -> tuple[float | None, int]:
         """(mean turns, how many sessions) over every other session."""
-        [row] = await self._rows("SELECT AVG(turns) AS mean, COUNT(*) AS n FROM sessions WHERE id != ?", (excluding,))
+        [row] = await self.rows("SELECT AVG(turns) AS mean, COUNT(*) AS n FROM sessions WHERE id != ?", (excluding,))
         return (float(row["mean"]) if row["mean"] is not None else None), int(row["n"])
 
     # -- local attempts ----------------------------------------------------------
@@ -321,12 +321,12 @@ class Store:
     async def attempt_record(self, model: str, task_type: str, window: int) -> tuple[list[bool], int]:
         """(the last `window` outcomes, newest first; skips since the last try)."""
         key = (model, task_type)
-        tries = await self._rows(
+        tries = await self.rows(
             """SELECT accepted FROM local_attempts WHERE model = ? AND task_type = ? AND accepted IS NOT NULL
                ORDER BY id DESC LIMIT ?""",
             (*key, window),
         )
-        skips = await self._rows(
+        skips = await self.rows(
             """SELECT COUNT(*) AS n FROM local_attempts WHERE model = ? AND task_type = ? AND accepted IS NULL
                AND id > (SELECT COALESCE(MAX(id), 0) FROM local_attempts
                          WHERE model = ? AND task_type = ? AND accepted IS NOT NULL)""",
@@ -343,18 +343,18 @@ class Store:
         )
 
     async def recent_predictions(self, limit: int) -> list[dict[str, Any]]:
-        return await self._rows("SELECT * FROM cost_predictions ORDER BY id DESC LIMIT ?", (limit,))
+        return await self.rows("SELECT * FROM cost_predictions ORDER BY id DESC LIMIT ?", (limit,))
 
     async def local_acceptance(self) -> tuple[int, int]:
         """(accepted, tried) over every local cascade attempt; skips are not tries."""
-        rows = await self._rows(
+        rows = await self.rows(
             "SELECT COALESCE(SUM(accepted), 0) AS accepted, COUNT(accepted) AS tried FROM local_attempts", ())
         return int(rows[0]["accepted"]), int(rows[0]["tried"])
 
     # -- preferences -------------------------------------------------------------
 
     async def preferences(self) -> dict[str, Any] | None:
-        rows = await self._rows("SELECT value FROM preferences WHERE key = 'settings'", ())
+        rows = await self.rows("SELECT value FROM preferences WHERE key = 'settings'", ())
         return json.loads(rows[0]["value"]) if rows else None
 
     async def save_preferences(self, settings: dict[str, Any]) -> None:
@@ -364,96 +364,8 @@ class Store:
             (json.dumps(settings), _now()),
         )
 
-    # -- reports (dashboard, metrics) --------------------------------------------
-    # `since` is an ISO UTC timestamp (tasks.created_at's format); "" means all time.
-
-    async def spend_by_day_and_model(self, first_day: str, last_day: str) -> list[dict[str, Any]]:
-        """Charged calls and USD per (budget day, model), for days first_day..last_day inclusive."""
-        return await self._rows(
-            """SELECT day, model, COUNT(*) AS calls, SUM(cost_usd) AS cost_usd FROM ledger
-               WHERE state = 'charged' AND day BETWEEN ? AND ? GROUP BY day, model ORDER BY day, model""",
-            (first_day, last_day),
-        )
-
-    async def charged_by_model(self) -> list[dict[str, Any]]:
-        """Charged calls and USD per model, all time."""
-        return await self._rows(
-            """SELECT model, COUNT(*) AS calls, SUM(cost_usd) AS cost_usd FROM ledger
-               WHERE state = 'charged' GROUP BY model ORDER BY model""",
-            (),
-        )
-
-    async def answered_by_task_type(self, since: str) -> list[dict[str, Any]]:
-        """Answered (status 200) requests per (task type, whether `auto` was asked for, route)."""
-        return await self._rows(
-            """SELECT COALESCE(task_type, 'unknown') AS task_type, requested_model = 'auto' AS auto,
-                      COALESCE(route, 'none') AS route, COUNT(*) AS requests
-               FROM tasks WHERE created_at >= ? AND status = 200 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
-            (since,),
-        )
-
-    async def request_counts(self) -> list[dict[str, Any]]:
-        """Requests per (route, model, HTTP status), all time."""
-        return await self._rows(
-            """SELECT COALESCE(route, 'none') AS route, COALESCE(model, 'none') AS model, status,
-                      COUNT(*) AS requests
-               FROM tasks GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
-            (),
-        )
-
-    async def attempt_totals(self, since: str) -> list[dict[str, Any]]:
-        """Local cascade tries per (model, task type): tried, accepted, skipped, and their mean score."""
-        return await self._rows(
-            """SELECT model, task_type, COUNT(accepted) AS tried, COALESCE(SUM(accepted), 0) AS accepted,
-                      SUM(accepted IS NULL) AS skipped, COUNT(score) AS scored, AVG(score) AS mean_score
-               FROM local_attempts WHERE created_at >= ? GROUP BY model, task_type ORDER BY model, task_type""",
-            (since,),
-        )
-
-    async def latency_percentiles_ms(self, since: str, quantiles: tuple[float, ...]) -> tuple[int, list[float | None]]:
-        """(answered requests, nearest-rank latency in ms at each quantile), without loading every row."""
-        where = "FROM tasks WHERE created_at >= ? AND status = 200"
-        [count] = await self._rows(f"SELECT COUNT(*) AS n {where}", (since,))
-        n = int(count["n"])
-        values: list[float | None] = []
-        for q in quantiles:
-            rank = max(1, int(-(-q * n // 1)))  # ceil(q * n), at least the first
-            rows = await self._rows(f"SELECT latency_ms {where} ORDER BY latency_ms LIMIT 1 OFFSET ?",
-                                    (since, rank - 1))
-            values.append(float(rows[0]["latency_ms"]) if rows else None)
-        return n, values
-
-    async def latency_histogram(self, bounds_ms: tuple[float, ...]) -> list[dict[str, Any]]:
-        """Per route, all time: requests, total ms, and `le_<i>` = how many took at most bounds_ms[i]."""
-        buckets = ", ".join(f"SUM(latency_ms <= ?) AS le_{i}" for i in range(len(bounds_ms)))
-        return await self._rows(
-            f"""SELECT COALESCE(route, 'none') AS route, COUNT(*) AS requests, SUM(latency_ms) AS sum_ms, {buckets}
-                FROM tasks GROUP BY 1 ORDER BY 1""",
-            tuple(bounds_ms),
-        )
-
-    async def latest_tasks(self, limit: int) -> list[dict[str, Any]]:
-        """The newest tasks, newest first, each with `quality`: the best local score of its cascade.
-
-        Tasks do not store their score, so an `auto` task takes the best local
-        attempt of its task type recorded after the previous task of that type
-        and before it. Exact for one request at a time; approximate when
-        requests of one task type overlap.
-        """
-        return await self._rows(
-            """
-            SELECT t.*, CASE WHEN t.requested_model = 'auto' THEN (
-                SELECT MAX(a.score) FROM local_attempts a
-                WHERE a.task_type = t.task_type AND a.created_at <= t.created_at
-                  AND a.created_at > COALESCE((SELECT p.created_at FROM tasks p WHERE p.id < t.id
-                                               AND p.task_type = t.task_type ORDER BY p.id DESC LIMIT 1), '')
-            ) END AS quality
-            FROM tasks t ORDER BY t.id DESC LIMIT ?
-            """,
-            (limit,),
-        )
-
-    async def _rows(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+    async def rows(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+        """The rows of one read-only query, as dicts (reports.py builds its reports on this)."""
         try:
             cursor = await self._db.execute(sql, params)
             return [dict(row) for row in await cursor.fetchall()]

@@ -225,5 +225,5 @@ async def test_a_settled_cost_is_held_between_zero_and_the_reservation(
     expected = grant.reserved_usd if charged == "reserved" else charged
     assert status.spent_usd == pytest.approx(expected)
     assert status.spent_usd <= status.limit_usd
-    [row] = await store._rows("SELECT cost_usd, note FROM ledger", ())
+    [row] = await store.rows("SELECT cost_usd, note FROM ledger", ())
     assert (row["note"] is None) == (reported == 0.002)
