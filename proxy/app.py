@@ -35,6 +35,7 @@ from proxy.openai_api import error_body, error_response, parse_chat_request, rea
 from proxy.pipeline import Services, plan, record_failure, respond, understand
 from proxy.preferences import Preferences
 from proxy.pricing import PriceTable
+from proxy.reconcile import reconcile_unknown_outcomes
 from proxy.store import Store
 
 log = logging.getLogger("hermes")
@@ -241,6 +242,8 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
                             "worst case: whether the upstream served them is unknown", charged)
             preferences = await Preferences.load(config, store)
             async with httpx.AsyncClient() as client:
+                # In the background: start-up does not wait on OpenRouter.
+                reconciling = asyncio.ensure_future(reconcile_unknown_outcomes(store, client, config))
                 budget = Budget(config.budget, store, prices, config.cloud_models, clock,
                                 lambda: preferences.current.daily_limit_usd)
                 app.state.services = Services(
@@ -252,7 +255,10 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
                     classifier=classifier,
                     preferences=preferences,
                 )
-                yield
+                try:
+                    yield
+                finally:
+                    reconciling.cancel()
         finally:
             await store.close()
 

@@ -124,8 +124,11 @@ async def m004_preferences(db: aiosqlite.Connection) -> None:
 async def m005_reservation_owners(db: aiosqlite.Connection) -> None:
     # Which process holds a reservation (proxy/owner.py), so a process
     # starting on a shared file settles only those of processes that are gone;
-    # what the upstream reported when it was not believed; and why.
+    # the upstream's id for the call (OpenRouter's generation id, by which
+    # its cost can be looked up after a crash); what the upstream reported
+    # when it was not believed; and why.
     await db.execute("ALTER TABLE ledger ADD COLUMN owner TEXT")
+    await db.execute("ALTER TABLE ledger ADD COLUMN generation_id TEXT")
     await db.execute("ALTER TABLE ledger ADD COLUMN reported_cost_usd REAL")
     await db.execute("ALTER TABLE ledger ADD COLUMN note TEXT")
     # Spend recorded before costs were bounded may be infinite (SQLite keeps

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,6 +144,8 @@ async def respond(services: Services, request: Request, chosen: Plan) -> Respons
             chunks = completion_chunks(chosen.answer)
         else:
             chunks = await upstream.stream(chosen.target, call.metered.chat)
+            if call.metered.grant is not None:
+                chunks = _noting_generation(chunks, services.store, call.metered.grant.reservation_id)
     except BaseException as exc:
         await call.settle(None, _failure(exc), partial=_maybe_billed(exc))
         raise
@@ -178,6 +181,18 @@ async def record_failure(services: Services, error: HermesError, started: float,
         cost_usd=0.0, latency_ms=(time.monotonic() - started) * 1000,
         task_type=request.task.task_type if request else None,
     ))
+
+
+async def _noting_generation(chunks: AsyncIterator[dict[str, Any]], store: Store,
+                             reservation_id: int) -> AsyncIterator[dict[str, Any]]:
+    """`chunks`, the upstream's id noted on the reservation as the first goes by (see reconcile.py)."""
+    async with aclosing(chunks):  # closing this closes the upstream call
+        noted = False
+        async for chunk in chunks:
+            if not noted:
+                await store.note_generation(reservation_id, chunk["id"])
+                noted = True
+            yield chunk
 
 
 def _maybe_billed(exc: BaseException) -> bool:

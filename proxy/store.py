@@ -35,6 +35,8 @@ log = logging.getLogger("hermes")
 # How long a write waits for another process's transaction before giving up
 # with a 503; every transaction here lasts milliseconds.
 BUSY_TIMEOUT_MS = 15_000
+# The note on a reservation charged at its worst case because its process died mid-call.
+UNKNOWN_OUTCOME = "outcome unknown: its process ended mid-call"
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,25 @@ class Store:
             (state, cost_usd or 0.0, _now(), reported_usd, note, reservation_id),
         )
 
+    async def note_generation(self, reservation_id: int, generation_id: str) -> None:
+        """The upstream's id for a call in flight: if this process dies, its cost can still be looked up."""
+        await self._write("UPDATE ledger SET generation_id = ? WHERE id = ? AND state = 'held'",
+                          (generation_id, reservation_id))
+
+    async def unknown_outcomes(self) -> list[dict[str, Any]]:
+        """Calls charged at their worst case after a crash that the upstream may still tell the cost of."""
+        return await self.rows(
+            f"""SELECT id, generation_id, reserved_usd FROM ledger
+                WHERE note = '{UNKNOWN_OUTCOME}' AND generation_id IS NOT NULL""", ())
+
+    async def reconcile(self, reservation_id: int, cost_usd: float, reported_usd: float) -> None:
+        """Replace a worst-case charge by what the upstream says the call cost."""
+        await self._write(
+            f"""UPDATE ledger SET cost_usd = ?, reported_cost_usd = ?,
+                note = 'outcome unknown, then reconciled with the upstream''s record'
+                WHERE id = ? AND note = '{UNKNOWN_OUTCOME}'""",
+            (cost_usd, reported_usd, reservation_id))
+
     async def charge_abandoned_reservations(self) -> int:
         """Charge, at their reserved worst case, the reservations of processes that ended mid-call.
 
@@ -222,8 +243,8 @@ class Store:
             gone = [row["id"] for row in await cursor.fetchall() if is_gone(row["owner"])]
             for reservation_id in gone:
                 await self._db.execute(
-                    """UPDATE ledger SET state = 'charged', cost_usd = reserved_usd, settled_at = ?,
-                       note = 'outcome unknown: its process ended mid-call' WHERE id = ? AND state = 'held'""",
+                    f"""UPDATE ledger SET state = 'charged', cost_usd = reserved_usd, settled_at = ?,
+                       note = '{UNKNOWN_OUTCOME}' WHERE id = ? AND state = 'held'""",
                     (_now(), reservation_id))
             return len(gone)
 

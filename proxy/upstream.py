@@ -92,7 +92,7 @@ async def _prepend(first: dict[str, Any], rest: AsyncIterator[dict[str, Any]]) -
 
 
 async def _stream_chunks(response: Any, target: Target) -> AsyncIterator[dict[str, Any]]:
-    stream_id = f"chatcmpl-{uuid.uuid4().hex}"
+    stream_id: str | None = None
     created = int(time.time())
     guard = StreamGuard(response)
     finished = False
@@ -106,6 +106,9 @@ async def _stream_chunks(response: Any, target: Target) -> AsyncIterator[dict[st
                 break
             except Exception as exc:
                 raise _stream_error(exc, guard, target) from exc
+            # The upstream's own id where it sends one (OpenRouter's generation id, which its cost can be
+            # looked up by), the same on every chunk.
+            stream_id = stream_id or getattr(chunk, "id", None) or f"chatcmpl-{uuid.uuid4().hex}"
             normalized = _chunk_dict(chunk, stream_id, created, target.model.name)
             if normalized is None:
                 continue

@@ -47,7 +47,9 @@ class OpenRouterStub:
         self.answer_words: int | None = None  # answer this many words (non-streamed) instead of a greeting
         self.answered = 0  # responses sent whole, since the last reset
         self._generation = 0  # so a slow answer to an earlier test is not counted in this one
-        self.app = Starlette(routes=[Route("/api/v1/chat/completions", self.chat, methods=["POST"])])
+        self.generations: dict[str, float] = {}  # streamed generation id -> what it cost, for GET /generation
+        self.app = Starlette(routes=[Route("/api/v1/chat/completions", self.chat, methods=["POST"]),
+                                     Route("/api/v1/generation", self.generation)])
 
     def reset(self) -> None:
         self.requests.clear()
@@ -56,6 +58,7 @@ class OpenRouterStub:
         self.cut_after_words = 4
         self.cost_usd = COST_PER_CALL_USD
         self.answer_words = None
+        self.generations.clear()
         self.answered = 0
         self._generation += 1
 
@@ -97,6 +100,13 @@ class OpenRouterStub:
         return StreamingResponse(self._events(body["model"], message, usage if include_usage else None, generation),
                                  media_type="text/event-stream")
 
+    async def generation(self, request: Request) -> Response:
+        """OpenRouter's `GET /api/v1/generation?id=`: what a generation cost, once it is known."""
+        cost = self.generations.get(request.query_params.get("id", ""))
+        if cost is None:
+            return JSONResponse({"error": {"message": "Generation not found", "code": 404}}, status_code=404)
+        return JSONResponse({"data": {"id": request.query_params["id"], "total_cost": cost}})
+
     async def _until_reset(self, generation: int) -> None:
         while generation == self._generation:
             await asyncio.sleep(0.05)
@@ -136,7 +146,9 @@ class OpenRouterStub:
 
     async def _events(self, model: str, message: dict[str, Any], usage: dict[str, Any] | None,  # type: ignore[no-untyped-def]
                       generation: int):
-        base = {"id": "gen-stub-2", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
+        generation_id = f"gen-stub-{len(self.generations) + 2}"
+        self.generations[generation_id] = self.cost_usd  # billed as soon as it starts, as a real provider does
+        base = {"id": generation_id, "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
 
         def event(choices: list[dict[str, Any]], **extra: Any) -> bytes:
             return f"data: {json.dumps(base | {'choices': choices} | extra)}\n\n".encode()

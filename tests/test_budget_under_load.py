@@ -140,3 +140,40 @@ def test_sigkill_under_streaming_load_loses_no_spend(tmp_path: Path, openrouter:
     assert analysis["reserved_usd"] == 0
     assert analysis["spent_usd"] == pytest.approx(charged_usd)
     assert analysis["remaining_usd"] == pytest.approx(5.0 - charged_usd)
+
+
+def test_a_stream_cut_by_a_crash_is_charged_what_openrouter_says_it_cost(
+    tmp_path: Path, openrouter: OpenRouterStub
+) -> None:
+    # The stream starts (OpenRouter has billed it and knows its generation id),
+    # then Hermes is killed. At start-up the call is charged its worst case,
+    # then OpenRouter's record of that generation replaces the worst case.
+    home = cloud_only_home(tmp_path)
+    openrouter.mode, openrouter.cost_usd = "stall", 0.0042
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = start_hermes(home, port, openrouter.url)  # type: ignore[attr-defined]
+    body = {"model": "gpt-4", "messages": HI, "max_tokens": 100, "stream": True}
+    with httpx.Client(timeout=30) as client, client.stream("POST", f"{url}/v1/chat/completions", json=body) as response:
+        lines = response.iter_lines()
+        while "Hello" not in next(lines):
+            pass  # the first words are here: the call is in flight
+        with sqlite3.connect(home / "hermes.db") as db:
+            [(generation_id,)] = db.execute("SELECT generation_id FROM ledger WHERE state = 'held'").fetchall()
+        assert generation_id in openrouter.generations
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+
+    process = start_hermes(home, port, openrouter.url)  # type: ignore[attr-defined]
+    try:
+        deadline = time.monotonic() + 20
+        while ledger(home / "hermes.db")["charged"][1] != pytest.approx(0.0042):
+            assert time.monotonic() < deadline, ledger(home / "hermes.db")
+            time.sleep(0.1)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    with sqlite3.connect(home / "hermes.db") as db:
+        [(cost, reserved, note)] = db.execute("SELECT cost_usd, reserved_usd, note FROM ledger").fetchall()
+    assert cost == pytest.approx(0.0042) and cost < reserved
+    assert note == "outcome unknown, then reconciled with the upstream's record"
