@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import random
 import sqlite3
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -139,19 +140,19 @@ class Store:
 
     async def _transaction(self, work: Callable[[], Awaitable[T]]) -> T:
         async with self._write_lock:
-            try:
-                if self._db.in_transaction:  # cannot happen; heal rather than fail every later write
-                    await self._db.rollback()
-                await self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    result = await work()
-                except BaseException:
-                    await self._db.rollback()
-                    raise
-                await self._db.commit()
-                return result
-            except sqlite3.Error as exc:
-                raise _unavailable(exc) from None
+            return await _retrying_when_locked(lambda: self._attempt(work))
+
+    async def _attempt(self, work: Callable[[], Awaitable[T]]) -> T:
+        if self._db.in_transaction:  # cannot happen; heal rather than fail every later write
+            await self._db.rollback()
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            result = await work()
+        except BaseException:
+            await self._db.rollback()
+            raise
+        await self._db.commit()
+        return result
 
     async def _write(self, sql: str, params: tuple[Any, ...]) -> int:
         async def write() -> int:
@@ -387,9 +388,31 @@ class Store:
 
     async def rows(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
         """The rows of one read-only query, as dicts (reports.py builds its reports on this)."""
-        try:
+
+        async def read() -> list[dict[str, Any]]:
             cursor = await self._db.execute(sql, params)
             return [dict(row) for row in await cursor.fetchall()]
+
+        return await _retrying_when_locked(read)
+
+
+async def _retrying_when_locked(attempt: Callable[[], Awaitable[T]]) -> T:
+    """`attempt()`, tried again while another process has the file locked, for up to BUSY_TIMEOUT_MS.
+
+    SQLite's busy timeout covers most waits, but under several writing
+    processes it can still answer "database is locked" at once (it will not
+    wait where waiting could deadlock); then the whole attempt, rolled back,
+    is simply made again.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return await attempt()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or loop.time() > deadline:
+                raise _unavailable(exc) from None
+            await asyncio.sleep(random.uniform(0.005, 0.05))  # apart, so the processes do not collide again
         except sqlite3.Error as exc:
             raise _unavailable(exc) from None
 

@@ -134,7 +134,7 @@ def test_a_healthy_cloud_stream_still_ends_with_its_own_finish_reason(
 
 @pytest.mark.parametrize("reply", STRANGERS)
 def test_a_stranger_on_the_ollama_port_is_unreachable_not_a_500(
-    make_config: Callable[..., Config], serve_hermes: Serve, stranger: Callable[[Callable[[], Response]], str],
+    make_config: Callable[..., Config], serve_hermes: Serve, stranger: Callable[[Callable[[], Response]], str],  # noqa: F811 (the fixture)
     reply: Callable[[], Response],
 ) -> None:
     base = stranger(reply)
