@@ -16,8 +16,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import random
-import sqlite3
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -26,16 +24,13 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from proxy.errors import StoreUnavailable
 from proxy.estimate import Learned
 from proxy.migrations import migrate
 from proxy.owner import is_gone, this_process
+from proxy.sqlite_errors import BUSY_TIMEOUT_MS, retrying_when_locked
 
 T = TypeVar("T")
 log = logging.getLogger("hermes")
-# How long a write waits for another process's transaction before giving up
-# with a 503; every transaction here lasts milliseconds.
-BUSY_TIMEOUT_MS = 15_000
 # The note on a reservation charged at its worst case because its process died mid-call.
 UNKNOWN_OUTCOME = "outcome unknown: its process ended mid-call"
 
@@ -140,7 +135,7 @@ class Store:
 
     async def _transaction(self, work: Callable[[], Awaitable[T]]) -> T:
         async with self._write_lock:
-            return await _retrying_when_locked(lambda: self._attempt(work))
+            return await retrying_when_locked(lambda: self._attempt(work))
 
     async def _attempt(self, work: Callable[[], Awaitable[T]]) -> T:
         if self._db.in_transaction:  # cannot happen; heal rather than fail every later write
@@ -393,34 +388,7 @@ class Store:
             cursor = await self._db.execute(sql, params)
             return [dict(row) for row in await cursor.fetchall()]
 
-        return await _retrying_when_locked(read)
-
-
-async def _retrying_when_locked(attempt: Callable[[], Awaitable[T]]) -> T:
-    """`attempt()`, tried again while another process has the file locked, for up to BUSY_TIMEOUT_MS.
-
-    SQLite's busy timeout covers most waits, but under several writing
-    processes it can still answer "database is locked" at once (it will not
-    wait where waiting could deadlock); then the whole attempt, rolled back,
-    is simply made again.
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            return await attempt()
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or loop.time() > deadline:
-                raise _unavailable(exc) from None
-            await asyncio.sleep(random.uniform(0.005, 0.05))  # apart, so the processes do not collide again
-        except sqlite3.Error as exc:
-            raise _unavailable(exc) from None
-
-
-def _unavailable(exc: sqlite3.Error) -> StoreUnavailable:
-    """The one place SQLite's errors become Hermes's: a 503 that says what is wrong, never a 500."""
-    log.warning("database error: %s", exc)
-    return StoreUnavailable(f"Hermes's database is unavailable ({exc}); try again shortly.")
+        return await retrying_when_locked(read)
 
 
 def prompt_sha256(messages: list[dict[str, Any]]) -> str:

@@ -1,0 +1,49 @@
+"""SQLite's errors, seen from Hermes: waits on a file another process holds, and a 503 for the rest.
+
+The one boundary where sqlite3's exceptions become Hermes's (as httpx maps
+httpcore's): no database error ever reaches a client as a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import sqlite3
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from proxy.errors import StoreUnavailable
+
+T = TypeVar("T")
+log = logging.getLogger("hermes")
+# How long a write waits for another process's transaction before giving up
+# with a 503; every transaction here lasts milliseconds.
+BUSY_TIMEOUT_MS = 15_000
+
+
+async def retrying_when_locked(attempt: Callable[[], Awaitable[T]]) -> T:
+    """`attempt()`, tried again while another process has the file locked, for up to BUSY_TIMEOUT_MS.
+
+    SQLite's busy timeout covers most waits, but under several writing
+    processes it can still answer "database is locked" at once (it will not
+    wait where waiting could deadlock); then the whole attempt, rolled back,
+    is simply made again.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return await attempt()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or loop.time() > deadline:
+                raise _unavailable(exc) from None
+            await asyncio.sleep(random.uniform(0.005, 0.05))  # apart, so the processes do not collide again
+        except sqlite3.Error as exc:
+            raise _unavailable(exc) from None
+
+
+def _unavailable(exc: sqlite3.Error) -> StoreUnavailable:
+    """The one place SQLite's errors become Hermes's: a 503 that says what is wrong, never a 500."""
+    log.warning("database error: %s", exc)
+    return StoreUnavailable(f"Hermes's database is unavailable ({exc}); try again shortly.")
