@@ -171,6 +171,7 @@ class OpenRouterStub:
                 piece = word if index == 0 else " " + word
                 yield event([{"index": 0, "delta": {"content": piece}, "finish_reason": None}])
                 if self.mode == "cut" and index == 1:
+                    await asyncio.sleep(0.2)  # let the words already sent reach Hermes before the abort
                     raise ConnectionError("stub cut the stream")
                 if self.mode == "cut_after" and index + 1 == self.cut_after_words:
                     return  # the body ends cleanly: no finish_reason, no [DONE]
