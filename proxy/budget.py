@@ -11,6 +11,7 @@ Local models are free and never pass through here.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -116,7 +117,10 @@ class Budget:
         return [m for m in self._cloud_models if m.name == cheapest]
 
     async def reserve(self, model: ModelRef, input_tokens: int, max_tokens: int | None) -> Grant:
-        """Hold the worst-case cost of a call to `model`, or raise BudgetExhausted saying why."""
+        """Hold the worst-case cost of a call to `model`, or raise BudgetExhausted saying why.
+
+        One transaction: read the day's totals, check the tier and the room, insert the hold.
+        """
 
         async def hold() -> Grant:
             status = await self.status()
@@ -142,7 +146,7 @@ class Budget:
                     f"The budget resets at {_clock_time(status.resets_at)}."
                 )
             reservation_id = await self._store.insert_reservation(status.day, model.name, worst_usd)
-            return Grant(reservation_id, model, worst_usd, granted_tokens, await self.status())
+            return Grant(reservation_id, model, worst_usd, granted_tokens, self._holding(status, worst_usd))
 
         async def release(grant: Grant) -> None:  # the caller went away while it was being made
             await self._store.settle_reservation(grant.reservation_id, None, note="caller cancelled")
@@ -163,8 +167,18 @@ class Budget:
             note = f"upstream reported ${cost_usd}, charged ${charged:.6f} (the reservation bounds a call)"
             log.warning("%s: %s", grant.model.name, note)
             cost_usd = charged
-        await self._store.settle_reservation(grant.reservation_id, cost_usd, reported_usd=reported, note=note)
-        return await self.status()
+
+        async def charge() -> BudgetStatus:
+            await self._store.settle_reservation(grant.reservation_id, cost_usd, reported_usd=reported, note=note)
+            return await self.status()  # in the same transaction: what this settlement left
+
+        return await self._store.atomic(charge)
+
+    def _holding(self, status: BudgetStatus, reserved_usd: float) -> BudgetStatus:
+        """`status` with `reserved_usd` more held, and the tier that leaves (no second read of the ledger)."""
+        held = status.reserved_usd + reserved_usd
+        tier = _tier_for(status.limit_usd - status.spent_usd - held, self._config.tiers)
+        return dataclasses.replace(status, reserved_usd=held, tier=tier)
 
     def _max_tokens(self, model: ModelRef, requested: int | None, tier: BudgetTier) -> int:
         # OpenCode asks for 32000 on every call: never take max_tokens at face value.

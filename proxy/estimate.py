@@ -8,11 +8,14 @@ the data deserve.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import marshal
 import math
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-import litellm
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,10 @@ DEFAULT_TASK_TYPE = "conversation"
 # following a model whose answers change length.
 MIN_LEARNING_RATE = 0.1
 MAX_CONFIDENCE = 0.99
+# Token counts remembered, by digest of (model, message or tool list): about
+# 0.5 MB at most, whatever the parts' sizes.
+COUNTED_PARTS = 4096
+_counted: OrderedDict[bytes, int] = OrderedDict()
 
 
 @dataclass(frozen=True)
@@ -60,15 +67,69 @@ class Estimate:
 
 
 def count_input_tokens(litellm_model: str, messages: list[dict[str, Any]], tools: Any = None) -> int:
-    """Input tokens as the model's tokenizer counts them (litellm's counter, offline).
+    """Input tokens as the model's tokenizer counts them (litellm's counter, offline), part by part.
+
+    litellm counts a request as the sum of its messages' counts plus one for
+    the tool definitions (and the reply's priming), so the parts are counted
+    apart and remembered: an agent resends the same system prompt, tools and
+    earlier turns with every request, and each is counted once. The total is
+    the number litellm gives for the whole request.
 
     An image counts as LiteLLM's default: for a "high" detail image it would
     otherwise download the URL to measure it. Audio and file parts, which it
     cannot count, count as their base64 text: more than they cost, never less.
     """
-    countable = [_countable(message) for message in messages]
-    return int(litellm.token_counter(model=litellm_model, messages=countable, tools=tools,
+    has_system = any(message.get("role") == "system" for message in messages)
+    return (sum(_remembered(_message_tokens, litellm_model, message) for message in messages)
+            + _remembered(_tool_tokens, litellm_model, [has_system, tools]))
+
+
+def count_text_tokens(text: str) -> int:
+    """Tokens in `text` by litellm's default tokenizer, remembered as the parts of a request are."""
+    return _remembered(_text_tokens, "", text)
+
+
+def _remembered(count: Callable[[str, Any], int], litellm_model: str, part: Any) -> int:
+    """`count(litellm_model, part)`, from the cache when this part was counted for this model before."""
+    key = hashlib.blake2b(f"{count.__name__}:{litellm_model}:".encode(), digest_size=16)
+    try:
+        # marshal is several times faster than json here; version 2 writes no
+        # back-references, so equal values (in the same key order) give equal bytes.
+        key.update(marshal.dumps(part, 2))
+    except ValueError:  # not a JSON-like value
+        key.update(json.dumps(part, default=repr).encode())
+    digest = key.digest()
+    tokens = _counted.get(digest)
+    if tokens is None:
+        tokens = _counted[digest] = count(litellm_model, part)
+        while len(_counted) > COUNTED_PARTS:
+            _counted.popitem(last=False)  # the least recently used
+    else:
+        _counted.move_to_end(digest)
+    return tokens
+
+
+def _message_tokens(litellm_model: str, message: dict[str, Any]) -> int:
+    import litellm  # here, not at the top: store.py imports this module, and `hermes budget` must start fast
+
+    return int(litellm.token_counter(model=litellm_model, messages=[_countable(message)], count_response_tokens=True,
                                      use_default_image_token_count=True))
+
+
+def _text_tokens(_: str, text: str) -> int:
+    import litellm
+
+    return int(litellm.token_counter(text=text))
+
+
+def _tool_tokens(litellm_model: str, part: list[Any]) -> int:
+    """What the tool definitions add to a request (with or without a system message), and the reply's priming."""
+    import litellm
+
+    has_system, tools = part
+    stub = [{"role": "system", "content": ""}] if has_system else []  # litellm discounts tools beside a system prompt
+    alone = litellm.token_counter(model=litellm_model, messages=stub, count_response_tokens=True) if stub else 0
+    return int(litellm.token_counter(model=litellm_model, messages=stub, tools=tools)) - int(alone)
 
 
 def _countable(message: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,10 @@
 `start` runs before the upstream call (for a cloud model: count the input,
 estimate the output, reserve the worst case, cap max_tokens to what was
 reserved; for a local one: cap max_tokens to `local.max_tokens`); `finish`
-runs once after it, whatever happened.
+runs once after it, whatever happened. Each is one transaction: the
+reservation with the read it checks, and the settlement with the learned
+estimate and the prediction (which the pipeline widens to the task row and
+the session, so that a call's record is all there or not at all).
 """
 
 from __future__ import annotations
@@ -61,7 +64,13 @@ class Meter:
         return Metered(target, task_type, capped, estimate, estimated_cost, grant, grant.status)
 
     async def finish(self, metered: Metered, usage: dict[str, Any] | None, failed: bool, partial: bool) -> Bill:
-        """Settle the call. `partial`: it failed or was cut off after output may have begun."""
+        """Settle the call, learn from it, record the prediction: one transaction, or part of the caller's.
+
+        `partial`: it failed or was cut off after output may have begun.
+        """
+        return await self._store.atomic(lambda: self._finish(metered, usage, failed, partial))
+
+    async def _finish(self, metered: Metered, usage: dict[str, Any] | None, failed: bool, partial: bool) -> Bill:
         model = metered.target.model
         if usage and not failed:
             await self._learn(metered.task_type, model.name, int(usage.get("completion_tokens", 0)))
@@ -90,10 +99,8 @@ class Meter:
         return Bill(min(cost, metered.grant.reserved_usd), status)
 
     async def _learn(self, task_type: str, model: str, output_tokens: int) -> None:
-        async def update() -> None:
-            learned = learn(task_type, await self._store.learned(task_type, model), output_tokens)
-            await self._store.put_learned(task_type, model, learned)
-
-        await self._store.atomic(update)
+        # Inside finish's transaction, so no other writer comes between the read and the write.
+        learned = learn(task_type, await self._store.learned(task_type, model), output_tokens)
+        await self._store.put_learned(task_type, model, learned)
 
 

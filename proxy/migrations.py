@@ -138,8 +138,26 @@ async def m005_reservation_owners(db: aiosqlite.Connection) -> None:
     await db.execute("UPDATE ledger SET cost_usd = 0 WHERE cost_usd < 0")
 
 
+async def m006_day_totals(db: aiosqlite.Connection) -> None:
+    # What each budget day has charged, kept by triggers in the transaction
+    # of every ledger write (whichever process or statement makes it), so the
+    # budget status reads one row instead of summing the day's calls, which
+    # took a millisecond by 2,000 calls. Held reservations are few and
+    # indexed: they are still summed.
+    await db.execute("CREATE TABLE day_totals (day TEXT PRIMARY KEY, charged_usd REAL NOT NULL)")
+    await db.execute("""INSERT INTO day_totals (day, charged_usd)
+                        SELECT day, SUM(cost_usd) FROM ledger WHERE state = 'charged' GROUP BY day""")
+    add_new = """INSERT INTO day_totals (day, charged_usd) SELECT NEW.day, NEW.cost_usd WHERE NEW.state = 'charged'
+                 ON CONFLICT (day) DO UPDATE SET charged_usd = charged_usd + excluded.charged_usd;"""
+    take_old = "UPDATE day_totals SET charged_usd = charged_usd - OLD.cost_usd WHERE day = OLD.day AND OLD.state = 'charged';"
+    await db.execute(f"CREATE TRIGGER ledger_insert_totals AFTER INSERT ON ledger BEGIN {add_new} END")
+    await db.execute("CREATE TRIGGER ledger_update_totals AFTER UPDATE OF day, state, cost_usd ON ledger "
+                     f"BEGIN {take_old} {add_new} END")
+    await db.execute(f"CREATE TRIGGER ledger_delete_totals AFTER DELETE ON ledger BEGIN {take_old} END")
+
+
 MIGRATIONS: list[Callable[[aiosqlite.Connection], Awaitable[None]]] = [
-    m001_initial, m002_money, m003_cascade, m004_preferences, m005_reservation_owners]
+    m001_initial, m002_money, m003_cascade, m004_preferences, m005_reservation_owners, m006_day_totals]
 
 
 async def migrate(db: aiosqlite.Connection) -> None:

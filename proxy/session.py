@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import litellm
 
 from proxy.errors import BadRequest
+from proxy.estimate import count_text_tokens
 from proxy.pricing import Price
 from proxy.chat import message_text
 
@@ -66,7 +66,7 @@ def identify(headers: Mapping[str, str], messages: Sequence[dict[str, Any]]) -> 
                          "punctuation and spaces.", code="invalid_session_id")
     session_id = given[:MAX_SESSION_ID_CHARS] if given else _derived_id(messages)
     user_texts = [message_text(m) for m in messages if m.get("role") == "user"]
-    tokens = [litellm.token_counter(text=text) for text in user_texts if text]
+    tokens = [count_text_tokens(text) for text in user_texts if text]  # remembered: a session repeats them
     mean_user_tokens = round(sum(tokens) / len(tokens)) if tokens else 0
     return Conversation(session_id, max(len(user_texts), 1), mean_user_tokens)
 

@@ -1,26 +1,22 @@
 """The SQLite store: schema, numbered migrations, and every SQL statement.
 
-WAL mode and a commit per write, so a killed process loses nothing that was
-recorded. Every write is one unit (`atomic`) run in a task of its own: a
-client that goes away cancels the request, never a transaction half-way,
-which would leave the connection inside it and fail every later request.
-Writes take SQLite's write lock at BEGIN (`BEGIN IMMEDIATE`), so a
-read-check-write such as a budget reservation is atomic across every
-process sharing the file, not only within this one. Prompts are stored only
-when `server.store_prompts` is on; otherwise a hash and token counts.
+Every write is a unit of transactions.py: one transaction that a cancelled
+request never splits, joined by the writes called inside it. WAL mode with
+`synchronous=NORMAL`: a commit is in the WAL when it returns, so a killed
+process loses nothing committed, and no fsync waits on the hot path; an OS
+crash or power cut can lose the commits since the WAL was last synced (at
+each checkpoint), never corrupt the file (see the README). Prompts are stored
+only when `server.store_prompts` is on; otherwise a hash and token counts.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-import logging
-from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiosqlite
 
@@ -28,9 +24,8 @@ from proxy.estimate import Learned
 from proxy.migrations import migrate
 from proxy.owner import is_gone, this_process
 from proxy.sqlite_errors import BUSY_TIMEOUT_MS, retrying_when_locked
+from proxy.transactions import Transactions
 
-T = TypeVar("T")
-log = logging.getLogger("hermes")
 # The note on a reservation charged at its worst case because its process died mid-call.
 UNKNOWN_OUTCOME = "outcome unknown: its process ended mid-call"
 
@@ -67,14 +62,12 @@ class Prediction:
     confidence: float
 
 
-class Store:
+class Store(Transactions):
     """One aiosqlite connection, opened and migrated in the app's lifespan."""
 
     def __init__(self, db: aiosqlite.Connection, store_prompts: bool = False) -> None:
-        self._db = db
+        super().__init__(db)
         self._store_prompts = store_prompts
-        self._write_lock = asyncio.Lock()
-        self._running: set[asyncio.Task[Any]] = set()  # units whose caller may have gone
 
     @classmethod
     async def open(cls, path: Path, store_prompts: bool = False) -> Store:
@@ -84,70 +77,12 @@ class Store:
         try:
             await db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             await db.execute("PRAGMA journal_mode=WAL")
-            await db.execute("PRAGMA synchronous=FULL")  # a commit survives power loss, not only a kill
+            await db.execute("PRAGMA synchronous=NORMAL")  # survives a kill; the WAL is synced at checkpoints
             await migrate(db)
         except BaseException:
             await db.close()
             raise
         return cls(db, store_prompts)
-
-    async def close(self) -> None:
-        if self._running:
-            await asyncio.gather(*self._running, return_exceptions=True)
-        await self._db.close()
-
-    async def atomic(self, work: Callable[[], Awaitable[T]],
-                     abandoned: Callable[[T], Awaitable[None]] | None = None) -> T:
-        """Run `work` (reads and writes on this store) as one write transaction.
-
-        It runs in a task of its own, so it ends with COMMIT or ROLLBACK even
-        when the request that asked for it is cancelled meanwhile; then
-        `abandoned` gets its result, to undo what nobody will use.
-        """
-        return await self.run_to_end(self._transaction(work), abandoned)
-
-    async def run_to_end(self, work: Coroutine[Any, Any, T],
-                         abandoned: Callable[[T], Awaitable[None]] | None = None) -> T:
-        """Await `work`, which goes on to its end if the caller is cancelled."""
-        task = self._keep(asyncio.ensure_future(work))
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            if abandoned is not None:
-                task.add_done_callback(lambda done: self._undo(done, abandoned))
-            raise
-
-    def _keep(self, task: asyncio.Task[T]) -> asyncio.Task[T]:
-        # The event loop holds tasks weakly: keep each until it ends, and let close() wait for it.
-        self._running.add(task)
-        task.add_done_callback(self._ended)
-        return task
-
-    def _ended(self, task: asyncio.Task[Any]) -> None:
-        self._running.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            # Retrieved here so an abandoned unit's failure is logged, not lost.
-            log.debug("store unit failed: %s", task.exception())
-
-    def _undo(self, done: asyncio.Task[T], abandoned: Callable[[T], Awaitable[None]]) -> None:
-        if not done.cancelled() and done.exception() is None:
-            self._keep(asyncio.ensure_future(abandoned(done.result())))
-
-    async def _transaction(self, work: Callable[[], Awaitable[T]]) -> T:
-        async with self._write_lock:
-            return await retrying_when_locked(lambda: self._attempt(work))
-
-    async def _attempt(self, work: Callable[[], Awaitable[T]]) -> T:
-        if self._db.in_transaction:  # cannot happen; heal rather than fail every later write
-            await self._db.rollback()
-        await self._db.execute("BEGIN IMMEDIATE")
-        try:
-            result = await work()
-        except BaseException:
-            await self._db.rollback()
-            raise
-        await self._db.commit()
-        return result
 
     async def _write(self, sql: str, params: tuple[Any, ...]) -> int:
         async def write() -> int:
@@ -179,14 +114,13 @@ class Store:
     # -- ledger --------------------------------------------------------------
 
     async def day_totals(self, day: str) -> tuple[float, float]:
-        """(charged, held) USD for `day`."""
+        """(charged, held) USD for `day`: the total its triggers keep (m006), and the calls in flight."""
         [row] = await self.rows(
             """
-            SELECT COALESCE(SUM(CASE WHEN state = 'charged' THEN cost_usd END), 0) AS charged,
-                   COALESCE(SUM(CASE WHEN state = 'held' THEN reserved_usd END), 0) AS held
-            FROM ledger WHERE day = ?
+            SELECT COALESCE((SELECT charged_usd FROM day_totals WHERE day = ?), 0) AS charged,
+                   COALESCE((SELECT SUM(reserved_usd) FROM ledger WHERE day = ? AND state = 'held'), 0) AS held
             """,
-            (day,),
+            (day, day),
         )
         return float(row["charged"]), float(row["held"])
 
@@ -302,19 +236,23 @@ class Store:
         return rows[0] if rows else None
 
     async def touch_session(self, session_id: str, turns: int, context_tokens: int, mean_user_tokens: int,
-                            output_tokens: int, cost_usd: float = 0.0) -> None:
-        """Note a turn of `session_id`: its size now (the client resends it all, so these replace) and its cost."""
+                            output_tokens: int, cost_usd: float = 0.0, stays_on: str | None = None) -> None:
+        """Note a turn of `session_id`: its size now (the client resends it all, so these replace) and its cost.
+
+        `stays_on`: the cloud model the session moved to (as `stay_on_cloud`), in the same statement.
+        """
         now = _now()
         await self._write(
             """
             INSERT INTO sessions (id, started_at, last_seen_at, turns, context_tokens, mean_user_tokens,
-                                  output_tokens, cost_usd)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                                  output_tokens, cost_usd, cloud_model)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at, turns = excluded.turns,
                 context_tokens = excluded.context_tokens, mean_user_tokens = excluded.mean_user_tokens,
-                output_tokens = excluded.output_tokens, cost_usd = sessions.cost_usd + excluded.cost_usd
+                output_tokens = excluded.output_tokens, cost_usd = sessions.cost_usd + excluded.cost_usd,
+                cloud_model = COALESCE(excluded.cloud_model, sessions.cloud_model)
             """,
-            (session_id, now, now, turns, context_tokens, mean_user_tokens, output_tokens, cost_usd),
+            (session_id, now, now, turns, context_tokens, mean_user_tokens, output_tokens, cost_usd, stays_on),
         )
 
     async def stay_on_cloud(self, session_id: str, model: str | None) -> None:
@@ -385,8 +323,7 @@ class Store:
         """The rows of one read-only query, as dicts (reports.py builds its reports on this)."""
 
         async def read() -> list[dict[str, Any]]:
-            cursor = await self._db.execute(sql, params)
-            return [dict(row) for row in await cursor.fetchall()]
+            return [dict(row) for row in await self._db.execute_fetchall(sql, params)]  # one trip to its thread
 
         return await retrying_when_locked(read)
 

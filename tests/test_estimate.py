@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import litellm
 import pytest
 
-from proxy.estimate import TASK_PRIORS, Learned, count_input_tokens, estimate_output, learn
+from proxy import estimate
+from proxy.estimate import TASK_PRIORS, Learned, count_input_tokens, count_text_tokens, estimate_output, learn
+from tests.conftest import REPO
+
+CLIENT_BODIES = sorted((REPO / "tests" / "clients").glob("*.json"))
+MODELS = ["openrouter/anthropic/claude-3.5-sonnet", "openrouter/openai/gpt-4", "openrouter/openai/gpt-4o",
+          "ollama_chat/smollm2:135m"]
 
 MESSAGES = [{"role": "system", "content": "You are a coding agent."},
             {"role": "user", "content": "Refactor this function to use a dataclass."}]
@@ -25,6 +34,48 @@ def test_input_tokens_are_counted_exactly_offline() -> None:
     assert count_input_tokens(model, MESSAGES) == litellm.token_counter(model=model, messages=MESSAGES)
     longer = MESSAGES + [{"role": "user", "content": "word " * 100}]
     assert count_input_tokens(model, longer) - count_input_tokens(model, MESSAGES) >= 100
+
+
+@pytest.mark.parametrize("path", CLIENT_BODIES, ids=[p.stem for p in CLIENT_BODIES])
+def test_counting_part_by_part_gives_litellms_count_of_the_whole_request(path: Path) -> None:
+    body = json.loads(path.read_text())["body"]
+    for model in MODELS:
+        whole = litellm.token_counter(model=model, messages=body["messages"], tools=body.get("tools"))
+        first = count_input_tokens(model, body["messages"], body.get("tools"))
+        again = count_input_tokens(model, body["messages"], body.get("tools"))  # from the cache
+        assert first == again == whole, model
+
+
+def test_counting_part_by_part_covers_tool_turns_names_and_images() -> None:
+    model = "openrouter/openai/gpt-4"
+    tools = [{"type": "function", "function": {"name": "read", "description": "Read a file",
+                                               "parameters": {"type": "object", "properties": {"path": {"type": "string"}}}}}]
+    turns = [
+        {"role": "user", "name": "ann", "content": [{"type": "text", "text": "Look at this"},
+                                                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}}]},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "read", "arguments": '{"path": "a.py"}'}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "print('hi')"},
+    ]
+    for messages in (turns, MESSAGES + turns, []):
+        for offered in (tools, None):
+            whole = litellm.token_counter(model=model, messages=messages, tools=offered, use_default_image_token_count=True)
+            assert count_input_tokens(model, messages, offered) == whole
+
+
+def test_a_counted_text_is_litellms_count() -> None:
+    text = "Refactor the parser into smaller functions, keeping its tests green."
+    assert count_text_tokens(text) == count_text_tokens(text) == litellm.token_counter(text=text)
+
+
+def test_the_count_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(estimate, "COUNTED_PARTS", 8)
+    for n in range(20):
+        count_input_tokens("openrouter/openai/gpt-4", [{"role": "user", "content": f"question {n}"}])
+    assert len(estimate._counted) <= 8
+    # What fell out is counted again, and the same.
+    assert count_input_tokens("openrouter/openai/gpt-4", MESSAGES) == litellm.token_counter(
+        model="openrouter/openai/gpt-4", messages=MESSAGES)
 
 
 def test_estimates_move_toward_real_lengths() -> None:

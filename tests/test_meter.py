@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 import statistics
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 
 from proxy.budget import Budget
 from proxy.config import Config, load_config
+from proxy.errors import StoreUnavailable
 from proxy.meter import Meter
 from proxy.openai_api import ChatRequest
 from proxy.pricing import PriceTable
 from proxy.store import Store
 from proxy.upstream import Target
 from tests.conftest import REPO
+from tests.openrouter_stub import OpenRouterStub
 
 PROMPT = [{"role": "user", "content": "Write a parser for this config format, with tests."}]
 
@@ -98,3 +103,30 @@ async def test_predictions_learn_from_real_usage(meter: Meter, config: Config) -
     print(f"median cost-prediction error: first 10 {first:.1%}, last 10 {last:.1%}")
     assert last <= 0.7 * first, (first, last)
     assert rows[-1]["confidence"] > rows[0]["confidence"]
+
+
+def test_a_settlement_that_fails_midway_leaves_nothing_half_written(
+    make_config: Callable[..., Config], serve_hermes: Callable[..., str], openrouter: OpenRouterStub,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The charge, the learned estimate, the prediction, the task row and the session: all, or none."""
+    url = serve_hermes(make_config())
+    body = {"model": "cloud", "messages": PROMPT, "max_tokens": 100}
+    touch_session = Store.touch_session
+
+    async def disk_full(self: Store, *args: Any, **kwargs: Any) -> None:
+        await touch_session(self, *args, **kwargs)  # written, then the statement after it fails
+        raise StoreUnavailable("Hermes's database is unavailable (database or disk is full); try again shortly.")
+
+    monkeypatch.setattr(Store, "touch_session", disk_full)
+    assert httpx.post(f"{url}/v1/chat/completions", json=body, timeout=30).status_code == 503
+    with sqlite3.connect(tmp_path / "hermes.db") as db:
+        assert db.execute("SELECT state FROM ledger").fetchall() == [("held",)]  # its own phase, committed
+        counts = "SELECT (SELECT COUNT(*) FROM tasks), (SELECT COUNT(*) FROM sessions), " \
+                 "(SELECT COUNT(*) FROM cost_predictions), (SELECT COUNT(*) FROM estimates)"
+        assert db.execute(counts).fetchone() == (0, 0, 0, 0)
+    monkeypatch.undo()
+    assert httpx.post(f"{url}/v1/chat/completions", json=body, timeout=30).status_code == 200
+    with sqlite3.connect(tmp_path / "hermes.db") as db:
+        assert sorted(db.execute("SELECT state FROM ledger").fetchall()) == [("charged",), ("held",)]
+        assert db.execute(counts).fetchone() == (1, 1, 1, 1)

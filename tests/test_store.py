@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from proxy import migrations
 from proxy.errors import StoreUnavailable
 from proxy.store import Store, TaskRecord, prompt_sha256
 
@@ -29,7 +30,7 @@ async def test_migrations_run_once_and_are_recorded(tmp_path: Path) -> None:
         await store.close()
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT name FROM migrations").fetchall() == [("m001_initial",), ("m002_money",), ("m003_cascade",), ("m004_preferences",),
-                                                                 ("m005_reservation_owners",)]
+                                                                 ("m005_reservation_owners",), ("m006_day_totals",)]
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
@@ -105,3 +106,76 @@ async def test_a_database_error_is_a_503_not_a_500(tmp_path: Path) -> None:
         await store.record_task(task())
     assert raised.value.status == 503 and "no such table: tasks" in raised.value.message
     await store.close()
+
+
+@pytest.mark.asyncio
+async def test_writes_inside_a_unit_are_one_transaction(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "hermes.db")
+
+    async def record(then_fail: bool) -> None:
+        await store.record_task(task())  # each of these joins the unit instead of committing alone
+        await store.atomic(lambda: store.touch_session("s1", 1, 10, 5, 9))
+        if then_fail:
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await store.atomic(lambda: record(then_fail=True))
+    assert await store.recent_tasks() == [] and await store.session("s1") is None
+    await store.atomic(lambda: record(then_fail=False))
+    with sqlite3.connect(tmp_path / "hermes.db") as db:  # committed, both
+        assert db.execute("SELECT (SELECT COUNT(*) FROM tasks), (SELECT COUNT(*) FROM sessions)").fetchone() == (1, 1)
+    await store.close()
+
+
+@pytest.mark.asyncio
+async def test_a_task_started_inside_a_unit_writes_in_its_own_transaction(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "hermes.db")
+    started: list[asyncio.Task[None]] = []
+
+    async def unit() -> None:
+        started.append(asyncio.ensure_future(store.record_task(task(model="later"))))
+        await store.record_task(task(model="now"))
+
+    await store.atomic(unit)
+    await started[0]  # it waited for the unit's COMMIT, then made its own
+    assert sorted(t["model"] for t in await store.recent_tasks()) == ["later", "now"]
+    await store.close()
+
+
+@pytest.mark.asyncio
+async def test_the_day_totals_follow_every_ledger_write(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "hermes.db")
+
+    async def hold(usd: float) -> int:
+        return await store.atomic(lambda: store.insert_reservation("2026-11-21", "gpt-4", usd))
+
+    charged, released, cut = await hold(0.5), await hold(0.25), await hold(0.125)
+    await store.settle_reservation(charged, 0.0625)
+    await store.settle_reservation(released, None)
+    await store.charge("2026-11-21", "gemini-flash", 1.0)
+    await store.charge("2026-11-20", "gemini-flash", 2.0)
+    assert await store.day_totals("2026-11-21") == (pytest.approx(1.0625), pytest.approx(0.125))
+    await store._db.execute("UPDATE ledger SET state = 'charged', cost_usd = reserved_usd WHERE id = ?", (cut,))
+    await store.reconcile(cut, 0.03125, 0.03125)  # only rows marked "outcome unknown" change
+    await store._db.execute("DELETE FROM ledger WHERE day = '2026-11-20'")
+    summed = await store.rows("SELECT day, SUM(cost_usd) AS usd FROM ledger WHERE state = 'charged' GROUP BY day", ())
+    assert summed == [{"day": "2026-11-21", "usd": pytest.approx(1.1875)}]
+    assert await store.day_totals("2026-11-21") == (pytest.approx(1.1875), 0.0)
+    assert await store.day_totals("2026-11-20") == (0.0, 0.0)
+    await store.close()
+
+
+@pytest.mark.asyncio
+async def test_the_day_totals_start_from_the_ledger_already_there(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "hermes.db"
+    before = [m for m in migrations.MIGRATIONS if m is not migrations.m006_day_totals]
+    monkeypatch.setattr(migrations, "MIGRATIONS", before)  # the release before m006, spend already in it
+    store = await Store.open(path)
+    for usd in (0.25, 0.5):
+        await store.charge("2026-11-21", "gpt-4", usd)
+    await store.close()
+    monkeypatch.undo()
+    reopened = await Store.open(path)
+    assert await reopened.day_totals("2026-11-21") == (pytest.approx(0.75), 0.0)
+    await reopened.close()
