@@ -63,31 +63,44 @@ def sse_response(
     200 carries anything but SSE.
     """
     return StreamingResponse(
-        _events(chunks, include_usage, settle),
+        sse_events(chunks, include_usage, settle),
         media_type="text/event-stream",
         headers={"cache-control": "no-cache", **headers},
     )
 
 
-async def _events(
+async def sse_events(
     chunks: AsyncIterator[dict[str, Any]], include_usage: bool, settle: Settle
 ) -> AsyncIterator[bytes]:
-    held: dict[str, Any] | None = None  # one chunk behind, so the last can carry "hermes"
+    """The SSE bytes of `chunks`, then `data: [DONE]`; `settle` is called exactly once.
+
+    Each chunk goes out the moment it arrives, until the stream's ending: the
+    chunk with the finish_reason, the one with the usage, and anything after
+    them are held until the stream ends, so that the last one sent carries the
+    "hermes" field (which needs the usage, and so comes last). Usage is what
+    Hermes asks every upstream for; a client that did not ask for it
+    (`stream_options.include_usage`) gets none.
+    """
+    held: list[dict[str, Any]] = []  # the stream's ending, until it ends
     usage: dict[str, Any] | None = None
     settled = False
     try:
         try:
             async for chunk in chunks:
-                if not chunk["choices"] and "usage" in chunk:
+                if chunk.get("usage") is not None:
                     usage = chunk["usage"]
                     if not include_usage:
-                        continue
-                if held is not None:
-                    yield encode_sse(held)
-                held = chunk
+                        chunk = {key: value for key, value in chunk.items() if key != "usage"}
+                        if not chunk["choices"]:
+                            continue
+                    held.append(chunk)
+                elif held or any(choice.get("finish_reason") for choice in chunk["choices"]):
+                    held.append(chunk)
+                else:
+                    yield encode_sse(chunk)
         except HermesError as error:
-            if held is not None:
-                yield encode_sse(held)
+            for chunk in held:
+                yield encode_sse(chunk)
             settled = True
             await settle(usage, error)
             yield encode_sse(error_body(error))
@@ -95,8 +108,11 @@ async def _events(
             return
         settled = True
         hermes = await settle(usage, None)
-        if held is not None:
-            yield encode_sse(held | {"hermes": hermes})
+        if held:
+            *ending, last = held
+            for chunk in ending:
+                yield encode_sse(chunk)
+            yield encode_sse(last | {"hermes": hermes})
         yield SSE_DONE
     finally:
         # Shielded (and bounded): when the client goes away this runs inside a cancelled scope.

@@ -1,11 +1,12 @@
-"""Every LiteLLM call Hermes makes, local and cloud, each under a timeout.
+"""Every model call: `Upstream` sends cloud targets to the relay (relay.py), local ones through LiteLLM.
 
-This is the only module that imports LiteLLM's exception types: it maps them
-to Hermes's own errors (as httpx maps httpcore's) and turns LiteLLM's
-response objects into plain OpenAI wire dicts, so nothing above it depends on
-LiteLLM's types. It also refuses what LiteLLM would let pass as a success: a
-200 that is not an answer, and a stream that stops before its finish_reason
-(LiteLLM makes up a "stop" for it).
+The functions here are Hermes's only LiteLLM calls, for local models through
+its Ollama backend, each under a timeout. This is the only module that imports
+LiteLLM's exception types: it maps them to Hermes's own errors (as httpx maps
+httpcore's) and turns LiteLLM's response objects into plain OpenAI wire
+dicts, so nothing above it depends on LiteLLM's types. It also refuses what
+LiteLLM would let pass as a success: a 200 that is not an answer, and a
+stream that stops before its finish_reason (LiteLLM makes up a "stop" for it).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import litellm
 from litellm.exceptions import MidStreamFallbackError
@@ -33,7 +34,11 @@ from proxy.errors import (
     UpstreamUnavailable,
 )
 from proxy.openai_api import ChatRequest
+from proxy.params import PORTABLE_PARAMS
 from proxy.stream_guard import StreamGuard
+
+if TYPE_CHECKING:
+    from proxy.relay import Relay
 
 # Hermes states every failure itself; LiteLLM's own console hints are noise.
 litellm.suppress_debug_info = True
@@ -49,8 +54,27 @@ class Target:
     timeout_s: float
 
 
+class Upstream:
+    """Where a call goes: a cloud target to the pooled relay, a local one through LiteLLM's Ollama backend."""
+
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
+
+    async def complete(self, target: Target, chat: ChatRequest) -> dict[str, Any]:
+        """One non-streamed answer as an OpenAI `chat.completion` dict."""
+        if target.model.kind == "cloud":
+            return await self.relay.complete(target, chat)
+        return await complete(target, chat)
+
+    async def stream(self, target: Target, chat: ChatRequest) -> AsyncIterator[dict[str, Any]]:
+        """OpenAI `chat.completion.chunk` dicts; the first is awaited before this returns."""
+        if target.model.kind == "cloud":
+            return await self.relay.stream(target, chat)
+        return await stream(target, chat)
+
+
 async def complete(target: Target, chat: ChatRequest) -> dict[str, Any]:
-    """One non-streamed answer as an OpenAI `chat.completion` dict."""
+    """One non-streamed answer as an OpenAI `chat.completion` dict, through LiteLLM."""
     try:
         async with asyncio.timeout(target.timeout_s):
             response = await _acompletion(target, chat, stream=False)
@@ -153,7 +177,9 @@ def _incomplete(guard: StreamGuard, target: Target, what: str = "") -> UpstreamE
 async def _acompletion(target: Target, chat: ChatRequest, stream: bool) -> Any:
     if target.model.kind == "local":
         _check_tool_arguments(chat, target.model.name)
-    kwargs: dict[str, Any] = dict(chat.params)
+    # OpenRouter's own parameters (reasoning, logprobs, provider...) are not for LiteLLM's Ollama backend:
+    # it would turn reasoning_effort into Ollama's `think`, which a model that cannot think refuses.
+    kwargs: dict[str, Any] = {k: v for k, v in chat.params.items() if k in PORTABLE_PARAMS}
     if stream:
         # Always ask for usage: Hermes records it even when the client did not ask.
         kwargs["stream_options"] = {"include_usage": True}

@@ -19,12 +19,24 @@ misbehave the ways real upstreams do (`mode`):
     no_message    200 with a choice that has no message
     rate_limited  429 with Retry-After: 7
     unavailable   503 with Retry-After: 11
+    error_event   streams two words, then OpenRouter's mid-stream error event
+                  (an "error" object and finish_reason "error")
+    recorded      a real OpenRouter answer replayed (RECORDED_CHUNKS, RECORDED_ANSWER): reasoning
+                  deltas, a tool call split across chunks, logprobs, provider fields, usage with cost
+    paced         streams the greeting a word a chunk, `pace_s` apart; with `gate` set, the
+                  chunks after the first wait for the gate to open instead
+
+Every request is recorded with the client's address (`client`), so a test
+can tell how many connections it came over; `sent` holds each streamed
+event's data as it was sent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
+import threading
 import time
 from typing import Any
 
@@ -35,6 +47,59 @@ from starlette.routing import Route
 
 # What each answer costs, as OpenRouter reports it in usage.cost.
 COST_PER_CALL_USD = 0.00125
+
+# A streamed answer as OpenRouter sends it for a reasoning model asked to read a file (shape taken
+# from OpenRouter's streams; ids and signature shortened). Each gets "id", "object", "created",
+# "model" and "provider"; the usage gets usage.cost = the stub's cost.
+_REASONING = {"type": "reasoning.text", "format": "anthropic-claude-v1", "index": 0}
+_LOGPROBS = {"content": [{"token": "Reading", "logprob": -0.0123, "bytes": [82, 101, 97, 100, 105, 110, 103],
+                          "top_logprobs": [{"token": "Reading", "logprob": -0.0123, "bytes": None},
+                                           {"token": "Let", "logprob": -4.5, "bytes": None}]}],
+             "refusal": None}
+RECORDED_CHUNKS: list[dict[str, Any]] = [
+    {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "", "reasoning": "The user wants",
+                                        "reasoning_details": [_REASONING | {"text": "The user wants"}]},
+                  "finish_reason": None, "native_finish_reason": None, "logprobs": None}]},
+    {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "", "reasoning": " the README.",
+                                        "reasoning_details": [_REASONING | {"text": " the README.",
+                                                                            "signature": "EqQBCkYIBxgCKkB3"}]},
+                  "finish_reason": None, "native_finish_reason": None, "logprobs": None}]},
+    {"system_fingerprint": "fp_stub_7",
+     "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Reading", "refusal": None,
+                                        "annotations": [{"type": "url_citation", "url_citation": {
+                                            "url": "https://example.org/readme", "title": "README",
+                                            "start_index": 0, "end_index": 7}}]},
+                  "finish_reason": None, "native_finish_reason": None, "logprobs": _LOGPROBS}]},
+    {"choices": [{"index": 0, "delta": {"role": "assistant", "content": None, "tool_calls": [
+        {"index": 0, "id": "toolu_01ReadMe", "type": "function", "function": {"name": "read_file", "arguments": ""}}]},
+                  "finish_reason": None, "native_finish_reason": None, "logprobs": None}]},
+    {"choices": [{"index": 0, "delta": {"role": "assistant", "content": None, "tool_calls": [
+        {"index": 0, "type": "function", "function": {"arguments": "{\"path\": "}}]},
+                  "finish_reason": None, "native_finish_reason": None, "logprobs": None}]},
+    {"choices": [{"index": 0, "delta": {"role": "assistant", "content": None, "tool_calls": [
+        {"index": 0, "type": "function", "function": {"arguments": "\"README.md\"}"}}]},
+                  "finish_reason": None, "native_finish_reason": None, "logprobs": None}]},
+    {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
+                  "finish_reason": "tool_calls", "native_finish_reason": "tool_use", "logprobs": None}]},
+    {"choices": [], "usage": {
+        "prompt_tokens": 1234, "completion_tokens": 56, "total_tokens": 1290, "is_byok": False,
+        "prompt_tokens_details": {"cached_tokens": 1024, "cache_write_tokens": 0, "audio_tokens": 0},
+        "cost_details": {"upstream_inference_cost": None},
+        "completion_tokens_details": {"reasoning_tokens": 20, "image_tokens": 0}}},
+]
+# The same answer, not streamed.
+RECORDED_ANSWER: dict[str, Any] = {
+    "system_fingerprint": "fp_stub_7",
+    "choices": [{"index": 0, "logprobs": _LOGPROBS, "finish_reason": "tool_calls", "native_finish_reason": "tool_use",
+                 "message": {"role": "assistant", "content": "Reading", "refusal": None,
+                             "reasoning": "The user wants the README.",
+                             "reasoning_details": [_REASONING | {"text": "The user wants the README.",
+                                                                 "signature": "EqQBCkYIBxgCKkB3"}],
+                             "annotations": RECORDED_CHUNKS[2]["choices"][0]["delta"]["annotations"],
+                             "tool_calls": [{"index": 0, "id": "toolu_01ReadMe", "type": "function",
+                                             "function": {"name": "read_file", "arguments": "{\"path\": \"README.md\"}"}}]}}],
+    "usage": RECORDED_CHUNKS[-1]["usage"],
+}
 
 
 class OpenRouterStub:
@@ -48,6 +113,9 @@ class OpenRouterStub:
         self.answered = 0  # responses sent whole, since the last reset
         self._generation = 0  # so a slow answer to an earlier test is not counted in this one
         self.generations: dict[str, float] = {}  # streamed generation id -> what it cost, for GET /generation
+        self.pace_s = 0.2
+        self.gate: threading.Event | None = None  # paced: the chunks after the first wait for it
+        self.sent: list[str] = []  # the data of each streamed event, as sent
         self.app = Starlette(routes=[Route("/api/v1/chat/completions", self.chat, methods=["POST"]),
                                      Route("/api/v1/generation", self.generation)])
 
@@ -60,12 +128,18 @@ class OpenRouterStub:
         self.answer_words = None
         self.generations.clear()
         self.answered = 0
+        self.pace_s = 0.2
+        if self.gate is not None:
+            self.gate.set()  # a stream still waiting on it goes on, and ends
+        self.gate = None
+        self.sent.clear()
         self._generation += 1
 
     async def chat(self, request: Request) -> Response:
         body = await request.json()
         generation = self._generation
-        self.requests.append({"headers": dict(request.headers), "json": body})
+        client = (request.client.host, request.client.port) if request.client else None
+        self.requests.append({"headers": dict(request.headers), "json": body, "client": client})
         if self.mode == "slow":
             await asyncio.sleep(self.delay_s)
         if self.mode == "error":
@@ -83,8 +157,17 @@ class OpenRouterStub:
             message = {"role": "assistant", "content": " ".join(["word"] * words)}
             finish = "length" if words < self.answer_words else "stop"
             usage |= {"completion_tokens": words, "total_tokens": 12 + words}
+        if self.mode == "recorded":
+            answer = copy.deepcopy(RECORDED_ANSWER)
+            answer["usage"]["cost"] = self.cost_usd
+            message, usage = answer["choices"][0]["message"], answer["usage"]
         if not body.get("stream"):
             self._count_answer(generation)
+            if self.mode == "recorded":
+                answer = {"id": "gen-stub-1", "provider": "Anthropic", "model": body["model"],
+                          "object": "chat.completion", "created": int(time.time())} | answer
+                self.sent.append(json.dumps(answer))
+                return JSONResponse(answer)
             return JSONResponse(
                 {
                     "id": "gen-stub-1",
@@ -106,6 +189,14 @@ class OpenRouterStub:
         if cost is None:
             return JSONResponse({"error": {"message": "Generation not found", "code": 404}}, status_code=404)
         return JSONResponse({"data": {"id": request.query_params["id"], "total_cost": cost}})
+
+    async def _pace(self) -> None:
+        """Wait `pace_s`, or for the gate to open (a test lets the next chunk go once it has seen the last)."""
+        if self.gate is None:
+            await asyncio.sleep(self.pace_s)
+            return
+        opened = await asyncio.to_thread(self.gate.wait, 30.0)
+        assert opened, "the gate was never opened"
 
     async def _until_reset(self, generation: int) -> None:
         while generation == self._generation:
@@ -151,8 +242,22 @@ class OpenRouterStub:
         base = {"id": generation_id, "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
 
         def event(choices: list[dict[str, Any]], **extra: Any) -> bytes:
-            return f"data: {json.dumps(base | {'choices': choices} | extra)}\n\n".encode()
+            data = json.dumps(base | {"choices": choices} | extra)
+            self.sent.append(data)
+            return f"data: {data}\n\n".encode()
 
+        if self.mode == "recorded":
+            base["provider"] = "Anthropic"
+            yield b": OPENROUTER PROCESSING\n\n"
+            for chunk in copy.deepcopy(RECORDED_CHUNKS):
+                if "usage" in chunk:
+                    if usage is None:
+                        continue
+                    chunk["usage"]["cost"] = self.cost_usd
+                yield event(**chunk)
+            yield b"data: [DONE]\n\n"
+            self._count_answer(generation)
+            return
         if self.mode in ("no_choices", "no_message"):
             yield event([])
             yield event([{"index": 0, "finish_reason": None}] if self.mode == "no_message" else [])
@@ -169,6 +274,8 @@ class OpenRouterStub:
             words = message["content"].split(" ")
             for index, word in enumerate(words):
                 piece = word if index == 0 else " " + word
+                if self.mode == "paced" and index > 0:
+                    await self._pace()
                 yield event([{"index": 0, "delta": {"content": piece}, "finish_reason": None}])
                 if self.mode == "cut" and index == 1:
                     await asyncio.sleep(0.2)  # let the words already sent reach Hermes before the abort
@@ -177,6 +284,11 @@ class OpenRouterStub:
                     return  # the body ends cleanly: no finish_reason, no [DONE]
                 if self.mode == "garbage" and index == 1:
                     yield b'data: {"id": "gen-stub-2", "choices": [{"delta": {"content": " tru\n\n'
+                if self.mode == "error_event" and index == 1:
+                    yield event([{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}],
+                                error={"code": 502, "message": "Provider disconnected unexpectedly"})
+                    yield b"data: [DONE]\n\n"
+                    return
                 if self.mode == "stall" and index == 1:
                     await self._until_reset(generation)
                     return

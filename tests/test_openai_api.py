@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
-from proxy.errors import BadRequest
-from proxy.openai_api import encode_sse, parse_chat_request
+from proxy.errors import BadRequest, HermesError, UpstreamError
+from proxy.openai_api import encode_sse, parse_chat_request, sse_events
 from proxy.validate import MAX_DEPTH, decode_json
 
 READ_TOOL = {
@@ -82,6 +84,59 @@ def test_bad_field_is_named_in_the_error(change: dict, fragment: str) -> None:
     with pytest.raises(BadRequest) as info:
         parse_chat_request(body)
     assert fragment in info.value.message
+
+
+def test_openrouter_parameters_pass_through_as_sent() -> None:
+    sent = {"reasoning": {"effort": "high", "max_tokens": 2000, "exclude": True}, "reasoning_effort": "low",
+            "logprobs": True, "top_logprobs": 20, "logit_bias": {"1734": -100, "50256": 5.5}, "user": "u-1",
+            "metadata": {"run": "42"}, "prediction": {"type": "content", "content": [{"type": "text", "text": "x"}]},
+            "service_tier": "flex", "verbosity": "high", "modalities": ["text"], "top_k": 0, "min_p": 1,
+            "repetition_penalty": 2, "provider": {"sort": "price"}, "transforms": []}
+    chat = parse_chat_request({"model": "cloud", "messages": [{"role": "user", "content": "hi"}]} | sent)
+    assert chat.params == sent
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        pytest.param({"reasoning_effort": 3}, "invalid_reasoning_effort", id="effort-number"),
+        pytest.param({"reasoning": "high"}, "invalid_reasoning", id="reasoning-string"),
+        pytest.param({"reasoning": {"effort": ["high"]}}, "invalid_reasoning", id="reasoning-effort-array"),
+        pytest.param({"reasoning": {"max_tokens": -1}}, "invalid_reasoning", id="reasoning-max-tokens"),
+        pytest.param({"reasoning": {"exclude": "yes"}}, "invalid_reasoning", id="reasoning-exclude"),
+        pytest.param({"logprobs": 1}, "invalid_logprobs", id="logprobs-number"),
+        pytest.param({"top_logprobs": 21}, "invalid_top_logprobs", id="top-logprobs-21"),
+        pytest.param({"top_logprobs": True}, "invalid_top_logprobs", id="top-logprobs-bool"),
+        pytest.param({"logit_bias": {"hello": 1}}, "invalid_logit_bias", id="logit-bias-word"),
+        pytest.param({"logit_bias": {"42": 101}}, "invalid_logit_bias", id="logit-bias-101"),
+        pytest.param({"logit_bias": [1]}, "invalid_logit_bias", id="logit-bias-array"),
+        pytest.param({"user": {"id": 1}}, "invalid_user", id="user-object"),
+        pytest.param({"metadata": {"n": 1}}, "invalid_metadata", id="metadata-number"),
+        pytest.param({"metadata": "x"}, "invalid_metadata", id="metadata-string"),
+        pytest.param({"prediction": {"type": "content"}}, "invalid_prediction", id="prediction-no-content"),
+        pytest.param({"prediction": "def f():"}, "invalid_prediction", id="prediction-string"),
+        pytest.param({"service_tier": 1}, "invalid_service_tier", id="service-tier-number"),
+        pytest.param({"verbosity": ["low"]}, "invalid_verbosity", id="verbosity-array"),
+        pytest.param({"modalities": "text"}, "invalid_modalities", id="modalities-string"),
+        pytest.param({"top_k": -1}, "invalid_top_k", id="top-k-negative"),
+        pytest.param({"top_k": 1.5}, "invalid_top_k", id="top-k-float"),
+        pytest.param({"min_p": 2}, "invalid_min_p", id="min-p-2"),
+        pytest.param({"repetition_penalty": 0}, "invalid_repetition_penalty", id="repetition-penalty-0"),
+        pytest.param({"provider": ["Anthropic"]}, "invalid_provider", id="provider-array"),
+        pytest.param({"transforms": "middle-out"}, "invalid_transforms", id="transforms-string"),
+    ],
+)
+def test_a_malformed_openrouter_parameter_is_a_400_naming_it(change: dict, code: str) -> None:
+    with pytest.raises(BadRequest) as info:
+        parse_chat_request({"model": "cloud", "messages": [{"role": "user", "content": "hi"}]} | change)
+    assert info.value.code == code and f"'{code.removeprefix('invalid_')}" in info.value.message
+
+
+def test_openrouters_fallback_models_are_not_passed_on() -> None:
+    # `models` and `route` would let OpenRouter answer with a model the budget never priced.
+    chat = parse_chat_request({"model": "cloud", "messages": [{"role": "user", "content": "hi"}],
+                               "models": ["openai/gpt-4o"], "route": "fallback"})
+    assert chat.params == {}
 
 
 def test_sse_event_is_one_data_line() -> None:
@@ -250,3 +305,67 @@ def test_strict_decoder_stays_linear_on_an_unterminated_string_of_escaped_quotes
     with pytest.raises(BadRequest, match="Unterminated string"):
         decode_json(b'["' + b'\\"' * 500_000)
     assert time.monotonic() - started < 5
+
+
+def chunk(label: str, finish: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {"id": "gen-1", "label": label, "choices": [{"index": 0, "delta": {"content": label}, "finish_reason": finish}]} | extra
+
+
+USAGE = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5, "cost": 0.001}
+
+
+async def relay(upstream: list[dict[str, Any]], include_usage: bool, log: list[str],
+                failure: HermesError | None = None) -> list[Any]:
+    """Run `upstream` through sse_events; `log` gets "up:<label>" as each is sent, "out:<label>" as each goes out."""
+    settled: list[tuple[Any, HermesError | None]] = []
+
+    async def chunks() -> AsyncIterator[dict[str, Any]]:
+        for item in upstream:
+            log.append(f"up:{item['label']}")
+            yield item
+        if failure is not None:
+            raise failure
+
+    async def settle(usage: dict[str, Any] | None, error: HermesError | None) -> dict[str, Any]:
+        settled.append((usage, error))
+        return {"cost_usd": 0.001}
+
+    out = []
+    async for data in sse_events(chunks(), include_usage, settle):
+        event = data.decode().removeprefix("data: ").strip()
+        out.append(event if event == "[DONE]" else json.loads(event))
+        log.append("out:" + (out[-1] if isinstance(out[-1], str) else out[-1].get("label", "error")))
+    assert len(settled) == 1
+    return [settled[0], *out]
+
+
+@pytest.mark.asyncio
+async def test_content_goes_out_as_it_comes_and_hermes_rides_on_the_usage_chunk() -> None:
+    log: list[str] = []
+    upstream = [chunk("a"), chunk("b"), chunk("end", "stop"), {"id": "gen-1", "label": "usage", "choices": [], "usage": USAGE}]
+    (usage, error), *out = await relay(upstream, include_usage=True, log=log)
+    assert log == ["up:a", "out:a", "up:b", "out:b", "up:end", "up:usage", "out:end", "out:usage", "out:[DONE]"]
+    assert (usage, error) == (USAGE, None)
+    assert out[-2] == upstream[-1] | {"hermes": {"cost_usd": 0.001}} and "hermes" not in out[-3]
+
+
+@pytest.mark.asyncio
+async def test_without_include_usage_hermes_rides_on_the_finish_chunk_and_no_usage_goes_out() -> None:
+    log: list[str] = []
+    # OpenRouter may put the usage on the finish chunk itself; the client did not ask for it.
+    upstream = [chunk("a"), chunk("end", "stop", usage=USAGE), {"id": "gen-1", "label": "usage", "choices": [], "usage": USAGE}]
+    (usage, _), *out = await relay(upstream, include_usage=False, log=log)
+    assert log == ["up:a", "out:a", "up:end", "up:usage", "out:end", "out:[DONE]"]
+    assert usage == USAGE  # still settled with it
+    assert out[-2] == chunk("end", "stop") | {"hermes": {"cost_usd": 0.001}}
+
+
+@pytest.mark.asyncio
+async def test_a_failure_after_the_finish_chunk_sends_it_then_the_error_event() -> None:
+    log: list[str] = []
+    error = UpstreamError("claude-3.5-sonnet closed the connection mid-answer")
+    (usage, settled_with), *out = await relay([chunk("a"), chunk("end", "stop")], True, log, failure=error)
+    assert log == ["up:a", "out:a", "up:end", "out:end", "out:error", "out:[DONE]"]
+    assert settled_with is error and usage is None
+    assert out[-2]["error"]["code"] == "upstream_error" and "hermes" not in out[-3]
+

@@ -1,4 +1,4 @@
-"""LiteLLM calls: OpenAI-shaped results, and every failure mapped to a Hermes error."""
+"""Model calls: local ones through LiteLLM, cloud ones through the relay; OpenAI-shaped results, every failure mapped."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from proxy.embedded import free_port
 from proxy.errors import BadRequest, UpstreamError, UpstreamTimeout
 from proxy.localmodel import EmbeddedModel
 from proxy.openai_api import ChatRequest
-from proxy.upstream import Target
+from proxy.relay import Relay
+from proxy.upstream import Target, Upstream
 from tests.conftest import ServerThread
 from tests.openrouter_stub import OpenRouterStub
 
@@ -55,17 +56,42 @@ async def test_stream_always_ends_with_usage(make_config: Callable[..., Config])
 
 @pytest.mark.asyncio
 async def test_cloud_usage_keeps_openrouters_cost(make_config: Callable[..., Config], openrouter: OpenRouterStub) -> None:
-    answer = await upstream.complete(cloud_target(make_config()), ChatRequest("gpt-4", HI))
+    async with Relay() as relay:
+        answer = await Upstream(relay).complete(cloud_target(make_config()), ChatRequest("gpt-4", HI))
     assert answer["usage"]["cost"] == 0.00125 and answer["model"] == "gpt-4"
+    assert answer["provider"] == "Stub"  # OpenRouter's own fields come through
+    assert openrouter.requests[0]["json"]["model"] == "openai/gpt-4"
 
 
 @pytest.mark.asyncio
-async def test_timeout_is_enforced(make_config: Callable[..., Config], openrouter: OpenRouterStub) -> None:
+async def test_cloud_stream_id_is_openrouters_generation_id(
+    make_config: Callable[..., Config], openrouter: OpenRouterStub
+) -> None:
+    async with Relay() as relay:
+        chat = ChatRequest("gpt-4", HI, stream=True)
+        chunks = [c async for c in await Upstream(relay).stream(cloud_target(make_config()), chat)]
+    assert {c["id"] for c in chunks} == set(openrouter.generations)  # what its cost is looked up by after a crash
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["cost"] == 0.00125
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
+async def test_timeout_is_enforced(make_config: Callable[..., Config], openrouter: OpenRouterStub, stream: bool) -> None:
     openrouter.mode = "slow"
     started = time.monotonic()
-    with pytest.raises(UpstreamTimeout, match="gpt-4 did not answer within 0.3s"):
-        await upstream.complete(cloud_target(make_config(), timeout_s=0.3), ChatRequest("gpt-4", HI))
+    async with Relay() as relay:
+        target, chat = cloud_target(make_config(), timeout_s=0.3), ChatRequest("gpt-4", HI, stream=stream)
+        with pytest.raises(UpstreamTimeout, match="gpt-4 did not answer within 0.3s"):
+            await (relay.stream(target, chat) if stream else relay.complete(target, chat))
     assert time.monotonic() - started < 3
+
+
+@pytest.mark.asyncio
+async def test_unreachable_cloud_names_the_address(make_config: Callable[..., Config]) -> None:
+    closed = f"http://127.0.0.1:{free_port()}/api/v1"
+    async with Relay() as relay:
+        with pytest.raises(UpstreamError, match=f"from gpt-4 at {closed}"):
+            await relay.complete(cloud_target(make_config(), api_base=closed), ChatRequest("gpt-4", HI))
 
 
 @pytest.mark.asyncio

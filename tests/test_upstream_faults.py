@@ -84,6 +84,7 @@ def test_upstream_429_and_503_keep_their_status_and_retry_after(
     pytest.param("cut_after", "upstream_stream_incomplete", "Hello from anthropic/claude-3.5-sonnet in",
                  id="closed-without-finish"),
     pytest.param("garbage", "upstream_bad_response", "Hello from", id="line-not-json"),
+    pytest.param("error_event", "upstream_error", "Hello from", id="openrouter-error-event"),
 ])
 def test_a_stream_cut_midway_ends_with_an_sse_error_not_a_made_up_stop(
     cloud_url: str, openrouter: OpenRouterStub, tmp_path: Path, mode: str, code: str, words: str
