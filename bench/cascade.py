@@ -18,6 +18,7 @@ from proxy.budget import Budget
 from proxy.cascade import Attempt, CascadeResult, Plan, decide, local_target
 from proxy.classify import Classifier
 from proxy.config import load_config
+from proxy.local_attempt import LocalSpeeds
 from proxy.meter import Meter
 from proxy.openai_api import ChatRequest
 from proxy.pipeline import Services, _Call, understand
@@ -47,13 +48,15 @@ async def measure() -> list[float]:
         store = await Store.open(Path(tmp) / "bench.db")
         budget = Budget(config.budget, store, prices, config.cloud_models)
         meter = Meter(budget, prices, store, config.routing.local.max_tokens)
-        services = Services(config, store, prices, meter, None, Classifier(config.routing.classification),  # type: ignore[arg-type]
-                            await Preferences.load(config, store))
+        services = Services(config=config, store=store, prices=prices, meter=meter, catalog=None,  # type: ignore[arg-type]
+                            classifier=Classifier(config.routing.classification),
+                            preferences=await Preferences.load(config, store), speeds=LocalSpeeds(),
+                            upstream=None)  # type: ignore[arg-type]  # no model is called here
         local = config.find_model("smollm2:135m")
         timings = []
         for _ in range(RUNS):
             started = time.perf_counter()
-            request = understand(services, ChatRequest("auto", MESSAGES), {})
+            request = understand(services, ChatRequest("auto", MESSAGES), {}, time.monotonic())
             status = await meter.budget.status()
             result = CascadeResult((Attempt(local.name, "rejected"),), Attempt(local.name, "rejected"), ANSWER)
             mean, known = await store.mean_session_turns(request.conversation.session_id)

@@ -32,11 +32,15 @@ from proxy.guard import OriginGuard
 from proxy.meter import Meter
 from proxy.ollama import LocalCatalog
 from proxy.openai_api import error_body, error_response, parse_chat_request, read_json_body
-from proxy.pipeline import Services, plan, record_failure, respond, understand
+from proxy.early_stream import early_response
+from proxy.local_attempt import LocalSpeeds
+from proxy.pipeline import Cascade, Services, prepare, record_failure, respond, run_cascade, understand
 from proxy.preferences import Preferences
 from proxy.pricing import PriceTable
 from proxy.reconcile import reconcile_unknown_outcomes
+from proxy.relay import Relay
 from proxy.store import Store
+from proxy.upstream import Upstream
 
 log = logging.getLogger("hermes")
 INTERNAL_ERROR = HermesError("Hermes hit an internal error; the details are in its log.", code="internal_error")
@@ -65,7 +69,13 @@ async def chat_completions(request: Request) -> Response:
 
         async def answer() -> Response:
             nonlocal chosen
-            chosen = await plan(services, understood, await services.meter.budget.status())
+            status = await services.meter.budget.status()
+            ready = await prepare(services, understood, status)
+            if isinstance(ready, Cascade):
+                if chat.stream:  # starts at once; the cascade runs inside the stream (early_stream.py)
+                    return early_response(services, understood, ready, status)
+                ready = await run_cascade(services, understood, ready)
+            chosen = ready
             return await respond(services, understood, chosen)
 
         return await unless_client_leaves(request, answer())
@@ -241,7 +251,7 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
                 log.warning("Charged %d budget reservations left by a process that ended mid-call at their "
                             "worst case: whether the upstream served them is unknown", charged)
             preferences = await Preferences.load(config, store)
-            async with httpx.AsyncClient() as client:
+            async with httpx.AsyncClient() as client, Relay() as relay:  # relay: the cloud's pooled connections
                 # In the background: start-up does not wait on OpenRouter.
                 reconciling = asyncio.ensure_future(reconcile_unknown_outcomes(store, client, config))
                 budget = Budget(config.budget, store, prices, config.cloud_models, clock,
@@ -254,6 +264,8 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
                     catalog=LocalCatalog(client, config.ollama_api_base),
                     classifier=classifier,
                     preferences=preferences,
+                    speeds=LocalSpeeds(),
+                    upstream=Upstream(relay),
                 )
                 try:
                     yield

@@ -15,10 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from proxy import upstream
+from proxy import local_attempt, upstream
 from proxy.classify import TaskClass
 from proxy.config import Config, ModelRef
 from proxy.errors import BadRequest, HermesError, UnknownModel, UpstreamError
+from proxy.estimate import count_input_tokens
+from proxy.local_attempt import LocalSpeeds, Progress, TooSlow, no_progress
 from proxy.ollama import LocalCatalog
 from proxy.openai_api import ChatRequest
 from proxy.quality import Judge, QualityScore, score_answer
@@ -34,7 +36,7 @@ class Attempt:
     """One local model's turn in the cascade."""
 
     model: str
-    outcome: str  # accepted | rejected | unscored | skipped | unavailable | failed | too_long
+    outcome: str  # accepted | rejected | unscored | skipped | unavailable | failed | too_long | too_slow
     score: QualityScore | None = None
     detail: str = ""
 
@@ -121,29 +123,38 @@ def accepted_upgrade(config: Config, headers: Mapping[str, str]) -> ModelRef | N
     return ref
 
 
-async def run_local_cascade(
-    chat: ChatRequest,
-    task: TaskClass,
-    target_quality: float,
-    config: Config,
-    catalog: LocalCatalog,
-    store: Store,
-) -> CascadeResult:
+@dataclass(frozen=True)
+class LocalRun:
+    """What the cascade's local attempts need besides the request: where models are, their record, their speed."""
+
+    config: Config
+    catalog: LocalCatalog
+    store: Store
+    speeds: LocalSpeeds
+    progress: Progress = no_progress
+    # Each attempt's time budget; None when there is nowhere to escalate to, so a slow answer beats none.
+    deadline_s: float | None = None
+
+
+async def run_local_cascade(chat: ChatRequest, task: TaskClass, target_quality: float, run: LocalRun) -> CascadeResult:
     """Try the local models in order until one's answer reaches `target_quality`.
 
     A model with a poor record is skipped, but the skip saves time, never the
     answer: when nothing else answered, the best skipped model is tried anyway.
+    A model too slow for the prompt (local_attempt.py) is not: its answer would
+    come after the client has given up.
     """
-    pulled = await catalog.models()
+    config, store = run.config, run.store
+    pulled = await run.catalog.models()
     if pulled is None:
-        return CascadeResult((Attempt("ollama", "unavailable", detail=f"nothing answers at {catalog.api_base}"),))
+        return CascadeResult((Attempt("ollama", "unavailable", detail=f"nothing answers at {run.catalog.api_base}"),))
     chat = chat.limited_to(config.routing.local.max_tokens)  # a CPU model takes minutes per thousand tokens
     attempts: list[Attempt] = []
     skipped: list[tuple[float, float, ModelRef]] = []  # (acceptance rate, quality prior, model)
     best: Attempt | None = None
     best_answer: dict[str, Any] | None = None
     for ref in config.local_models:
-        if not await catalog.has(ref.name):
+        if not await run.catalog.has(ref.name):
             attempts.append(Attempt(ref.name, "unavailable", detail="not pulled"))
             continue
         skip, rate = await _skip_reason(store, ref.name, task.task_type, config)
@@ -152,7 +163,7 @@ async def run_local_cascade(
             attempts.append(Attempt(ref.name, "skipped", detail=skip))
             skipped.append((rate, ref.quality_prior, ref))
             continue
-        attempt, answer = await _try_local(ref, chat, task, target_quality, config, store)
+        attempt, answer = await _try_local(ref, chat, task, target_quality, run)
         attempts.append(attempt)
         if answer is not None and (best is None or _score(attempt) > _score(best)):
             best, best_answer = attempt, answer
@@ -160,7 +171,7 @@ async def run_local_cascade(
             break
     if best_answer is None and skipped:
         ref = max(skipped, key=lambda entry: entry[:2])[2]
-        attempt, best_answer = await _try_local(ref, chat, task, target_quality, config, store,
+        attempt, best_answer = await _try_local(ref, chat, task, target_quality, run,
                                                 note="tried although skipped: no other local model answered")
         attempts.append(attempt)
         if best_answer is not None:
@@ -168,24 +179,34 @@ async def run_local_cascade(
     return CascadeResult(tuple(attempts), best, best_answer)
 
 
+def deadline_s(task: TaskClass, config: Config) -> float:
+    """How long one local attempt may take: the rule's override, else local.deadline_s."""
+    return task.deadline_s or config.routing.local.deadline_s
+
+
 async def _try_local(
-    ref: ModelRef, chat: ChatRequest, task: TaskClass, target_quality: float, config: Config, store: Store,
-    note: str = "",
+    ref: ModelRef, chat: ChatRequest, task: TaskClass, target_quality: float, run: LocalRun, note: str = "",
 ) -> tuple[Attempt, dict[str, Any] | None]:
     """One local model's answer and its verdict (the answer is None when the call failed)."""
+    config = run.config
+    prompt_tokens = count_input_tokens(ref.litellm_model, chat.messages, chat.params.get("tools"))
     try:
-        answer = await upstream.complete(local_target(config, ref), chat)
+        answer = await local_attempt.generate(local_target(config, ref), chat, prompt_tokens,
+                                              run.deadline_s, run.speeds, run.progress)
+    except TooSlow as error:
+        return Attempt(ref.name, "too_slow", detail=error.message), None
     except HermesError as error:
         outcome = "too_long" if error.code == "context_length_exceeded" else "failed"
         return Attempt(ref.name, outcome, detail=error.message), None
     if not task.cascade:  # e.g. yolo: the first answer, as fast as it comes
         return Attempt(ref.name, "unscored", detail=note or f"rule {task.rule} turns the cascade off"), answer
+    run.progress(f"{ref.name} scoring")
     choice = answer["choices"][0]
     score = await score_answer(chat.messages, choice["message"], choice["finish_reason"],
                                chat.params.get("tools"), task.task_type, config.routing.quality,
                                _judge(config))
     accepted = score.score >= target_quality
-    await store.record_attempt(ref.name, task.task_type, score.score, accepted)
+    await run.store.record_attempt(ref.name, task.task_type, score.score, accepted)
     return Attempt(ref.name, "accepted" if accepted else "rejected", score, note), answer
 
 

@@ -29,6 +29,7 @@ class TaskClass:
     target_quality: float | None = None
     max_tokens: int | None = None
     cascade: bool = True
+    deadline_s: float | None = None  # the rule's local.deadline_s override
 
     def header(self) -> str:
         """The `X-Hermes-Task-Type` value, e.g. "analysis; tier=smart; rule=smart"."""
@@ -47,7 +48,7 @@ class Classifier:
         for rule, pattern in self._rules:
             if pattern.search(text):
                 return TaskClass(rule.task_type, rule.tier, rule.name, rule.target_quality, rule.max_tokens,
-                                 rule.cascade)
+                                 rule.cascade, rule.deadline_s)
         return self._default
 
 

@@ -76,6 +76,10 @@ class LocalConfig(_Section):
     # The most tokens a local model is asked for, whatever the client sends
     # (OpenCode sends 32000): a CPU model takes minutes per thousand tokens.
     max_tokens: int = Field(512, gt=0)
+    # How long one local attempt of the cascade may take before it is cancelled
+    # and the cascade moves on: clients give up after a minute or two, and a
+    # local answer that never comes is worse than none. A rule can override it.
+    deadline_s: float = Field(20.0, gt=0)
     models: tuple[LocalModelSpec, ...] = ()
 
 
@@ -135,6 +139,7 @@ class ClassificationRule(_Section):
     target_quality: float | None = Field(None, ge=0, le=10)
     max_tokens: int | None = Field(None, gt=0)
     cascade: bool = True
+    deadline_s: float | None = Field(None, gt=0)  # overrides local.deadline_s
 
     @field_validator("regex")
     @classmethod

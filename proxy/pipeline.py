@@ -17,29 +17,34 @@ from typing import Any
 
 from starlette.responses import Response
 
-from proxy import upstream
 from proxy.budget import BudgetStatus
 from proxy.cascade import (
+    Attempt,
+    CascadeResult,
+    LocalRun,
     Plan,
     accepted_upgrade,
     choose_target,
     cloud_target,
+    deadline_s,
     decide,
     local_target,
     run_local_cascade,
     upgrade_policy,
 )
 from proxy.classify import Classifier, TaskClass
-from proxy.config import Config
+from proxy.config import Config, ModelRef
 from proxy.errors import ClientClosed, HermesError, UpstreamTimeout
 from proxy.meter import Bill, Metered, Meter
 from proxy.ollama import LocalCatalog
-from proxy.openai_api import ChatRequest, completion_chunks, json_response, sse_response
+from proxy.local_attempt import LocalSpeeds, Progress, no_progress
+from proxy.openai_api import ChatRequest, Settle, completion_chunks, json_response, sse_response
 from proxy.preferences import Preferences
 from proxy.pricing import PriceTable
 from proxy.session import Conversation, identify, remaining_turns
 from proxy.store import Store, TaskRecord
 from proxy.upgrade import UpgradeOption, best_option, upgrade_options
+from proxy.upstream import Upstream
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ class Services:
     catalog: LocalCatalog
     classifier: Classifier
     preferences: Preferences
+    speeds: LocalSpeeds  # the local models' measured prefill speeds (local_attempt.py)
+    upstream: Upstream  # cloud calls through the pooled relay, local ones through LiteLLM
 
 
 @dataclass
@@ -82,8 +89,31 @@ def understand(services: Services, chat: ChatRequest, headers: Mapping[str, str]
     return Request(chat, identify(headers, chat.messages), task, headers, started)
 
 
-async def plan(services: Services, request: Request, status: BudgetStatus) -> Plan:
+@dataclass(frozen=True)
+class Cascade:
+    """A request `prepare` left to the local cascade: what it decided so far."""
+
+    allowed: list[ModelRef]  # the cloud models the budget tier (and the session cap) allow
+    capped: str | None  # why the session may not upgrade any more, if it may not
+    policy: str
+    target_quality: float
+
+
+async def plan(services: Services, request: Request, status: BudgetStatus, progress: Progress = no_progress) -> Plan:
     """Where the request goes; for `auto`, the local-first cascade and the upgrade decision."""
+    ready = await prepare(services, request, status)
+    if isinstance(ready, Plan):
+        return ready
+    return await run_cascade(services, request, ready, progress)
+
+
+async def prepare(services: Services, request: Request, status: BudgetStatus) -> Plan | Cascade:
+    """Everything decided before a local model runs: a Plan, or what the cascade needs.
+
+    Quick, and raises every error a request can get before the cascade
+    (bad headers, unknown models), so a streamed `auto` request still gets
+    those as HTTP errors before its stream starts.
+    """
     config, store, chat = services.config, services.store, request.chat
     allowed = services.meter.budget.allowed_models(status)
     if chat.model != "auto":
@@ -93,6 +123,7 @@ async def plan(services: Services, request: Request, status: BudgetStatus) -> Pl
     if capped:
         allowed = []  # the session has spent its share: local answers only
     accepted = accepted_upgrade(config, request.headers)
+    policy = upgrade_policy(services.preferences.current.upgrade_policy, request.headers)
     if accepted is not None and not capped:
         return Plan(cloud_target(config, accepted), reason=f"upgrade to {accepted.name} accepted")
     if session and session["cloud_model"]:
@@ -100,28 +131,58 @@ async def plan(services: Services, request: Request, status: BudgetStatus) -> Pl
         if ref in allowed:  # continuity: the context is already paid for on that model
             return Plan(cloud_target(config, ref), reason=f"the session stays on {ref.name}")
         await store.stay_on_cloud(request.conversation.session_id, None)
-    settings = services.preferences.current
-    policy = upgrade_policy(settings.upgrade_policy, request.headers)
-    target = request.task.target_quality or settings.target_quality
-    result = await run_local_cascade(chat, request.task, target, config, services.catalog, store)
+    live = await _live_local(services, request)
+    if live is not None:
+        return live
+    target = request.task.target_quality or services.preferences.current.target_quality
+    return Cascade(list(allowed), capped, policy, target)
+
+
+async def run_cascade(services: Services, request: Request, pending: Cascade,
+                      progress: Progress = no_progress) -> Plan:
+    """The local-first cascade, then the upgrade decision."""
+    config, store, chat = services.config, services.store, request.chat
+    # Without a key there is nothing to offer: a local answer beats a certain 502.
+    upgradable = pending.allowed if config.openrouter_api_key is not None else []
+    # A local attempt gets a deadline only when there is somewhere to go after it.
+    deadline = deadline_s(request.task, config) if upgradable and pending.policy != "never" else None
+    run = LocalRun(config, services.catalog, store, services.speeds, progress, deadline)
+    result = await run_local_cascade(chat, request.task, pending.target_quality, run)
     best_local = config.find_model(result.best.model) if result.best else None
+    policy = pending.policy
     if result.accepted and best_local:
         return Plan(local_target(config, best_local), result.answer, result, policy=policy, reason="local answer accepted")
     mean_turns, sessions_known = await store.mean_session_turns(request.conversation.session_id)
     turns_left = remaining_turns(mean_turns, sessions_known, request.conversation.turns,
                                  config.budget.session.default_remaining_turns)
     best_score = result.best.score.score if result.best and result.best.score else 0.0
-    # Without a key there is nothing to offer: a local answer beats a certain 502.
-    upgradable = allowed if config.openrouter_api_key is not None else []
     options = await upgrade_options(upgradable, chat, request.task.task_type, best_score, services.prices, store,
                                     request.conversation, turns_left)
-    upgrade, reason = decide(result, options, policy, target, status.remaining_usd, config)
-    if capped:
-        reason = capped
+    remaining = (await services.meter.budget.status()).remaining_usd  # the cascade took a while
+    upgrade, reason = decide(result, options, policy, pending.target_quality, remaining, config)
+    if pending.capped:
+        reason = pending.capped
     if upgrade is not None:
+        progress(f"upgrading to {upgrade.name}")
         return Plan(cloud_target(config, upgrade), None, result, options, policy, reason)
     assert best_local is not None  # decide() raised if there was no local answer
     return Plan(local_target(config, best_local), result.answer, result, options, policy, reason)
+
+
+async def _live_local(services: Services, request: Request) -> Plan | None:
+    """For a streamed request whose rule turns scoring off (yolo): the first local model, its tokens relayed live.
+
+    None when no local model is there: then the cascade's own fallbacks apply.
+    """
+    if request.task.cascade or not request.chat.stream:
+        return None
+    try:
+        target = await choose_target(dataclasses.replace(request.chat, model="local"), services.config,
+                                     services.catalog, [])
+    except HermesError:
+        return None
+    attempt = Attempt(target.model.name, "unscored", detail=f"relayed live: rule {request.task.rule} turns the cascade off")
+    return Plan(target, cascade=CascadeResult((attempt,)), reason=f"rule {request.task.rule}: the first local answer, live")
 
 
 def _session_capped(config: Config, session: dict[str, Any] | None) -> str | None:
@@ -138,25 +199,35 @@ async def respond(services: Services, request: Request, chosen: Plan) -> Respons
     if not request.chat.stream:
         answer, hermes, headers = await complete(services, request, chosen)
         return json_response(answer, hermes, headers)
+    chunks, settle, headers = await open_stream(services, request, chosen)
+    return sse_response(chunks, request.chat.include_usage, settle, headers)
+
+
+async def open_stream(services: Services, request: Request, chosen: Plan) -> tuple[AsyncIterator[dict[str, Any]], Settle, dict[str, str]]:
+    """A metered stream per `chosen`: (its chunks, how it settles at its end, its headers).
+
+    Raises what fails before the first chunk (the budget, an upstream that
+    cannot be reached), having settled it.
+    """
     call = await _Call.open(services, request, chosen)
     try:
         if chosen.answer is not None:
             chunks = completion_chunks(chosen.answer)
         else:
-            chunks = await upstream.stream(chosen.target, call.metered.chat)
+            chunks = await services.upstream.stream(chosen.target, call.metered.chat)
             if call.metered.grant is not None:
                 chunks = _noting_generation(chunks, services.store, call.metered.grant.reservation_id)
     except BaseException as exc:
         await call.settle(None, _failure(exc), partial=_maybe_billed(exc))
         raise
-    return sse_response(chunks, request.chat.include_usage, call.settle, call.headers)
+    return chunks, call.settle, call.headers
 
 
 async def complete(services: Services, request: Request, chosen: Plan) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
     """A non-streamed answer per `chosen`: (the chat.completion, the "hermes" field, the headers)."""
     call = await _Call.open(services, request, chosen)
     try:
-        answer = chosen.answer or await upstream.complete(chosen.target, call.metered.chat)
+        answer = chosen.answer or await services.upstream.complete(chosen.target, call.metered.chat)
     except BaseException as exc:
         await call.settle(None, _failure(exc), partial=_maybe_billed(exc))
         raise
@@ -185,14 +256,21 @@ async def record_failure(services: Services, error: HermesError, started: float,
 
 async def _noting_generation(chunks: AsyncIterator[dict[str, Any]], store: Store,
                              reservation_id: int) -> AsyncIterator[dict[str, Any]]:
-    """`chunks`, the upstream's id noted on the reservation as the first goes by (see reconcile.py)."""
-    async with aclosing(chunks):  # closing this closes the upstream call
-        noted = False
-        async for chunk in chunks:
-            if not noted:
-                await store.note_generation(reservation_id, chunk["id"])
-                noted = True
-            yield chunk
+    """`chunks`, the upstream's id noted on the reservation as the first goes by (see reconcile.py).
+
+    The note is written beside the stream, not before its first chunk: it
+    matters only after a crash, and the client should not wait on a write.
+    """
+    noting: asyncio.Future[None] | None = None
+    try:
+        async with aclosing(chunks):  # closing this closes the upstream call
+            async for chunk in chunks:
+                if noting is None:
+                    noting = asyncio.ensure_future(store.run_to_end(store.note_generation(reservation_id, chunk["id"])))
+                yield chunk
+    finally:
+        if noting is not None:
+            await asyncio.shield(noting)  # written before the call settles
 
 
 def _maybe_billed(exc: BaseException) -> bool:
@@ -240,9 +318,13 @@ class _Call:
 
     async def _settle(self, usage: dict[str, Any] | None, error: HermesError | None, partial: bool) -> dict[str, Any]:
         services = self.report.services
-        bill = await services.meter.finish(self.metered, usage, failed=error is not None, partial=partial)
-        await self.report.record(usage, error, bill, self.started)
-        return self.report.hermes(bill)
+
+        async def settle_and_record() -> Bill:  # one transaction: the money and the record of it, or neither
+            bill = await services.meter.finish(self.metered, usage, failed=error is not None, partial=partial)
+            await self.report.record(usage, error, bill, self.started)
+            return bill
+
+        return self.report.hermes(await services.store.atomic(settle_and_record))
 
 
 @dataclass(frozen=True)
@@ -308,6 +390,7 @@ class Report:
         }
 
     async def record(self, usage: dict[str, Any] | None, error: HermesError | None, bill: Bill, started: float) -> None:
+        """The task row and the session's turn (inside the settlement's transaction, see `_Call._settle`)."""
         store, chat, model = self.services.store, self.request.chat, self.plan.target.model
         usage = usage or {}
         output_tokens = int(usage.get("completion_tokens", 0))
@@ -318,11 +401,10 @@ class Report:
             cost_usd=bill.cost_usd, latency_ms=(time.monotonic() - started) * 1000, task_type=self.request.task.task_type,
         ))
         conversation = self.request.conversation
+        stays_on = model.name if model.kind == "cloud" and chat.model == "auto" and error is None else None
         await store.touch_session(conversation.session_id, conversation.turns, self.metered.estimate.input_tokens,
                                   conversation.mean_user_tokens, output_tokens or self.metered.estimate.output_tokens,
-                                  bill.cost_usd)
-        if model.kind == "cloud" and chat.model == "auto" and error is None:
-            await store.stay_on_cloud(conversation.session_id, model.name)
+                                  bill.cost_usd, stays_on=stays_on)
 
     def _quality(self) -> dict[str, Any] | None:
         cascade = self.plan.cascade

@@ -1,0 +1,152 @@
+"""One local model's attempt at an answer, inside a time budget.
+
+A local attempt that cannot finish in interactive time is worse than none:
+the client gives up before the cascade would have escalated (issue 9 saw
+OpenCode and Continue time out while a CPU model prefilled their 10-tool
+prompts). So each attempt streams from the model, and
+
+- before it starts, is skipped when the prompt alone would take longer than
+  the deadline to prefill at the speed this model was measured at;
+- while it runs, is cancelled when the deadline passes (closing the stream
+  stops the generation, see disconnect.py);
+- its time to first token is the prefill speed measured for the next one.
+
+Speeds are measured in this process, per model: they depend on the machine
+and whatever else it is doing, not on anything worth storing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from statistics import median
+from typing import Any
+
+from proxy import upstream
+from proxy.chat import ChatRequest
+from proxy.errors import HermesError
+from proxy.upstream import Target
+
+# Called with a short status ("smollm2:135m generating") while the cascade works.
+Progress = Callable[[str], None]
+
+
+def no_progress(status: str) -> None:
+    """The default Progress: nobody is listening."""
+
+
+class TooSlow(HermesError):
+    """The attempt would not (or did not) finish within its deadline."""
+
+    def __init__(self, message: str, started: bool) -> None:
+        super().__init__(message, code="local_too_slow")
+        self.started = started  # False: skipped before the model was called
+
+
+@dataclass
+class LocalSpeeds:
+    """Prefill speed (prompt tokens per second) measured per local model, most recent first."""
+
+    window: int = 8
+    _rates: dict[str, deque[float]] = field(default_factory=dict)
+
+    def prefill_rate(self, model: str) -> float | None:
+        """The median of the recent measurements, or None before the first."""
+        rates = self._rates.get(model)
+        return median(rates) if rates else None
+
+    def measured(self, model: str, prompt_tokens: int, seconds: float) -> None:
+        if prompt_tokens <= 0 or seconds <= 0:
+            return
+        self._rates.setdefault(model, deque(maxlen=self.window)).appendleft(prompt_tokens / seconds)
+
+    def prefill_seconds(self, model: str, prompt_tokens: int) -> float | None:
+        rate = self.prefill_rate(model)
+        return None if rate is None else prompt_tokens / rate
+
+
+async def generate(target: Target, chat: ChatRequest, prompt_tokens: int, deadline_s: float | None,
+                   speeds: LocalSpeeds, progress: Progress = no_progress) -> dict[str, Any]:
+    """The local model's whole answer as a chat.completion, within `deadline_s` (else TooSlow).
+
+    Without a deadline only the call's own timeout (local.timeout_s) bounds it.
+    """
+    name = target.model.name
+    expected = speeds.prefill_seconds(name, prompt_tokens)
+    if deadline_s is not None and expected is not None and expected > deadline_s:
+        raise TooSlow(f"its {prompt_tokens}-token prompt would take ~{expected:.0f}s to read at the "
+                      f"{speeds.prefill_rate(name):.0f} tokens/s measured, more than the {deadline_s:g}s "
+                      "deadline (local.deadline_s)", started=False)
+    progress(f"{name} reading the prompt")
+    started = time.monotonic()
+    first_token_at: float | None = None
+    try:
+        async with asyncio.timeout(deadline_s):
+            async with aclosing(await upstream.stream(target, chat)) as chunks:
+                answer = _Assembler(name)
+                async for chunk in chunks:
+                    if first_token_at is None:
+                        first_token_at = time.monotonic()
+                        speeds.measured(name, prompt_tokens, first_token_at - started)
+                        progress(f"{name} generating")
+                    answer.add(chunk)
+    except TimeoutError:
+        if first_token_at is None:  # not even the prompt was read: that bounds the speed
+            speeds.measured(name, prompt_tokens, time.monotonic() - started)
+        raise TooSlow(f"no whole answer within the {deadline_s:g}s deadline (local.deadline_s)",
+                      started=True) from None
+    return answer.completion()
+
+
+class _Assembler:
+    """A stream's chunks put back together as the chat.completion a non-streamed call returns."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.id = f"chatcmpl-{uuid.uuid4().hex}"
+        self.created = int(time.time())
+        self.content: list[str] = []
+        self.calls: dict[int, dict[str, Any]] = {}
+        self.finish_reason = "stop"
+        self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+
+    def add(self, chunk: dict[str, Any]) -> None:
+        self.id, self.created = chunk.get("id", self.id), chunk.get("created", self.created)
+        if chunk.get("usage"):
+            self.usage = chunk["usage"]
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                self.content.append(delta["content"])
+            for part in delta.get("tool_calls") or []:
+                self._add_call(part)
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+
+    def _add_call(self, part: dict[str, Any]) -> None:
+        call = self.calls.setdefault(int(part.get("index") or 0), {"id": None, "name": "", "arguments": ""})
+        call["id"] = call["id"] or part.get("id")
+        function = part.get("function") or {}
+        call["name"] += function.get("name") or ""
+        arguments = function.get("arguments")
+        call["arguments"] += arguments if isinstance(arguments, str) else ""
+
+    def completion(self) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(self.content)}
+        if self.calls:
+            message["tool_calls"] = [
+                {"id": call["id"] or f"call_{uuid.uuid4().hex[:24]}", "type": "function",
+                 "function": {"name": call["name"], "arguments": call["arguments"] or "{}"}}
+                for _, call in sorted(self.calls.items())
+            ]
+        return {
+            "id": self.id, "object": "chat.completion", "created": self.created, "model": self.model,
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": self.finish_reason}],
+            "usage": self.usage,
+        }
+
