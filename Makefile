@@ -33,6 +33,7 @@ bench: install
 	$(BIN)/python bench/cascade.py
 	$(BIN)/python bench/scorer.py
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/proxy_compare.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache *.egg-info

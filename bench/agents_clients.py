@@ -1,0 +1,138 @@
+"""The coding agents `bench/agents.py` runs, each headless against one base URL, with no network.
+
+Each is installed outside the repository (`--clients-dir`, /tmp/hermes-agents
+by default) with its own registry's client, pinned, and run with HOME and the
+XDG folders in a throw-away directory, so nothing of the user's is read or
+written. What each needs, and its own limits as read in its code:
+
+- OpenCode (npm `opencode-ai`): a provider in `opencode.json` on
+  `@ai-sdk/openai-compatible` (bundled in the binary) with baseURL and model
+  `auto`; `opencode run "<task>"`, which allows edits in a headless run.
+  Waits 300 s for response headers (`headerTimeout`) and 300 s between two
+  reads of a streamed body (`chunkTimeout`, reset by any bytes, SSE comment
+  lines too); no total limit; after a timeout it retries the step, with
+  back-off, then fails the run.
+- Continue CLI (npm `@continuedev/cli`, `cn`): a `config.yaml` with provider
+  `openai`, `apiBase`, model `auto`; `cn --config FILE --auto -p "<task>"`
+  (without `--auto` a headless run offers no edit tool: only Read, List, Bash,
+  ...). The OpenAI SDK inside waits 600 s for headers (2 retries of its own),
+  and cn wraps each call in up to 10 more tries on network errors and 5xx.
+- aider (PyPI `aider-chat`, in a venv of its own; optional): `--model
+  openai/auto` with OPENAI_API_BASE, whole-file edit format, `--message`.
+  litellm's 600 s request timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+OPENCODE_VERSION = "1.18.33"
+CONTINUE_VERSION = "1.5.47"
+AIDER_VERSION = "0.86.2"
+TASK = "fix the typo in greet.py"
+GREET_BEFORE = 'def greet(name):\n    return f"Helo, {name}!"\n\n\nif __name__ == "__main__":\n    print(greet("world"))\n'
+GREET_AFTER = GREET_BEFORE.replace("Helo", "Hello")
+TYPO_LINE = '    return f"Helo, {name}!"'
+FIXED_LINE = '    return f"Hello, {name}!"'
+
+
+@dataclass(frozen=True)
+class Client:
+    name: str
+    version: str
+    own_timeout: str  # its own request limits, as read in its code (the module docstring says more)
+
+    def command(self, clients_dir: Path, project: Path, home: Path, base_url: str) -> tuple[list[str], dict[str, str]]:
+        """The argv and environment that run this client headless on TASK in `project` against `base_url`."""
+        env = sandbox_env(home)
+        if self.name == "opencode":
+            config = {"$schema": "https://opencode.ai/config.json", "autoupdate": False, "share": "disabled",
+                      "provider": {"hermes": {"npm": "@ai-sdk/openai-compatible", "name": "Hermes",
+                                              "options": {"baseURL": base_url, "apiKey": "unused"},
+                                              "models": {"auto": {"name": "Hermes (local first)"}}}},
+                      "model": "hermes/auto", "small_model": "hermes/auto"}
+            (project / "opencode.json").write_text(json.dumps(config, indent=1))
+            env |= {"OPENCODE_DISABLE_AUTOUPDATE": "1", "OPENCODE_DISABLE_MODELS_FETCH": "1",
+                    "OPENCODE_DISABLE_LSP_DOWNLOAD": "1", "OPENCODE_DISABLE_DEFAULT_PLUGINS": "1",
+                    "OPENCODE_DISABLE_SHARE": "1", "OPENCODE_DISABLE_CLAUDE_CODE": "1"}
+            return [str(opencode_binary(clients_dir)), "run", "--print-logs", TASK], env
+        if self.name == "continue":
+            config_dir = home / ".continue"
+            config_dir.mkdir(parents=True, exist_ok=True)
+            (config_dir / "config.yaml").write_text(
+                "name: Hermes\nversion: 0.0.1\nschema: v1\nmodels:\n  - name: Hermes (local first)\n"
+                f"    provider: openai\n    model: auto\n    apiBase: {base_url}\n    apiKey: unused\n"
+                "    roles: [chat, edit, apply]\n")
+            env |= {"CONTINUE_GLOBAL_DIR": str(config_dir), "CONTINUE_METRICS_ENABLED": "0",
+                    "CONTINUE_CLI_ENABLE_TELEMETRY": "0"}
+            cn = clients_dir / "node_modules" / ".bin" / "cn"
+            return [str(cn), "--config", str(config_dir / "config.yaml"), "--auto", "-p", TASK], env
+        env |= {"OPENAI_API_BASE": base_url, "OPENAI_API_KEY": "unused", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+        aider = clients_dir / "aider-venv" / "bin" / "aider"
+        return [str(aider), "--model", "openai/auto", "--edit-format", "whole", "--yes-always", "--no-git",
+                "--no-auto-commits", "--no-check-update", "--analytics-disable", "--no-show-model-warnings",
+                "--no-pretty", "--no-fancy-input", "--message", TASK, "greet.py"], env
+
+
+CLIENTS = {
+    "opencode": Client("opencode", f"opencode-ai {OPENCODE_VERSION}",
+                       "headers 300 s, 300 s between body reads; retries"),
+    "continue": Client("continue", f"@continuedev/cli {CONTINUE_VERSION}",
+                       "headers 600 s (OpenAI SDK); retries"),
+    "aider": Client("aider", f"aider-chat {AIDER_VERSION}", "600 s (litellm)"),
+}
+
+
+def sandbox_env(home: Path) -> dict[str, str]:
+    for sub in (".config", ".local/share", ".cache", ".local/state"):
+        (home / sub).mkdir(parents=True, exist_ok=True)
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "TERM": "dumb", "NO_COLOR": "1",
+            "XDG_CONFIG_HOME": str(home / ".config"), "XDG_DATA_HOME": str(home / ".local/share"),
+            "XDG_CACHE_HOME": str(home / ".cache"), "XDG_STATE_HOME": str(home / ".local/state"),
+            "LANG": "C.UTF-8"}
+
+
+def opencode_binary(clients_dir: Path) -> Path:
+    """The platform binary (the npm wrapper's postinstall copies it; a blocked install script leaves a stub)."""
+    wrapper = clients_dir / "node_modules" / "opencode-ai" / "bin" / "opencode.exe"
+    if wrapper.is_file() and wrapper.read_bytes()[:4] == b"\x7fELF":
+        return wrapper
+    return clients_dir / "node_modules" / "opencode-linux-x64" / "bin" / "opencode"
+
+
+def install(clients_dir: Path, names: list[str]) -> dict[str, str]:
+    """Install the clients missing from `clients_dir`; returns why a client could not be had, by name."""
+    clients_dir.mkdir(parents=True, exist_ok=True)
+    problems: dict[str, str] = {}
+    npm = {"opencode": f"opencode-ai@{OPENCODE_VERSION}", "continue": f"@continuedev/cli@{CONTINUE_VERSION}"}
+    wanted = [spec for name, spec in npm.items() if name in names and not _installed(clients_dir, name)]
+    if wanted:
+        if not (clients_dir / "package.json").exists():
+            (clients_dir / "package.json").write_text('{"name": "hermes-agents", "private": true}\n')
+        done = subprocess.run(["npm", "install", "--no-audit", "--no-fund", *wanted], cwd=clients_dir,
+                              capture_output=True, text=True, timeout=600, check=False)
+        if done.returncode:
+            for name in npm:
+                problems[name] = f"npm install failed: {done.stderr.strip()[-300:]}"
+    if "aider" in names and not _installed(clients_dir, "aider"):
+        venv = clients_dir / "aider-venv"
+        steps = [["python3", "-m", "venv", str(venv)], [str(venv / "bin" / "pip"), "install", "-q",
+                                                          f"aider-chat=={AIDER_VERSION}"]]
+        for step in steps:
+            done = subprocess.run(step, capture_output=True, text=True, timeout=900, check=False)
+            if done.returncode:
+                problems["aider"] = f"{' '.join(step[:3])} failed: {done.stderr.strip()[-300:]}"
+                break
+    return {name: problem for name, problem in problems.items() if not _installed(clients_dir, name)}
+
+
+def _installed(clients_dir: Path, name: str) -> bool:
+    if name == "opencode":
+        return opencode_binary(clients_dir).is_file()
+    if name == "continue":
+        return (clients_dir / "node_modules" / ".bin" / "cn").exists()
+    return (clients_dir / "aider-venv" / "bin" / "aider").exists()
