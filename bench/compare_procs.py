@@ -211,10 +211,12 @@ def hermes_binary() -> Path:
     return Path(sys.executable).parent / "hermes"
 
 
-def start_hermes(children: Children, tmp: Path, config_dir: Path, src: Path, name: str, api_base: str) -> int:
+def start_hermes(children: Children, tmp: Path, config_dir: Path, src: Path, name: str, api_base: str,
+                 workers: int = 1) -> int:
     port = free_port()
     log = tmp / f"hermes-{name}.log"
-    process = children.start(f"hermes ({name})", [str(hermes_binary()), "serve", "--port", str(port)], log,
+    argv = [str(hermes_binary()), "serve", "--port", str(port)] + (["--workers", str(workers)] if workers > 1 else [])
+    process = children.start(f"hermes ({name})", argv, log,
                              hermes_env(tmp, config_dir, src, name, api_base), cwd=tmp)
     wait_ready(f"hermes ({name})", process, port, "/health", log)
     return port

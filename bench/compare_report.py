@@ -52,7 +52,7 @@ def metadata(label: str, litellm_version: str, args, elapsed_s: float, load_befo
         "date": datetime.datetime.now().astimezone().isoformat(timespec="minutes"),
         "hermes": label, "litellm": litellm_version, "cpu": cpu, "nproc": nproc,
         "python": platform.python_version(), "runs": args.runs, "seconds": args.seconds,
-        "interval_ms": args.interval * 1000, "elapsed_s": round(elapsed_s),
+        "interval_ms": args.interval * 1000, "elapsed_s": round(elapsed_s), "workers": args.hermes_workers,
         # The 1-minute load average before the bench started and as it ended: on 2 cores, much
         # above 1 before means something else was running and every figure is slower than it should be.
         "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2),
@@ -78,7 +78,8 @@ def render(summary: dict, meta: dict) -> str:
          _ms(l["delay_max_ms"]), _ms(h["delay_max_ms"]), "", _mark(h["delay_max_ms"], "<=", 2.0, "Hermes ≤ 2 ms")),
     ]
     lines = [
-        f"{meta['date']} · Hermes {meta['hermes']} · LiteLLM proxy {meta['litellm']} · {meta['nproc']} × "
+        f"{meta['date']} · Hermes {meta['hermes']} ({meta['workers']} worker{'s' if meta['workers'] > 1 else ''} "
+        f"on the non-streamed points) · LiteLLM proxy {meta['litellm']} (1 worker) · {meta['nproc']} × "
         f"{meta['cpu']} · Python {meta['python']} · medians of {meta['runs']} interleaved runs of "
         f"{meta['seconds']:g} s · {meta['elapsed_s']} s in all · load average {meta['load_before']:g} before, "
         f"{meta['load_after']:g} after",

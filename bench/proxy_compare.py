@@ -46,6 +46,8 @@ def parse_args() -> argparse.Namespace:
                                              "instead of the working tree")
     parser.add_argument("--interval", type=float, default=0.02, help="the paced mock's seconds between chunks")
     parser.add_argument("--json", type=Path, help="also write every figure, run by run, to this file")
+    parser.add_argument("--hermes-workers", type=int, default=1,
+                        help="`hermes serve --workers N` for the JSON point (LiteLLM stays at one worker)")
     args = parser.parse_args()
     if args.quick:
         args.runs, args.seconds = 1, 3.0
@@ -67,7 +69,8 @@ def hermes_source(rev: str | None, tmp: Path) -> tuple[Path, str]:
     return src, f"revision {short}"
 
 
-def start_everything(children: procs.Children, tmp: Path, src: Path, interval: float) -> dict[str, dict]:
+def start_everything(children: procs.Children, tmp: Path, src: Path, interval: float,
+                     workers: int = 1) -> dict[str, dict]:
     """Start the mocks, then LiteLLM and the Hermes processes side by side; return each target's endpoints."""
     nginx = procs.start_nginx(children, tmp)
     paced = procs.start_paced(children, tmp, interval, chunks=10)
@@ -77,7 +80,8 @@ def start_everything(children: procs.Children, tmp: Path, src: Path, interval: f
     pool = ThreadPoolExecutor(4)
     try:
         litellm = pool.submit(procs.start_litellm, children, tmp, bases)
-        hermes = {kind: pool.submit(procs.start_hermes, children, tmp, config_dir, src, kind, base)
+        hermes = {kind: pool.submit(procs.start_hermes, children, tmp, config_dir, src, kind, base,
+                                    workers if kind == "json" else 1)
                   for kind, base in bases.items()}
         litellm_port, hermes_ports = litellm.result(), {kind: f.result() for kind, f in hermes.items()}
     except BaseException:
@@ -171,7 +175,7 @@ def main() -> None:
             src, label = hermes_source(args.hermes_rev, tmp)
             procs.ensure_litellm_venv()
             print(f"Starting the mocks, LiteLLM's proxy {procs.litellm_version()} and Hermes ({label}) ...", flush=True)
-            endpoints = start_everything(children, tmp, src, args.interval)
+            endpoints = start_everything(children, tmp, src, args.interval, args.hermes_workers)
             print(f"[{time.monotonic() - started:.0f} s] Timing the CLI (median of {3 if args.quick else 5}) ...",
                   flush=True)
             cli = cli_times(tmp, src, endpoints["_config_dir"], 3 if args.quick else 5)

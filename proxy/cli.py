@@ -1,4 +1,10 @@
-"""The `hermes` command: serve the proxy, or serve the embedded local model alone."""
+"""The `hermes` command: serve the proxy, or serve the embedded local model alone.
+
+Each command imports what it needs inside itself: litellm alone takes about
+4 s to import, and `hermes --version`, `budget`, `stats` and `yolo` answer in
+a fraction of a second because they never import it (nor tiktoken, starlette,
+uvicorn or llama.cpp). tests/test_cli.py checks this.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +16,23 @@ import signal
 import sys
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import uvicorn
 
-from proxy.config import Config, load_config
 from proxy.errors import ConfigError
-from proxy.pricing import PriceTable
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from proxy.config import Config
+    from proxy.pricing import PriceTable
 
 log = logging.getLogger("hermes")
 
 DEFAULT_PORT = 8088
 DEFAULT_LOCAL_MODEL_PORT = 11435
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 config_dir_option = click.option(
     "--config-dir",
@@ -35,22 +46,24 @@ config_dir_option = click.option(
 @click.version_option(package_name="hermes-proxy")
 def cli() -> None:
     """Hermes: a local-first, budget-aware, OpenAI-compatible proxy for AI coding assistants."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
 
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=DEFAULT_PORT, envvar="HERMES_PORT", show_default=True, type=int, help="Port (HERMES_PORT).")
+@click.option("--workers", default=1, envvar="HERMES_WORKERS", show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes sharing the port, the database and one embedded model (HERMES_WORKERS).")
 @config_dir_option
-def serve(host: str, port: int, config_dir: Path | None) -> None:
+def serve(host: str, port: int, workers: int, config_dir: Path | None) -> None:
     """Serve the OpenAI-compatible API at http://HOST:PORT/v1.
 
     Uses Ollama at local.api_base (or OLLAMA_API_BASE) when it answers;
     otherwise starts the embedded SmolLM2 model on a port of its own.
     """
-    from proxy.app import create_app
     from proxy.embedded import embedded_model_process
     from proxy.ollama import ollama_answers
+    from proxy.pricing import PriceTable
 
     config = _load(config_dir)
     try:
@@ -78,7 +91,66 @@ def serve(host: str, port: int, config_dir: Path | None) -> None:
             log.warning("Nothing answers at %s and the embedded model is disabled: local routes will fail",
                         config.ollama_api_base)
         log.info("Hermes is serving http://%s:%d/v1 (database %s)", host, port, config.database)
-        uvicorn.run(create_app(config, prices=prices), host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
+        _run_uvicorn(config, prices, host, port, workers)
+
+
+def _run_uvicorn(config: Config, prices: PriceTable, host: str, port: int, workers: int) -> None:
+    """One process serves the app made here; N workers each make their own (`worker_app`) in a process of its own.
+
+    The workers learn the config folder and the local model's address (the
+    embedded one this process started, if any) through the environment they
+    inherit, and each opens its own connection to the database: the store
+    is safe for several processes on one file (tests/test_shared_file.py).
+    """
+    import uvicorn
+
+    stack = serving_stack()
+    log.info("uvicorn with %s and %s, %d worker process%s", stack["loop"], stack["http"], workers,
+             "" if workers == 1 else "es")
+    # No access log: every request is in the database already (the dashboard, `hermes stats`),
+    # and a log line per request cost about 5% of a relayed call's CPU time.
+    options = dict(host=host, port=port, log_level="info", access_log=False, timeout_graceful_shutdown=5, **stack)
+    if workers == 1:
+        from proxy.app import create_app
+
+        uvicorn.run(create_app(config, prices=prices), **options)
+        return
+    os.environ["HERMES_CONFIG_DIR"] = str(config.config_dir)
+    os.environ["OLLAMA_API_BASE"] = config.ollama_api_base
+    os.environ["HERMES_DB"] = str(config.database)
+    uvicorn.run("proxy.cli:worker_app", factory=True, workers=workers, **options)
+
+
+def worker_app() -> Starlette:
+    """The app of one `hermes serve --workers N` worker; uvicorn calls this in each worker process."""
+    from proxy.app import create_app
+    from proxy.config import load_config
+    from proxy.embedded import exit_with_parent
+    from proxy.pricing import PriceTable
+
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    exit_with_parent(os.getppid())  # a SIGKILLed `hermes serve` must not leave workers serving its port
+    config = load_config(Path(os.environ["HERMES_CONFIG_DIR"]), os.environ)
+    return create_app(config, prices=PriceTable.from_config(config))
+
+
+def serving_stack() -> dict[str, str]:
+    """uvicorn's event loop and HTTP parser: uvloop and httptools where they import, else asyncio and h11.
+
+    Measured on /health and on a relayed cloud call (README, "Several workers
+    and the serving stack"): httptools halves uvicorn's own time per request,
+    uvloop takes another 10-30% off.
+    """
+    return {"loop": "uvloop" if _importable("uvloop") else "asyncio",
+            "http": "httptools" if _importable("httptools") else "h11"}
+
+
+def _importable(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
 
 
 @cli.command(name="local-model")
@@ -88,6 +160,8 @@ def serve(host: str, port: int, config_dir: Path | None) -> None:
 @click.option("--parent-pid", type=int, hidden=True, help="Exit when this process ends.")
 def local_model(host: str, port: int, config_dir: Path | None, parent_pid: int | None) -> None:
     """Serve the embedded SmolLM2 model alone, over the Ollama API."""
+    import uvicorn
+
     from proxy.embedded import exit_with_parent
     from proxy.localmodel import EmbeddedModel, create_local_model_app
 
@@ -124,14 +198,16 @@ def budget(as_json: bool, config_dir: Path | None) -> None:
     import asyncio
     import json
 
-    from rich.console import Console
-
-    from proxy.terminal import budget_report, render_budget
+    from proxy.budget_report import budget_report
 
     report = asyncio.run(budget_report(_load(config_dir)))
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
+        from rich.console import Console
+
+        from proxy.terminal import render_budget
+
         render_budget(report, Console())
     if report["tier"] == "blocked":
         sys.exit(2)
@@ -145,9 +221,6 @@ def stats(url: str | None, as_json: bool) -> None:
     import json
 
     import httpx
-    from rich.console import Console
-
-    from proxy.terminal import render_stats
 
     url = _proxy_url(url)
     try:
@@ -158,6 +231,10 @@ def stats(url: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(response.json(), indent=2))
     else:
+        from rich.console import Console
+
+        from proxy.terminal import render_stats
+
         render_stats(response.json(), Console())
 
 
@@ -217,6 +294,8 @@ def _exit_quietly(signum: int, frame: object) -> None:
 
 
 def _load(config_dir: Path | None) -> Config:
+    from proxy.config import load_config
+
     try:
         return load_config(config_dir, os.environ)
     except ConfigError as exc:

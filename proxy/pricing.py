@@ -2,22 +2,27 @@
 
 Built once at start-up; a cloud model with no price stops start-up, because a
 budget that cannot price a call cannot hold.
+
+litellm is imported only when its live table is asked for: importing it takes
+about 4 s, which `hermes budget` must not pay just to name the cheapest model.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import logging
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
-
-import litellm
 
 from proxy.config import Config, CloudModelSpec
 from proxy.errors import ConfigError
 
 PER_MTOK = 1_000_000
+BUNDLED_COST_MAP = "model_prices_and_context_window_backup.json"
 log = logging.getLogger("hermes")
 
 
@@ -52,11 +57,23 @@ class PriceTable:
     @classmethod
     def from_config(cls, config: Config, table: Mapping[str, Any] | None = None) -> PriceTable:
         """Price every cloud model in `config` from `table` (litellm's by default) and the YAML."""
-        table = litellm.model_cost if table is None else table
+        table = live_cost_map() if table is None else table
         prices = {model.name: FREE for model in config.local_models}
         for spec in config.routing.cloud.models:
             prices[spec.name] = _price(spec, table)
         return cls(prices)
+
+    @classmethod
+    def for_reports(cls, config: Config) -> PriceTable:
+        """Prices for reading the ledger, without importing litellm when its bundled table suffices.
+
+        The bundled file is what litellm itself loads offline; only a model it
+        lacks (one litellm fetched from its online table) costs the import.
+        """
+        try:
+            return cls.from_config(config, bundled_cost_map())
+        except (ConfigError, OSError, ValueError):
+            return cls.from_config(config)
 
     def price(self, name: str) -> Price:
         return self._prices[name]
@@ -79,6 +96,22 @@ class PriceTable:
         cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
         return self.price(name).cost_usd(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)),
                                          int(cached))
+
+
+def live_cost_map() -> Mapping[str, Any]:
+    """litellm's `model_cost`: its online table, or its bundled one when offline (LITELLM_LOCAL_MODEL_COST_MAP)."""
+    import litellm
+
+    return litellm.model_cost
+
+
+def bundled_cost_map() -> dict[str, Any]:
+    """The price file litellm ships, read as JSON; finding it does not import litellm."""
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.submodule_search_locations:
+        raise OSError("litellm is not installed")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    return json.loads((folder / BUNDLED_COST_MAP).read_text(encoding="utf-8"))
 
 
 def _price(spec: CloudModelSpec, table: Mapping[str, Any]) -> Price:

@@ -83,12 +83,17 @@ def summary(hermes: dict[str, Any]) -> str:
 
 def upgrade_question(outcome: Outcome) -> tuple[str, str] | None:
     """(model, the question to ask) when the answer came with an upgrade offer, else None."""
-    if not outcome.upgrade or outcome.hermes.get("route") != "local":
+    if outcome.hermes.get("route") != "local":
         return None
-    model = outcome.upgrade.split(";")[0].strip()
-    option = next((o for o in outcome.hermes.get("upgrade_options", []) if o["model"] == model), None)
+    options = outcome.hermes.get("upgrade_options") or []
+    if outcome.upgrade:
+        model = outcome.upgrade.split(";")[0].strip()
+        option = next((o for o in options if o["model"] == model), None)
+    else:  # a streamed `auto` answer starts before the verdict, so the offer rides only in "hermes"
+        option = _best_offer(options, (outcome.hermes.get("quality") or {}).get("target"))
     if option is None:
         return None
+    model = option["model"]
     session = option["session"]["rest_of_session_cost_usd"]
     return model, f"Upgrade to {model} for ${option['estimated_cost_usd']:.4f} (session ~${session:.2f})? [y/N] "
 
@@ -111,6 +116,14 @@ def run(
         outcome = ask_once(url, messages, out, (headers or {}) | {"X-Hermes-Upgrade": question[0]})
         out.write(summary(outcome.hermes) + "\n")
     return outcome
+
+
+def _best_offer(options: list[dict[str, Any]], target: float | None) -> dict[str, Any] | None:
+    """The option the X-Hermes-Upgrade header would name (proxy/upgrade.py's `best_option`, over JSON)."""
+    reaching = [o for o in options if target is not None and o["expected_quality"] >= target]
+    if reaching:
+        return min(reaching, key=lambda o: o["estimated_cost_usd"])
+    return max(options, key=lambda o: o["expected_quality"], default=None)
 
 
 def _events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:

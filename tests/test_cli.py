@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
-from proxy.cli import cli
-from proxy.config import BUDGETS_FILE, ROUTING_FILE
+from proxy.cli import cli, serving_stack
+from proxy.config import BUDGETS_FILE, ROUTING_FILE, load_config
+from proxy.pricing import PriceTable, bundled_cost_map, live_cost_map
 from tests.conftest import REPO
 
 
@@ -49,3 +54,47 @@ def test_stats_prints_the_running_proxys_figures(hermes_url: str) -> None:
 def test_stats_says_when_hermes_is_not_running() -> None:
     result = CliRunner().invoke(cli, ["stats", "--url", "http://127.0.0.1:9"])
     assert result.exit_code == 1 and "Could not read the figures from Hermes at http://127.0.0.1:9" in result.output
+
+
+# Each takes 0.1 s (uvicorn, starlette) to 4 s (litellm) to import; the quick commands need none of them.
+HEAVY_MODULES = {"litellm", "tiktoken", "starlette", "uvicorn", "llama_cpp", "openai"}
+
+
+def imported_modules(argv: list[str], env: dict[str, str]) -> set[str]:
+    """Every module the Python process run by `argv` imported, as `python -X importtime` lists them on stderr."""
+    result = subprocess.run(argv, check=False, env=env | {"PYTHONPROFILEIMPORTTIME": "1"},
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("import time:")]
+    assert lines, result.stderr
+    return {line.rsplit("|", 1)[1].strip() for line in lines}
+
+
+@pytest.mark.parametrize("argv", [
+    pytest.param(["--version"], id="version"),
+    pytest.param(["budget", "--json"], id="budget-json"),
+    pytest.param(["budget"], id="budget-table"),
+    pytest.param(["stats", "--url", "http://127.0.0.1:9"], id="stats"),
+    pytest.param(["yolo", "hi", "--url", "http://127.0.0.1:9"], id="yolo"),
+])
+def test_quick_commands_never_import_the_serving_stack(argv: list[str], tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HERMES_")}
+    env |= {"HERMES_DB": str(tmp_path / "hermes.db"), "HERMES_CONFIG_DIR": str(REPO)}
+    imported = imported_modules([str(Path(sys.executable).parent / "hermes"), *argv], env)
+    assert "proxy.cli" in imported
+    assert {name.split(".")[0] for name in imported} & HEAVY_MODULES == set()
+
+
+def test_litellms_bundled_price_file_prices_each_model_as_litellm_does() -> None:
+    # What `hermes budget` reads instead of importing litellm: the same prices.
+    config = load_config(REPO, {})
+    from_file = PriceTable.from_config(config, bundled_cost_map())
+    from_litellm = PriceTable.from_config(config, live_cost_map())
+    for model in config.cloud_models:
+        assert from_file.price(model.name) == from_litellm.price(model.name)
+
+
+def test_serve_runs_on_uvloop_and_httptools_and_falls_back_without_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert serving_stack() == {"loop": "uvloop", "http": "httptools"}
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # as if it were not installed: importing it fails
+    monkeypatch.setitem(sys.modules, "httptools", None)
+    assert serving_stack() == {"loop": "asyncio", "http": "h11"}

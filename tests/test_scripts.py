@@ -22,6 +22,7 @@ from proxy.pricing import PriceTable
 from proxy.store import Store
 from tests.conftest import REPO
 from tests.openrouter_stub import OpenRouterStub
+from tests.test_cli import HEAVY_MODULES, imported_modules
 
 Serve = Callable[..., str]
 SCRIPTS = REPO / "scripts"
@@ -108,6 +109,15 @@ def test_yolo_says_when_hermes_is_not_running(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert result.returncode == 1
     assert f"Hermes is not running at {url}: start it with scripts/start-proxy." in result.stderr
+
+
+@pytest.mark.parametrize("argv", [["check-budget", "--json"], ["check-budget"], ["yolo", "hi"]],
+                         ids=["check-budget-json", "check-budget", "yolo"])
+def test_scripts_answer_without_importing_the_serving_stack(argv: list[str], tmp_path: Path) -> None:
+    env = environment(HERMES_DB=str(tmp_path / "hermes.db"), HERMES_URL=f"http://127.0.0.1:{free_port()}")
+    imported = imported_modules([str(SCRIPTS / argv[0]), *argv[1:]], env)
+    assert "proxy.cli" in imported
+    assert {name.split(".")[0] for name in imported} & HEAVY_MODULES == set()
 
 
 async def _spend(db: Path, usd: float) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,6 +17,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+import yaml
 
 from proxy.config import BUDGETS_FILE, ROUTING_FILE
 from proxy.embedded import free_port
@@ -176,3 +179,77 @@ def test_sigterm_stops_hermes_and_its_embedded_model(hermes: HermesProcess) -> N
             return
         time.sleep(0.2)
     pytest.fail("the embedded model outlived hermes serve")
+
+
+def test_two_workers_share_one_embedded_model_and_one_budget(tmp_path: Path, openrouter: OpenRouterStub) -> None:
+    # Twenty calls' worth of budget (each reserves about 0.0094 USD, see
+    # test_shared_file.py: 20 x 0.0094 = 0.188), two hundred requests in flight
+    # together on one port: both worker processes spend, and together exactly what fits.
+    for name in (ROUTING_FILE, BUDGETS_FILE):
+        shutil.copy(REPO / name, tmp_path / name)
+    budgets = yaml.safe_load((tmp_path / BUDGETS_FILE).read_text())
+    budgets |= {"daily_limit_usd": 0.19, "tiers": [{"name": "any", "min_remaining_usd": 0.0, "models": "any"}]}
+    (tmp_path / BUDGETS_FILE).write_text(yaml.safe_dump(budgets))
+    openrouter.delay_s, openrouter.mode, openrouter.cost_usd = 0.5, "slow", 0.01
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HERMES_")}
+    env |= {"OLLAMA_API_BASE": f"http://127.0.0.1:{free_port()}", "OPENROUTER_API_BASE": openrouter.url,  # type: ignore[attr-defined]
+            "OPENROUTER_API_KEY": TEST_API_KEY, "HERMES_DB": str(tmp_path / "hermes.db")}
+    log = tmp_path / "hermes.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([str(Path(sys.executable).parent / "hermes"), "serve", "--port", str(port),
+                                    "--workers", "2", "--config-dir", str(tmp_path)],
+                                   env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process, log, workers=2)
+        local = httpx.post(f"{url}/v1/chat/completions", timeout=120,
+                           json={"model": "local", "messages": HI, "max_tokens": 4})
+        assert local.headers["x-hermes-route"] == "local"
+        statuses = asyncio.run(_post_together(f"{url}/v1/chat/completions", 200,
+                                              {"model": "cloud", "messages": HI, "max_tokens": 520}))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=60)
+    printed = log.read_text()
+    assert code == 0, printed
+    assert printed.count("starting the embedded model") == 1  # in the parent, once, for both workers
+    assert "2 worker processes" in printed
+    assert sorted(set(statuses)) == [200, 429], statuses
+    assert statuses.count(200) == openrouter.answered == 20
+    with sqlite3.connect(tmp_path / "hermes.db") as db:
+        rows = db.execute("SELECT state, cost_usd, owner FROM ledger").fetchall()
+    assert {state for state, _, _ in rows} == {"charged"} and sum(cost for _, cost, _ in rows) <= 0.19
+    assert len({owner for _, _, owner in rows}) == 2  # each worker reserved through its own connection
+    embedded_url = printed.split("serving the Ollama API at ")[1].split()[0]
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{embedded_url}/api/version", timeout=1)  # stopped with the parent
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, workers: int) -> None:
+    """Until /health answers and every worker has started (one alone would take every connection)."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            started = log.read_text().count("Application startup complete.")
+            if started >= workers and httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("hermes serve did not become healthy:\n" + log.read_text())
+
+
+async def _post_together(url: str, count: int, body: dict[str, object], gap_s: float = 0.01) -> list[int]:
+    """`count` requests, each on a connection of its own, started `gap_s` apart and all in flight together.
+
+    The gap is what spreads them over the workers: connections that arrive in
+    one burst are all accepted by whichever worker wakes first.
+    """
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=count)) as client:
+        async def post(i: int) -> int:
+            await asyncio.sleep(i * gap_s)
+            return (await client.post(url, json=body)).status_code
+
+        return list(await asyncio.gather(*(post(i) for i in range(count))))
