@@ -35,15 +35,22 @@ from proxy.cascade import (
 from proxy.classify import Classifier, TaskClass
 from proxy.config import Config, ModelRef
 from proxy.errors import ClientClosed, HermesError, UpstreamTimeout
-from proxy.meter import Bill, Metered, Meter
-from proxy.ollama import LocalCatalog
 from proxy.local_attempt import LocalSpeeds, Progress, no_progress
-from proxy.openai_api import ChatRequest, Settle, completion_chunks, json_response, sse_response
+from proxy.meter import Bill, Meter, Metered
+from proxy.ollama import LocalCatalog
+from proxy.openai_api import (
+    ChatRequest,
+    Settle,
+    completion_chunks,
+    json_response,
+    sse_response,
+)
 from proxy.preferences import Preferences
 from proxy.pricing import PriceTable
+from proxy.report import Report, usd
 from proxy.session import Conversation, identify, remaining_turns
 from proxy.store import Store, TaskRecord
-from proxy.upgrade import UpgradeOption, best_option, upgrade_options
+from proxy.upgrade import upgrade_options
 from proxy.upstream import Upstream
 
 
@@ -190,7 +197,7 @@ def _session_capped(config: Config, session: dict[str, Any] | None) -> str | Non
     limit = config.budget.session_limit_usd
     if session is None or limit is None or session["cost_usd"] < limit:
         return None
-    return (f"session cap: this session has spent ${_usd(session['cost_usd'])} of its ${_usd(limit)} "
+    return (f"session cap: this session has spent ${usd(session['cost_usd'])} of its ${usd(limit)} "
             "(session_limit_usd); it stays on local models")
 
 
@@ -325,105 +332,3 @@ class _Call:
             return bill
 
         return self.report.hermes(await services.store.atomic(settle_and_record))
-
-
-@dataclass(frozen=True)
-class Report:
-    """What a response says about itself (headers, the "hermes" field) and what is recorded."""
-
-    services: Services
-    request: Request
-    plan: Plan
-    metered: Metered
-
-    def headers(self, cost_usd: float | None, remaining_usd: float | None = None) -> dict[str, str]:
-        plan, status = self.plan, self.metered.status
-        headers = {
-            "X-Hermes-Route": plan.target.model.kind,
-            "X-Hermes-Model": plan.target.model.name,
-            "X-Hermes-Task-Type": self.request.task.header(),
-            "X-Hermes-Tier": status.tier_name,
-            "X-Hermes-Budget-Remaining-USD": _usd(status.remaining_usd if remaining_usd is None else remaining_usd),
-            "X-Hermes-Session-Id": self.request.conversation.session_id,
-        }
-        if cost_usd is not None:  # a cloud stream's cost is known only at its end, in the "hermes" field
-            headers["X-Hermes-Cost-USD"] = _usd(cost_usd)
-        quality = self._quality()
-        if quality:
-            headers["X-Hermes-Quality"] = f"{quality['score']:.1f}/{quality['target']:.1f}"
-        best = self._best_option()
-        if best is not None:
-            headers["X-Hermes-Upgrade"] = best.header()
-            headers["X-Hermes-Session-Cost-USD"] = _usd(best.session.rest_of_session_cost_usd)
-        if plan.cascade:
-            skipped = [f"{a.model} ({a.detail})" for a in plan.cascade.attempts if a.outcome == "skipped"]
-            if skipped:
-                headers["X-Hermes-Skipped"] = "; ".join(skipped)
-        return headers
-
-    def hermes(self, bill: Bill) -> dict[str, Any]:
-        metered, plan, task = self.metered, self.plan, self.request.task
-        estimate = metered.estimate
-        return {
-            "route": plan.target.model.kind,
-            "model": plan.target.model.name,
-            "requested_model": self.request.chat.model,
-            "task_type": task.task_type,
-            "classification": {"tier": task.tier, "rule": task.rule},
-            "tier": bill.status.tier_name,
-            "cost_usd": round(bill.cost_usd, 8),
-            "budget_remaining_usd": round(bill.status.remaining_usd, 8),
-            "estimate": {
-                "input_tokens": estimate.input_tokens,
-                "output_tokens": estimate.output_tokens,
-                "cost_usd": round(metered.estimated_cost_usd, 8),
-                "confidence": round(estimate.confidence, 3),
-            },
-            "quality": self._quality(),
-            "cascade": None if plan.cascade is None else {
-                "attempts": [a.as_dict() for a in plan.cascade.attempts],
-                "policy": plan.policy,
-                "decision": plan.reason,
-            },
-            "upgrade_options": [o.as_dict() for o in plan.options],
-            "session": {"id": self.request.conversation.session_id, "turns": self.request.conversation.turns},
-        }
-
-    async def record(self, usage: dict[str, Any] | None, error: HermesError | None, bill: Bill, started: float) -> None:
-        """The task row and the session's turn (inside the settlement's transaction, see `_Call._settle`)."""
-        store, chat, model = self.services.store, self.request.chat, self.plan.target.model
-        usage = usage or {}
-        output_tokens = int(usage.get("completion_tokens", 0))
-        await store.record_task(TaskRecord(
-            requested_model=chat.model, route=model.kind, model=model.name, stream=chat.stream,
-            status=error.status if error else 200, error_code=error.code if error else None,
-            messages=chat.messages, input_tokens=int(usage.get("prompt_tokens", 0)), output_tokens=output_tokens,
-            cost_usd=bill.cost_usd, latency_ms=(time.monotonic() - started) * 1000, task_type=self.request.task.task_type,
-        ))
-        conversation = self.request.conversation
-        stays_on = model.name if model.kind == "cloud" and chat.model == "auto" and error is None else None
-        await store.touch_session(conversation.session_id, conversation.turns, self.metered.estimate.input_tokens,
-                                  conversation.mean_user_tokens, output_tokens or self.metered.estimate.output_tokens,
-                                  bill.cost_usd, stays_on=stays_on)
-
-    def _quality(self) -> dict[str, Any] | None:
-        cascade = self.plan.cascade
-        if cascade is None or cascade.best is None or cascade.best.score is None:
-            return None
-        target = self.request.task.target_quality or self.services.preferences.current.target_quality
-        score = cascade.best.score
-        return {
-            "score": score.score,
-            "target": target,
-            "of_model": cascade.best.model,
-            "explanation": score.explain(),
-            "signals": [dataclasses.asdict(signal) for signal in score.signals],
-        }
-
-    def _best_option(self) -> UpgradeOption | None:
-        target = self.request.task.target_quality or self.services.preferences.current.target_quality
-        return best_option(self.plan.options, target)
-
-
-def _usd(amount: float) -> str:
-    return f"{amount:.6f}"
