@@ -24,7 +24,6 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 from typing import Any, Self
 
 import aiohttp
@@ -38,7 +37,7 @@ from proxy.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from proxy.upstream import Target
+from proxy.upstream import Target, prepend, snippet
 
 # One pool for the whole process: a new TLS connection to OpenRouter costs a
 # round trip or three, a pooled one nothing. Up to 256 at once; idle ones are
@@ -128,7 +127,7 @@ class Relay:
         except BaseException:
             await chunks.aclose()
             raise
-        return _prepend(first, chunks)
+        return prepend(first, chunks)
 
     def _post(self, target: Target, chat: ChatRequest, stream: bool) -> Any:
         """The POST, as aiohttp's request context (await it, or use it with `async with`)."""
@@ -148,13 +147,6 @@ class Relay:
 def openrouter_id(target: Target) -> str:
     """The model's name on OpenRouter: its LiteLLM name without LiteLLM's provider prefix."""
     return target.model.litellm_model.removeprefix("openrouter/")
-
-
-async def _prepend(first: dict[str, Any], rest: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
-    async with aclosing(rest):  # closing this closes the upstream connection
-        yield first
-        async for chunk in rest:
-            yield chunk
 
 
 async def _chunks(response: aiohttp.ClientResponse, target: Target) -> AsyncIterator[dict[str, Any]]:
@@ -218,7 +210,7 @@ async def _sse_data(response: aiohttp.ClientResponse, target: Target) -> AsyncIt
         elif not line.startswith(":") and line.partition(":")[0] not in ("event", "id", "retry"):
             what = "sent a line that is not part of an event stream" if lines > 1 else \
                 "answered with something other than an event stream"
-            raise _bad_response(f'{target.model.name} {what} (it begins "{_snippet(line)}").')
+            raise _bad_response(f'{target.model.name} {what} (it begins "{snippet(line)}").')
     if data:
         yield "\n".join(data)
     if lines == 0:
@@ -241,10 +233,10 @@ def _chunk(data: str, target: Target) -> dict[str, Any]:
     try:
         chunk = json.loads(data)
     except ValueError:
-        raise _bad_response(f"{name} sent a stream line that is not JSON ({_snippet(data)}); "
+        raise _bad_response(f"{name} sent a stream line that is not JSON ({snippet(data)}); "
                             "the answer cannot be trusted.") from None
     if not isinstance(chunk, dict):
-        raise _bad_response(f"{name} sent a stream chunk that is not an OpenAI chunk ({_snippet(data)}).")
+        raise _bad_response(f"{name} sent a stream chunk that is not an OpenAI chunk ({snippet(data)}).")
     if chunk.get("error") is not None:  # OpenRouter's way to fail after the 200
         raise UpstreamError(f"{name} failed mid-answer: {_error_message(chunk['error'])}")
     choices = chunk.setdefault("choices", [])
@@ -290,7 +282,7 @@ def _check_usage(usage: Any, target: Target) -> None:
         return
     counts = [usage.get(key, 0) for key in ("prompt_tokens", "completion_tokens")] if isinstance(usage, dict) else [None]
     if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts):
-        raise _bad_response(f"{target.model.name} sent a usage that is not token counts ({_snippet(json.dumps(usage))}).")
+        raise _bad_response(f"{target.model.name} sent a usage that is not token counts ({snippet(json.dumps(usage))}).")
 
 
 def _transport_error(exc: BaseException, target: Target) -> HermesError:
@@ -298,7 +290,7 @@ def _transport_error(exc: BaseException, target: Target) -> HermesError:
     name = target.model.name
     if isinstance(exc, TimeoutError):
         return UpstreamTimeout(f"{name} did not answer within {target.timeout_s:g}s (timeout_s in routing_rules.yaml).")
-    return UpstreamError(f"Could not get an answer from {name} at {target.api_base}: {_snippet(str(exc) or type(exc).__name__)}")
+    return UpstreamError(f"Could not get an answer from {name} at {target.api_base}: {snippet(str(exc) or type(exc).__name__)}")
 
 
 def _status_error(status: int, body: bytes, headers: Any, target: Target) -> HermesError:
@@ -335,8 +327,8 @@ def _error_detail(body: bytes) -> str:
     except (ValueError, AttributeError):
         error = None
     if error is not None:
-        return _snippet(_error_message(error), 300)
-    return _snippet(_TAGS.sub(" ", text), 300) or "no details"
+        return snippet(_error_message(error), 300)
+    return snippet(_TAGS.sub(" ", text), 300) or "no details"
 
 
 def _error_message(error: Any) -> str:
@@ -362,9 +354,4 @@ def _bad_response(message: str) -> UpstreamError:
 
 def _begins(body: bytes) -> str:
     text = body.decode(errors="replace").strip()
-    return f' (it begins "{_snippet(text)}")' if text else " (an empty body)"
-
-
-def _snippet(text: str, limit: int = 80) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return f' (it begins "{snippet(text)}")' if text else " (an empty body)"

@@ -105,10 +105,11 @@ async def stream(target: Target, chat: ChatRequest) -> AsyncIterator[dict[str, A
     except Exception as exc:
         await chunks.aclose()
         raise _translate(exc, target) from exc
-    return _prepend(first, chunks)
+    return prepend(first, chunks)
 
 
-async def _prepend(first: dict[str, Any], rest: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+async def prepend(first: dict[str, Any], rest: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    """`first`, then `rest`; closing it closes `rest` (and so the upstream call). Used by relay.py too."""
     async with aclosing(rest):  # closing this closes the upstream connection
         yield first
         async for chunk in rest:
@@ -153,7 +154,7 @@ def _stream_error(exc: BaseException, guard: StreamGuard, target: Target) -> Her
     """The Hermes error for a stream that failed after it began."""
     name = target.model.name
     if guard.broken_line is not None:
-        return _bad_response(f"{name} sent a stream line that is not JSON ({_snippet(guard.broken_line)}); "
+        return _bad_response(f"{name} sent a stream line that is not JSON ({snippet(guard.broken_line)}); "
                              "the answer cannot be trusted.")
     if isinstance(exc, MidStreamFallbackError) and exc.original_exception is not None:
         exc = exc.original_exception
@@ -210,7 +211,7 @@ def _check_tool_arguments(chat: ChatRequest, name: str) -> None:
                 json.loads(arguments)
             except ValueError:
                 raise BadRequest(f"'messages[{i}].tool_calls[{j}].function.arguments' must be JSON for {name}, "
-                                 f"a local model, got {_snippet(arguments)!r}.", code="invalid_messages") from None
+                                 f"a local model, got {snippet(arguments)!r}.", code="invalid_messages") from None
 
 
 def _translate(exc: BaseException, target: Target) -> HermesError:
@@ -265,13 +266,13 @@ def _upstream_message(exc: BaseException) -> str:
     if start >= 0:
         try:
             error = json.JSONDecoder().raw_decode(detail[start:])[0]["error"]
-            return _snippet(str(error.get("message", error) if isinstance(error, dict) else error), 300)
+            return snippet(str(error.get("message", error) if isinstance(error, dict) else error), 300)
         except (ValueError, KeyError, TypeError):
             pass
     line = _LITELLM_PREFIX.sub("", detail.splitlines()[0] if detail else "")
     for tail in (" Original exception", " Original Response", "Traceback"):
         line = line.split(tail)[0]
-    return _snippet(line.strip(" .,") or type(exc).__name__, 300)
+    return snippet(line.strip(" .,") or type(exc).__name__, 300)
 
 
 def _original_response(exc: BaseException) -> str:
@@ -279,7 +280,7 @@ def _original_response(exc: BaseException) -> str:
     _, marker, quoted = str(exc).partition("Original Response:")
     if not marker:
         return ""
-    return f' (it begins "{_snippet(quoted)}")' if quoted.strip() else " (an empty body)"
+    return f' (it begins "{snippet(quoted)}")' if quoted.strip() else " (an empty body)"
 
 
 def _bad_response(message: str) -> UpstreamError:
@@ -306,7 +307,8 @@ def _caused_by(exc: BaseException, *kinds: type[BaseException]) -> bool:
     return False
 
 
-def _snippet(text: str, limit: int = 80) -> str:
+def snippet(text: str, limit: int = 80) -> str:
+    """`text` on one line, cut to `limit` characters: an upstream's words quoted in an error message."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
