@@ -263,21 +263,18 @@ async def record_failure(services: Services, error: HermesError, started: float,
 
 async def _noting_generation(chunks: AsyncIterator[dict[str, Any]], store: Store,
                              reservation_id: int) -> AsyncIterator[dict[str, Any]]:
-    """`chunks`, the upstream's id noted on the reservation as the first goes by (see reconcile.py).
+    """`chunks`, the upstream's id noted on the reservation before the first goes by (see reconcile.py).
 
-    The note is written beside the stream, not before its first chunk: it
-    matters only after a crash, and the client should not wait on a write.
+    Before, not beside: a crash right after the client saw the first words
+    must still find the id, to charge what OpenRouter says the call cost.
     """
-    noting: asyncio.Future[None] | None = None
-    try:
-        async with aclosing(chunks):  # closing this closes the upstream call
-            async for chunk in chunks:
-                if noting is None:
-                    noting = asyncio.ensure_future(store.run_to_end(store.note_generation(reservation_id, chunk["id"])))
-                yield chunk
-    finally:
-        if noting is not None:
-            await asyncio.shield(noting)  # written before the call settles
+    async with aclosing(chunks):  # closing this closes the upstream call
+        noted = False
+        async for chunk in chunks:
+            if not noted:
+                await store.note_generation(reservation_id, chunk["id"])
+                noted = True
+            yield chunk
 
 
 def _maybe_billed(exc: BaseException) -> bool:
