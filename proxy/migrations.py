@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 
-import aiosqlite
+from proxy.sqlite_inline import InlineConnection
 
 
-async def m001_initial(db: aiosqlite.Connection) -> None:
+async def m001_initial(db: InlineConnection) -> None:
     await db.execute(
         """
         CREATE TABLE tasks (
@@ -33,7 +33,7 @@ async def m001_initial(db: aiosqlite.Connection) -> None:
     )
 
 
-async def m002_money(db: aiosqlite.Connection) -> None:
+async def m002_money(db: InlineConnection) -> None:
     await db.execute("ALTER TABLE tasks ADD COLUMN task_type TEXT")
     await db.execute("ALTER TABLE tasks ADD COLUMN prompt TEXT")
     # A reservation is 'held' until the call ends, then 'charged' with the
@@ -96,7 +96,7 @@ async def m002_money(db: aiosqlite.Connection) -> None:
     )
 
 
-async def m003_cascade(db: aiosqlite.Connection) -> None:
+async def m003_cascade(db: InlineConnection) -> None:
     await db.execute("ALTER TABLE sessions ADD COLUMN context_tokens INTEGER NOT NULL DEFAULT 0")
     await db.execute("ALTER TABLE sessions ADD COLUMN mean_user_tokens INTEGER NOT NULL DEFAULT 0")
     await db.execute("ALTER TABLE sessions ADD COLUMN output_tokens INTEGER NOT NULL DEFAULT 0")
@@ -117,11 +117,11 @@ async def m003_cascade(db: aiosqlite.Connection) -> None:
     await db.execute("CREATE INDEX local_attempts_key ON local_attempts (model, task_type, id)")
 
 
-async def m004_preferences(db: aiosqlite.Connection) -> None:
+async def m004_preferences(db: InlineConnection) -> None:
     await db.execute("CREATE TABLE preferences (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL)")
 
 
-async def m005_reservation_owners(db: aiosqlite.Connection) -> None:
+async def m005_reservation_owners(db: InlineConnection) -> None:
     # Which process holds a reservation (proxy/owner.py), so a process
     # starting on a shared file settles only those of processes that are gone;
     # the upstream's id for the call (OpenRouter's generation id, by which
@@ -138,7 +138,7 @@ async def m005_reservation_owners(db: aiosqlite.Connection) -> None:
     await db.execute("UPDATE ledger SET cost_usd = 0 WHERE cost_usd < 0")
 
 
-async def m006_day_totals(db: aiosqlite.Connection) -> None:
+async def m006_day_totals(db: InlineConnection) -> None:
     # What each budget day has charged, kept by triggers in the transaction
     # of every ledger write (whichever process or statement makes it), so the
     # budget status reads one row instead of summing the day's calls, which
@@ -156,19 +156,25 @@ async def m006_day_totals(db: aiosqlite.Connection) -> None:
     await db.execute(f"CREATE TRIGGER ledger_delete_totals AFTER DELETE ON ledger BEGIN {take_old} END")
 
 
-MIGRATIONS: list[Callable[[aiosqlite.Connection], Awaitable[None]]] = [
-    m001_initial, m002_money, m003_cascade, m004_preferences, m005_reservation_owners, m006_day_totals]
+async def m007_task_detail(db: InlineConnection) -> None:
+    # What the dashboard's detail view shows of a request: its session and its "hermes" field (JSON).
+    await db.execute("ALTER TABLE tasks ADD COLUMN session_id TEXT")
+    await db.execute("ALTER TABLE tasks ADD COLUMN hermes TEXT")
 
 
-async def migrate(db: aiosqlite.Connection) -> None:
+MIGRATIONS: list[Callable[[InlineConnection], Awaitable[None]]] = [
+    m001_initial, m002_money, m003_cascade, m004_preferences, m005_reservation_owners, m006_day_totals,
+    m007_task_detail]
+
+
+async def migrate(db: InlineConnection) -> None:
     """Apply every migration this database has not had yet."""
     # Under the write lock: processes starting together on one file take turns,
     # and each sees what the one before it applied.
     await db.execute("BEGIN IMMEDIATE")
     try:
         await db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-        cursor = await db.execute("SELECT name FROM migrations")
-        applied = {row[0] for row in await cursor.fetchall()}
+        applied = {row[0] for row in await db.execute_fetchall("SELECT name FROM migrations")}
         for migration in MIGRATIONS:
             if migration.__name__ not in applied:
                 await migration(db)

@@ -323,9 +323,8 @@ class _Call:
     async def _settle(self, usage: dict[str, Any] | None, error: HermesError | None, partial: bool) -> dict[str, Any]:
         services = self.report.services
 
-        async def settle_and_record() -> Bill:  # one transaction: the money and the record of it, or neither
+        async def settle_and_record() -> dict[str, Any]:  # one transaction: the money and its record, or neither
             bill = await services.meter.finish(self.metered, usage, failed=error is not None, partial=partial)
-            await self.report.record(usage, error, bill, self.started)
-            return bill
+            return await self.report.record(usage, error, bill, self.started)
 
-        return self.report.hermes(await services.store.atomic(settle_and_record))
+        return await services.store.atomic(settle_and_record)

@@ -67,6 +67,7 @@ class Report:
             "tier": bill.status.tier_name,
             "cost_usd": round(bill.cost_usd, 8),
             "budget_remaining_usd": round(bill.status.remaining_usd, 8),
+            "budget_limit_usd": bill.status.limit_usd,
             "estimate": {
                 "input_tokens": estimate.input_tokens,
                 "output_tokens": estimate.output_tokens,
@@ -83,9 +84,14 @@ class Report:
             "session": {"id": self.request.conversation.session_id, "turns": self.request.conversation.turns},
         }
 
-    async def record(self, usage: dict[str, Any] | None, error: HermesError | None, bill: Bill, started: float) -> None:
-        """The task row and the session's turn (inside the settlement's transaction, see `_Call._settle`)."""
+    async def record(self, usage: dict[str, Any] | None, error: HermesError | None, bill: Bill,
+                     started: float) -> dict[str, Any]:
+        """The task row and the session's turn (inside the settlement's transaction, see `_Call._settle`).
+
+        Returns the "hermes" field, which the task row keeps for the dashboard's detail view.
+        """
         store, chat, model = self.services.store, self.request.chat, self.plan.target.model
+        hermes = self.hermes(bill)
         usage = usage or {}
         output_tokens = int(usage.get("completion_tokens", 0))
         await store.record_task(TaskRecord(
@@ -93,12 +99,14 @@ class Report:
             status=error.status if error else 200, error_code=error.code if error else None,
             messages=chat.messages, input_tokens=int(usage.get("prompt_tokens", 0)), output_tokens=output_tokens,
             cost_usd=bill.cost_usd, latency_ms=(time.monotonic() - started) * 1000, task_type=self.request.task.task_type,
+            session_id=self.request.conversation.session_id, hermes=hermes,
         ))
         conversation = self.request.conversation
         stays_on = model.name if model.kind == "cloud" and chat.model == "auto" and error is None else None
         await store.touch_session(conversation.session_id, conversation.turns, self.metered.estimate.input_tokens,
                                   conversation.mean_user_tokens, output_tokens or self.metered.estimate.output_tokens,
                                   bill.cost_usd, stays_on=stays_on)
+        return hermes
 
     def _quality(self) -> dict[str, Any] | None:
         cascade = self.plan.cascade

@@ -7,6 +7,10 @@ process loses nothing committed, and no fsync waits on the hot path; an OS
 crash or power cut can lose the commits since the WAL was last synced (at
 each checkpoint), never corrupt the file (see the README). Prompts are stored
 only when `server.store_prompts` is on; otherwise a hash and token counts.
+
+Two connections: the calls' own statements (point reads and writes on
+indexed rows) run on the event loop's thread (sqlite_inline.py), and
+`rows`, for reports that scan whole tables, on aiosqlite's thread, read-only.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import aiosqlite
 from proxy.estimate import Learned
 from proxy.migrations import migrate
 from proxy.owner import is_gone, this_process
+from proxy.sqlite_inline import InlineConnection
 from proxy.sqlite_errors import BUSY_TIMEOUT_MS, retrying_when_locked
 from proxy.transactions import Transactions
 
@@ -46,6 +51,8 @@ class TaskRecord:
     cost_usd: float
     latency_ms: float
     task_type: str | None = None
+    session_id: str | None = None
+    hermes: dict[str, Any] | None = None  # the response's "hermes" field: the dashboard's detail view
 
 
 @dataclass(frozen=True)
@@ -65,24 +72,28 @@ class Prediction:
 class Store(Transactions):
     """One aiosqlite connection, opened and migrated in the app's lifespan."""
 
-    def __init__(self, db: aiosqlite.Connection, store_prompts: bool = False) -> None:
+    def __init__(self, db: InlineConnection, reports: aiosqlite.Connection, store_prompts: bool = False) -> None:
         super().__init__(db)
+        self._reports = reports
         self._store_prompts = store_prompts
 
     @classmethod
     async def open(cls, path: Path, store_prompts: bool = False) -> Store:
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None)  # transactions are ours, never implicit
-        db.row_factory = aiosqlite.Row
+        db = InlineConnection(path)  # transactions are ours, never implicit
         try:
-            await db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            await db.execute("PRAGMA journal_mode=WAL")
-            await db.execute("PRAGMA synchronous=NORMAL")  # survives a kill; the WAL is synced at checkpoints
-            await migrate(db)
+            await retrying_when_locked(lambda: _set_up(db))
+            reports = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True)
         except BaseException:
             await db.close()
             raise
-        return cls(db, store_prompts)
+        reports.row_factory = aiosqlite.Row
+        await reports.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        return cls(db, reports, store_prompts)
+
+    async def close(self) -> None:
+        await super().close()
+        await self._reports.close()
 
     async def _write(self, sql: str, params: tuple[Any, ...]) -> int:
         async def write() -> int:
@@ -97,14 +108,16 @@ class Store(Transactions):
         await self._write(
             """
             INSERT INTO tasks (created_at, requested_model, route, model, stream, status, error_code,
-                               prompt_sha256, prompt, input_tokens, output_tokens, cost_usd, latency_ms, task_type)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                               prompt_sha256, prompt, input_tokens, output_tokens, cost_usd, latency_ms, task_type,
+                               session_id, hermes)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             (
                 _now(), task.requested_model, task.route, task.model, int(task.stream), task.status,
                 task.error_code, prompt_sha256(task.messages),
                 json.dumps(task.messages) if self._store_prompts else None,
                 task.input_tokens, task.output_tokens, task.cost_usd, task.latency_ms, task.task_type,
+                task.session_id, None if task.hermes is None else json.dumps(task.hermes),
             ),
         )
 
@@ -115,7 +128,7 @@ class Store(Transactions):
 
     async def day_totals(self, day: str) -> tuple[float, float]:
         """(charged, held) USD for `day`: the total its triggers keep (m006), and the calls in flight."""
-        [row] = await self.rows(
+        [row] = await self._read(
             """
             SELECT COALESCE((SELECT charged_usd FROM day_totals WHERE day = ?), 0) AS charged,
                    COALESCE((SELECT SUM(reserved_usd) FROM ledger WHERE day = ? AND state = 'held'), 0) AS held
@@ -169,8 +182,8 @@ class Store(Transactions):
         `hermes serve` on this file) are left alone.
         """
         async def charge() -> int:
-            cursor = await self._db.execute("SELECT id, owner FROM ledger WHERE state = 'held'")
-            gone = [row["id"] for row in await cursor.fetchall() if is_gone(row["owner"])]
+            held = await self._db.execute_fetchall("SELECT id, owner FROM ledger WHERE state = 'held'")
+            gone = [row["id"] for row in held if is_gone(row["owner"])]
             for reservation_id in gone:
                 await self._db.execute(
                     f"""UPDATE ledger SET state = 'charged', cost_usd = reserved_usd, settled_at = ?,
@@ -192,7 +205,7 @@ class Store(Transactions):
     # -- estimates and predictions ---------------------------------------------
 
     async def learned(self, task_type: str, model: str) -> Learned | None:
-        rows = await self.rows(
+        rows = await self._read(
             "SELECT samples, mean_output_tokens, variance FROM estimates WHERE task_type = ? AND model = ?",
             (task_type, model),
         )
@@ -232,7 +245,7 @@ class Store(Transactions):
     # -- sessions --------------------------------------------------------------
 
     async def session(self, session_id: str) -> dict[str, Any] | None:
-        rows = await self.rows("SELECT * FROM sessions WHERE id = ?", (session_id,))
+        rows = await self._read("SELECT * FROM sessions WHERE id = ?", (session_id,))
         return rows[0] if rows else None
 
     async def touch_session(self, session_id: str, turns: int, context_tokens: int, mean_user_tokens: int,
@@ -276,12 +289,12 @@ class Store(Transactions):
     async def attempt_record(self, model: str, task_type: str, window: int) -> tuple[list[bool], int]:
         """(the last `window` outcomes, newest first; skips since the last try)."""
         key = (model, task_type)
-        tries = await self.rows(
+        tries = await self._read(
             """SELECT accepted FROM local_attempts WHERE model = ? AND task_type = ? AND accepted IS NOT NULL
                ORDER BY id DESC LIMIT ?""",
             (*key, window),
         )
-        skips = await self.rows(
+        skips = await self._read(
             """SELECT COUNT(*) AS n FROM local_attempts WHERE model = ? AND task_type = ? AND accepted IS NULL
                AND id > (SELECT COALESCE(MAX(id), 0) FROM local_attempts
                          WHERE model = ? AND task_type = ? AND accepted IS NOT NULL)""",
@@ -309,7 +322,7 @@ class Store(Transactions):
     # -- preferences -------------------------------------------------------------
 
     async def preferences(self) -> dict[str, Any] | None:
-        rows = await self.rows("SELECT value FROM preferences WHERE key = 'settings'", ())
+        rows = await self._read("SELECT value FROM preferences WHERE key = 'settings'", ())
         return json.loads(rows[0]["value"]) if rows else None
 
     async def save_preferences(self, settings: dict[str, Any]) -> None:
@@ -320,12 +333,25 @@ class Store(Transactions):
         )
 
     async def rows(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
-        """The rows of one read-only query, as dicts (reports.py builds its reports on this)."""
+        """The rows of one read-only query, as dicts, on the reports' thread (reports.py builds on this)."""
 
         async def read() -> list[dict[str, Any]]:
-            return [dict(row) for row in await self._db.execute_fetchall(sql, params)]  # one trip to its thread
+            return [dict(row) for row in await self._reports.execute_fetchall(sql, params)]  # one trip
 
         return await retrying_when_locked(read)
+
+    async def _read(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+        """The rows of a query on indexed rows, as dicts, on the loop's own connection: the calls' reads."""
+
+        async def read() -> list[dict[str, Any]]:
+            return [dict(row) for row in await self._db.execute_fetchall(sql, params)]
+
+        return await retrying_when_locked(read)
+
+
+async def _set_up(db: InlineConnection) -> None:
+    db.wal()
+    await migrate(db)
 
 
 def prompt_sha256(messages: list[dict[str, Any]]) -> str:

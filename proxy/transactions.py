@@ -1,4 +1,4 @@
-"""Units of work on one aiosqlite connection, each one whole transaction whatever happens to its caller.
+"""Units of work on one SQLite connection, each one whole transaction whatever happens to its caller.
 
 Every write is one unit (`atomic`) run in a task of its own: a client that
 goes away cancels the request, never a transaction half-way, which would
@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-import aiosqlite
+from proxy.sqlite_inline import InlineConnection
 
 from proxy.sqlite_errors import retrying_when_locked
 
@@ -35,7 +35,7 @@ _UNIT: ContextVar[tuple[Transactions, asyncio.Task[Any]] | None] = ContextVar("h
 class Transactions:
     """Runs units of work on `db`, one at a time within this process."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: InlineConnection) -> None:
         self._db = db
         self._write_lock = asyncio.Lock()
         self._running: set[asyncio.Task[Any]] = set()  # units whose caller may have gone
