@@ -189,18 +189,35 @@ def eval_scorer(data: Path | None, limit: int | None, config_dir: Path | None) -
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.option("--url", envvar="HERMES_URL", default=None, help="The running proxy (default http://127.0.0.1:$HERMES_PORT).")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Read this database file instead of asking the proxy.")
+@click.option("--offline", is_flag=True,
+              help="Read the configured database file (HERMES_DB) instead of asking the proxy.")
 @config_dir_option
-def budget(as_json: bool, config_dir: Path | None) -> None:
-    """Today's spend, what is left, the tier, the reset, spend by model, local success rate.
+def budget(as_json: bool, url: str | None, db: Path | None, offline: bool, config_dir: Path | None) -> None:
+    """Today's spend, what is left, the tier, the reset, spend by model.
 
-    Exits with code 2 when the budget is spent (cloud requests are refused until the reset).
+    Asks the running proxy; reads its database file instead only with --db or
+    --offline, or when the proxy is not running and the file exists (it never
+    creates one). Says which it used. Exits with code 2 when the budget is
+    spent (cloud requests are refused until the reset).
     """
-    import asyncio
     import json
 
-    from proxy.budget_report import budget_report
+    from proxy.budget_report import ProxyDown, ReportError, proxy_report
 
-    report = asyncio.run(budget_report(_load(config_dir)))
+    url = _proxy_url(url)
+    try:
+        if db is not None or offline:
+            report = _file_report(config_dir, db, "asked with --db" if db is not None else "asked with --offline")
+        else:
+            try:
+                report = proxy_report(url, _auth_headers())
+            except ProxyDown as down:
+                report = _file_report(config_dir, None, str(down))
+    except ReportError as exc:
+        raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
@@ -211,6 +228,26 @@ def budget(as_json: bool, config_dir: Path | None) -> None:
         render_budget(report, Console())
     if report["tier"] == "blocked":
         sys.exit(2)
+
+
+def _file_report(config_dir: Path | None, db: Path | None, reason: str) -> dict[str, object]:
+    """`hermes budget`'s figures from the database file (`db`, else the configured one); `reason`: why the file."""
+    import asyncio
+
+    from proxy.budget_report import ReportError, budget_report
+
+    config = _load(config_dir)
+    if db is not None:
+        config = dataclasses.replace(config, database=db.expanduser())
+    try:
+        report = asyncio.run(budget_report(config))
+    except ReportError:
+        if db is None and reason.startswith("Hermes is not running"):
+            raise ReportError(f"{reason} There is no database at {config.database} either, so nothing to report: "
+                              "start Hermes with scripts/start-proxy, or point --db (or HERMES_DB) at its "
+                              "database. No file was created.") from None
+        raise
+    return report | {"source_reason": reason}
 
 
 @cli.command()
@@ -246,15 +283,22 @@ def stats(url: str | None, as_json: bool) -> None:
               help="Run that tool one-shot on the prompt, pointed at the proxy, instead.")
 @click.option("--policy", type=click.Choice(["auto", "ask", "never"]), default=None,
               help="Upgrade policy for this request (default: ask at a terminal, the proxy's own otherwise).")
-def yolo(prompt: str, files: tuple[Path, ...], url: str | None, wrap: str | None, policy: str | None) -> None:
+@click.option("--upgrade", "upgrade", metavar="MODEL", default=None,
+              help="Pay for a cloud answer from MODEL straight away (sends X-Hermes-Upgrade: MODEL).")
+def yolo(prompt: str, files: tuple[Path, ...], url: str | None, wrap: str | None, policy: str | None,
+         upgrade: str | None) -> None:
     """Send PROMPT (with FILES attached) to the running proxy and stream the answer.
 
-    Ends with one line: route, model, quality, cost, budget left. When an
-    upgrade is offered and a person is at the terminal, asks whether to take it.
+    At a terminal it shows what the proxy is doing while it waits and renders
+    the answer as Markdown; piped, it prints the raw text. After each answer,
+    one line of tokens, cost (this message, this run) and budget left, and
+    one of route, model and quality. When an upgrade is offered (or no local
+    model could answer) and a person is at the terminal, asks whether to pay for it.
     """
-    from proxy.yolo import YoloError, run
     from proxy.wrap import wrap_command
+    from proxy.yolo import PlainView, View, YoloError, run
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request would cut through the status line
     url, headers = _proxy_url(url), _auth_headers()
     if wrap:
         command, env = wrap_command(wrap, url, prompt, files)
@@ -262,13 +306,19 @@ def yolo(prompt: str, files: tuple[Path, ...], url: str | None, wrap: str | None
             os.execvpe(command[0], command, os.environ | env)
         except FileNotFoundError:
             raise click.ClickException(f"{wrap} is not installed (looked for {command[0]!r} on PATH).") from None
-    interactive = sys.stdin.isatty()
+    # The question goes to stderr, so `yolo ... > answer.md` still asks the person at the terminal.
+    interactive = sys.stdin.isatty() and sys.stderr.isatty()
     # A person at the terminal is asked before money is spent; agents get the proxy's policy.
     policy = policy or ("ask" if interactive else None)
     if policy:
         headers["X-Hermes-Upgrade-Policy"] = policy
+    view: View = PlainView(sys.stdout)
+    if sys.stdout.isatty() or sys.stderr.isatty():
+        from proxy.terminal import AnswerView
+
+        view = AnswerView(markdown=sys.stdout.isatty(), status=sys.stderr.isatty())
     try:
-        run(url, prompt, list(files), sys.stdout, interactive, _confirm, headers)
+        run(url, prompt, list(files), view, interactive, _confirm, headers, upgrade=upgrade)
     except YoloError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -283,10 +333,9 @@ def _auth_headers() -> dict[str, str]:
 
 
 def _confirm(question: str) -> bool:
-    try:
-        return input(question).strip().lower() in ("y", "yes")
-    except EOFError:
-        return False
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def _exit_quietly(signum: int, frame: object) -> None:

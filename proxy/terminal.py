@@ -1,15 +1,21 @@
-"""How `hermes budget` and `hermes stats` look at a terminal: their figures as rich tables.
+"""How `hermes budget`, `hermes stats` and `hermes yolo` look at a terminal, drawn with rich.
 
-Rendering only: the figures come from proxy/budget_report.py (the ledger) and
-from the running proxy's dashboard API (stats), so `--json` never imports rich.
+Rendering only: the figures come from proxy/budget_report.py (the proxy or
+the ledger), from the running proxy's dashboard API (stats) and from the
+stream yolo reads, so `--json` and piped output never import rich.
 """
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
-from typing import Any
+from typing import Any, TextIO
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.live import Live
+from rich.markdown import Markdown
+from rich.segment import Segment
+from rich.status import Status
 from rich.table import Table
 
 
@@ -27,8 +33,10 @@ def render_budget(report: dict[str, Any], console: Console) -> None:
     resets = datetime.fromisoformat(report["resets_at"])
     summary.add_row("Resets", f"in {hours}h {rest // 60:02d}m, at {resets:%H:%M %Z}")
     rate = report["local_success_rate"]
-    summary.add_row("Local success", "no local tries yet" if rate is None else
-                    f"{rate:.0%} of {report['local_tries']} tries")
+    if report["local_tries"] is not None:  # the proxy's money figures leave it out: `hermes stats` has it
+        summary.add_row("Local success", "no local tries yet" if rate is None else
+                        f"{rate:.0%} of {report['local_tries']} tries")
+    summary.add_row("Source", _source(report))
     console.print(summary)
     if report["by_model"]:
         by_model = Table(title="Spend by model", title_justify="left")
@@ -63,5 +71,89 @@ def render_stats(data: dict[str, Any], console: Console) -> None:
     console.print(by_task)
 
 
+def _source(report: dict[str, Any]) -> str:
+    if report["source"] == "proxy":
+        return f"the running proxy at {report['url']}"
+    return f"the database file {report['database']} ({report['source_reason']})"
+
+
 def _share(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0%}"
+
+
+class AnswerView:
+    """`hermes yolo` at a terminal: the proxy's status while it waits, then the answer as Markdown.
+
+    `markdown`: stdout is a terminal (else the answer goes out raw, as when
+    piped); `status`: stderr is one (else no status line). The status line
+    is transient, gone once the answer starts; the answer shows its newest
+    lines as it streams, and is printed whole when it ends.
+    """
+
+    def __init__(self, markdown: bool, status: bool, out: TextIO = sys.stdout) -> None:
+        self._console = Console(file=out) if markdown else None
+        self._raw = out
+        self._errors = Console(stderr=True) if status else None
+        self._status: Status | None = None
+        self._live: Live | None = None
+        self._text = ""
+
+    def status(self, text: str) -> None:
+        if self._errors is None or self._text:
+            return
+        line = f"hermes: {text}"
+        if self._status is None:
+            self._status = Status(line, console=self._errors, spinner="dots")
+            self._status.start()
+        else:
+            self._status.update(line)
+
+    def write(self, text: str) -> None:
+        self._stop_status()
+        self._text += text
+        if self._console is None:
+            self._raw.write(text)
+            self._raw.flush()
+        elif self._live is None:
+            self._live = Live(_Tail(Markdown(self._text)), console=self._console, refresh_per_second=8,
+                              transient=True, vertical_overflow="visible")
+            self._live.start()
+        else:
+            self._live.update(_Tail(Markdown(self._text)))
+
+    def end(self) -> None:
+        self._stop_status()
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+        if self._text and self._console is not None:
+            self._console.print(Markdown(self._text))
+        elif self._text:
+            self._raw.write("\n")
+        self._text = ""
+
+    def note(self, line: str) -> None:
+        if self._console is None:
+            self._raw.write(line + "\n")
+            self._raw.flush()
+        else:
+            self._console.print(line, style="dim", markup=False, highlight=False, soft_wrap=True)
+
+    def _stop_status(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+
+class _Tail:
+    """The last screenful of a renderable: what a live view of a growing answer shows."""
+
+    def __init__(self, renderable: Markdown) -> None:
+        self._renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        lines = console.render_lines(self._renderable, options, pad=False)
+        for index, line in enumerate(lines[-max(options.size.height - 1, 1):]):
+            if index:
+                yield Segment.line()
+            yield from line

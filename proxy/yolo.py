@@ -1,25 +1,96 @@
-"""`hermes yolo`: one request to the running proxy from the shell, streamed to the terminal.
+"""`hermes yolo`: one request to the running proxy from the shell, and what it cost.
 
-It talks to Hermes over HTTP like any client, so what it shows is what
-aider or OpenCode would get; when the answer comes with an upgrade offer and
-a person is at the terminal, it asks, and re-sends with `X-Hermes-Upgrade`.
+It talks to Hermes over HTTP like any client, so what it shows is what aider
+or OpenCode would get. While the cascade works it shows the proxy's status
+(the `: hermes: ...` SSE comment lines, proxy/early_stream.py); after each
+answer, one line of tokens, cost and budget, as aider prints. When the
+answer comes with an upgrade offer (or no local model could answer) and a
+person is at the terminal, it asks, and re-sends with `X-Hermes-Upgrade`.
+
+How it looks is a `View`: `PlainView` here writes raw text (piped output);
+proxy/terminal.py's `AnswerView` draws the status line and the Markdown.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+import math
+import re
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import httpx
 
 TIMEOUT = httpx.Timeout(600.0, connect=5.0)
+STATUS_PREFIX = ": hermes: "
+# What a `no_local_answer` error (proxy/cascade.py) offers under policy ask; yolo asks or says how instead.
+RESEND_ADVICE = re.compile(r"\s*Re-send with header X-Hermes-Upgrade: (?P<model>\S+) "
+                           r"to pay ~\$(?P<cost>[0-9.]+) for a cloud answer\.")
+
+
+class View(Protocol):
+    """Where yolo shows what happens: the proxy's status, the answer as it streams, the lines after it."""
+
+    def status(self, text: str) -> None: ...
+
+    def write(self, text: str) -> None: ...
+
+    def end(self) -> None: ...
+
+    def note(self, line: str) -> None: ...
+
+
+class PlainView:
+    """Raw text, no status line: what a pipe or a file gets."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._written = False
+
+    def status(self, text: str) -> None:
+        pass
+
+    def write(self, text: str) -> None:
+        self._out.write(text)
+        self._out.flush()
+        self._written = True
+
+    def end(self) -> None:
+        if self._written:
+            self._out.write("\n")
+            self._written = False
+
+    def note(self, line: str) -> None:
+        self._out.write(line + "\n")
+        self._out.flush()
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A cloud answer the user may buy: the model, its estimated cost, the rest of the session's (if known)."""
+
+    model: str
+    cost_usd: float
+    session_usd: float | None = None
+
+    def question(self) -> str:
+        session = "" if self.session_usd is None else f" (session ~{money(self.session_usd)})"
+        return f"Upgrade to {self.model} for {money(self.cost_usd)}{session}? [y/N] "
+
+    def hint(self) -> str:
+        return f"Run again with --upgrade {self.model} to pay ~{money(self.cost_usd)} for a cloud answer."
 
 
 class YoloError(Exception):
-    """Something the user should read, then try again."""
+    """Something the user should read, then try again; `offer` when a cloud answer could be bought instead."""
+
+    def __init__(self, message: str, offer: Offer | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.offer = offer
 
 
 @dataclass(frozen=True)
@@ -28,6 +99,7 @@ class Outcome:
 
     hermes: dict[str, Any]
     upgrade: str | None  # the X-Hermes-Upgrade header: "<model>; cost_usd=...; ..."
+    usage: dict[str, Any] | None  # the usage chunk's figures (prompt_tokens, completion_tokens)
 
 
 def build_messages(prompt: str, files: Sequence[Path]) -> list[dict[str, str]]:
@@ -42,47 +114,125 @@ def build_messages(prompt: str, files: Sequence[Path]) -> list[dict[str, str]]:
     return [{"role": "user", "content": "\n\n".join(parts)}]
 
 
-def ask_once(
-    url: str,
-    messages: list[dict[str, str]],
-    out: TextIO,
-    headers: dict[str, str] | None = None,
-    model: str = "auto",
-) -> Outcome:
-    """Stream one answer to `out`; return the "hermes" field and the offered upgrade."""
+def ask_once(url: str, messages: list[dict[str, str]], view: View, headers: dict[str, str] | None = None,
+             model: str = "auto", waiting: str = "waiting for Hermes") -> Outcome:
+    """Stream one answer to `view`; return the "hermes" field, the offered upgrade and the usage."""
     body = {"model": model, "messages": messages, "stream": True, "stream_options": {"include_usage": True}}
     hermes: dict[str, Any] = {}
+    usage: dict[str, Any] | None = None
+    view.status(waiting)
     try:
         with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, headers=headers or {},
                           timeout=TIMEOUT) as response:
             if response.status_code != 200:
-                raise YoloError(_error_message(response.read()))
+                raise _error(json_error(response.read()))
             upgrade = response.headers.get("x-hermes-upgrade")
-            for event in _events(response.iter_lines()):
+            for line in response.iter_lines():
+                if line.startswith(STATUS_PREFIX):
+                    view.status(line[len(STATUS_PREFIX):])
+                if not line.startswith("data: ") or line == "data: [DONE]":
+                    continue
+                event = json.loads(line[len("data: "):])
                 if "error" in event:
-                    raise YoloError(event["error"].get("message", "the stream failed"))
-                for choice in event.get("choices", []):
-                    out.write(choice.get("delta", {}).get("content") or "")
-                    out.flush()
+                    raise _error(event["error"])
+                for choice in event.get("choices") or []:
+                    piece = (choice.get("delta") or {}).get("content")
+                    if piece:
+                        view.write(piece)
+                usage = event.get("usage") or usage
                 hermes = event.get("hermes", hermes)
     except httpx.ConnectError:
         raise YoloError(f"Hermes is not running at {url}: start it with scripts/start-proxy.") from None
     except httpx.HTTPError as exc:
         raise YoloError(f"Talking to Hermes at {url} failed: {exc}") from None
-    out.write("\n")
-    return Outcome(hermes, upgrade)
+    finally:
+        view.end()
+    return Outcome(hermes, upgrade, usage)
 
 
-def summary(hermes: dict[str, Any]) -> str:
-    """One line: route, model, quality, cost, budget left."""
+def run(
+    url: str,
+    prompt: str,
+    files: Sequence[Path],
+    view: View,
+    interactive: bool,
+    confirm: Callable[[str], bool],
+    headers: dict[str, str] | None = None,
+    upgrade: str | None = None,
+) -> Outcome:
+    """Ask; after each answer note what it cost; if a person is there and an upgrade is offered, ask them.
+
+    The run is one session (its own X-Session-Id), so the session cost shown
+    is what this run has spent, and an accepted upgrade applies to it alone.
+    """
+    messages = build_messages(prompt, files)
+    headers = {"X-Session-Id": f"yolo-{uuid.uuid4().hex[:16]}"} | (headers or {})
+    spent: list[float] = []
+
+    def ask(model: str | None) -> Outcome:
+        sent = headers | ({"X-Hermes-Upgrade": model} if model else {})
+        outcome = ask_once(url, messages, view, sent, waiting=f"asking {model}" if model else "waiting for Hermes")
+        spent.append(float(outcome.hermes.get("cost_usd") or 0.0))
+        view.note(call_line(outcome.usage, outcome.hermes, sum(spent)))
+        view.note(route_line(outcome.hermes))
+        return outcome
+
+    try:
+        outcome = ask(upgrade)
+    except YoloError as exc:
+        if exc.offer is None or not interactive or not confirm(f"{exc.message}\n{exc.offer.question()}"):
+            raise YoloError(f"{exc.message} {exc.offer.hint()}" if exc.offer else exc.message) from None
+        return ask(exc.offer.model)
+    offer = upgrade_offer(outcome) if interactive else None
+    if offer and confirm(offer.question()):
+        outcome = ask(offer.model)
+    return outcome
+
+
+def call_line(usage: dict[str, Any] | None, hermes: dict[str, Any], session_usd: float) -> str:
+    """aider's line: `Tokens: 2.1k sent, 310 received. Cost: $0.0091 message, $0.0120 session. Budget: ...`."""
+    parts = []
+    if usage:
+        parts.append(f"Tokens: {tokens(int(usage.get('prompt_tokens') or 0))} sent, "
+                     f"{tokens(int(usage.get('completion_tokens') or 0))} received.")
+    parts.append(f"Cost: {money(float(hermes.get('cost_usd') or 0.0))} message, {money(session_usd)} session.")
+    if "budget_remaining_usd" in hermes:
+        limit = hermes.get("budget_limit_usd")
+        tier = hermes.get("tier")
+        parts.append(f"Budget: {money(hermes['budget_remaining_usd'])} left"
+                     + (f" of ${limit:.2f}" if limit is not None else "")
+                     + (f" ({tier} tier)" if tier and tier != "normal" else "") + ".")
+    return " ".join(parts)
+
+
+def route_line(hermes: dict[str, Any]) -> str:
+    """Where the answer came from: `[hermes] route=local model=smollm2:135m quality=4.2/9.0`."""
     quality = hermes.get("quality") or {}
     shown = f"{quality['score']:.1f}/{quality['target']:.1f}" if quality else "n/a"
-    return (f"[hermes] route={hermes.get('route')} model={hermes.get('model')} quality={shown} "
-            f"cost=${hermes.get('cost_usd', 0):.6f} budget left=${hermes.get('budget_remaining_usd', 0):.2f}")
+    return f"[hermes] route={hermes.get('route')} model={hermes.get('model')} quality={shown}"
 
 
-def upgrade_question(outcome: Outcome) -> tuple[str, str] | None:
-    """(model, the question to ask) when the answer came with an upgrade offer, else None."""
+def money(usd: float) -> str:
+    """Dollars as yolo, `hermes budget` and `hermes stats` show them: four decimals ($0.0015, $4.9985).
+
+    A non-zero amount that would show as $0.0000 keeps two significant digits ($0.000012), so it never reads as nothing.
+    """
+    if usd and f"{abs(usd):.4f}" == "0.0000":
+        return f"${usd:.{1 - math.floor(math.log10(abs(usd)))}f}"
+    return f"${usd:.4f}"
+
+
+def tokens(count: int) -> str:
+    """A token count as aider shows it: 310, 2.1k, 12k."""
+    if count < 1000:
+        return str(count)
+    if count < 10_000:
+        return f"{count / 1000:.1f}k"
+    return f"{round(count / 1000)}k"
+
+
+def upgrade_offer(outcome: Outcome) -> Offer | None:
+    """The upgrade a local answer came with, or None."""
     if outcome.hermes.get("route") != "local":
         return None
     options = outcome.hermes.get("upgrade_options") or []
@@ -93,29 +243,28 @@ def upgrade_question(outcome: Outcome) -> tuple[str, str] | None:
         option = _best_offer(options, (outcome.hermes.get("quality") or {}).get("target"))
     if option is None:
         return None
-    model = option["model"]
-    session = option["session"]["rest_of_session_cost_usd"]
-    return model, f"Upgrade to {model} for ${option['estimated_cost_usd']:.4f} (session ~${session:.2f})? [y/N] "
+    return Offer(option["model"], option["estimated_cost_usd"], option["session"]["rest_of_session_cost_usd"])
 
 
-def run(
-    url: str,
-    prompt: str,
-    files: Sequence[Path],
-    out: TextIO,
-    interactive: bool,
-    confirm: Callable[[str], bool],
-    headers: dict[str, str] | None = None,
-) -> Outcome:
-    """Ask; print the summary; if a person is there and an upgrade is offered, ask them and maybe re-send."""
-    messages = build_messages(prompt, files)
-    outcome = ask_once(url, messages, out, headers)
-    out.write(summary(outcome.hermes) + "\n")
-    question = upgrade_question(outcome) if interactive else None
-    if question and confirm(question[1]):
-        outcome = ask_once(url, messages, out, (headers or {}) | {"X-Hermes-Upgrade": question[0]})
-        out.write(summary(outcome.hermes) + "\n")
-    return outcome
+def json_error(body: bytes) -> dict[str, Any]:
+    """The OpenAI error object of an error response, or one made of its text."""
+    try:
+        error = json.loads(body)["error"]
+        if isinstance(error, dict):
+            return error
+    except (ValueError, KeyError, TypeError):
+        pass
+    return {"message": body.decode(errors="replace")[:500]}
+
+
+def _error(error: dict[str, Any]) -> YoloError:
+    """The error as yolo says it; a `no_local_answer` that offers an upgrade carries the offer instead of the advice."""
+    message = str(error.get("message") or "the stream failed")
+    found = RESEND_ADVICE.search(message) if error.get("code") == "no_local_answer" else None
+    if found is None:
+        return YoloError(message)
+    offer = Offer(found["model"], float(found["cost"]))
+    return YoloError(RESEND_ADVICE.sub("", message).strip(), offer)
 
 
 def _best_offer(options: list[dict[str, Any]], target: float | None) -> dict[str, Any] | None:
@@ -124,16 +273,3 @@ def _best_offer(options: list[dict[str, Any]], target: float | None) -> dict[str
     if reaching:
         return min(reaching, key=lambda o: o["estimated_cost_usd"])
     return max(options, key=lambda o: o["expected_quality"], default=None)
-
-
-def _events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
-    for line in lines:
-        if line.startswith("data: ") and line != "data: [DONE]":
-            yield json.loads(line[len("data: "):])
-
-
-def _error_message(body: bytes) -> str:
-    try:
-        return str(json.loads(body)["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        return body.decode(errors="replace")[:500]

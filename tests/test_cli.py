@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from proxy.budget import Budget
 from proxy.cli import cli, serving_stack
-from proxy.config import BUDGETS_FILE, ROUTING_FILE, load_config
+from proxy.config import BUDGETS_FILE, ROUTING_FILE, Config, load_config
+from proxy.embedded import free_port
 from proxy.pricing import PriceTable, bundled_cost_map, live_cost_map
+from proxy.store import Store
 from tests.conftest import REPO
 
 
@@ -78,10 +84,53 @@ def imported_modules(argv: list[str], env: dict[str, str]) -> set[str]:
 ])
 def test_quick_commands_never_import_the_serving_stack(argv: list[str], tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HERMES_")}
-    env |= {"HERMES_DB": str(tmp_path / "hermes.db"), "HERMES_CONFIG_DIR": str(REPO)}
+    env |= {"HERMES_DB": str(tmp_path / "hermes.db"), "HERMES_CONFIG_DIR": str(REPO),
+            "HERMES_URL": f"http://127.0.0.1:{free_port()}"}
     imported = imported_modules([str(Path(sys.executable).parent / "hermes"), *argv], env)
     assert "proxy.cli" in imported
     assert {name.split(".")[0] for name in imported} & HEAVY_MODULES == set()
+
+
+def test_budget_from_the_proxy_imports_neither_the_serving_stack_nor_the_store(hermes_url: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HERMES_")} | {"HERMES_URL": hermes_url}
+    imported = imported_modules([str(Path(sys.executable).parent / "hermes"), "budget", "--json"], env)
+    assert {name.split(".")[0] for name in imported} & (HEAVY_MODULES | {"httpx", "aiosqlite", "pydantic"}) == set()
+
+
+def test_budget_asks_the_proxy_with_its_key(make_config: Callable[..., Config],
+                                            serve_hermes: Callable[..., str]) -> None:
+    url = serve_hermes(make_config(HERMES_API_KEY="hermes-test-key"))
+    result = CliRunner().invoke(cli, ["budget", "--json", "--url", url], env={"HERMES_API_KEY": "hermes-test-key"})
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert (report["source"], report["url"], report["remaining_usd"], report["tier"]) == ("proxy", url, 5.0, "normal")
+    refused = CliRunner().invoke(cli, ["budget", "--url", url], env={"HERMES_API_KEY": "wrong"})
+    assert refused.exit_code == 1
+    assert f"Hermes at {url} refused the key (401): set HERMES_API_KEY" in refused.output
+
+
+def test_budget_reads_a_file_only_when_asked_and_never_creates_one(hermes_url: str, tmp_path: Path) -> None:
+    db = tmp_path / "other.db"
+    asyncio.run(_charge(db, 1.25))
+    result = CliRunner().invoke(cli, ["budget", "--url", hermes_url, "--db", str(db), "--config-dir", str(REPO)],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "$1.2500" in result.output and f"the database file {db} (asked with --db)" in result.output
+    missing = tmp_path / "missing" / "hermes.db"
+    for argv in (["--db", str(missing)], ["--offline"]):
+        result = CliRunner().invoke(cli, ["budget", "--url", hermes_url, "--config-dir", str(REPO), *argv],
+                                    env={"HERMES_DB": str(missing)})
+        assert result.exit_code == 1
+        assert f"There is no Hermes database at {missing}" in result.output
+    assert not missing.parent.exists()
+
+
+async def _charge(db: Path, usd: float) -> None:
+    config = load_config(REPO, {})
+    store = await Store.open(db)
+    budget = Budget(config.budget, store, PriceTable.from_config(config), config.cloud_models)
+    await store.charge((await budget.status()).day, "gemini-flash", usd)
+    await store.close()
 
 
 def test_litellms_bundled_price_file_prices_each_model_as_litellm_does() -> None:
