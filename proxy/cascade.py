@@ -227,17 +227,26 @@ def decide(
         assert result.best is not None
         return None, f"{result.best.model} reached the target"
     best = best_option(options, target_quality)
+    why = _short_of_target(result, target_quality)
     if policy == "auto" and best is not None and best.estimated_cost_usd <= remaining_usd:
-        return config.find_model(best.model), f"policy auto: upgraded to {best.model}"
+        return config.find_model(best.model), f"policy auto: upgraded to {best.model}: {why}"
     if result.answer is None:
         raise _no_local_answer(result, best, policy)
     if policy == "never":
-        return None, "policy never: stayed local"
+        return None, f"policy never: stayed local: {why}"
     if best is None:
-        return None, "no cloud upgrade available (no OPENROUTER_API_KEY, or none the budget tier allows)"
+        return None, f"no cloud upgrade available (no OPENROUTER_API_KEY, or none the budget tier allows): {why}"
     if policy == "auto":
-        return None, f"policy auto: {best.model} would cost more than the budget left"
-    return None, f"policy ask: accept with X-Hermes-Upgrade: {best.model}"
+        return None, f"policy auto: {best.model} would cost more than the budget left: {why}"
+    return None, f"policy ask: accept with X-Hermes-Upgrade: {best.model}: {why}"
+
+
+def _short_of_target(result: CascadeResult, target_quality: float) -> str:
+    """Why the local answer was not enough, in the words of the decision."""
+    best = result.best
+    if best is None or best.score is None:
+        return "no local answer was scored"
+    return f"the best local answer ({best.model}) scored {best.score.score:.1f}, below the target {target_quality:.1f}"
 
 
 def local_target(config: Config, ref: ModelRef) -> Target:

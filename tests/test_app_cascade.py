@@ -56,7 +56,8 @@ def test_rejected_answer_under_ask_offers_options_a_hand_computation_agrees_with
     hermes = response.json()["hermes"]
     score = hermes["quality"]["score"]
     assert score < 10.0 and hermes["cascade"]["attempts"][-1]["outcome"] == "rejected"
-    assert hermes["cascade"]["decision"] == "policy ask: accept with X-Hermes-Upgrade: claude-3-opus"
+    assert hermes["cascade"]["decision"].startswith("policy ask: accept with X-Hermes-Upgrade: claude-3-opus: the best "
+                                                    "local answer (smollm2:135m) scored ")
     assert openrouter.requests == []
 
     prices = PriceTable.from_config(config)
@@ -124,7 +125,7 @@ def test_the_policy_header_overrides_the_configured_policy(
     url = serve_hermes(make_config({"cascade": {"target_quality": 10.0}, "upgrade_policy": "auto"}))
     never = auto(url, headers={"X-Hermes-Upgrade-Policy": "never"})
     assert never.headers["x-hermes-route"] == "local"
-    assert never.json()["hermes"]["cascade"]["decision"] == "policy never: stayed local"
+    assert never.json()["hermes"]["cascade"]["decision"].startswith("policy never: stayed local: the best local answer")
     assert openrouter.requests == []
     assert_openai_error(auto(url, headers={"X-Hermes-Upgrade-Policy": "maybe"}), 400, "invalid_policy")
 
