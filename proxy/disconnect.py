@@ -1,4 +1,4 @@
-"""Stop work nobody will read: notice when an HTTP client goes away.
+"""Stop work nobody will read: notice when an HTTP client goes away (chat and autocomplete alike).
 
 The embedded model generates in a worker thread, token by token, one
 request at a time. A client that leaves must not keep it busy (the next
@@ -9,13 +9,17 @@ the ASGI `receive` says `http.disconnect` or a streamed send fails.
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypeVar
 
 import anyio
-from starlette.responses import StreamingResponse
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
+
+from proxy.errors import ClientClosed
 
 T = TypeVar("T")
 
@@ -81,4 +85,31 @@ class CancellingStreamingResponse(StreamingResponse):
 
 async def _until_disconnected(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def unless_client_leaves(request: Request, work: Coroutine[Any, Any, Response]) -> Response:
+    """Await `work`, cancelled if the client disconnects first (then ClientClosed).
+
+    Starlette would go on with a request whose client has gone: the local
+    model would keep generating an answer nobody reads, and the next request
+    would queue behind it. The request body has been read, so the next ASGI
+    message can only be the disconnect.
+    """
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task})  # its money is settled on the way out
+    if not task.cancelled():
+        return task.result()  # the answer, or the error it raised
+    raise ClientClosed("The client closed the connection before the answer was ready.")
+
+
+async def _disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
         pass

@@ -107,6 +107,32 @@ class EmbeddedModel:
         return self._pieces(self._llama.create_completion(prompt=prompt, stream=True, **sampling),
                             cancel or threading.Event())
 
+    @property
+    def fim_tokens(self) -> tuple[int, int, int] | None:
+        """The GGUF's fill-in-the-middle tokens (prefix, suffix, middle), or None when it has none (SmolLM2)."""
+        model = self._llama._model
+        tokens = (model.token_prefix(), model.token_suffix(), model.token_middle())
+        return tokens if all(token >= 0 for token in tokens) else None
+
+    def infill(self, prefix: str, suffix: str, sampling: dict[str, Any],
+               cancel: threading.Event | None = None) -> Pieces:
+        """What goes between `prefix` and `suffix`, piece by piece; `cancel` as for `chat`.
+
+        With FIM tokens in the GGUF, the prompt is prefix-suffix-middle
+        (PSM, as StarCoder and Qwen2.5-Coder were trained; llama-cpp-python's
+        own `suffix` argument is unfinished and ignores them). Without them
+        the model can only continue the prefix, so it stops where its text
+        reaches the first line of the suffix.
+        """
+        tokens = self.fim_tokens
+        if tokens is None and not prefix:  # nothing to continue (and llama.cpp asserts on an empty prompt)
+            return _nothing()
+        if tokens is None:
+            return self.generate(prefix, sampling | {"stop": sampling.get("stop", []) + _suffix_stop(suffix)}, cancel)
+        prompt = fim_prompt(self._llama.tokenize, prefix, suffix, tokens)
+        return self._pieces(self._llama.create_completion(prompt=prompt, stream=True, **sampling),
+                            cancel or threading.Event())
+
     def _pieces(self, chunks: Iterator[Any], cancel: threading.Event) -> Pieces:
         self.calls += 1
         reason = "stop"
@@ -125,6 +151,27 @@ class EmbeddedModel:
         finally:
             chunks.close()  # type: ignore[attr-defined]  # llama-cpp's streams are generators
         yield Finished("length" if reason == "length" else "stop")
+
+
+def fim_prompt(tokenize: Callable[..., list[int]], prefix: str, suffix: str,
+               tokens: tuple[int, int, int]) -> list[int]:
+    """The token ids of a prefix-suffix-middle infill prompt; `tokens` are the (prefix, suffix, middle) ids."""
+    prefix_id, suffix_id, middle_id = tokens
+
+    def text(value: str) -> list[int]:  # the code as text: a "<fim_suffix>" typed in it is not the token
+        return tokenize(value.encode(), add_bos=False, special=False) if value else []
+
+    return [prefix_id, *text(prefix), suffix_id, *text(suffix), middle_id]
+
+
+def _nothing() -> Pieces:
+    yield Finished("stop")
+
+
+def _suffix_stop(suffix: str) -> list[str]:
+    """Where a model that cannot infill should stop: at the suffix's first line, if it says enough to be sure."""
+    line = next((line.strip() for line in suffix.splitlines() if line.strip()), "")
+    return [line] if len(line) >= 3 else []
 
 
 def create_local_model_app(model: EmbeddedModel) -> Starlette:
@@ -149,7 +196,8 @@ def create_local_model_app(model: EmbeddedModel) -> Starlette:
                 "template": "{{ .Prompt }}",
                 "details": _model_entry(model)["details"],
                 "model_info": {"general.architecture": "llama", "llama.context_length": model.context_tokens},
-                "capabilities": ["completion", "tools"],
+                # "insert" (Ollama's word for fill-in-the-middle) only when the GGUF has FIM tokens.
+                "capabilities": ["completion", "tools"] + (["insert"] if model.fim_tokens else []),
             }
         )
 
@@ -179,11 +227,12 @@ def create_local_model_app(model: EmbeddedModel) -> Starlette:
         if body.get("model") != model.name:
             return _not_found(body.get("model"))
         prompt = body.get("prompt") or ""
-        if not isinstance(prompt, str):
-            return JSONResponse({"error": "prompt must be a string"}, status_code=400)
-        if not prompt:  # Ollama's way of loading a model: an empty, finished answer
+        suffix = body.get("suffix") or ""
+        if not isinstance(prompt, str) or not isinstance(suffix, str):
+            return JSONResponse({"error": "prompt and suffix must be strings"}, status_code=400)
+        if not prompt and (not suffix or body.get("raw")):  # Ollama's way of loading a model: an empty answer
             return JSONResponse(_final(model, "response", "load", 0, 0, 0))
-        messages = [{"role": "user", "content": prompt}]
+        messages = [{"role": "user", "content": prompt + suffix}]
         if body.get("system"):
             messages.insert(0, {"role": "system", "content": body["system"]})
         try:
@@ -192,7 +241,9 @@ def create_local_model_app(model: EmbeddedModel) -> Starlette:
             return JSONResponse({"error": str(exc)}, status_code=400)
         sampling = to_sampling(body.get("options"), body.get("format"), model.default_max_tokens)
         cancel = threading.Event()
-        if body.get("raw"):
+        if suffix and not body.get("raw"):  # fill in the middle; a raw prompt is used as it is, as by Ollama
+            pieces = _run(model, lambda: model.infill(prompt, suffix, sampling, cancel))
+        elif body.get("raw"):
             pieces = _run(model, lambda: model.generate(prompt, sampling, cancel))
         else:
             pieces = _run(model, lambda: model.chat(messages, sampling, cancel))

@@ -58,6 +58,7 @@ class LocalCatalog:
         self._ttl_s = ttl_s
         self._names: frozenset[str] | None = None
         self._checked_at = float("-inf")
+        self._fills: dict[str, tuple[float, bool]] = {}  # name -> (when asked, has "insert")
 
     async def models(self) -> frozenset[str] | None:
         """The pulled model names, or None while Ollama is unreachable."""
@@ -70,3 +71,17 @@ class LocalCatalog:
         names = await self.models()
         # Ollama lists "gemma3:latest"; users write "gemma3" as often as not.
         return bool(names) and (name in names or f"{name}:latest" in names)  # type: ignore[operator]
+
+    async def fills_in_middle(self, name: str) -> bool:
+        """Whether Ollama says `name` can fill in the middle (its /api/show lists "insert"), cached as the list is."""
+        checked = self._fills.get(name)
+        if checked is None or time.monotonic() - checked[0] > self._ttl_s:
+            capabilities = None
+            try:
+                response = await self._client.post(f"{self.api_base}/api/show", json={"model": name},
+                                                   timeout=PROBE_TIMEOUT_S)
+                capabilities = response.json().get("capabilities") if response.status_code == 200 else None
+            except (httpx.HTTPError, ValueError, AttributeError):
+                pass  # no answer, or not Ollama's: as good as no "insert"
+            checked = self._fills[name] = (time.monotonic(), isinstance(capabilities, list) and "insert" in capabilities)
+        return checked[1]

@@ -79,7 +79,7 @@ async def complete(target: Target, chat: ChatRequest) -> dict[str, Any]:
         async with asyncio.timeout(target.timeout_s):
             response = await _acompletion(target, chat, stream=False)
     except Exception as exc:
-        raise _translate(exc, target) from exc
+        raise translate_error(exc, target) from exc
     return _completion_dict(response, target.model.name)
 
 
@@ -97,14 +97,14 @@ async def stream(target: Target, chat: ChatRequest) -> AsyncIterator[dict[str, A
         async with asyncio.timeout_at(deadline):
             response = await _acompletion(target, chat, stream=True)
     except Exception as exc:
-        raise _translate(exc, target) from exc
+        raise translate_error(exc, target) from exc
     chunks = _stream_chunks(response, target)
     try:
         async with asyncio.timeout_at(deadline):
             first = await anext(chunks)
     except Exception as exc:
         await chunks.aclose()
-        raise _translate(exc, target) from exc
+        raise translate_error(exc, target) from exc
     return prepend(first, chunks)
 
 
@@ -159,12 +159,12 @@ def _stream_error(exc: BaseException, guard: StreamGuard, target: Target) -> Her
     if isinstance(exc, MidStreamFallbackError) and exc.original_exception is not None:
         exc = exc.original_exception
     if isinstance(exc, litellm.Timeout) or _caused_by(exc, TimeoutError):
-        return _translate(exc, target)
+        return translate_error(exc, target)
     if isinstance(exc, litellm.APIConnectionError):
         return _incomplete(guard, target, f"{name} closed the connection mid-answer")
     if isinstance(exc, litellm.BadRequestError):  # the request was accepted: a 400 now is a chunk LiteLLM could not read
         return _bad_response(f"{name} sent a stream chunk that is not an OpenAI chunk.")
-    return _translate(exc, target)
+    return translate_error(exc, target)
 
 
 def _incomplete(guard: StreamGuard, target: Target, what: str = "") -> UpstreamError:
@@ -214,7 +214,7 @@ def _check_tool_arguments(chat: ChatRequest, name: str) -> None:
                                  f"a local model, got {snippet(arguments)!r}.", code="invalid_messages") from None
 
 
-def _translate(exc: BaseException, target: Target) -> HermesError:
+def translate_error(exc: BaseException, target: Target) -> HermesError:
     """The Hermes error for a failed upstream call (cf. httpx's map_httpcore_exceptions)."""
     if isinstance(exc, HermesError):
         return exc
