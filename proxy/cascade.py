@@ -2,7 +2,8 @@
 
 `auto` tries the local models in order, scores each answer 0-10 and returns
 the first at or above the target, free. Otherwise it keeps the best local
-answer, prices the upgrades the budget tier allows, and decides by the
+answer, prices the upgrades its task tier may use within what the budget
+tier allows (`cloud.tiers`, upgrade.tier_models), and decides by the
 upgrade policy: `auto` pays for the best upgrade that fits the budget, `ask`
 returns the local answer with the options, `never` stays local. A session
 that upgraded stays on its cloud model while the tier allows it.
@@ -25,7 +26,7 @@ from proxy.ollama import LocalCatalog
 from proxy.openai_api import ChatRequest
 from proxy.quality import Judge, QualityScore, score_answer
 from proxy.store import Store
-from proxy.upgrade import UpgradeOption, best_option
+from proxy.upgrade import UpgradeOption, best_option, tier_models
 from proxy.upstream import Target
 
 POLICIES = ("auto", "ask", "never")
@@ -75,13 +76,30 @@ class Plan:
     reason: str = ""
 
 
+async def requested_plan(
+    chat: ChatRequest, config: Config, catalog: LocalCatalog, allowed_cloud: Sequence[ModelRef], task: TaskClass
+) -> Plan:
+    """The plan for a request that names its model (or `local`/`cloud`): no cascade.
+
+    `cloud` takes the first model the task's tier may use within `allowed_cloud`
+    (upgrade.tier_models); a model named outright is the user's choice, which
+    only the budget limits.
+    """
+    if chat.model != "cloud":
+        return Plan(await choose_target(chat, config, catalog, allowed_cloud), reason=f"{chat.model} requested")
+    tier = tier_models(config, task.tier, allowed_cloud)
+    target = await choose_target(chat, config, catalog, tier.models)
+    return Plan(target, reason=f"cloud requested: {target.model.name}" + (f"; {tier.reason}" if tier.reason else ""))
+
+
 async def choose_target(
     chat: ChatRequest, config: Config, catalog: LocalCatalog, allowed_cloud: Sequence[ModelRef]
 ) -> Target:
     """The model to call for a request that names one (or `local`/`cloud`).
 
-    `cloud` takes the first of `allowed_cloud` (what the budget tier allows);
-    when the tier allows none, the budget's reservation refuses it, saying why.
+    `cloud` takes the first of `allowed_cloud` (what the budget tier allows,
+    or within it what the task tier may use: `requested_plan`); when the
+    tier allows none, the budget's reservation refuses it, saying why.
     """
     if chat.model in ("auto", "local"):
         return await _first_local(config, catalog)
@@ -221,13 +239,18 @@ def decide(
     target_quality: float,
     remaining_usd: float,
     config: Config,
+    tier_reason: str = "",
 ) -> tuple[ModelRef | None, str]:
-    """(the cloud model to upgrade to, or None to answer locally; why)."""
+    """(the cloud model to upgrade to, or None to answer locally; why).
+
+    `options` are those of the task tier's models (upgrade.tier_models);
+    `tier_reason`, which those are and why, ends the why.
+    """
     if result.accepted:
         assert result.best is not None
         return None, f"{result.best.model} reached the target"
     best = best_option(options, target_quality)
-    why = _short_of_target(result, target_quality)
+    why = _short_of_target(result, target_quality) + (f"; {tier_reason}" if tier_reason else "")
     if policy == "auto" and best is not None and best.estimated_cost_usd <= remaining_usd:
         return config.find_model(best.model), f"policy auto: upgraded to {best.model}: {why}"
     if result.answer is None:

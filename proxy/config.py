@@ -68,6 +68,9 @@ class ServerConfig(_Section):
 class LocalModelSpec(_Section):
     name: str = Field(min_length=1)
     quality_prior: float = Quality
+    # Whether it fills in the middle, for /v1/completions (completions.py): true or false,
+    # or null to ask Ollama (its /api/show lists the "insert" capability).
+    fim: bool | None = None
 
 
 class LocalConfig(_Section):
@@ -91,6 +94,9 @@ class EmbeddedModelConfig(_Section):
     port: int = Field(0, ge=0, le=65535)
     threads: int = Field(2, ge=1)
     startup_timeout_s: float = Field(120.0, gt=0)
+    # Whether it serves /v1/completions (after any Ollama model that fills in the middle);
+    # null: only if its GGUF has FIM tokens (SmolLM2's has none: it continues the prefix).
+    fim: bool | None = True
 
 
 class CloudModelSpec(_Section):
@@ -112,6 +118,21 @@ class CloudConfig(_Section):
     api_base: str = DEFAULT_OPENROUTER_API_BASE
     timeout_s: float = Field(120.0, gt=0)
     models: tuple[CloudModelSpec, ...] = ()
+    # Which cloud models each classification tier may use (Ralex's routing by task), in order of
+    # preference: `any`, or a list of names from `models`. Empty: every tier may use any.
+    # Checked against the rules and models by `_check_task_tiers`.
+    tiers: dict[str, Literal["any"] | tuple[str, ...]] = {}
+
+    @field_validator("tiers", mode="before")
+    @classmethod
+    def _any_or_names(cls, value: object) -> object:
+        # Before pydantic's own check, whose union errors name type internals, not the tier.
+        for tier, models in value.items() if isinstance(value, dict) else ():
+            names = isinstance(models, list) and models and all(isinstance(m, str) and m for m in models)
+            if models != "any" and not names:
+                raise ValueError(f"must map each classification tier to 'any' or a list of cloud model names, "
+                                 f"got {tier}: {models!r}")
+        return value
 
 
 class CascadeConfig(_Section):
@@ -186,6 +207,8 @@ class BudgetTier(_Section):
 
 class SessionConfig(_Section):
     default_remaining_turns: int = Field(25, gt=0)
+    # A conversation idle this long starts a new session (session.py): its links have expired.
+    idle_timeout_s: float = Field(4 * 3600, gt=0, allow_inf_nan=False)
 
 
 class BudgetConfig(_Section):
@@ -294,6 +317,7 @@ def load_config(config_dir: Path | None = None, env: Mapping[str, str] | None = 
     budget = _load(BudgetConfig, config_dir / BUDGETS_FILE)
     _check_unique_names(routing)
     _check_judge(routing)
+    _check_task_tiers(routing)
     database = env.get("HERMES_DB") or routing.server.database
     return Config(
         routing=routing,
@@ -361,6 +385,29 @@ def _check_judge(routing: RoutingConfig) -> None:
     if judge is not None and judge not in local:
         raise ConfigError(f"{ROUTING_FILE}: quality.judge_model must name a local model ({', '.join(sorted(local))}), "
                           f"got {judge!r}")
+
+
+def _check_task_tiers(routing: RoutingConfig) -> None:
+    """cloud.tiers names only models `cloud.models` has, and every rule's tier has an entry (a typo is caught).
+
+    A tier no rule uses is allowed: rules replaced in a config of one's own need not prune the shipped mapping.
+    """
+    mapping = routing.cloud.tiers
+    if not mapping:
+        return
+    classification = routing.classification
+    used = {"classification.default.tier": classification.default.tier}
+    used |= {f"classification.rules[{i}].tier": rule.tier for i, rule in enumerate(classification.rules)}
+    cloud = [m.name for m in routing.cloud.models]
+    for tier, models in mapping.items():
+        for i, name in enumerate(() if models == "any" else models):
+            if name not in cloud:
+                raise ConfigError(f"{ROUTING_FILE}: cloud.tiers.{tier}[{i}] must name a cloud model "
+                                  f"({', '.join(cloud) or 'cloud.models is empty'}), got {name!r}")
+    for key, tier in used.items():
+        if tier not in mapping:
+            raise ConfigError(f"{ROUTING_FILE}: {key} is {tier!r}, which cloud.tiers does not map to cloud models "
+                              f"(it maps {', '.join(mapping)})")
 
 
 def _check_unique_names(routing: RoutingConfig) -> None:

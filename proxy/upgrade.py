@@ -1,4 +1,4 @@
-"""Upgrade options: what each allowed cloud model would cost for this task, and what it would buy."""
+"""Upgrade options: which cloud models a task may use, what each would cost for it, and what it would buy."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from proxy.config import ModelRef
+from proxy.config import Config, ModelRef
 from proxy.estimate import count_input_tokens, estimate_output
 from proxy.openai_api import ChatRequest
 from proxy.pricing import PriceTable
@@ -35,6 +35,39 @@ class UpgradeOption:
         return _rounded(asdict(self))
 
 
+@dataclass(frozen=True)
+class TierModels:
+    """The cloud models a request's task tier may use, within what the budget tier allows, and why."""
+
+    models: tuple[ModelRef, ...]
+    reason: str  # for the decision, e.g. "task tier smart allows claude-3.5-sonnet, claude-3-opus"; "" when none
+
+
+def tier_models(config: Config, tier: str, allowed: Sequence[ModelRef]) -> TierModels:
+    """Those of `allowed` (what the budget tier allows) that classification tier `tier` may use (`cloud.tiers`).
+
+    In the tier's order of preference. When the budget tier allows none of
+    the task tier's models, all of `allowed`, and the reason says so: the
+    budget tier is the user's rule about money, so within it a cloud answer
+    from a model the task would not have chosen still beats none (or the
+    local answer that already fell short). Empty when `allowed` is.
+    """
+    if not allowed:
+        return TierModels((), "")
+    wanted = config.routing.cloud.tiers.get(tier, "any")
+    if wanted == "any":
+        return TierModels(tuple(allowed), f"task tier {tier}: any cloud model")
+    by_name = {m.name: m for m in allowed}
+    models = tuple(by_name[name] for name in wanted if name in by_name)
+    said = f"task tier {tier} allows {', '.join(wanted)}"
+    if not models:
+        return TierModels(tuple(allowed), f"{said}, none of which the budget tier allows: "
+                                          f"using what it allows ({_names(allowed)})")
+    if len(models) < len(wanted):
+        return TierModels(models, f"{said}; the budget tier leaves {_names(models)}")
+    return TierModels(models, said)
+
+
 async def upgrade_options(
     models: Sequence[ModelRef],
     chat: ChatRequest,
@@ -45,7 +78,7 @@ async def upgrade_options(
     conversation: Conversation,
     remaining_turns: int,
 ) -> list[UpgradeOption]:
-    """An option per cloud model in `models` (those the budget tier allows), in their order."""
+    """An option per cloud model in `models` (`tier_models`: the task tier's, within the budget tier), in their order."""
     options = []
     for model in models:
         input_tokens = count_input_tokens(model.litellm_model, chat.messages, chat.params.get("tools"))
@@ -74,6 +107,10 @@ def best_option(options: Sequence[UpgradeOption], target_quality: float) -> Upgr
     if reaching:
         return min(reaching, key=lambda o: o.estimated_cost_usd)
     return max(options, key=lambda o: o.expected_quality, default=None)
+
+
+def _names(models: Sequence[ModelRef]) -> str:
+    return ", ".join(m.name for m in models)
 
 
 def _rounded(value: Any) -> Any:

@@ -141,3 +141,46 @@ def test_empty_files_mean_defaults(tmp_path: Path) -> None:
 def test_the_judge_must_be_a_local_model(config_dir: Path) -> None:
     replace_in(config_dir / ROUTING_FILE, "judge_model: null", "judge_model: gpt-4")
     assert load_error(config_dir).startswith("routing_rules.yaml: quality.judge_model must name a local model (")
+
+
+def test_shipped_task_tiers_route_by_task(config_dir: Path) -> None:
+    tiers = load_config(config_dir, {}).routing.cloud.tiers
+    assert tiers == {"cheap": ("gemini-flash",), "smart": ("claude-3.5-sonnet", "claude-3-opus"),
+                     "yolo": ("gemini-flash",), "default": "any"}
+
+
+def test_a_task_tier_no_rule_uses_is_allowed(config_dir: Path) -> None:
+    """Rules replaced in a config of one's own need not prune the shipped mapping."""
+    replace_in(config_dir / ROUTING_FILE, "    yolo: [gemini-flash]", "    yolo: [gemini-flash]\n    spare: any")
+    assert load_config(config_dir, {}).routing.cloud.tiers["spare"] == "any"
+
+
+def test_a_task_tier_naming_an_unknown_model_is_refused(config_dir: Path) -> None:
+    replace_in(config_dir / ROUTING_FILE, "smart: [claude-3.5-sonnet, claude-3-opus]", "smart: [claude-3.5-sonnet, claude-4]")
+    assert load_error(config_dir) == (
+        "routing_rules.yaml: cloud.tiers.smart[1] must name a cloud model "
+        "(claude-3.5-sonnet, gpt-4, claude-3-opus, gemini-flash), got 'claude-4'")
+
+
+def test_a_task_tier_naming_a_local_model_is_refused(config_dir: Path) -> None:
+    replace_in(config_dir / ROUTING_FILE, "cheap: [gemini-flash]", "cheap: [smollm2:135m]")
+    assert load_error(config_dir).startswith("routing_rules.yaml: cloud.tiers.cheap[0] must name a cloud model (")
+
+
+@pytest.mark.parametrize("value", [
+    pytest.param("best", id="a-word-not-any"),
+    pytest.param("[]", id="empty-list"),
+    pytest.param("[1, 2]", id="numbers"),
+])
+def test_a_task_tier_must_be_any_or_a_list_of_names(config_dir: Path, value: str) -> None:
+    replace_in(config_dir / ROUTING_FILE, "default: any", f"default: {value}")
+    message = load_error(config_dir)
+    assert message.startswith("routing_rules.yaml: cloud.tiers must map each classification tier to 'any' or a list "
+                              "of cloud model names, got default: ")
+
+
+def test_a_rule_whose_tier_has_no_cloud_models_is_refused(config_dir: Path) -> None:
+    replace_in(config_dir / ROUTING_FILE, "      tier: smart\n", "      tier: smrt\n")
+    assert load_error(config_dir) == (
+        "routing_rules.yaml: classification.rules[1].tier is 'smrt', which cloud.tiers does not map to cloud models "
+        "(it maps cheap, smart, yolo, default)")
