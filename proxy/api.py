@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from proxy import reports
 from proxy.errors import BadRequest, NotFound
 from proxy.estimate import prediction_error_pct
 from proxy.pipeline import complete, plan, understand
@@ -23,9 +24,12 @@ ACCURACY_WINDOW = 10
 
 
 async def costs_analysis(request: Request) -> Response:
-    """Today's spend by model, what is left, the tier, and when it resets.
+    """Today's spend by model, what is left, the tier, when it resets, and what local answers saved.
+
+    `savings`: the estimated cost of the cloud calls today's local answers
+    stood in for (savings.py); `today_usd` is null while none did.
     ---
-    summary: Today's spend by model, remaining budget, tier and reset time
+    summary: Today's spend by model, remaining budget, tier, reset time and savings
     responses:
       200: {description: The day's money}
     """
@@ -34,6 +38,7 @@ async def costs_analysis(request: Request) -> Response:
     return JSONResponse(status.as_dict() | {
         "allowed_models": [m.name for m in services.meter.budget.allowed_models(status)],
         "by_model": await services.store.spend_by_model(status.day),
+        "savings": await reports.saved_today(services.store, status.resets_at),
     })
 
 
@@ -88,7 +93,7 @@ async def route_process(request: Request) -> Response:
             if not isinstance(body[key], str):
                 raise BadRequest(f"'{key}' must be a string.", code=f"invalid_{key}")
             headers[header] = body[key]
-    understood = understand(services, chat, headers, time.monotonic())
+    understood = await understand(services, chat, headers, time.monotonic())
     answer, hermes, response_headers = await complete(
         services, understood, await plan(services, understood, await services.meter.budget.status()))
     choice = answer["choices"][0]

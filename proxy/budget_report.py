@@ -66,16 +66,18 @@ def proxy_report(url: str, headers: dict[str, str], now: datetime | None = None)
         "resets_at": data["resets_at"],
         "resets_in_s": int((resets_at - now).total_seconds()),
         "by_model": data["by_model"],
+        "savings": data.get("savings"),  # None from a proxy that predates savings
         "local_success_rate": None,
         "local_tries": None,
     }
 
 
 async def budget_report(config: Config, clock: Clock | None = None) -> dict[str, Any]:
-    """Today's spend, remaining, tier, time to reset, spend by model, local success rate, from the database file.
+    """Today's spend, remaining, tier, time to reset, spend by model, savings, local success rate, from the file.
 
     Raises ReportError, and creates nothing, when the file does not exist.
     """
+    from proxy import reports
     from proxy.budget import Budget, system_clock
     from proxy.preferences import Preferences
     from proxy.pricing import PriceTable
@@ -105,6 +107,7 @@ async def budget_report(config: Config, clock: Clock | None = None) -> dict[str,
             "resets_at": status.resets_at.isoformat(),
             "resets_in_s": int((status.resets_at - clock().astimezone(status.resets_at.tzinfo)).total_seconds()),
             "by_model": await store.spend_by_model(status.day),
+            "savings": await reports.saved_today(store, status.resets_at),
             "local_success_rate": round(accepted / tried, 4) if tried else None,
             "local_tries": tried,
         }

@@ -38,16 +38,21 @@ class Snapshot:
     charged: list[dict[str, Any]]
     attempts: list[dict[str, Any]]
     latency: list[dict[str, Any]]
+    saved: list[dict[str, Any]]  # all time, per cloud model stood in for
+    saved_today: dict[str, Any]
 
     @classmethod
     async def read(cls, services: Services) -> Snapshot:
         store = services.store
+        status = await services.meter.budget.status()
         return cls(
-            status=await services.meter.budget.status(),
+            status=status,
             requests=await reports.request_counts(store),
             charged=await reports.charged_by_model(store),
             attempts=await reports.attempt_totals(store, ""),
             latency=await reports.latency_histogram(store, tuple(bound * 1000 for bound in LATENCY_BUCKETS_S)),
+            saved=await reports.saved_by_model(store),
+            saved_today=await reports.saved_today(store, status.resets_at),
         )
 
 
@@ -61,6 +66,7 @@ class StoreCollector(Collector):
         yield from self._requests()
         yield from self._budget()
         yield from self._cascade()
+        yield from self._savings()
         yield self._latency()
 
     def _requests(self) -> Iterator[Metric]:
@@ -106,6 +112,21 @@ class StoreCollector(Collector):
             attempts.add_metric([*key, "rejected"], row["tried"] - row["accepted"])
             attempts.add_metric([*key, "skipped"], row["skipped"])
         yield attempts
+
+    def _savings(self) -> Iterator[Metric]:
+        saved = CounterMetricFamily(
+            "hermes_saved_usd",
+            "Estimated cost of the cloud calls that local answers stood in for (see the README), all time, "
+            "by the cloud model compared with.", labels=["model"])
+        answers = CounterMetricFamily("hermes_saved_answers", "Local answers that stood in for a cloud call, all time.",
+                                      labels=["model"])
+        for row in self.snapshot.saved:
+            saved.add_metric([row["model"]], row["saved_usd"])
+            answers.add_metric([row["model"]], row["answers"])
+        yield saved
+        yield answers
+        yield GaugeMetricFamily("hermes_saved_today_usd", "What today's local answers saved, at the cloud estimate.",
+                                value=self.snapshot.saved_today["today_usd"] or 0.0)
 
     def _latency(self) -> Metric:
         latency = HistogramMetricFamily("hermes_request_latency_seconds",

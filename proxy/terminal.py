@@ -27,6 +27,7 @@ def render_budget(report: dict[str, Any], console: Console) -> None:
     summary.add_row("Spent today", f"${report['spent_usd']:.4f}" + (
         f" (+${report['reserved_usd']:.4f} reserved)" if report["reserved_usd"] else ""))
     summary.add_row("Remaining", f"${left:.4f} of ${report['limit_usd']:.2f}")
+    summary.add_row("Saved today", _saved(report.get("savings")))
     summary.add_row("Tier", report["tier"] + (f" ({', '.join(report['allowed_models'])})"
                                               if report["allowed_models"] else " (local models only)"))
     hours, rest = divmod(max(report["resets_in_s"], 0), 3600)
@@ -75,6 +76,17 @@ def _source(report: dict[str, Any]) -> str:
     if report["source"] == "proxy":
         return f"the running proxy at {report['url']}"
     return f"the database file {report['database']} ({report['source_reason']})"
+
+
+def _saved(savings: dict[str, Any] | None) -> str:
+    """What today's local answers saved, as the "Saved today" row says it."""
+    if savings is None:
+        return "not reported (the proxy predates savings)"
+    if savings["today_usd"] is None:
+        return "nothing yet (no local answer stood in for a cloud model today)"
+    answers = savings["answers"]
+    return (f"${savings['today_usd']:.4f} by {answers} local answer{'s' if answers != 1 else ''} "
+            "(the cloud model's estimated cost)")
 
 
 def _share(value: float | None) -> str:

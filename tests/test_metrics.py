@@ -44,6 +44,11 @@ def test_metrics_count_the_requests_sent(hermes_url: str, openrouter: OpenRouter
     assert metrics["hermes_budget_remaining_usd"][0].value == pytest.approx(5.0 - COST_PER_CALL_USD)
     assert metrics["hermes_budget_limit_usd"][0].value == 5.0
     assert values(metrics["hermes_budget_tier"], "hermes_budget_tier", "tier") == {("normal",): 1}
+    # Only the `auto` answer stood in for a cloud call; the `local` ones were the user's choice.
+    savings = auto["savings"]
+    assert values(metrics["hermes_saved_usd"], "hermes_saved_usd_total", "model") == {
+        (savings["model"],): pytest.approx(savings["estimated_cost_usd"], abs=1e-8)}
+    assert metrics["hermes_saved_today_usd"][0].value == pytest.approx(savings["estimated_cost_usd"], abs=1e-8)
 
     attempts = values(metrics["hermes_cascade_attempts"], "hermes_cascade_attempts_total", "task_type", "outcome")
     expected = {"accepted": 0, "rejected": 0, "skipped": 0} | {tried["outcome"]: 1}
