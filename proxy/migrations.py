@@ -162,9 +162,31 @@ async def m007_task_detail(db: InlineConnection) -> None:
     await db.execute("ALTER TABLE tasks ADD COLUMN hermes TEXT")
 
 
+async def m008_savings(db: InlineConnection) -> None:
+    # What a local answer saved: the estimated cost of the cloud model it stood in for (savings.py); NULL otherwise.
+    await db.execute("ALTER TABLE tasks ADD COLUMN saved_usd REAL")
+
+
+async def m009_session_links(db: InlineConnection) -> None:
+    # Each answer Hermes gave, as the digest of the conversation through it (session.py): the next
+    # turn finds its session here. `cloud_model`: the upgrade that conversation accepted, kept from
+    # here on; `next_thread`: the first turn that went on from it (another one forks).
+    await db.execute(
+        """
+        CREATE TABLE session_links (
+            thread_sha256 TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            cloud_model TEXT,
+            next_thread_sha256 TEXT,
+            created_at TEXT NOT NULL
+        )
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[InlineConnection], Awaitable[None]]] = [
     m001_initial, m002_money, m003_cascade, m004_preferences, m005_reservation_owners, m006_day_totals,
-    m007_task_detail]
+    m007_task_detail, m008_savings, m009_session_links]
 
 
 async def migrate(db: InlineConnection) -> None:

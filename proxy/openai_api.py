@@ -135,3 +135,26 @@ async def completion_chunks(answer: dict[str, Any]) -> AsyncIterator[dict[str, A
     finish = answer["choices"][0]["finish_reason"]
     yield base | {"choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish}]}
     yield base | {"choices": [], "usage": answer["usage"]}
+
+
+class StreamedMessage:
+    """The assistant message a stream's chunks add up to (its text and tool calls), as the client will resend it."""
+
+    def __init__(self) -> None:
+        self._text: list[str] = []
+        self._calls: dict[int, dict[str, Any]] = {}
+
+    def add(self, chunk: dict[str, Any]) -> None:
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                self._text.append(delta["content"])
+            for part in delta.get("tool_calls") or ():
+                call = self._calls.setdefault(part.get("index", 0), {"name": "", "arguments": ""})
+                function = part.get("function") or {}
+                call["name"] += function.get("name") or ""
+                call["arguments"] += function.get("arguments") or ""
+
+    def message(self) -> dict[str, Any]:
+        calls = [{"type": "function", "function": self._calls[i]} for i in sorted(self._calls)]
+        return {"role": "assistant", "content": "".join(self._text), **({"tool_calls": calls} if calls else {})}

@@ -29,6 +29,7 @@ from proxy.cascade import (
     deadline_s,
     decide,
     local_target,
+    requested_plan,
     run_local_cascade,
     upgrade_policy,
 )
@@ -41,6 +42,7 @@ from proxy.ollama import LocalCatalog
 from proxy.openai_api import (
     ChatRequest,
     Settle,
+    StreamedMessage,
     completion_chunks,
     json_response,
     sse_response,
@@ -48,9 +50,9 @@ from proxy.openai_api import (
 from proxy.preferences import Preferences
 from proxy.pricing import PriceTable
 from proxy.report import Report, usd
-from proxy.session import Conversation, identify, remaining_turns
+from proxy.session import Conversation, identify, remaining_turns, resolve
 from proxy.store import Store, TaskRecord
-from proxy.upgrade import upgrade_options
+from proxy.upgrade import tier_models, upgrade_options
 from proxy.upstream import Upstream
 
 
@@ -88,12 +90,14 @@ class Request:
     outcome: Outcome = dataclasses.field(default_factory=Outcome)
 
 
-def understand(services: Services, chat: ChatRequest, headers: Mapping[str, str], started: float) -> Request:
+async def understand(services: Services, chat: ChatRequest, headers: Mapping[str, str], started: float) -> Request:
     """Identify the session and classify; a rule's max_tokens override caps the client's."""
+    conversation = identify(headers, chat.messages)  # first: a bad session id is a 400 before anything
     task = services.classifier.classify(chat.messages)
     if task.max_tokens:
         chat = chat.limited_to(task.max_tokens)
-    return Request(chat, identify(headers, chat.messages), task, headers, started)
+    conversation = await resolve(conversation, services.store, services.config.budget.session.idle_timeout_s)
+    return Request(chat, conversation, task, headers, started)
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,7 @@ async def prepare(services: Services, request: Request, status: BudgetStatus) ->
     config, store, chat = services.config, services.store, request.chat
     allowed = services.meter.budget.allowed_models(status)
     if chat.model != "auto":
-        return Plan(await choose_target(chat, config, services.catalog, allowed), reason=f"{chat.model} requested")
+        return await requested_plan(chat, config, services.catalog, allowed, request.task)
     session = await store.session(request.conversation.session_id)
     capped = _session_capped(config, session)
     if capped:
@@ -133,11 +137,17 @@ async def prepare(services: Services, request: Request, status: BudgetStatus) ->
     policy = upgrade_policy(services.preferences.current.upgrade_policy, request.headers)
     if accepted is not None and not capped:
         return Plan(cloud_target(config, accepted), reason=f"upgrade to {accepted.name} accepted")
-    if session and session["cloud_model"]:
-        ref = config.find_model(session["cloud_model"])
+    # Only a conversation that accepted an upgrade stays on it: a named session by its record, any
+    # other by the answer it continues (session.py), so another that opened alike never does.
+    conversation = request.conversation
+    stays_on = (session or {}).get("cloud_model") if conversation.named else conversation.stays_on
+    if stays_on:
+        ref = config.find_model(stays_on)
         if ref in allowed:  # continuity: the context is already paid for on that model
-            return Plan(cloud_target(config, ref), reason=f"the session stays on {ref.name}")
-        await store.stay_on_cloud(request.conversation.session_id, None)
+            return Plan(cloud_target(config, ref),
+                        reason=f"the session stays on {ref.name}: this conversation accepted the upgrade to it")
+        if conversation.named:
+            await store.stay_on_cloud(conversation.session_id, None)
     live = await _live_local(services, request)
     if live is not None:
         return live
@@ -163,10 +173,11 @@ async def run_cascade(services: Services, request: Request, pending: Cascade,
     turns_left = remaining_turns(mean_turns, sessions_known, request.conversation.turns,
                                  config.budget.session.default_remaining_turns)
     best_score = result.best.score.score if result.best and result.best.score else 0.0
-    options = await upgrade_options(upgradable, chat, request.task.task_type, best_score, services.prices, store,
+    tier = tier_models(config, request.task.tier, upgradable)  # routing by task: cloud.tiers
+    options = await upgrade_options(tier.models, chat, request.task.task_type, best_score, services.prices, store,
                                     request.conversation, turns_left)
     remaining = (await services.meter.budget.status()).remaining_usd  # the cascade took a while
-    upgrade, reason = decide(result, options, policy, pending.target_quality, remaining, config)
+    upgrade, reason = decide(result, options, policy, pending.target_quality, remaining, config, tier.reason)
     if pending.capped:
         reason = pending.capped
     if upgrade is not None:
@@ -220,10 +231,13 @@ async def open_stream(services: Services, request: Request, chosen: Plan) -> tup
     try:
         if chosen.answer is not None:
             chunks = completion_chunks(chosen.answer)
+            call.answer = chosen.answer["choices"][0]["message"]
         else:
             chunks = await services.upstream.stream(chosen.target, call.metered.chat)
             if call.metered.grant is not None:
                 chunks = _noting_generation(chunks, services.store, call.metered.grant.reservation_id)
+            call.streamed = StreamedMessage()
+            chunks = _collecting(chunks, call.streamed)
     except BaseException as exc:
         await call.settle(None, _failure(exc), partial=_maybe_billed(exc))
         raise
@@ -238,6 +252,7 @@ async def complete(services: Services, request: Request, chosen: Plan) -> tuple[
     except BaseException as exc:
         await call.settle(None, _failure(exc), partial=_maybe_billed(exc))
         raise
+    call.answer = answer["choices"][0]["message"]
     hermes = await call.settle(answer["usage"], None)
     headers = call.headers | call.report.headers(hermes["cost_usd"], hermes["budget_remaining_usd"])
     return answer, hermes, headers
@@ -277,6 +292,15 @@ async def _noting_generation(chunks: AsyncIterator[dict[str, Any]], store: Store
             yield chunk
 
 
+async def _collecting(chunks: AsyncIterator[dict[str, Any]], message: StreamedMessage
+                      ) -> AsyncIterator[dict[str, Any]]:
+    """`chunks`, each also added to `message`: the answer the client will send back next turn."""
+    async with aclosing(chunks):
+        async for chunk in chunks:
+            message.add(chunk)
+            yield chunk
+
+
 def _maybe_billed(exc: BaseException) -> bool:
     """Whether a call that ended with `exc` may have been served (and billed) all the same.
 
@@ -304,6 +328,8 @@ class _Call:
     metered: Metered
     headers: dict[str, str]
     started: float
+    answer: dict[str, Any] | None = None  # the assistant message given, once known: the session's link
+    streamed: StreamedMessage | None = None  # what a relayed stream's chunks add up to, if it is one
     _settled: asyncio.Future[dict[str, Any]] | None = None
 
     @classmethod
@@ -325,6 +351,7 @@ class _Call:
 
         async def settle_and_record() -> dict[str, Any]:  # one transaction: the money and its record, or neither
             bill = await services.meter.finish(self.metered, usage, failed=error is not None, partial=partial)
-            return await self.report.record(usage, error, bill, self.started)
+            answer = self.answer or (self.streamed.message() if self.streamed and error is None else None)
+            return await self.report.record(usage, error, bill, self.started, answer)
 
         return await services.store.atomic(settle_and_record)

@@ -1,23 +1,39 @@
 """Sessions: which requests belong to one conversation, and what staying on a cloud model would cost.
 
-aider, OpenCode and Continue resend the whole conversation every turn, so a
-session is recognised by its stable prefix (system prompt + first user
-message) when the client sends no `X-Session-Id`.
+A client that names its session (`X-Session-Id`, or OpenCode's
+`X-Session-Affinity`) gets that one. Otherwise the conversation's own history
+says: aider, OpenCode and Continue resend the whole conversation every turn,
+so a request that carries one of Hermes's answers continues the session that
+answer was given in. Each answer is recorded as a link, a digest of the client
+and everything up to and including the answer (`thread`); the next turn looks
+up the digest of its history through its last assistant message. Two
+conversations that open alike ("hi") start as two sessions, since a request
+with no answer in it gets a new id; if their histories are the same up to an
+answer, the first to go on from it keeps the session and the other forks into
+a new one. A link unused for `idle_timeout_s` has expired.
+
+Staying on a cloud model rides on the links too: it is kept only by the
+conversation whose own history holds the answer of the upgrade it accepted.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 
 from proxy.errors import BadRequest
 from proxy.estimate import count_text_tokens
 from proxy.pricing import Price
 from proxy.chat import message_text
+
+if TYPE_CHECKING:
+    from proxy.store import Store
 
 MAX_SESSION_ID_CHARS = 128
 # A client's session id is echoed in the X-Hermes-Session-Id header and typed back into
@@ -35,6 +51,10 @@ class Conversation:
     session_id: str
     turns: int  # user messages so far, this one included
     mean_user_tokens: int
+    named: bool = False  # the client named the session
+    thread: str = ""  # digest of the client and every message so far: with the answer, the next turn's link
+    continues: str | None = None  # digest through the last assistant message: the link this turn looks up
+    stays_on: str | None = None  # the cloud model this conversation accepted an upgrade to, from its link
 
 
 @dataclass(frozen=True)
@@ -59,16 +79,40 @@ class SessionImpact:
 
 
 def identify(headers: Mapping[str, str], messages: Sequence[dict[str, Any]]) -> Conversation:
-    """The session a request belongs to, and its turns so far; BadRequest for an id that is not printable ASCII."""
-    given = headers.get("x-session-id", "").strip()
+    """The request's conversation: a named session, or the digests `resolve` finds its session by.
+
+    BadRequest for a session id that is not printable ASCII.
+    """
+    given = (headers.get("x-session-id") or headers.get("x-session-affinity") or "").strip()
     if not SESSION_ID_CHARS.fullmatch(given):
         raise BadRequest("The session id (X-Session-Id, or 'session_id') must be printable ASCII: letters, digits, "
                          "punctuation and spaces.", code="invalid_session_id")
-    session_id = given[:MAX_SESSION_ID_CHARS] if given else _derived_id(messages)
     user_texts = [message_text(m) for m in messages if m.get("role") == "user"]
     tokens = [count_text_tokens(text) for text in user_texts if text]  # remembered: a session repeats them
     mean_user_tokens = round(sum(tokens) / len(tokens)) if tokens else 0
-    return Conversation(session_id, max(len(user_texts), 1), mean_user_tokens)
+    thread, continues = _digests(headers.get("user-agent", ""), messages)
+    return Conversation(given[:MAX_SESSION_ID_CHARS], max(len(user_texts), 1), mean_user_tokens, named=bool(given),
+                        thread=thread, continues=continues)
+
+
+async def resolve(conversation: Conversation, store: Store, idle_timeout_s: float) -> Conversation:
+    """`conversation` with its session: the named one, the one its last answer was given in, or a new one."""
+    if conversation.named:
+        return conversation
+    if conversation.continues is not None:
+        link = await store.claim_session_link(conversation.continues, conversation.thread, idle_timeout_s)
+        if link is not None:
+            return dataclasses.replace(conversation, session_id=link[0], stays_on=link[1])
+    return dataclasses.replace(conversation, session_id=new_session_id())
+
+
+def answer_link(conversation: Conversation, answer: dict[str, Any]) -> str:
+    """The digest the next turn will look up: this conversation with `answer` (an assistant message) after it."""
+    return _chain(conversation.thread, answer)
+
+
+def new_session_id() -> str:
+    return f"s-{secrets.token_hex(8)}"
 
 
 def remaining_turns(mean_session_turns: float | None, sessions_known: int, turns_so_far: int, default: int) -> int:
@@ -112,8 +156,24 @@ def session_impact(
     )
 
 
-def _derived_id(messages: Sequence[dict[str, Any]]) -> str:
-    system = next((message_text(m) for m in messages if m.get("role") in ("system", "developer")), "")
-    first_user = next((message_text(m) for m in messages if m.get("role") == "user"), "")
-    digest = hashlib.sha256(f"{system}\0{first_user}".encode()).hexdigest()
-    return f"s-{digest[:16]}"
+def _digests(client: str, messages: Sequence[dict[str, Any]]) -> tuple[str, str | None]:
+    """(the whole thread, the thread through the last assistant message or None)."""
+    digest = hashlib.sha256(client.encode()).hexdigest()
+    continues = None
+    for message in messages:
+        digest = _chain(digest, message)
+        if message.get("role") == "assistant":
+            continues = digest
+    return digest, continues
+
+
+def _chain(digest: str, message: dict[str, Any]) -> str:
+    """`digest` extended by one message, as a client echoes it back: its role, text and tool calls.
+
+    Whitespace is folded and content parts joined, so an answer a client
+    resends in another shape (a string, or a list of text parts) still links.
+    """
+    calls = "".join(f"\0{(c.get('function') or {}).get('name')}\0{(c.get('function') or {}).get('arguments')}"
+                    for c in message.get("tool_calls") or () if isinstance(c, dict))
+    text = " ".join(message_text(message).split())
+    return hashlib.sha256(f"{digest}\0{message.get('role')}\0{text}{calls}".encode()).hexdigest()

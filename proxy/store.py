@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ class TaskRecord:
     task_type: str | None = None
     session_id: str | None = None
     hermes: dict[str, Any] | None = None  # the response's "hermes" field: the dashboard's detail view
+    saved_usd: float | None = None  # a local answer's avoided cloud cost (savings.py); None: nothing was avoided
 
 
 @dataclass(frozen=True)
@@ -109,15 +110,15 @@ class Store(Transactions):
             """
             INSERT INTO tasks (created_at, requested_model, route, model, stream, status, error_code,
                                prompt_sha256, prompt, input_tokens, output_tokens, cost_usd, latency_ms, task_type,
-                               session_id, hermes)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                               session_id, hermes, saved_usd)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             (
                 _now(), task.requested_model, task.route, task.model, int(task.stream), task.status,
                 task.error_code, prompt_sha256(task.messages),
                 json.dumps(task.messages) if self._store_prompts else None,
                 task.input_tokens, task.output_tokens, task.cost_usd, task.latency_ms, task.task_type,
-                task.session_id, None if task.hermes is None else json.dumps(task.hermes),
+                task.session_id, None if task.hermes is None else json.dumps(task.hermes), task.saved_usd,
             ),
         )
 
@@ -267,6 +268,33 @@ class Store(Transactions):
             """,
             (session_id, now, now, turns, context_tokens, mean_user_tokens, output_tokens, cost_usd, stays_on),
         )
+
+    async def add_session_link(self, thread: str, session_id: str, cloud_model: str | None) -> None:
+        """Note an answer of `session_id` (the conversation through it, digested); the first such answer wins."""
+        await self._write(
+            """INSERT INTO session_links (thread_sha256, session_id, cloud_model, created_at) VALUES (?, ?, ?, ?)
+               ON CONFLICT (thread_sha256) DO NOTHING""",
+            (thread, session_id, cloud_model, _now()))
+
+    async def claim_session_link(self, thread: str, next_thread: str, idle_timeout_s: float
+                                 ) -> tuple[str, str | None] | None:
+        """(session id, cloud model) of the answer `thread` ends with, for the turn `next_thread` that follows it.
+
+        None when no such answer is known, it is older than `idle_timeout_s`, or
+        another turn already went on from it (a fork). One statement: two
+        processes cannot both claim it.
+        """
+        since = (datetime.now(timezone.utc) - timedelta(seconds=idle_timeout_s)).isoformat()
+
+        async def claim() -> tuple[str, str | None] | None:
+            rows = await self._db.execute_fetchall(
+                """UPDATE session_links SET next_thread_sha256 = ?
+                   WHERE thread_sha256 = ? AND created_at >= ? AND COALESCE(next_thread_sha256, ?) = ?
+                   RETURNING session_id, cloud_model""",
+                (next_thread, thread, since, next_thread, next_thread))
+            return (rows[0]["session_id"], rows[0]["cloud_model"]) if rows else None
+
+        return await self.atomic(claim)
 
     async def stay_on_cloud(self, session_id: str, model: str | None) -> None:
         """Remember the cloud model a session moved to (None: back to local)."""

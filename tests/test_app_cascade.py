@@ -97,11 +97,12 @@ def test_under_auto_it_upgrades_records_the_cost_and_the_session_stays_on_cloud(
     assert [t["cost_usd"] for t in tasks(tmp_path)] == [0.0002]
 
     calls = embedded_model.calls
-    follow_up = CHAT + [{"role": "assistant", "content": "Rome was founded..."},
-                        {"role": "user", "content": "And the empire?"}]
+    follow_up = CHAT + [first.json()["choices"][0]["message"], {"role": "user", "content": "And the empire?"}]
     second = chat(url, {"model": "auto", "messages": follow_up, "max_tokens": 16})
     assert second.headers["x-hermes-route"] == "cloud" and second.headers["x-hermes-model"] == "claude-3.5-sonnet"
     assert second.json()["hermes"]["cascade"] is None  # no local tries: continuity
+    reason = "the session stays on claude-3.5-sonnet: this conversation accepted the upgrade to it"
+    assert second.json()["hermes"]["reason"] == second.headers["x-hermes-reason"] == reason
     assert embedded_model.calls == calls
     assert second.headers["x-hermes-session-id"] == first.headers["x-hermes-session-id"]
     assert len(openrouter.requests) == 2
@@ -117,6 +118,32 @@ def test_an_offered_upgrade_is_accepted_with_a_header(
     assert auto(url, headers={"X-Session-Id": "ses-1"}).headers["x-hermes-model"] == "gemini-flash"
     bad = auto(url, headers={"X-Hermes-Upgrade": "smollm2:135m"})
     assert_openai_error(bad, 400, "invalid_upgrade")
+
+
+def test_under_ask_a_conversation_that_opens_alike_never_spends_without_accepting(
+    make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub
+) -> None:
+    """Two conversations open with the same "hi"; only the one that accepted the upgrade stays on the cloud."""
+    url = serve_hermes(make_config({"upgrade_policy": "ask"}))
+    hi = [{"role": "user", "content": "hi"}]
+    accepted = chat(url, {"model": "auto", "messages": hi, "max_tokens": 16},
+                    headers={"X-Hermes-Upgrade": "gemini-flash"})
+    offered = chat(url, {"model": "auto", "messages": hi, "max_tokens": 16})
+    assert (accepted.headers["x-hermes-route"], offered.headers["x-hermes-route"]) == ("cloud", "local")
+    assert accepted.headers["x-hermes-session-id"] != offered.headers["x-hermes-session-id"]
+    assert len(openrouter.requests) == 1
+
+    def next_turn(first: httpx.Response) -> httpx.Response:
+        messages = hi + [first.json()["choices"][0]["message"], {"role": "user", "content": "and then?"}]
+        return chat(url, {"model": "auto", "messages": messages, "max_tokens": 16})
+
+    stays, asks = next_turn(accepted), next_turn(offered)
+    assert stays.headers["x-hermes-route"] == "cloud" and stays.headers["x-hermes-model"] == "gemini-flash"
+    assert stays.headers["x-hermes-session-id"] == accepted.headers["x-hermes-session-id"]
+    assert asks.headers["x-hermes-route"] == "local"  # asked again, not moved to the cloud silently
+    assert asks.headers["x-hermes-session-id"] == offered.headers["x-hermes-session-id"]
+    assert asks.json()["hermes"]["reason"].startswith("policy ask: accept with X-Hermes-Upgrade")
+    assert len(openrouter.requests) == 2  # the one conversation that accepted, twice
 
 
 def test_the_policy_header_overrides_the_configured_policy(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import litellm
 import pytest
 
 from proxy.config import load_config
 from proxy.estimate import count_input_tokens
 from proxy.pricing import Price, PriceTable
-from proxy.session import identify, remaining_turns, session_impact
+from proxy.session import Conversation, answer_link, identify, remaining_turns, resolve, session_impact
+from proxy.store import Store
 from tests.conftest import REPO
 
 SYSTEM = {"role": "system", "content": "Act as an expert software developer. Always use best practices."}
@@ -33,15 +37,74 @@ def six_turns() -> list[dict]:
     return messages
 
 
-def test_session_id_comes_from_the_header_or_the_stable_prefix() -> None:
+def test_a_named_session_is_the_clients_own() -> None:
     messages = six_turns()
     assert identify({"x-session-id": "ses_123"}, messages).session_id == "ses_123"
-    first = identify({}, messages[:2])
-    later = identify({}, messages)
-    assert first.session_id == later.session_id and first.session_id.startswith("s-")
-    other = identify({}, [SYSTEM, {"role": "user", "content": "Something else entirely."}])
-    assert other.session_id != first.session_id
-    assert (first.turns, later.turns) == (1, 6)
+    assert identify({"x-session-affinity": "ses_oc"}, messages).named  # OpenCode sends both
+    assert identify({}, messages).named is False
+    assert (identify({}, messages[:2]).turns, identify({}, messages).turns) == (1, 6)
+
+
+HI = [{"role": "user", "content": "hi"}]
+HELLO = {"role": "assistant", "content": "Hello! How can I help?"}
+
+
+async def answered(store: Store, messages: list[dict], answer: dict, cloud_model: str | None = None,
+                   headers: dict | None = None) -> Conversation:
+    """One turn as the pipeline does it: resolve the session, then link the answer given."""
+    conversation = await resolve(identify(headers or {}, messages), store, idle_timeout_s=3600)
+    await store.add_session_link(answer_link(conversation, answer), conversation.session_id, cloud_model)
+    return conversation
+
+
+@pytest.mark.asyncio
+async def test_two_conversations_that_open_with_hi_are_two_sessions(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "hermes.db")
+    try:
+        a1 = await answered(store, HI, HELLO)
+        b1 = await answered(store, HI, HELLO)  # the same words, the same (deterministic) answer
+        assert a1.session_id != b1.session_id and a1.session_id.startswith("s-")
+        a2 = await answered(store, HI + [HELLO, {"role": "user", "content": "fix the typo in README"}], HELLO)
+        b2 = await answered(store, HI + [HELLO, {"role": "user", "content": "write a haiku"}], HELLO)
+        assert a2.session_id == a1.session_id  # the first to go on from the shared answer keeps the session
+        assert b2.session_id not in (a1.session_id, b1.session_id)  # the other forks into its own
+        retried = await resolve(identify({}, HI + [HELLO, {"role": "user", "content": "fix the typo in README"}]),
+                                store, idle_timeout_s=3600)
+        assert retried.session_id == a1.session_id  # a retry of the same turn is the same session
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_only_the_conversation_that_accepted_an_upgrade_stays_on_it(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "hermes.db")
+    try:
+        cloud_answer = {"role": "assistant", "content": "Hi there, claude here."}
+        await answered(store, HI, cloud_answer, cloud_model="claude-3.5-sonnet")  # A accepted the upgrade
+        await answered(store, HI, HELLO)  # B stayed local
+        a2 = await resolve(identify({}, HI + [cloud_answer, {"role": "user", "content": "go on"}]), store, 3600)
+        b2 = await resolve(identify({}, HI + [HELLO, {"role": "user", "content": "go on"}]), store, 3600)
+        assert (a2.stays_on, b2.stays_on) == ("claude-3.5-sonnet", None)
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_an_answer_resent_in_another_shape_still_links_and_an_idle_one_expires(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "hermes.db")
+    try:
+        first = await answered(store, HI, {"role": "assistant", "content": "Hello!  How can\nI help?"},
+                               headers={"user-agent": "aider/0.86"})
+        parts = {"role": "assistant", "content": [{"type": "text", "text": "Hello! How can I help?"}]}
+        later = identify({"user-agent": "aider/0.86"}, HI + [parts, {"role": "user", "content": "more"}])
+        assert (await resolve(later, store, 3600)).session_id == first.session_id
+        other_client = identify({"user-agent": "curl/8"}, HI + [parts, {"role": "user", "content": "more"}])
+        assert (await resolve(other_client, store, 3600)).session_id != first.session_id
+        with sqlite3.connect(tmp_path / "hermes.db") as db:
+            db.execute("UPDATE session_links SET created_at = '2020-01-01T00:00:00+00:00', next_thread_sha256 = NULL")
+        assert (await resolve(later, store, 3600)).session_id != first.session_id  # idle for years: a new one
+    finally:
+        await store.close()
 
 
 def test_remaining_turns_are_learned_once_enough_sessions_are_known() -> None:
