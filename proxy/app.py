@@ -7,10 +7,11 @@ needs (`pipeline.Services`) are made in the lifespan and live on `app.state`.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,15 +24,16 @@ from starlette.routing import Route
 from starlette.schemas import SchemaGenerator
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from proxy import api, dashboard, metrics, settings_api
+from proxy import api, completions, dashboard, metrics, openapi_spec, settings_api
 from proxy.budget import Budget, Clock, system_clock
 from proxy.classify import Classifier
 from proxy.config import ROUTE_NAMES, Config
-from proxy.errors import ClientClosed, HermesError, Unauthorized, UnknownModel
+from proxy.errors import HermesError, Unauthorized, UnknownModel
 from proxy.guard import OriginGuard
 from proxy.meter import Meter
 from proxy.ollama import LocalCatalog
 from proxy.openai_api import error_body, error_response, parse_chat_request, read_json_body
+from proxy.disconnect import unless_client_leaves
 from proxy.early_stream import early_response
 from proxy.local_attempt import LocalSpeeds
 from proxy.pipeline import Cascade, Services, prepare, record_failure, respond, run_cascade, understand
@@ -50,22 +52,42 @@ async def chat_completions(request: Request) -> Response:
     """`POST /v1/chat/completions`: validate, understand, plan, answer (and record).
     ---
     summary: OpenAI chat completions, streamed (SSE) or not, through the local-first cascade
+    requestBody:
+      required: true
+      content: {application/json: {schema: {$ref: '#/components/schemas/ChatCompletionRequest'}}}
     responses:
       200:
-        description: An OpenAI chat.completion (or SSE chunks) plus the "hermes" field and X-Hermes-* headers
-      400: {description: Malformed request}
-      404: {description: Unknown model}
-      413: {description: Body too large}
-      429: {description: Budget exhausted}
-      502: {description: Upstream failed}
-      504: {description: Upstream timed out}
+        description: An OpenAI chat.completion (or, with stream, SSE chunks) plus the "hermes" field
+        headers:
+          X-Hermes-Route: {$ref: '#/components/headers/Route'}
+          X-Hermes-Model: {$ref: '#/components/headers/Model'}
+          X-Hermes-Task-Type: {$ref: '#/components/headers/TaskType'}
+          X-Hermes-Tier: {$ref: '#/components/headers/Tier'}
+          X-Hermes-Quality: {$ref: '#/components/headers/Quality'}
+          X-Hermes-Cost-USD: {$ref: '#/components/headers/CostUSD'}
+          X-Hermes-Budget-Remaining-USD: {$ref: '#/components/headers/BudgetRemainingUSD'}
+          X-Hermes-Upgrade: {$ref: '#/components/headers/Upgrade'}
+          X-Hermes-Session-Id: {$ref: '#/components/headers/SessionId'}
+          X-Hermes-Reason: {$ref: '#/components/headers/Reason'}
+          X-Hermes-Session-Cost-USD: {$ref: '#/components/headers/SessionCostUSD'}
+        content:
+          application/json: {schema: {$ref: '#/components/schemas/ChatCompletion'}}
+          text/event-stream:
+            schema: {type: string, description: 'data: <ChatCompletionChunk JSON> events, then data: [DONE]'}
+      400: {$ref: '#/components/responses/BadRequest'}
+      401: {$ref: '#/components/responses/Unauthorized'}
+      404: {$ref: '#/components/responses/NotFound'}
+      413: {$ref: '#/components/responses/TooLarge'}
+      429: {$ref: '#/components/responses/BudgetExhausted'}
+      502: {$ref: '#/components/responses/UpstreamError'}
+      504: {$ref: '#/components/responses/UpstreamTimeout'}
     """
     services: Services = request.app.state.services
     started = time.monotonic()
     chat = understood = chosen = None
     try:
         chat = parse_chat_request(await read_json_body(request, services.config.routing.server.max_body_bytes))
-        understood = understand(services, chat, request.headers, started)
+        understood = await understand(services, chat, request.headers, started)
 
         async def answer() -> Response:
             nonlocal chosen
@@ -85,56 +107,54 @@ async def chat_completions(request: Request) -> Response:
         raise
 
 
-async def unless_client_leaves(request: Request, work: Coroutine[Any, Any, Response]) -> Response:
-    """Await `work`, cancelled if the client disconnects first (then ClientClosed).
-
-    Starlette would go on with a request whose client has gone: the local
-    model would keep generating an answer nobody reads, and the next request
-    would queue behind it. The request body has been read, so the next ASGI
-    message can only be the disconnect.
-    """
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_disconnected(request))
-    try:
-        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        watcher.cancel()
-        if not task.done():
-            task.cancel()
-            await asyncio.wait({task})  # its money is settled on the way out
-    if not task.cancelled():
-        return task.result()  # the answer, or the error it raised
-    raise ClientClosed("The client closed the connection before the answer was ready.")
-
-
-async def _disconnected(request: Request) -> None:
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
-
-
 async def list_models(request: Request) -> Response:
-    """`GET /v1/models`: the three routes, then every configured model.
+    """`GET /v1/models`: the three routes, then every configured model, each marked `available` or not.
     ---
-    summary: The routes (auto, local, cloud) and every configured model
+    summary: The routes (auto, local, cloud) and every configured model, each with whether it can answer now
     responses:
-      200: {description: An OpenAI model list}
+      200:
+        description: An OpenAI model list; `available` is Hermes's own field (OpenAI clients ignore it)
+        content: {application/json: {schema: {$ref: '#/components/schemas/ModelList'}}}
     """
-    return JSONResponse({"object": "list", "data": _model_cards(request.app.state.services.config)})
+    return JSONResponse({"object": "list", "data": await _model_cards(request.app.state.services)})
 
 
 async def get_model(request: Request) -> Response:
+    """`GET /v1/models/{model}`: one model's card.
+    ---
+    summary: One model, as listed by /v1/models
+    parameters:
+      - {name: model, in: path, required: true, schema: {type: string}}
+    responses:
+      200:
+        description: The model
+        content: {application/json: {schema: {$ref: '#/components/schemas/Model'}}}
+      404:
+        description: No such model
+        content: {application/json: {schema: {$ref: '#/components/schemas/Error'}}}
+    """
     name = request.path_params["model"]
-    for card in _model_cards(request.app.state.services.config):
+    for card in await _model_cards(request.app.state.services):
         if card["id"] == name:
             return JSONResponse(card)
     raise UnknownModel(f"The model '{name}' does not exist.")
 
 
-def _model_cards(config: Config) -> list[dict[str, Any]]:
-    cards = [{"id": name, "object": "model", "created": 0, "owned_by": "hermes"} for name in ROUTE_NAMES]
-    cards += [{"id": m.name, "object": "model", "created": 0, "owned_by": "ollama"} for m in config.local_models]
-    cards += [{"id": m.name, "object": "model", "created": 0, "owned_by": "openrouter"} for m in config.cloud_models]
-    return cards
+async def _model_cards(services: Services) -> list[dict[str, Any]]:
+    """OpenAI model cards, plus `available`: a local model is pulled where Hermes asks for it (the embedded
+    model's server, or Ollama), a cloud model has OPENROUTER_API_KEY; a route, when a model behind it is."""
+    config, catalog = services.config, services.catalog
+    local = {m.name: await catalog.has(m.name) for m in config.local_models}
+    cloud = config.openrouter_api_key is not None
+    routes = {"local": any(local.values()), "cloud": cloud and bool(config.cloud_models)}
+    routes["auto"] = routes["local"] or routes["cloud"]
+
+    def card(name: str, owner: str, available: bool) -> dict[str, Any]:
+        return {"id": name, "object": "model", "created": 0, "owned_by": owner, "available": available}
+
+    return ([card(name, "hermes", routes[name]) for name in ROUTE_NAMES]
+            + [card(name, "ollama", available) for name, available in local.items()]
+            + [card(m.name, "openrouter", cloud) for m in config.cloud_models])
 
 
 async def health(request: Request) -> Response:
@@ -147,9 +167,14 @@ async def health(request: Request) -> Response:
     how the user chose to run (cloud only): still 200, but "degraded".
     ---
     summary: 200 while Hermes can answer; 503 while the local model it should have is down
+    security: []
     responses:
-      200: {description: '"ok", or "degraded" with "down" naming the part that is'}
-      503: {description: '"degraded": no local model answers, though the embedded model is enabled'}
+      200:
+        description: '"ok", or "degraded" with "down" naming the part that is'
+        content: {application/json: {schema: {$ref: '#/components/schemas/Health'}}}
+      503:
+        description: '"degraded": no local model answers, though the embedded model is enabled'
+        content: {application/json: {schema: {$ref: '#/components/schemas/Health'}}}
     """
     services = request.app.state.services
     catalog = services.catalog
@@ -184,7 +209,7 @@ class _Schemas(SchemaGenerator):
         return super().parse_docstring(func_or_method)
 
 
-SCHEMAS = _Schemas({"openapi": "3.0.0", "info": {"title": "Hermes", "version": "0.1.0"}})
+SCHEMAS = _Schemas(openapi_spec.BASE_SCHEMA)
 
 
 async def _hermes_error(request: Request, exc: Exception) -> Response:
@@ -229,8 +254,20 @@ class BearerAuth:
 
 
 def _public(path: str) -> bool:
-    """Paths that carry no data: liveness, and the dashboard's page and files (its data stays behind the key)."""
-    return path == "/health" or path == "/dashboard" or path.startswith("/dashboard/")
+    """Paths that carry no data: liveness, `/` (a redirect), and the dashboard's page and files (its data stays
+    behind the key)."""
+    return path in ("/", "/health", "/dashboard") or path.startswith("/dashboard/")
+
+
+def _log_cloud_key(config: Config) -> None:
+    """Say at start-up whether cloud models can be reached; whether a key is set, never the key."""
+    names = ", ".join(m.name for m in config.cloud_models) or "none configured"
+    if config.openrouter_api_key is not None:
+        log.info("OPENROUTER_API_KEY is set: cloud models (%s) are reachable through %s", names,
+                 config.openrouter_api_base)
+    else:
+        log.info("OPENROUTER_API_KEY is not set: answers stay local, and a request for a cloud model (%s) "
+                 "gets a 502 saying so", names)
 
 
 def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable | None = None) -> Starlette:
@@ -251,6 +288,7 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
                 log.warning("Charged %d budget reservations left by a process that ended mid-call at their "
                             "worst case: whether the upstream served them is unknown", charged)
             preferences = await Preferences.load(config, store)
+            _log_cloud_key(config)
             async with httpx.AsyncClient() as client, Relay() as relay:  # relay: the cloud's pooled connections
                 # In the background: start-up does not wait on OpenRouter.
                 reconciling = asyncio.ensure_future(reconcile_unknown_outcomes(store, client, config))
@@ -267,6 +305,10 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
                     speeds=LocalSpeeds(),
                     upstream=Upstream(relay),
                 )
+                # Start-up made ~300,000 objects (LiteLLM's alone) that live as long as the
+                # process: out of the collector's sight, a full collection no longer stalls
+                # every stream for hundreds of milliseconds.
+                gc.freeze()
                 try:
                     yield
                 finally:
@@ -280,6 +322,7 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
             Route("/v1/models", list_models),
             Route("/v1/models/{model:path}", get_model),
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route("/v1/completions", completions.completions, methods=["POST"]),
             Route("/openapi.json", openapi, include_in_schema=False),
             *api.routes,
             *settings_api.routes,

@@ -2,7 +2,7 @@
 
 `GET /dashboard` serves `static/dashboard.html`, whose script polls
 `GET /api/v1/monitoring/dashboard` and draws everything itself (inline SVG,
-text set with textContent only). A strict Content-Security-Policy keeps any
+text set with textContent only); a row opens `GET /api/v1/monitoring/requests/{id}`. A strict Content-Security-Policy keeps any
 script but our own file from running, even if a prompt carries one.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from proxy import reports
@@ -28,6 +28,7 @@ LATEST_REQUESTS = 20
 PREDICTIONS_SHOWN = 100
 PROMPT_PREVIEW_CHARS = 160
 PROMPT_HASH_CHARS = 12
+SQLITE_MAX_INT = 2**63 - 1  # a larger id in the path is no request, not an overflow
 
 STATIC = Path(__file__).parent / "static"
 ASSETS = {"dashboard.js": "text/javascript; charset=utf-8", "dashboard.css": "text/css; charset=utf-8"}
@@ -62,7 +63,9 @@ async def dashboard_data(request: Request) -> Response:
     ---
     summary: Spend by day and model, local success rate by task type, upgrade rate, quality, latency, latest requests
     responses:
-      200: {description: The dashboard's figures}
+      200:
+        description: The dashboard's figures
+        content: {application/json: {schema: {$ref: '#/components/schemas/DashboardData'}}}
     """
     services: Services = request.app.state.services
     store = services.store
@@ -77,6 +80,7 @@ async def dashboard_data(request: Request) -> Response:
         "window_days": WINDOW_DAYS,
         "since": since,
         "budget": status.as_dict(),
+        "savings": await reports.saved_today(store, status.resets_at),  # "saved $X today" under the budget
         "spend_by_day": await _spend_by_day(services, status.day),
         "by_task_type": _by_task_type(answered, attempts),
         "upgrade": _upgrade(answered),
@@ -156,6 +160,9 @@ def _prediction(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _latest(row: dict[str, Any]) -> dict[str, Any]:
+    """A request as a row of the table. `quality` is the score of the answer given: a cloud answer is
+    not scored, so a cloud row has none, and `local_quality` is the score of the local answer it replaced."""
+    cloud = row["route"] == "cloud"
     return {
         "id": row["id"],
         "created_at": row["created_at"],
@@ -165,7 +172,9 @@ def _latest(row: dict[str, Any]) -> dict[str, Any]:
         "task_type": row["task_type"],
         "status": row["status"],
         "error_code": row["error_code"],
-        "quality": _round(row["quality"], 2),
+        "session_id": row.get("session_id"),  # None until the store records it per request
+        "quality": None if cloud else _round(row.get("quality"), 2),
+        "local_quality": _round(row.get("quality"), 2) if cloud else None,
         "cost_usd": round(row["cost_usd"], 8),
         "latency_ms": round(row["latency_ms"], 1),
         "input_tokens": row["input_tokens"],
@@ -188,6 +197,89 @@ def _prompt_preview(stored: str | None) -> str | None:
     return text if len(text) <= PROMPT_PREVIEW_CHARS else text[: PROMPT_PREVIEW_CHARS - 1] + "…"
 
 
+async def request_detail(request: Request) -> Response:
+    """`GET /api/v1/monitoring/requests/{id}`: one recorded request, opened from the table.
+
+    Its row, then what the cascade did: each local attempt, the quality
+    signals of the answer given, and the decision with its reason. When the
+    store keeps a request's "hermes" field (column `hermes`), these are that
+    field's; otherwise the attempts are matched from the cascade's log and
+    the decision is read off the row, and `recorded` is false.
+    ---
+    summary: One recorded request with its cascade attempts, quality signals and decision
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: integer}}
+    responses:
+      200:
+        description: The request
+        content: {application/json: {schema: {$ref: '#/components/schemas/RequestDetail'}}}
+      404:
+        description: No such request
+        content: {application/json: {schema: {$ref: '#/components/schemas/Error'}}}
+    """
+    services: Services = request.app.state.services
+    task_id = request.path_params["id"]
+    row = await reports.task_by_id(services.store, task_id) if task_id <= SQLITE_MAX_INT else None
+    if row is None:
+        raise NotFound(f"No request #{task_id} is recorded.")
+    verdict = _recorded_verdict(row)
+    if verdict is not None:
+        cascade = verdict.get("cascade") or {}
+        quality = verdict.get("quality") or {}
+        detail = {
+            "recorded": True,
+            "attempts": cascade.get("attempts") or [],
+            "signals": quality.get("signals") or [],
+            "explanation": quality.get("explanation"),
+            "decision": {"policy": cascade.get("policy"), "reason": cascade.get("decision") or _reason(row, [])},
+            "upgrade_options": verdict.get("upgrade_options") or [],
+        }
+    else:
+        attempts = [_matched_attempt(a) for a in await reports.cascade_attempts(services.store, row)]
+        detail = {
+            "recorded": False,
+            "attempts": attempts,
+            "signals": [],
+            "explanation": None,
+            "decision": {"policy": None, "reason": _reason(row, attempts)},
+            "upgrade_options": [],
+        }
+    scores = [a["score"] for a in detail["attempts"] if a.get("score") is not None]
+    row = row | {"quality": max(scores) if scores else None}  # the best local answer's, as in the table
+    return JSONResponse(_latest(row) | {"stream": bool(row["stream"])} | detail)
+
+
+def _recorded_verdict(row: dict[str, Any]) -> dict[str, Any] | None:
+    """The request's "hermes" field as recorded, if the store keeps it."""
+    stored = row.get("hermes")
+    if not stored:
+        return None
+    verdict = json.loads(stored)
+    return verdict if isinstance(verdict, dict) else None
+
+
+def _matched_attempt(row: dict[str, Any]) -> dict[str, Any]:
+    outcome = "skipped" if row["accepted"] is None else "accepted" if row["accepted"] else "rejected"
+    return {"model": row["model"], "outcome": outcome, "score": _round(row["score"], 2)}
+
+
+def _reason(row: dict[str, Any], attempts: list[dict[str, Any]]) -> str:
+    """Why the request went where it did, as far as its row and matched attempts tell."""
+    requested, route, model = row["requested_model"], row["route"], row["model"]
+    if row["status"] != 200:
+        return f"failed with HTTP {row['status']} ({row['error_code'] or 'no code'})"
+    if requested != "auto":
+        return f"{requested} requested"
+    scores = [a["score"] for a in attempts if a["score"] is not None]
+    if route == "local":
+        if any(a["outcome"] == "accepted" for a in attempts):
+            return "local answer accepted"
+        return f"stayed local with {model}: no cloud upgrade was made"
+    if scores:
+        return f"upgraded to {model}: the best local answer scored {max(scores):.1f}, below the target"
+    return f"went to {model} without a local try (an accepted upgrade, or the session stays on {model})"
+
+
 def _ratio(part: float, whole: float) -> float | None:
     return round(part / whole, 4) if whole else None
 
@@ -196,8 +288,15 @@ def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
+async def home(request: Request) -> Response:
+    """`GET /`: to the dashboard. The browser keeps the fragment, so `/#key=...` lands on `/dashboard#key=...`."""
+    return RedirectResponse("/dashboard", status_code=307)
+
+
 routes: list[BaseRoute] = [
+    Route("/", home, include_in_schema=False),
     Route("/dashboard", page),
     Route("/dashboard/{name}", asset),
     Route("/api/v1/monitoring/dashboard", dashboard_data),
+    Route("/api/v1/monitoring/requests/{id:int}", request_detail),
 ]

@@ -6,6 +6,7 @@ Read-only queries, kept apart from store.py's reads and writes of one request.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from proxy.store import Store
@@ -103,3 +104,57 @@ async def latest_tasks(store: Store, limit: int) -> list[dict[str, Any]]:
         """,
         (limit,),
     )
+
+
+async def task_by_id(store: Store, task_id: int) -> dict[str, Any] | None:
+    """One recorded request (a tasks row), or None."""
+    rows = await store.rows("SELECT * FROM tasks WHERE id = ?", (task_id,))
+    return rows[0] if rows else None
+
+
+async def cascade_attempts(store: Store, task: dict[str, Any]) -> list[dict[str, Any]]:
+    """The local attempts of an `auto` task's cascade, oldest first; [] for any other request.
+
+    Matched as `latest_tasks` matches its quality: the attempts of the task's
+    type recorded after the previous task of that type and before this one.
+    """
+    if task["requested_model"] != "auto" or task["task_type"] is None:
+        return []
+    return await store.rows(
+        """
+        SELECT a.model, a.score, a.accepted FROM local_attempts a
+        WHERE a.task_type = ? AND a.created_at <= ?
+          AND a.created_at > COALESCE((SELECT p.created_at FROM tasks p WHERE p.id < ? AND p.task_type = ?
+                                       ORDER BY p.id DESC LIMIT 1), '')
+        ORDER BY a.id
+        """,
+        (task["task_type"], task["created_at"], task["id"], task["task_type"]),
+    )
+
+
+async def saved_by_model(store: Store, since: str = "", until: str = "") -> list[dict[str, Any]]:
+    """What local answers saved (tasks.saved_usd, see savings.py) per cloud model stood in for, from `since`
+    up to `until` (exclusive; "" means no end): local answers and USD."""
+    return await store.rows(
+        """SELECT COALESCE(json_extract(hermes, '$.savings.model'), 'unknown') AS model, COUNT(*) AS answers,
+                  SUM(saved_usd) AS saved_usd
+           FROM tasks WHERE saved_usd IS NOT NULL AND created_at >= ? AND (? = '' OR created_at < ?)
+           GROUP BY 1 ORDER BY 1""",
+        (since, until, until),
+    )
+
+
+async def saved_today(store: Store, resets_at: datetime) -> dict[str, Any]:
+    """What local answers saved on the budget day that ends at `resets_at` (BudgetStatus.resets_at).
+
+    `today_usd` is None when no answer that day stood in for a cloud model (none was local, or no cloud
+    model could have answered), so that "saved $0.00" is never said of a day with nothing to compare.
+    """
+    start = (resets_at - timedelta(days=1)).astimezone(timezone.utc).isoformat()
+    rows = await saved_by_model(store, start, resets_at.astimezone(timezone.utc).isoformat())
+    answers = sum(row["answers"] for row in rows)
+    return {
+        "today_usd": round(sum(row["saved_usd"] for row in rows), 8) if answers else None,
+        "answers": answers,
+        "by_model": [row | {"saved_usd": round(row["saved_usd"], 8)} for row in rows],
+    }

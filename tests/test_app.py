@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Callable
@@ -310,3 +311,102 @@ def test_with_an_api_key_the_dashboard_page_is_public_but_its_data_is_not(
     authorised = httpx.get(f"{url}/api/v1/monitoring/dashboard", headers={"Authorization": "Bearer s3cret"}, timeout=10)
     assert authorised.status_code == 200
     assert "location.hash" in httpx.get(f"{url}/dashboard/dashboard.js", timeout=10).text
+
+
+def test_root_redirects_to_the_dashboard_without_a_key(
+    make_config: Callable[..., Config], serve_hermes: Callable[[Config], str]
+) -> None:
+    url = serve_hermes(make_config(HERMES_API_KEY="s3cret"))
+    response = httpx.get(f"{url}/", timeout=10)
+    assert response.status_code in (302, 307)
+    assert response.headers["location"] == "/dashboard"  # the browser keeps /#key=... as /dashboard#key=...
+    landed = httpx.get(f"{url}/", follow_redirects=True, timeout=10)
+    assert landed.status_code == 200 and "<title>Hermes dashboard</title>" in landed.text
+
+
+def test_models_mark_which_are_available_in_the_openai_shape(hermes_url: str) -> None:
+    """The embedded model serves smollm2:135m; llama3.2:3b is configured but not pulled there."""
+    cards = {card["id"]: card for card in httpx.get(f"{hermes_url}/v1/models", timeout=10).json()["data"]}
+    assert all(set(card) == {"id", "object", "created", "owned_by", "available"} for card in cards.values())
+    assert cards["smollm2:135m"]["available"] is True
+    for name in ("llama3.2:3b", "qwen2.5-coder:7b", "gemma3:latest", "llama3.1:8b"):
+        assert (cards[name]["owned_by"], cards[name]["available"]) == ("ollama", False), name
+    assert cards["gpt-4"]["available"] is True  # OPENROUTER_API_KEY is set
+    assert [cards[name]["available"] for name in ("auto", "local", "cloud")] == [True, True, True]
+    assert httpx.get(f"{hermes_url}/v1/models/llama3.2:3b", timeout=10).json()["available"] is False
+
+    import openai  # an OpenAI client reads the list as usual, and ignores the extra field
+
+    listed = openai.OpenAI(base_url=f"{hermes_url}/v1", api_key="unused").models.list()
+    assert [model.id for model in listed.data] == list(cards)
+
+
+def test_models_without_a_cloud_key_or_a_local_model_are_marked_unavailable(
+    make_config: Callable[..., Config], serve_hermes: Callable[[Config], str]
+) -> None:
+    url = serve_hermes(make_config(OPENROUTER_API_KEY="", OLLAMA_API_BASE="http://127.0.0.1:9"))
+    cards = {card["id"]: card["available"] for card in httpx.get(f"{url}/v1/models", timeout=10).json()["data"]}
+    assert set(cards.values()) == {False}
+    assert "smollm2:135m" in cards and "claude-3.5-sonnet" in cards  # listed all the same
+
+
+def _refs(node: object) -> list[str]:
+    if isinstance(node, dict):
+        return [ref for key, value in node.items() for ref in (
+            [value] if key == "$ref" and isinstance(value, str) else _refs(value))]
+    if isinstance(node, list):
+        return [ref for value in node for ref in _refs(value)]
+    return []
+
+
+def test_openapi_has_request_and_response_schemas_and_the_bearer_scheme(hermes_url: str) -> None:
+    schema = httpx.get(f"{hermes_url}/openapi.json", timeout=10).json()
+    assert schema["openapi"].startswith("3.0")
+    components = schema["components"]
+    assert components["securitySchemes"]["bearer"] == components["securitySchemes"]["bearer"] | {
+        "type": "http", "scheme": "bearer"}
+    assert schema["security"] == [{"bearer": []}]
+    assert schema["paths"]["/health"]["get"]["security"] == []  # public, like the dashboard's page
+    for name in ("ChatCompletionRequest", "ChatCompletion", "ChatCompletionChunk", "HermesVerdict", "Error",
+                 "Model", "ModelList", "DashboardData", "RequestDetail"):
+        assert components["schemas"][name]["type" if name != "RequestDetail" else "allOf"], name
+
+    chat_post = schema["paths"]["/v1/chat/completions"]["post"]
+    body = chat_post["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/ChatCompletionRequest"}
+    ok = chat_post["responses"]["200"]
+    assert ok["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ChatCompletion"}
+    assert "text/event-stream" in ok["content"] and "X-Hermes-Route" in ok["headers"]
+    for status in ("400", "401", "404", "413", "429", "502", "504"):
+        error = chat_post["responses"][status]
+        assert components["responses"][error["$ref"].rsplit("/", 1)[1]]["content"]["application/json"][
+            "schema"] == {"$ref": "#/components/schemas/Error"}, status
+    models = schema["paths"]["/v1/models"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert models == {"$ref": "#/components/schemas/ModelList"}
+    assert "available" in components["schemas"]["Model"]["properties"]
+    for path in ("/api/v1/monitoring/dashboard", "/api/v1/monitoring/requests/{id}"):
+        assert schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"], path
+
+    for ref in _refs(schema):  # every reference points at something
+        node: object = schema
+        for part in ref.removeprefix("#/").split("/"):
+            assert isinstance(node, dict) and part in node, ref
+            node = node[part]
+
+
+def test_openapi_validates_as_openapi_3(hermes_url: str) -> None:
+    validator = pytest.importorskip("openapi_spec_validator", reason="pip install openapi-spec-validator")
+    validator.validate(httpx.get(f"{hermes_url}/openapi.json", timeout=10).json())
+
+
+@pytest.mark.parametrize(("key", "said"), [pytest.param(TEST_API_KEY, "OPENROUTER_API_KEY is set", id="set"),
+                                           pytest.param("", "OPENROUTER_API_KEY is not set", id="not-set")])
+def test_start_up_log_says_whether_a_cloud_key_is_set_never_the_key(
+    make_config: Callable[..., Config], serve_hermes: Callable[[Config], str], caplog: pytest.LogCaptureFixture,
+    key: str, said: str,
+) -> None:
+    caplog.set_level(logging.INFO, logger="hermes")
+    serve_hermes(make_config(OPENROUTER_API_KEY=key))
+    lines = [record.getMessage() for record in caplog.records if record.name == "hermes"]
+    assert any(line.startswith(said) for line in lines), lines
+    assert all(TEST_API_KEY not in line for line in caplog.text.splitlines())

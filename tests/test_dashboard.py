@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import html
+import json
+import math
+import os
 import random
 import re
 import shutil
+import sqlite3
 import struct
 import subprocess
 from collections.abc import Callable
@@ -29,7 +34,10 @@ needs_chromium = pytest.mark.skipif(
     CHROMIUM is None,
     reason="the page is tested in headless Chromium, and none is installed (apt-get install -y chromium)")
 SCRIPT_PROMPT = "<script>alert(1)</script> why does this not run?"
-SCREENSHOT = REPO / "docs" / "dashboard.png"
+# The tests take their screenshots in a temp dir; bench/screenshots.py runs them with DOCS_SCREENSHOTS=1 to
+# refresh docs/dashboard*.png, so an ordinary test run leaves the work tree alone.
+DOCS = REPO / "docs"
+WRITE_DOCS = os.environ.get("DOCS_SCREENSHOTS") == "1"
 SCREENSHOT_MAX_BYTES = 300_000
 
 
@@ -72,6 +80,9 @@ def test_dashboard_api_matches_the_requests_sent(hermes_url: str, openrouter: Op
                                         for back in range(13, -1, -1)]
     assert days[-1] == {"day": budget["day"], "total_usd": COST_PER_CALL_USD, "by_model": {"gpt-4": COST_PER_CALL_USD}}
     assert all(d["total_usd"] == 0 and d["by_model"] == {} for d in days[:-1])
+    # Of the three local answers only the `auto` one stood in for a cloud call (the others asked for local).
+    assert auto["savings"]["estimated_cost_usd"] > 0
+    assert (data["savings"]["today_usd"], data["savings"]["answers"]) == (auto["savings"]["estimated_cost_usd"], 1)
 
     by_type = {row["task_type"]: row for row in data["by_task_type"]}
     assert by_type["conversation"] == {
@@ -105,6 +116,50 @@ def test_dashboard_api_matches_the_requests_sent(hermes_url: str, openrouter: Op
     assert [t["cost_usd"] for t in latest] == [0, COST_PER_CALL_USD, 0, 0]
     assert all(t["prompt"] is None and re.fullmatch(r"[0-9a-f]{12}", t["prompt_hash"]) for t in latest)
     assert latest[0]["prompt_hash"] == latest[3]["prompt_hash"]  # the same "hi"
+    assert [t["local_quality"] for t in latest] == [None] * 4  # no cloud answer replaced a local one
+    assert [(t["input_tokens"], t["output_tokens"]) for t in latest][1] == (
+        sent["cloud"].json()["usage"]["prompt_tokens"], sent["cloud"].json()["usage"]["completion_tokens"])
+    assert all("session_id" in t for t in latest)
+
+    auto_row = request_detail(hermes_url, latest[0]["id"])
+    assert auto_row["recorded"] is True and auto_row["attempts"] == auto["cascade"]["attempts"]
+    assert auto_row["decision"]["reason"] == auto["cascade"]["decision"]
+    assert auto_row["decision"]["reason"] == ("smollm2:135m reached the target" if accepted else
+                                              "policy never: stayed local: the best local answer (smollm2:135m) "
+                                              f"scored {score:.1f}, below the target {auto['quality']['target']:.1f}; "
+                                              "task tier default: any cloud model")
+    cloud_row = request_detail(hermes_url, latest[1]["id"])
+    assert auto_row["quality"] == round(score, 2) and auto_row["local_quality"] is None
+    assert (cloud_row["attempts"], cloud_row["decision"]["reason"]) == ([], "gpt-4 requested")
+    assert cloud_row["cost_usd"] == COST_PER_CALL_USD and cloud_row["stream"] is False
+    for missing in (999, 2**64):
+        response = httpx.get(f"{hermes_url}/api/v1/monitoring/requests/{missing}", timeout=10)
+        assert response.status_code == 404 and f"#{missing}" in response.json()["error"]["message"]
+
+
+def request_detail(url: str, task_id: int) -> dict[str, Any]:
+    response = httpx.get(f"{url}/api/v1/monitoring/requests/{task_id}", timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def test_request_detail_shows_the_recorded_verdict(hermes_url: str, tmp_path: Path) -> None:
+    """Each task row keeps its session and the "hermes" field as sent (m007): the detail's attempts,
+    signals and decision are the request's own, not matched from the cascade's log."""
+    response = chat(hermes_url, {"model": "auto", "messages": HI, "max_tokens": 8},
+                    headers={"X-Hermes-Upgrade-Policy": "never"})
+    hermes = response.json()["hermes"]
+    with sqlite3.connect(tmp_path / "hermes.db") as db:
+        [(stored,)] = db.execute("SELECT hermes FROM tasks").fetchall()
+    assert json.loads(stored) == hermes
+    [row] = dashboard_data(hermes_url)["latest"]
+    assert row["session_id"] == hermes["session"]["id"] == response.headers["x-hermes-session-id"]
+    detail = request_detail(hermes_url, row["id"])
+    assert detail["recorded"] is True
+    assert detail["attempts"] == hermes["cascade"]["attempts"]
+    assert detail["signals"] == hermes["quality"]["signals"] and detail["signals"]
+    assert detail["decision"] == {"policy": "never", "reason": hermes["cascade"]["decision"]}
+    assert detail["quality"] == hermes["quality"]["score"]
 
 
 def test_dashboard_api_on_an_empty_store_has_no_figures_to_divide(hermes_url: str) -> None:
@@ -174,8 +229,13 @@ def test_dashboard_page_shows_the_api_figures_and_prompts_only_as_text(
     assert console == []
     assert refreshes(dom) == 1
     assert text_of(dom, "budget-spent") == "$0.00" and text_of(dom, "budget-limit") == "$5.00"
+    assert 'id="budget-saved" class="saved" hidden=""' in dom  # nothing saved yet: no "saved $0.00" claim
     assert text_of(dom, "kpi-requests") == "0"
     assert "No requests yet." in dom
+    # An empty day is no requests, not "everything was answered locally".
+    assert text_of(dom, "spend-empty") == "No requests in these 14 days yet, so nothing was spent."
+    assert "answered locally" not in dom.replace("Answered locally</span>", "")
+    assert 'id="notice" class="notice" role="alert" hidden=""' in dom  # the API answered: nothing to explain
 
     send_traffic(url)
     assert chat(url, {"model": "local", "messages": [{"role": "user", "content": SCRIPT_PROMPT}], "max_tokens": 4}
@@ -187,6 +247,8 @@ def test_dashboard_page_shows_the_api_figures_and_prompts_only_as_text(
     assert refreshes(dom) >= 3
     assert text_of(dom, "budget-spent") == f"${data['budget']['spent_usd']}" == "$0.00125"
     assert text_of(dom, "budget-tier") == "normal"
+    saved = data["savings"]["today_usd"]
+    assert saved and text_of(dom, "budget-saved") == f"saved {usd(saved)} today by answering locally"
     assert text_of(dom, "kpi-requests") == str(sum(row["requests"] for row in data["by_task_type"])) == "5"
     assert text_of(dom, "kpi-upgrade-rate") == "0%"
     assert text_of(dom, "kpi-quality") == f"{data['quality']['mean']:.1f} / 10"
@@ -195,6 +257,33 @@ def test_dashboard_page_shows_the_api_figures_and_prompts_only_as_text(
     # The prompt is text in a cell; the only script element is the page's own.
     assert "<td class=\"prompt\">&lt;script&gt;alert(1)&lt;/script&gt; why does this not run?</td>" in dom
     assert dom.count("<script") == 1
+    # Every row: its tokens in and out, its cost in the page's one format.
+    cells = re.findall(r'<td class="num tokens"[^>]*>([^<]*)</td><td class="num cost">([^<]*)</td>', dom)
+    assert cells == [(f"{t['input_tokens']:,} / {t['output_tokens']:,}", usd(t["cost_usd"])) for t in data["latest"]]
+    assert ("$0.00125" in [cost for _, cost in cells]) and all_amounts_in_one_format(dom)
+
+
+def usd(value: float) -> str:
+    """The dashboard's one money format: whole cents from 10 cents up, three significant digits below."""
+    if value == 0:
+        return "$0.00"
+    if float(f"{value:.3g}") >= 0.1:
+        return f"${value:.2f}"
+    return "$" + f"{float(f'{value:.3g}'):.{2 - math.floor(math.log10(float(f'{value:.3g}')))}f}"
+
+
+def all_amounts_in_one_format(dom: str) -> bool:
+    """Every dollar amount on the page (cells, facts, chart labels and tooltips) follows `usd`'s rule."""
+    amounts = re.findall(r"\$(\d+\.\d+)", dom)
+    assert amounts
+    for text in amounts:
+        whole, decimals = text.split(".")
+        value = float(text)
+        if value >= 0.1 or value == 0:
+            assert len(decimals) == 2, text
+        else:
+            assert whole == "0" and len(decimals.lstrip("0")) == 3, text
+    return True
 
 
 @needs_chromium
@@ -215,16 +304,87 @@ def test_dashboard_screenshot_with_two_weeks_of_history(
     assert text_of(dom, "spend-total").startswith(f"${seeded_usd + COST_PER_CALL_USD:.2f} in 14 days")
     assert dom.count("data-task-id=") == len(data["latest"])
 
-    shot = tmp_path / "dashboard.png"
-    _, console = browse(f"{url}/dashboard", tmp_path, f"--screenshot={shot}", "--window-size=1280,1600",
-                        "--hide-scrollbars")
+    assert all_amounts_in_one_format(dom)
+    # A seeded cloud row: its quality is not the rejected local score, which shows only as that.
+    seeded_cloud = next(t for t in data["latest"] if t["route"] == "cloud" and t["local_quality"] is not None)
+    assert seeded_cloud["quality"] is None
+    assert re.search(rf'data-task-id="{seeded_cloud["id"]}".*?<td class="num quality">–<span class="asked" '
+                     rf'[^>]*>local {seeded_cloud["local_quality"]:.1f} rejected</span></td>', dom)
+    screenshot(f"{url}/dashboard", tmp_path, "dashboard.png")
+
+
+def screenshot(url: str, tmp_path: Path, name: str, height: int = 1600) -> None:
+    """A 1280-pixel-wide screenshot of `url`, checked; into docs/ when DOCS_SCREENSHOTS=1 (bench/screenshots.py)."""
+    shot = tmp_path / name
+    _, console = browse(url, tmp_path, f"--screenshot={shot}", f"--window-size=1280,{height}", "--hide-scrollbars")
     assert console == []
     png = shot.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    assert struct.unpack(">II", png[16:24]) == (1280, 1600)
+    assert struct.unpack(">II", png[16:24]) == (1280, height)
     assert len(png) < SCREENSHOT_MAX_BYTES, f"{len(png)} bytes: too big to commit"
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    SCREENSHOT.write_bytes(png)
+    if WRITE_DOCS:
+        (DOCS / name).write_bytes(png)
+
+
+@needs_chromium
+def test_dashboard_opens_a_request_with_its_attempts_and_decision(
+    make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub, tmp_path: Path
+) -> None:
+    """`auto` under policy auto with an unreachable target: the local answer is rejected, the cloud answers."""
+    url = serve_hermes(make_config({"cascade": {"target_quality": 10.0}, "upgrade_policy": "auto",
+                                    "server": {"store_prompts": True}}))
+    upgraded = chat(url, {"model": "auto", "messages": [{"role": "user", "content": "Explain what a mutex is"}],
+                          "max_tokens": 8})
+    assert upgraded.headers["x-hermes-route"] == "cloud", upgraded.text
+    hermes = upgraded.json()["hermes"]
+    [tried] = [a for a in hermes["cascade"]["attempts"] if "score" in a]
+    assert tried["outcome"] == "rejected"
+    [row] = dashboard_data(url)["latest"]
+    assert (row["quality"], row["local_quality"]) == (None, round(tried["score"], 2))
+
+    dom, console = browse(f"{url}/dashboard", tmp_path, "--dump-dom")
+    assert console == []
+    assert re.search(rf'<tr data-task-id="{row["id"]}" class="openable" tabindex="0"', dom)  # a row opens
+    assert f'<td class="num quality">–<span class="asked" title="the local answer this cloud answer replaced">' \
+           f'local {tried["score"]:.1f} rejected</span></td>' in dom
+
+    # The row's link, as a click sets it: the detail opens over the page.
+    dom, console = browse(f"{url}/dashboard#request={row['id']}", tmp_path, "--dump-dom")
+    assert console == []
+    assert re.search(r'<dialog id="detail"[^>]* open=""', dom)
+    assert f'<body data-refreshes="1" data-detail="{row["id"]}">' in dom
+    assert text_of(dom, "detail-title") == f"Request #{row['id']}"
+    decision = text_of(dom, "detail-decision")
+    assert decision == f"policy auto: upgraded to {hermes['model']}: the best local answer ({tried['model']}) " \
+                       f"scored {tried['score']:.1f}, below the target 10.0; task tier default: any cloud model"
+    attempts = re.search(r'<table class="attempts" id="detail-attempts">(.*?)</table>', dom, re.DOTALL)
+    assert attempts, "no attempts table"
+    assert re.search(rf'<tr data-attempt="\d+"><td>{re.escape(tried["model"])}</td><td><span class="badge error">'
+                     rf'rejected</span></td><td class="num">{tried["score"]:.1f}</td>', attempts.group(1))
+    assert "Explain what a mutex is" in dom and f"<dd>{hermes['model']}</dd>" in dom
+    assert f"<dd>– (a cloud answer is not scored; the local one it replaced scored {tried['score']:.1f})</dd>" in dom
+    assert all_amounts_in_one_format(dom)
+    screenshot(f"{url}/dashboard#request={row['id']}", tmp_path, "dashboard-detail.png", height=1000)
+
+
+@needs_chromium
+def test_dashboard_without_the_key_says_how_to_open_it(
+    make_config: Callable[..., Config], serve_hermes: Serve, tmp_path: Path
+) -> None:
+    url = serve_hermes(make_config(HERMES_API_KEY="s3cret"))
+    dom, console = browse(f"{url}/dashboard", tmp_path, "--dump-dom")
+    assert console == []
+    assert text_of(dom, "status").startswith("Offline (the API answered 401)")
+    hint = html.unescape(text_of(dom, "notice"))
+    assert f"Open {url}/dashboard#key=<your HERMES_API_KEY>" in hint and "HERMES_API_KEY" in hint
+
+    dom, _ = browse(f"{url}/dashboard#key=wrong", tmp_path, "--dump-dom")
+    assert "#key= in this page's address was refused" in text_of(dom, "notice")
+
+    dom, console = browse(f"{url}/dashboard#key=s3cret", tmp_path, "--dump-dom")
+    assert console == [] and refreshes(dom) == 1
+    assert text_of(dom, "notice") == "" and text_of(dom, "status").startswith("Updated")
+    screenshot(f"{url}/dashboard", tmp_path, "dashboard-offline.png", height=900)
 
 
 # (task type, local score range, the cascade's target there, prompts a user might send)

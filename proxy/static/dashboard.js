@@ -4,17 +4,24 @@
 "use strict";
 
 const API = "/api/v1/monitoring/dashboard";
+const REQUEST_API = "/api/v1/monitoring/requests/";
 const REFRESH_MS = 5000;
+const SESSION_CHARS = 8;
 const SVG_NS = "http://www.w3.org/2000/svg";
 // Tableau 10: distinct, and readable for most colour-blind viewers.
 const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
                  "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
 const COLORS = { local: "#2f9e62", cloud: "#3b6fd8", track: "#e6e9ef", warn: "#d98e04", bad: "#d64545" };
 
-// With HERMES_API_KEY set, open /dashboard#key=<key>: the fragment never
-// leaves the browser, and the key goes to the API as a Bearer header.
+// The fragment holds the page's own settings: `key` (with HERMES_API_KEY set,
+// open /dashboard#key=<key>: the fragment never leaves the browser, and the
+// key goes to the API as a Bearer header) and `request` (the row opened).
+function hashParams() {
+  return new URLSearchParams(location.hash.slice(1));
+}
+
 function apiHeaders() {
-  const key = new URLSearchParams(location.hash.slice(1)).get("key");
+  const key = hashParams().get("key");
   return key ? { accept: "application/json", authorization: `Bearer ${key}` } : { accept: "application/json" };
 }
 
@@ -63,13 +70,20 @@ function empty(message) {
 
 // -- formatting ---------------------------------------------------------------
 
+// Every amount on the page goes through here, so there is one format: whole
+// cents from 10 cents up ($4.87), three significant digits below that
+// ($0.0125, $0.00125, $0.000936), and $0.00 for nothing.
 function usd(value) {
-  if (value === null || value === undefined) return "–";
-  if (value === 0) return "$0.00";
-  if (Math.abs(value) >= 0.1) return "$" + value.toFixed(2);
-  const text = value.toFixed(6).replace(/0+$/, "");
-  if (/^0\.0*$/.test(text)) return "<$0.000001";
-  return "$" + (text.split(".")[1].length < 2 ? value.toFixed(2) : text);
+  if (value === null || value === undefined || !Number.isFinite(value)) return "–";
+  const sign = value < 0 ? "-" : "";
+  const size = Number(Math.abs(value).toPrecision(3));
+  if (size === 0) return "$0.00";
+  if (size >= 0.1) return sign + "$" + Math.abs(value).toFixed(2);
+  return sign + "$" + size.toFixed(Math.min(2 - Math.floor(Math.log10(size)), 10));
+}
+
+function count(value) {
+  return value === null || value === undefined ? "–" : Number(value).toLocaleString("en-US");
 }
 
 function pct(ratio) {
@@ -131,7 +145,7 @@ function renderBudget(budget) {
   }
   parts.push(svg("text", { x: cx, y: cy - 22, "text-anchor": "middle", class: "big" }, pct(used)));
   parts.push(svg("text", { x: cx, y: cy - 2, "text-anchor": "middle", class: "small" }, "of " + usd(limit) + " used"));
-  parts.push(svg("text", { x: cx - r, y: cy + 18, "text-anchor": "middle" }, "$0"));
+  parts.push(svg("text", { x: cx - r, y: cy + 18, "text-anchor": "middle" }, usd(0)));
   parts.push(svg("text", { x: cx + r, y: cy + 18, "text-anchor": "middle" }, usd(limit)));
   gauge.replaceChildren(...parts);
   setText("budget-day", budget.day);
@@ -162,7 +176,7 @@ function renderKpis(data) {
 
 // -- spend by day and model ---------------------------------------------------
 
-function renderSpend(days) {
+function renderSpend(days, requests) {
   const chart = document.getElementById("spend-chart");
   const models = [...new Set(days.flatMap((day) => Object.keys(day.by_model)))];
   const colors = colorFor(models);
@@ -198,8 +212,11 @@ function renderSpend(days) {
                              class: today ? "label-strong" : "" }, today ? "Today" : shortDay(day.day)));
   });
   if (!models.length) {
-    parts.push(svg("text", { x: width / 2, y: height / 2, "text-anchor": "middle", class: "small" },
-                   "No cloud spend in these days: everything was answered locally."));
+    const message = requests
+      ? `No cloud spend in these ${days.length} days: the ${requests} requests answered cost nothing.`
+      : `No requests in these ${days.length} days yet, so nothing was spent.`;
+    parts.push(svg("text", { x: width / 2, y: height / 2, "text-anchor": "middle", class: "small",
+                             id: "spend-empty" }, message));
   }
   chart.replaceChildren(...parts);
   legend("spend-legend", models.sort().map((model) => [model, colors.get(model)]));
@@ -302,17 +319,44 @@ function promptCell(task) {
   return cell;
 }
 
+// A cloud answer is not scored: its row shows "–", and the score of the local
+// answer it replaced only as that, labelled.
+function qualityCell(task) {
+  const cell = el("td", { class: "num quality" }, task.quality === null ? "–" : task.quality.toFixed(1));
+  if (task.local_quality !== null && task.local_quality !== undefined) {
+    cell.appendChild(el("span", { class: "asked", title: "the local answer this cloud answer replaced" },
+                        `local ${task.local_quality.toFixed(1)} rejected`));
+  }
+  return cell;
+}
+
+function tokensCell(task) {
+  return el("td", { class: "num tokens", title: "input / output tokens" },
+            `${count(task.input_tokens)} / ${count(task.output_tokens)}`);
+}
+
+function sessionCell(task) {
+  const cell = el("td", { class: "session" });
+  if (!task.session_id) {
+    cell.textContent = "–";
+    return cell;
+  }
+  cell.appendChild(el("span", { class: "hash", title: task.session_id }, task.session_id.slice(0, SESSION_CHARS)));
+  return cell;
+}
+
 function renderLatest(tasks) {
   const body = document.querySelector("#latest tbody");
-  setText("latest-count", tasks.length ? `the ${tasks.length} newest` : "");
+  setText("latest-count", tasks.length ? `the ${tasks.length} newest · open one for its cascade and decision` : "");
   if (!tasks.length) {
     const row = el("tr");
-    row.appendChild(el("td", { colspan: "8", class: "empty" }, "No requests yet."));
+    row.appendChild(el("td", { colspan: "10", class: "empty" }, "No requests yet."));
     body.replaceChildren(row);
     return;
   }
   body.replaceChildren(...tasks.map((task) => {
-    const row = el("tr", { "data-task-id": String(task.id) });
+    const row = el("tr", { "data-task-id": String(task.id), class: "openable", tabindex: "0",
+                           title: `Open request #${task.id}` });
     const model = el("td", {}, task.model || "–");
     if (task.requested_model !== task.model) {
       model.appendChild(el("span", { class: "asked" }, "asked " + task.requested_model));
@@ -322,21 +366,188 @@ function renderLatest(tasks) {
       routeBadge(task),
       model,
       el("td", {}, task.task_type || "–"),
-      el("td", { class: "num" }, task.quality === null ? "–" : task.quality.toFixed(1)),
-      el("td", { class: "num" }, usd(task.cost_usd)),
+      qualityCell(task),
+      tokensCell(task),
+      el("td", { class: "num cost" }, usd(task.cost_usd)),
       el("td", { class: "num" }, ms(task.latency_ms)),
+      sessionCell(task),
       promptCell(task),
     );
+    row.addEventListener("click", () => openRequest(task.id));
+    row.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        openRequest(task.id);
+      }
+    });
     return row;
   }));
 }
 
+// -- one request, opened ------------------------------------------------------
+
+function openRequest(id) {
+  const params = hashParams();
+  params.set("request", String(id));
+  location.hash = params.toString();  // hashchange shows it; the address can be shared (without the key)
+}
+
+function closeRequest() {
+  const params = hashParams();
+  params.delete("request");
+  history.replaceState(null, "", location.pathname + location.search + (params.size ? "#" + params : ""));
+  const dialog = document.getElementById("detail");
+  if (dialog.open) dialog.close();
+  delete document.body.dataset.detail;
+}
+
+function fact(label, value) {
+  const item = el("div");
+  const dd = el("dd");
+  if (value instanceof Node) dd.appendChild(value);
+  else dd.textContent = value;
+  item.append(el("dt", {}, label), dd);
+  return item;
+}
+
+function section(title, ...children) {
+  const box = el("section", { class: "detail-part" });
+  box.append(el("h3", {}, title), ...children);
+  return box;
+}
+
+function outcomeBadge(outcome) {
+  const kind = outcome === "accepted" || outcome === "unscored" ? "local"
+    : outcome === "rejected" || outcome === "failed" ? "error" : "other";
+  return el("span", { class: "badge " + kind }, outcome);
+}
+
+function attemptsPart(task) {
+  if (!task.attempts.length) {
+    const why = task.requested_model === "auto"
+      ? "No local model was tried: the request went straight to where the decision says."
+      : `No cascade: ${task.requested_model} was asked for by name.`;
+    return section("Local attempts (cascade)", el("p", { class: "note-line" }, why));
+  }
+  const table = el("table", { class: "attempts", id: "detail-attempts" });
+  const head = el("tr");
+  head.append(...["Model", "Outcome", "Score", "Failed signals", "Detail"].map((name) => el("th", {}, name)));
+  table.appendChild(el("thead")).appendChild(head);
+  const body = table.appendChild(el("tbody"));
+  task.attempts.forEach((attempt, index) => {
+    const row = el("tr", { "data-attempt": String(index + 1) });
+    const outcome = el("td");
+    outcome.appendChild(outcomeBadge(attempt.outcome));
+    const score = attempt.score === null || attempt.score === undefined ? "–" : attempt.score.toFixed(1);
+    row.append(el("td", {}, attempt.model), outcome, el("td", { class: "num" }, score),
+               el("td", {}, (attempt.signals || []).join(", ") || "–"), el("td", {}, attempt.detail || ""));
+    body.appendChild(row);
+  });
+  return section("Local attempts (cascade)", table);
+}
+
+function signalsPart(task) {
+  if (!task.signals.length) {
+    const why = task.recorded
+      ? "The answer given was not scored."
+      : "Hermes did not record this request's signals; the attempts above are matched from the cascade's log "
+        + "by task type and time.";
+    return section("Quality signals", el("p", { class: "note-line", id: "detail-signals" }, why));
+  }
+  const list = el("ul", { class: "signals", id: "detail-signals" });
+  for (const signal of task.signals) {
+    const mark = signal.passed === true ? "passed" : signal.passed === false ? "failed" : "skipped";
+    const item = el("li", { class: mark });
+    item.append(el("span", { class: "signal-name" }, `${signal.name}: ${mark}`),
+                document.createTextNode(signal.detail ? " · " + signal.detail : ""));
+    list.appendChild(item);
+  }
+  const parts = [list];
+  if (task.explanation) parts.unshift(el("p", { class: "note-line" }, task.explanation));
+  return section("Quality signals", ...parts);
+}
+
+function optionsPart(task) {
+  if (!task.upgrade_options.length) return null;
+  const list = el("ul", { class: "signals" });
+  for (const option of task.upgrade_options) {
+    list.appendChild(el("li", {}, `${option.model}: about ${usd(option.estimated_cost_usd)}, quality `
+                                  + `${Number(option.expected_quality).toFixed(1)}, confidence `
+                                  + `${Math.round(option.confidence * 100)}%`));
+  }
+  return section("Upgrade options", list);
+}
+
+function renderRequest(task) {
+  const route = el("span");
+  route.appendChild(el("span", { class: "badge " + (task.route === "local" || task.route === "cloud"
+    ? task.route : "other") }, task.route || "none"));
+  const quality = task.quality !== null ? task.quality.toFixed(1)
+    : task.local_quality !== null ? `– (a cloud answer is not scored; the local one it replaced scored ${task.local_quality.toFixed(1)})`
+      : "–";
+  const facts = el("dl", { class: "facts detail-facts" });
+  facts.append(
+    fact("When", new Date(task.created_at).toLocaleString([], { hour12: false })),
+    fact("Asked for", task.requested_model),
+    fact("Route", route),
+    fact("Model", task.model || "–"),
+    fact("Task type", task.task_type || "–"),
+    fact("Status", task.status === 200 ? "200" : `${task.status} ${task.error_code || ""}`),
+    fact("Tokens in / out", `${count(task.input_tokens)} / ${count(task.output_tokens)}`),
+    fact("Cost", usd(task.cost_usd)),
+    fact("Latency", ms(task.latency_ms)),
+    fact("Quality", quality),
+    fact("Streamed", task.stream ? "yes" : "no"),
+    fact("Session", task.session_id || "not recorded"),
+  );
+  const decision = el("p", { class: "decision", id: "detail-decision" }, task.decision.reason);
+  if (task.decision.policy) decision.appendChild(el("span", { class: "asked" }, "policy " + task.decision.policy));
+  const prompt = el("p", { class: "prompt" });
+  if (task.prompt !== null) prompt.textContent = task.prompt;
+  else prompt.appendChild(el("span", { class: "hash" }, "sha256 " + task.prompt_hash + "… (prompts are not stored)"));
+  const parts = [facts, section("Decision", decision), attemptsPart(task), signalsPart(task), optionsPart(task),
+                 section("Prompt", prompt)];
+  document.getElementById("detail-body").replaceChildren(...parts.filter(Boolean));
+}
+
+async function showRequest() {
+  const id = hashParams().get("request");
+  const dialog = document.getElementById("detail");
+  if (!id) {
+    if (dialog.open) dialog.close();
+    return;
+  }
+  setText("detail-title", `Request #${id}`);
+  document.getElementById("detail-body").replaceChildren(empty("Loading…"));
+  if (!dialog.open) dialog.showModal();
+  try {
+    renderRequest(await load(REQUEST_API + encodeURIComponent(id)));
+  } catch (error) {
+    document.getElementById("detail-body").replaceChildren(empty(`Request #${id} could not be loaded: ${error.message}.`));
+    return;
+  }
+  document.body.dataset.detail = id;
+}
+
 // -- the refresh loop ---------------------------------------------------------
 
+function renderSavings(savings) {
+  // Room for "saved $X today" (what the cloud would have cost for the local answers); shown once the API has it.
+  const line = document.getElementById("budget-saved");
+  const today = savings ? savings.today_usd : undefined;
+  line.hidden = today === undefined || today === null;
+  if (line.hidden) return;
+  line.textContent = `saved ${usd(today)} today by answering locally`;
+  const answers = savings.answers === 1 ? "1 local answer" : `${savings.answers} local answers`;
+  line.title = `${answers}, each at the estimated cost of the cloud model it stood in for`;
+}
+
 function render(data) {
+  const requests = data.by_task_type.reduce((sum, row) => sum + row.requests, 0);
   renderBudget(data.budget);
+  renderSavings(data.savings);
   renderKpis(data);
-  renderSpend(data.spend_by_day);
+  renderSpend(data.spend_by_day, requests);
   renderTaskTypes(data.by_task_type);
   renderAccuracy(data.predictions);
   renderLatest(data.latest);
@@ -348,9 +559,34 @@ function setStatus(text, offline) {
   status.classList.toggle("offline", offline);
 }
 
-async function load() {
-  const response = await fetch(API, { cache: "no-store", headers: apiHeaders() });
-  if (!response.ok) throw new Error(`the API answered ${response.status}`);
+// What to do about an API that does not answer, on the page under the header.
+function notice(status) {
+  const box = document.getElementById("notice");
+  const here = location.origin + location.pathname;
+  let text = null;
+  if (status === 401 && hashParams().get("key")) {
+    text = "The key after #key= in this page's address was refused. Open " + here
+      + "#key=<your HERMES_API_KEY> with the key this Hermes was started with.";
+  } else if (status === 401) {
+    text = "This Hermes has an API key (HERMES_API_KEY), so its figures need it. Open " + here
+      + "#key=<your HERMES_API_KEY>: the part after # stays in your browser and is never sent to a server.";
+  } else if (status === undefined) {
+    text = "Hermes does not answer. Is it running? Start it with scripts/start-proxy.";
+  } else if (status !== null) {
+    text = `The dashboard's API answered HTTP ${status}; Hermes's log says why.`;
+  }
+  box.hidden = text === null;
+  box.textContent = text || "";
+}
+
+async function load(path = API) {
+  let response;
+  try {
+    response = await fetch(path, { cache: "no-store", headers: apiHeaders() });
+  } catch (error) {
+    throw Object.assign(new Error("Hermes does not answer"), { status: undefined });
+  }
+  if (!response.ok) throw Object.assign(new Error(`the API answered ${response.status}`), { status: response.status });
   return response.json();
 }
 
@@ -362,8 +598,10 @@ async function refresh() {
     } catch (error) {
       // Shown on the page, not thrown: a proxy restarting is not a page error.
       setStatus(`Offline (${error.message}); retrying every ${REFRESH_MS / 1000} s`, true);
+      notice(error.status);
       return;
     }
+    notice(null);
     render(data);  // a bug here must reach the console, so it is not caught
     document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes) + 1);
     setStatus("Updated " + clock(new Date().toISOString()), false);
@@ -372,4 +610,10 @@ async function refresh() {
   }
 }
 
+window.addEventListener("hashchange", showRequest);
+document.getElementById("detail-close").addEventListener("click", closeRequest);
+document.getElementById("detail").addEventListener("close", () => {
+  if (hashParams().get("request")) closeRequest();  // Escape closes the dialog itself
+});
 refresh();
+showRequest();
