@@ -145,8 +145,10 @@ def warm_up(endpoints: dict, tmp: Path) -> None:
             stream_phase(port, path, body(model, stream=True), 0, 3)
 
 
-def cli_times(tmp: Path, src: Path, config_dir: Path, runs: int) -> dict[str, list[float]]:
+def cli_times(tmp: Path, src: Path, config_dir: Path, runs: int, hermes_port: int) -> dict[str, list[float]]:
+    """`--version`, and `budget --json` as a user runs it: asking the running Hermes (the bench's own)."""
     env = procs.hermes_env(tmp, config_dir, src, "cli", "http://127.0.0.1:9")
+    env["HERMES_URL"] = f"http://127.0.0.1:{hermes_port}"
     hermes = str(procs.hermes_binary())
     return {" ".join(["hermes", *argv]): wall_time([hermes, *argv], env, runs)[1]
             for argv in (["--version"], ["budget", "--json"])}
@@ -178,7 +180,7 @@ def main() -> None:
             endpoints = start_everything(children, tmp, src, args.interval, args.hermes_workers)
             print(f"[{time.monotonic() - started:.0f} s] Timing the CLI (median of {3 if args.quick else 5}) ...",
                   flush=True)
-            cli = cli_times(tmp, src, endpoints["_config_dir"], 3 if args.quick else 5)
+            cli = cli_times(tmp, src, endpoints["_config_dir"], 3 if args.quick else 5, endpoints["hermes"]["json"][0])
             warm_up(endpoints, tmp)
             runs = []
             for number in range(1, args.runs + 1):
