@@ -49,7 +49,9 @@ class OllamaSpy:
         body = await request.body()
         if request.url.path == "/api/generate":
             self.generates.append(json.loads(body))
-            await asyncio.sleep(self.delay_s)
+            if self.delay_s:  # a model too slow to answer in time: it never reaches the real one, so no
+                await asyncio.sleep(self.delay_s)  # generation of it starts during a later test
+                return Response("too late", status_code=503)
         client = httpx.AsyncClient(timeout=120)
         upstream = await client.send(client.build_request(request.method, self.target + request.url.path, content=body,
                                                           headers={"content-type": "application/json"}), stream=True)
