@@ -22,6 +22,7 @@ MAX_EXAMPLES = 25
 MAX_EXAMPLE_S = 1.0  # stated examples are small; longer means a loop that will not end
 RESULT_MARKER = "@@hermes-examples@@"
 BUILTIN_NAMES = frozenset(dir(builtins))
+DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
 
 # Examples written in prose, as HumanEval and most code prompts do:
 #   f(2, 3) == 5    f([1]) ➞ True    f('a') => 'b'    f(0) returns 1    f(3) should return 4
@@ -124,13 +125,21 @@ def find_examples(text: str) -> list[Example]:
             continue
         if stripped.startswith("assert ") and parse_python(stripped):
             examples.append(Example(stripped, source=stripped))
-        elif (match := IO_PAIR.match(stripped)) and isinstance(getattr(parse_python(match["expr"], "eval"), "body", None),
-                                                                ast.Call):
+        elif (match := IO_PAIR.match(stripped)) and isinstance(call := getattr(parse_python(match["expr"], "eval"),
+                                                                             "body", None), ast.Call):
             value = _literal_text(match["value"])
             if value is not None:
-                examples.append(Example(stripped, expr=match["expr"], expected=value))
+                examples.append(Example(stripped, expr=_printed_expr(call), expected=value))
         i += 1
     return examples
+
+
+def _printed_expr(call: ast.Call) -> str:
+    """`print(f(x))  #=> 3` states what `f(x)` gives, not what `print` returns: the expression to check."""
+    if (isinstance(call.func, ast.Name) and call.func.id == "print" and len(call.args) == 1 and not call.keywords
+            and not isinstance(call.args[0], ast.Starred)):
+        return ast.unparse(call.args[0])
+    return ast.unparse(call)
 
 
 def _read_doctest(lines: list[str], i: int, examples: list[Example]) -> int:
@@ -205,6 +214,9 @@ def _unique(examples: list[Example]) -> list[Example]:
     seen: set[tuple[str, str]] = set()
     unique = []
     for example in examples:
+        if not example.counts:  # a setup line runs wherever it is written, repeats included
+            unique.append(example)
+            continue
         code = example.source or example.expr
         tree = parse_python(code)
         key = (ast.unparse(tree) if tree else code, example.expected)
@@ -215,10 +227,13 @@ def _unique(examples: list[Example]) -> list[Example]:
 
 
 def split_answer_code(source: str) -> tuple[str, list[Example]]:
-    """The answer's code without its own checks, and those checks as examples.
+    """The answer's code without its demo, and the demo as examples in the order it runs.
 
-    Top-level asserts and an `if __name__ == "__main__":` block become examples
-    (each assert counts on its own); so do `print(f(x))  # 5` lines there.
+    Top-level asserts and `print(f(x))  # 5` lines, there or in an `if __name__ ==
+    "__main__":` block, become examples (each counts on its own). The demo's other
+    statements (`x = [5]`) from the first example on, and all of that block, become
+    setup lines run in their place: each example sees the values the demo had when its
+    comment was written, not the last ones. Top-level definitions stay in the code.
     """
     lines = source.splitlines()
     examples: list[Example] = []
@@ -229,7 +244,9 @@ def split_answer_code(source: str) -> tuple[str, list[Example]]:
         for statement in node.body if guarded else [node]:  # type: ignore[attr-defined]
             if example := _statement_example(statement, lines):
                 examples.append(example)
-        if guarded or isinstance(node, ast.Assert):
+            elif guarded or examples and not isinstance(statement, DEFINITIONS):
+                examples.append(Example(ast.unparse(statement), source=ast.unparse(statement), counts=False))
+        if guarded or examples and not isinstance(node, DEFINITIONS):
             drop.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
     return "\n".join(line for number, line in enumerate(lines, 1) if number not in drop), examples
 
@@ -331,6 +348,10 @@ def _same(value, printed, expected):
     try:
         literal = ast.literal_eval(expected)
         if value == literal:
+            return True
+        if expected.startswith("(") and expected.endswith(")") and value == (literal,):  # prose `("Venus")`
+            return True
+        if value is None and printed.strip() and ast.literal_eval(printed.strip()) == literal:  # it prints it
             return True
         if isinstance(value, (int, float)) and isinstance(literal, (int, float)) and not isinstance(value, bool):
             return math.isclose(value, literal, rel_tol=1e-6, abs_tol=1e-9)

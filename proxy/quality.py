@@ -40,6 +40,7 @@ DEFAULT_MIN_CHARS = 10
 # Tasks that ask for code: an answer that leaves a function the examples call undefined fails them.
 CODE_TASKS = frozenset({"code_generation", "debugging"})
 OPENING_CHARS = 400  # refusals and hedges announce themselves at the start
+HELP_CHARS = 300  # this much after a refusal phrase (or a code block) and it was a caveat: the answer helps
 REFUSAL = re.compile(
     r"\b(I('m| am) sorry,? but I|I (cannot|can't|can not|won't|will not|am unable to|'m unable to|am not able to|"
     r"'m not able to) (help|assist|provide|do that|comply|fulfil|write|complete|answer)|As an AI\b|"
@@ -193,8 +194,8 @@ def combine(evidence: tuple[Evidence, ...], weights: ScorerWeights) -> QualitySc
     neutral = _to_score(weights.intercept)
     total = weights.intercept + sum(weights.pull(e) for e in evidence)
     signals = tuple(
-        Signal(e.name, _verdict(e.value), round(_to_score(weights.intercept + weights.pull(e)) - neutral, 2),
-               e.detail, e.brief)
+        Signal(e.name, None if e.value is None else e.value >= 0,
+               round(_to_score(weights.intercept + weights.pull(e)) - neutral, 2), e.detail, e.brief)
         for e in evidence
     )
     return QualityScore(round(_to_score(total), 1), signals)
@@ -202,10 +203,6 @@ def combine(evidence: tuple[Evidence, ...], weights: ScorerWeights) -> QualitySc
 
 def _to_score(logit: float) -> float:
     return 10.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
-
-
-def _verdict(value: float | None) -> bool | None:
-    return None if value is None else value >= 0
 
 
 def content_text(content: Any) -> str:
@@ -258,6 +255,8 @@ def _truncated(finish_reason: str | None) -> Evidence:
 def _refusal(text: str) -> Evidence:
     opening = text[:OPENING_CHARS]
     if match := REFUSAL.search(opening):
+        if "```" in (rest := text[match.end():]) or len("".join(rest.split())) >= HELP_CHARS:
+            return Evidence("refusal", 0.0, f"a caveat ({match.group(0)!r}), then it helps")
         return Evidence("refusal", -1.0, f"refuses: {match.group(0)!r}")
     if match := HEDGE.search(opening):
         return Evidence("refusal", -0.5, f"hedges: {match.group(0)!r}", "hedging")
@@ -379,8 +378,8 @@ async def _code_run(task: str, text: str, task_type: str, config: QualityConfig)
     if total == 0:
         return Evidence("code_run", None, "the examples are prose, not runnable code")
     brief = f"{report.passed}/{total} examples"
-    if report.passed == total:
-        return Evidence("code_run", 1.0, f"{brief} pass", brief)
+    if report.passed == total:  # credit saturates with the examples passed: 1 gives 0.5, 3 give 0.88, 5 give 0.97
+        return Evidence("code_run", 1 - 0.5 ** report.passed, f"{brief} pass", brief)
     failures = [*report.failures, *([f"the answer does not define {', '.join(plan.missing)}"] if plan.missing else [])]
     value = -(0.5 + 0.5 * (total - report.passed) / total)
     return Evidence("code_run", value, f"{brief} pass; {failures[0]}", brief)
