@@ -16,10 +16,10 @@ import json
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import litellm
 from litellm.exceptions import MidStreamFallbackError
@@ -36,6 +36,8 @@ from proxy.errors import (
 from proxy.openai_api import ChatRequest
 from proxy.params import PORTABLE_PARAMS
 from proxy.stream_guard import StreamGuard
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from proxy.relay import Relay
@@ -92,23 +94,36 @@ async def stream(target: Target, chat: ChatRequest) -> AsyncIterator[dict[str, A
     200 has been sent. Later failures (a cut, a line that is not JSON, a
     silence longer than the timeout) are raised by the iterator.
     """
-    deadline = asyncio.get_running_loop().time() + target.timeout_s  # one timeout for call and first chunk
-    try:
-        async with asyncio.timeout_at(deadline):
-            response = await _acompletion(target, chat, stream=True)
-    except Exception as exc:
-        raise translate_error(exc, target) from exc
-    chunks = _stream_chunks(response, target)
-    try:
-        async with asyncio.timeout_at(deadline):
-            first = await anext(chunks)
-    except Exception as exc:
-        await chunks.aclose()
-        raise translate_error(exc, target) from exc
-    return prepend(first, chunks)
+    return await started_stream(target, _acompletion(target, chat, stream=True),
+                                lambda response: _stream_chunks(response, target))
 
 
-async def prepend(first: dict[str, Any], rest: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+async def started_stream(target: Target, call: Awaitable[Any], items: Callable[[Any], AsyncIterator[T]]
+                         ) -> AsyncIterator[T]:
+    """`items(await call)` with its first item already in hand; LiteLLM's errors mapped (upstream_text.py too).
+
+    One timeout covers the call and the first item. A failure or a
+    cancellation before it closes the call, which stops a local model.
+    """
+    deadline = asyncio.get_running_loop().time() + target.timeout_s
+    try:
+        async with asyncio.timeout_at(deadline):
+            response = await call
+    except Exception as exc:
+        raise translate_error(exc, target) from exc
+    rest = items(response)
+    try:
+        async with asyncio.timeout_at(deadline):
+            first = await anext(rest)
+    except BaseException as exc:
+        await rest.aclose()  # type: ignore[attr-defined]
+        if isinstance(exc, Exception):
+            raise translate_error(exc, target) from exc
+        raise
+    return prepend(first, rest)
+
+
+async def prepend(first: T, rest: AsyncIterator[T]) -> AsyncIterator[T]:
     """`first`, then `rest`; closing it closes `rest` (and so the upstream call). Used by relay.py too."""
     async with aclosing(rest):  # closing this closes the upstream connection
         yield first

@@ -17,7 +17,7 @@ import litellm
 
 from proxy.errors import UpstreamError
 from proxy.stream_guard import StreamGuard
-from proxy.upstream import Target, prepend, translate_error
+from proxy.upstream import Target, started_stream, translate_error
 
 if TYPE_CHECKING:
     from proxy.completions import CompletionRequest
@@ -48,22 +48,7 @@ async def text_stream(target: Target, parsed: CompletionRequest) -> AsyncIterato
     one for every silence; a stream that ends before Ollama's `done` is an
     error, not a finished completion (LiteLLM would make up a "stop").
     """
-    deadline = asyncio.get_running_loop().time() + target.timeout_s
-    try:
-        async with asyncio.timeout_at(deadline):
-            response = await _call(target, parsed, stream=True)
-    except Exception as exc:
-        raise translate_error(exc, target) from exc
-    items = _items(response, target)
-    try:
-        async with asyncio.timeout_at(deadline):
-            first = await anext(items)
-    except BaseException as exc:  # a cancelled request too: closing the call stops the model
-        await items.aclose()
-        if isinstance(exc, Exception):
-            raise translate_error(exc, target) from exc
-        raise
-    return prepend(first, items)
+    return await started_stream(target, _call(target, parsed, stream=True), lambda response: _items(response, target))
 
 
 async def _items(stream: Any, target: Target) -> AsyncIterator[str | dict[str, Any]]:
