@@ -119,10 +119,12 @@ class Budget:
     async def reserve(self, model: ModelRef, input_tokens: int, max_tokens: int | None) -> Grant:
         """Hold the worst-case cost of a call to `model`, or raise BudgetExhausted saying why.
 
-        One transaction: read the day's totals, check the tier and the room, insert the hold.
+        One transaction, which holds the budget's lock: read the day's totals, check the tier and the room,
+        insert the hold.
         """
 
         async def hold() -> Grant:
+            await self._store.lock_budget()  # no other process reserves between this read and the insert
             status = await self.status()
             if status.tier is None:
                 raise BudgetExhausted(self._spent_message(status))

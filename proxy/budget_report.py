@@ -83,10 +83,16 @@ async def budget_report(config: Config, clock: Clock | None = None) -> dict[str,
     from proxy.pricing import PriceTable
     from proxy.store import Store
 
+    from proxy.database import describe, is_postgres
+    from proxy.errors import StoreUnavailable
+
     clock = clock or system_clock
-    if not Path(config.database).is_file():
+    if not is_postgres(config.database) and not Path(config.database).is_file():
         raise ReportError(f"There is no Hermes database at {config.database} (nothing has been recorded there).")
-    store = await Store.open(config.database)
+    try:
+        store = await Store.open(config.database)
+    except StoreUnavailable as exc:
+        raise ReportError(exc.message) from None
     try:
         preferences = await Preferences.load(config, store)
         prices = PriceTable.for_reports(config)
@@ -96,7 +102,7 @@ async def budget_report(config: Config, clock: Clock | None = None) -> dict[str,
         accepted, tried = await store.local_acceptance()
         return {
             "source": "database",
-            "database": str(config.database),
+            "database": describe(config.database),
             "day": status.day,
             "spent_usd": round(status.spent_usd, 6),
             "reserved_usd": round(status.reserved_usd, 6),

@@ -61,6 +61,7 @@ def serve(host: str, port: int, workers: int, config_dir: Path | None) -> None:
     Uses Ollama at local.api_base (or OLLAMA_API_BASE) when it answers;
     otherwise starts the embedded SmolLM2 model on a port of its own.
     """
+    from proxy.database import describe
     from proxy.embedded import embedded_model_process
     from proxy.ollama import ollama_answers
     from proxy.pricing import PriceTable
@@ -90,7 +91,7 @@ def serve(host: str, port: int, workers: int, config_dir: Path | None) -> None:
         else:
             log.warning("Nothing answers at %s and the embedded model is disabled: local routes will fail",
                         config.ollama_api_base)
-        log.info("Hermes is serving http://%s:%d/v1 (database %s)", host, port, config.database)
+        log.info("Hermes is serving http://%s:%d/v1 (database %s)", host, port, describe(config.database))
         _run_uvicorn(config, prices, host, port, workers)
 
 

@@ -18,6 +18,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from proxy.database import is_postgres
 from proxy.errors import ConfigError
 
 ROUTING_FILE = "routing_rules.yaml"
@@ -266,7 +267,7 @@ class Config:
     routing: RoutingConfig
     budget: BudgetConfig
     config_dir: Path
-    database: Path
+    database: Path | str  # a SQLite file, or a postgresql:// URL (database.py)
     ollama_api_base: str
     openrouter_api_base: str
     openrouter_api_key: Secret | None
@@ -323,7 +324,7 @@ def load_config(config_dir: Path | None = None, env: Mapping[str, str] | None = 
         routing=routing,
         budget=budget,
         config_dir=config_dir,
-        database=Path(database).expanduser(),
+        database=database if is_postgres(database) else Path(database).expanduser(),
         ollama_api_base=(env.get("OLLAMA_API_BASE") or routing.local.api_base).rstrip("/"),
         openrouter_api_base=(env.get("OPENROUTER_API_BASE") or routing.cloud.api_base).rstrip("/"),
         openrouter_api_key=_secret(env.get("OPENROUTER_API_KEY")),

@@ -1,6 +1,10 @@
 """The database schema as numbered migrations, applied in order and recorded (as in simonw/llm).
 
 A migration never changes once released: a new schema change is a new function.
+Both backends apply the same migrations, written in SQLite's terms; the
+PostgreSQL backend reads `INTEGER PRIMARY KEY` as an identity column and
+`REAL` as double precision (postgres_db.py), and the few statements that
+differ (triggers) say so by `db.dialect`.
 """
 
 from __future__ import annotations
@@ -8,10 +12,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 
-from proxy.sqlite_inline import InlineConnection
+from typing import Any, Protocol
 
 
-async def m001_initial(db: InlineConnection) -> None:
+class Schema(Protocol):
+    """What a migration needs of a database: its dialect, and statements inside the migrating unit."""
+
+    dialect: str
+
+    async def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None: ...
+
+    async def fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]: ...
+
+
+async def m001_initial(db: Schema) -> None:
     await db.execute(
         """
         CREATE TABLE tasks (
@@ -33,7 +47,7 @@ async def m001_initial(db: InlineConnection) -> None:
     )
 
 
-async def m002_money(db: InlineConnection) -> None:
+async def m002_money(db: Schema) -> None:
     await db.execute("ALTER TABLE tasks ADD COLUMN task_type TEXT")
     await db.execute("ALTER TABLE tasks ADD COLUMN prompt TEXT")
     # A reservation is 'held' until the call ends, then 'charged' with the
@@ -96,7 +110,7 @@ async def m002_money(db: InlineConnection) -> None:
     )
 
 
-async def m003_cascade(db: InlineConnection) -> None:
+async def m003_cascade(db: Schema) -> None:
     await db.execute("ALTER TABLE sessions ADD COLUMN context_tokens INTEGER NOT NULL DEFAULT 0")
     await db.execute("ALTER TABLE sessions ADD COLUMN mean_user_tokens INTEGER NOT NULL DEFAULT 0")
     await db.execute("ALTER TABLE sessions ADD COLUMN output_tokens INTEGER NOT NULL DEFAULT 0")
@@ -117,11 +131,11 @@ async def m003_cascade(db: InlineConnection) -> None:
     await db.execute("CREATE INDEX local_attempts_key ON local_attempts (model, task_type, id)")
 
 
-async def m004_preferences(db: InlineConnection) -> None:
+async def m004_preferences(db: Schema) -> None:
     await db.execute("CREATE TABLE preferences (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL)")
 
 
-async def m005_reservation_owners(db: InlineConnection) -> None:
+async def m005_reservation_owners(db: Schema) -> None:
     # Which process holds a reservation (proxy/owner.py), so a process
     # starting on a shared file settles only those of processes that are gone;
     # the upstream's id for the call (OpenRouter's generation id, by which
@@ -138,7 +152,7 @@ async def m005_reservation_owners(db: InlineConnection) -> None:
     await db.execute("UPDATE ledger SET cost_usd = 0 WHERE cost_usd < 0")
 
 
-async def m006_day_totals(db: InlineConnection) -> None:
+async def m006_day_totals(db: Schema) -> None:
     # What each budget day has charged, kept by triggers in the transaction
     # of every ledger write (whichever process or statement makes it), so the
     # budget status reads one row instead of summing the day's calls, which
@@ -147,6 +161,9 @@ async def m006_day_totals(db: InlineConnection) -> None:
     await db.execute("CREATE TABLE day_totals (day TEXT PRIMARY KEY, charged_usd REAL NOT NULL)")
     await db.execute("""INSERT INTO day_totals (day, charged_usd)
                         SELECT day, SUM(cost_usd) FROM ledger WHERE state = 'charged' GROUP BY day""")
+    if db.dialect == "postgresql":
+        await _m006_postgres_triggers(db)
+        return
     add_new = """INSERT INTO day_totals (day, charged_usd) SELECT NEW.day, NEW.cost_usd WHERE NEW.state = 'charged'
                  ON CONFLICT (day) DO UPDATE SET charged_usd = charged_usd + excluded.charged_usd;"""
     take_old = "UPDATE day_totals SET charged_usd = charged_usd - OLD.cost_usd WHERE day = OLD.day AND OLD.state = 'charged';"
@@ -156,18 +173,39 @@ async def m006_day_totals(db: InlineConnection) -> None:
     await db.execute(f"CREATE TRIGGER ledger_delete_totals AFTER DELETE ON ledger BEGIN {take_old} END")
 
 
-async def m007_task_detail(db: InlineConnection) -> None:
+async def _m006_postgres_triggers(db: Schema) -> None:
+    # The same three triggers as SQLite's, as one PL/pgSQL function (PostgreSQL's triggers call functions).
+    await db.execute(
+        """
+        CREATE FUNCTION ledger_day_totals() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.state = 'charged' THEN
+                UPDATE day_totals SET charged_usd = charged_usd - OLD.cost_usd WHERE day = OLD.day;
+            END IF;
+            IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.state = 'charged' THEN
+                INSERT INTO day_totals (day, charged_usd) VALUES (NEW.day, NEW.cost_usd)
+                ON CONFLICT (day) DO UPDATE SET charged_usd = day_totals.charged_usd + excluded.charged_usd;
+            END IF;
+            RETURN NULL;
+        END $$
+        """
+    )
+    await db.execute("""CREATE TRIGGER ledger_day_totals AFTER INSERT OR DELETE OR UPDATE OF day, state, cost_usd
+                        ON ledger FOR EACH ROW EXECUTE FUNCTION ledger_day_totals()""")
+
+
+async def m007_task_detail(db: Schema) -> None:
     # What the dashboard's detail view shows of a request: its session and its "hermes" field (JSON).
     await db.execute("ALTER TABLE tasks ADD COLUMN session_id TEXT")
     await db.execute("ALTER TABLE tasks ADD COLUMN hermes TEXT")
 
 
-async def m008_savings(db: InlineConnection) -> None:
+async def m008_savings(db: Schema) -> None:
     # What a local answer saved: the estimated cost of the cloud model it stood in for (savings.py); NULL otherwise.
     await db.execute("ALTER TABLE tasks ADD COLUMN saved_usd REAL")
 
 
-async def m009_session_links(db: InlineConnection) -> None:
+async def m009_session_links(db: Schema) -> None:
     # Each answer Hermes gave, as the digest of the conversation through it (session.py): the next
     # turn finds its session here. `cloud_model`: the upgrade that conversation accepted, kept from
     # here on; `next_thread`: the first turn that went on from it (another one forks).
@@ -184,25 +222,19 @@ async def m009_session_links(db: InlineConnection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[InlineConnection], Awaitable[None]]] = [
+MIGRATIONS: list[Callable[[Schema], Awaitable[None]]] = [
     m001_initial, m002_money, m003_cascade, m004_preferences, m005_reservation_owners, m006_day_totals,
     m007_task_detail, m008_savings, m009_session_links]
 
 
-async def migrate(db: InlineConnection) -> None:
-    """Apply every migration this database has not had yet."""
-    # Under the write lock: processes starting together on one file take turns,
-    # and each sees what the one before it applied.
-    await db.execute("BEGIN IMMEDIATE")
-    try:
-        await db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-        applied = {row[0] for row in await db.execute_fetchall("SELECT name FROM migrations")}
-        for migration in MIGRATIONS:
-            if migration.__name__ not in applied:
-                await migration(db)
-                await db.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)",
-                                 (migration.__name__, datetime.now(timezone.utc).isoformat()))
-    except BaseException:
-        await db.rollback()
-        raise
-    await db.commit()  # every schema change and its record together, or none
+async def migrate(db: Schema) -> None:
+    """Apply every migration this database has not had yet; call inside one unit, which holds the
+    backend's lock, so that processes starting together take turns and each sees what the one before
+    it applied (and every schema change and its record commit together, or none)."""
+    await db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    applied = {row["name"] for row in await db.fetch("SELECT name FROM migrations")}
+    for migration in MIGRATIONS:
+        if migration.__name__ not in applied:
+            await migration(db)
+            await db.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)",
+                             (migration.__name__, datetime.now(timezone.utc).isoformat()))

@@ -33,7 +33,7 @@ async def charged_by_model(store: Store) -> list[dict[str, Any]]:
 async def answered_by_task_type(store: Store, since: str) -> list[dict[str, Any]]:
     """Answered (status 200) requests per (task type, whether `auto` was asked for, route)."""
     return await store.rows(
-        """SELECT COALESCE(task_type, 'unknown') AS task_type, requested_model = 'auto' AS auto,
+        """SELECT COALESCE(task_type, 'unknown') AS task_type, CASE WHEN requested_model = 'auto' THEN 1 ELSE 0 END AS auto,
                   COALESCE(route, 'none') AS route, COUNT(*) AS requests
            FROM tasks WHERE created_at >= ? AND status = 200 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
         (since,),
@@ -54,7 +54,7 @@ async def attempt_totals(store: Store, since: str) -> list[dict[str, Any]]:
     """Local cascade tries per (model, task type): tried, accepted, skipped, and their mean score."""
     return await store.rows(
         """SELECT model, task_type, COUNT(accepted) AS tried, COALESCE(SUM(accepted), 0) AS accepted,
-                  SUM(accepted IS NULL) AS skipped, COUNT(score) AS scored, AVG(score) AS mean_score
+                  SUM(CASE WHEN accepted IS NULL THEN 1 ELSE 0 END) AS skipped, COUNT(score) AS scored, AVG(score) AS mean_score
            FROM local_attempts WHERE created_at >= ? GROUP BY model, task_type ORDER BY model, task_type""",
         (since,),
     )
@@ -76,7 +76,7 @@ async def latency_percentiles_ms(store: Store, since: str, quantiles: tuple[floa
 
 async def latency_histogram(store: Store, bounds_ms: tuple[float, ...]) -> list[dict[str, Any]]:
     """Per route, all time: requests, total ms, and `le_<i>` = how many took at most bounds_ms[i]."""
-    buckets = ", ".join(f"SUM(latency_ms <= ?) AS le_{i}" for i in range(len(bounds_ms)))
+    buckets = ", ".join(f"SUM(CASE WHEN latency_ms <= ? THEN 1 ELSE 0 END) AS le_{i}" for i in range(len(bounds_ms)))
     return await store.rows(
         f"""SELECT COALESCE(route, 'none') AS route, COUNT(*) AS requests, SUM(latency_ms) AS sum_ms, {buckets}
             FROM tasks GROUP BY 1 ORDER BY 1""",
@@ -135,9 +135,9 @@ async def cascade_attempts(store: Store, task: dict[str, Any]) -> list[dict[str,
 async def saved_by_model(store: Store, since: str = "", until: str = "") -> list[dict[str, Any]]:
     """What local answers saved (tasks.saved_usd, see savings.py) per cloud model stood in for, from `since`
     up to `until` (exclusive; "" means no end): local answers and USD."""
+    model = store.json_text("hermes", "savings", "model")
     return await store.rows(
-        """SELECT COALESCE(json_extract(hermes, '$.savings.model'), 'unknown') AS model, COUNT(*) AS answers,
-                  SUM(saved_usd) AS saved_usd
+        f"""SELECT COALESCE({model}, 'unknown') AS model, COUNT(*) AS answers, SUM(saved_usd) AS saved_usd
            FROM tasks WHERE saved_usd IS NOT NULL AND created_at >= ? AND (? = '' OR created_at < ?)
            GROUP BY 1 ORDER BY 1""",
         (since, until, until),

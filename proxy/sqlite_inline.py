@@ -41,7 +41,7 @@ class InlineConnection:
         self._checkpointer = Checkpointer(path)
         self._commits = 0
 
-    def wal(self) -> None:
+    async def set_up_wal(self) -> None:
         """WAL mode, `synchronous=NORMAL`, checkpoints by the Checkpointer; once the file is set up."""
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")  # survives a kill; the WAL is synced at checkpoints

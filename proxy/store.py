@@ -1,16 +1,9 @@
-"""The SQLite store: schema, numbered migrations, and every SQL statement.
+"""The store: every SQL statement Hermes makes, on either backend (database.py).
 
 Every write is a unit of transactions.py: one transaction that a cancelled
-request never splits, joined by the writes called inside it. WAL mode with
-`synchronous=NORMAL`: a commit is in the WAL when it returns, so a killed
-process loses nothing committed, and no fsync waits on the hot path; an OS
-crash or power cut can lose the commits since the WAL was last synced (at
-each checkpoint), never corrupt the file (see the README). Prompts are stored
+request never splits, joined by the writes called inside it. The SQL is
+written once, in what SQLite and PostgreSQL both speak. Prompts are stored
 only when `server.store_prompts` is on; otherwise a hash and token counts.
-
-Two connections: the calls' own statements (point reads and writes on
-indexed rows) run on the event loop's thread (sqlite_inline.py), and
-`rows`, for reports that scan whole tables, on aiosqlite's thread, read-only.
 """
 
 from __future__ import annotations
@@ -22,14 +15,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TypeVar
 
+from proxy.database import Database, open_database
 from proxy.estimate import Learned
-from proxy.migrations import migrate
 from proxy.owner import is_gone, this_process
-from proxy.sqlite_inline import InlineConnection
-from proxy.sqlite_errors import BUSY_TIMEOUT_MS, retrying_when_locked
-from proxy.transactions import Transactions
+
+T = TypeVar("T")
 
 # The note on a reservation charged at its worst case because its process died mid-call.
 UNKNOWN_OUTCOME = "outcome unknown: its process ended mid-call"
@@ -70,38 +63,37 @@ class Prediction:
     confidence: float
 
 
-class Store(Transactions):
-    """One aiosqlite connection, opened and migrated in the app's lifespan."""
+class Store:
+    """Hermes's records on one database, opened and migrated in the app's lifespan."""
 
-    def __init__(self, db: InlineConnection, reports: aiosqlite.Connection, store_prompts: bool = False) -> None:
-        super().__init__(db)
-        self._reports = reports
+    def __init__(self, db: Database, store_prompts: bool = False) -> None:
+        self._db = db
         self._store_prompts = store_prompts
 
     @classmethod
-    async def open(cls, path: Path, store_prompts: bool = False) -> Store:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = InlineConnection(path)  # transactions are ours, never implicit
-        try:
-            await retrying_when_locked(lambda: _set_up(db))
-            reports = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True)
-        except BaseException:
-            await db.close()
-            raise
-        reports.row_factory = aiosqlite.Row
-        await reports.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        return cls(db, reports, store_prompts)
+    async def open(cls, location: str | Path, store_prompts: bool = False) -> Store:
+        """The store at `location`: a postgresql:// URL, or a SQLite file's path."""
+        return cls(await open_database(location), store_prompts)
 
     async def close(self) -> None:
-        await super().close()
-        await self._reports.close()
+        await self._db.close()
 
-    async def _write(self, sql: str, params: tuple[Any, ...]) -> int:
-        async def write() -> int:
-            cursor = await self._db.execute(sql, params)
-            return int(cursor.lastrowid or 0)
+    @property
+    def dialect(self) -> str:
+        return self._db.dialect
 
-        return await self.atomic(write)
+    async def atomic(self, work: Callable[[], Awaitable[T]],
+                     abandoned: Callable[[T], Awaitable[None]] | None = None) -> T:
+        """Run `work` as one transaction, whole even if the caller is cancelled (transactions.py)."""
+        return await self._db.atomic(work, abandoned)
+
+    async def run_to_end(self, work: Coroutine[Any, Any, T],
+                         abandoned: Callable[[T], Awaitable[None]] | None = None) -> T:
+        """Await `work`, which goes on to its end if the caller is cancelled."""
+        return await self._db.run_to_end(work, abandoned)
+
+    async def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        await self._db.execute(sql, params)
 
     # -- tasks ---------------------------------------------------------------
 
@@ -129,7 +121,7 @@ class Store(Transactions):
 
     async def day_totals(self, day: str) -> tuple[float, float]:
         """(charged, held) USD for `day`: the total its triggers keep (m006), and the calls in flight."""
-        [row] = await self._read(
+        [row] = await self._db.fetch(
             """
             SELECT COALESCE((SELECT charged_usd FROM day_totals WHERE day = ?), 0) AS charged,
                    COALESCE((SELECT SUM(reserved_usd) FROM ledger WHERE day = ? AND state = 'held'), 0) AS held
@@ -138,13 +130,16 @@ class Store(Transactions):
         )
         return float(row["charged"]), float(row["held"])
 
+    async def lock_budget(self) -> None:
+        """Inside `atomic`, before reading the day's spend: other processes' reservations wait for this one."""
+        await self._db.lock_budget()
+
     async def insert_reservation(self, day: str, model: str, reserved_usd: float) -> int:
         """Hold `reserved_usd` for this process; call inside `atomic`, after checking there is room."""
-        cursor = await self._db.execute(
+        return await self._db.insert(
             "INSERT INTO ledger (day, created_at, model, state, reserved_usd, owner) VALUES (?, ?, ?, 'held', ?, ?)",
             (day, _now(), model, reserved_usd, this_process()),
         )
-        return int(cursor.lastrowid or 0)
 
     async def settle_reservation(self, reservation_id: int, cost_usd: float | None, *,
                                  reported_usd: float | None = None, note: str | None = None) -> None:
@@ -183,7 +178,7 @@ class Store(Transactions):
         `hermes serve` on this file) are left alone.
         """
         async def charge() -> int:
-            held = await self._db.execute_fetchall("SELECT id, owner FROM ledger WHERE state = 'held'")
+            held = await self._db.fetch("SELECT id, owner FROM ledger WHERE state = 'held'")
             gone = [row["id"] for row in held if is_gone(row["owner"])]
             for reservation_id in gone:
                 await self._db.execute(
@@ -206,7 +201,7 @@ class Store(Transactions):
     # -- estimates and predictions ---------------------------------------------
 
     async def learned(self, task_type: str, model: str) -> Learned | None:
-        rows = await self._read(
+        rows = await self._db.fetch(
             "SELECT samples, mean_output_tokens, variance FROM estimates WHERE task_type = ? AND model = ?",
             (task_type, model),
         )
@@ -246,7 +241,7 @@ class Store(Transactions):
     # -- sessions --------------------------------------------------------------
 
     async def session(self, session_id: str) -> dict[str, Any] | None:
-        rows = await self._read("SELECT * FROM sessions WHERE id = ?", (session_id,))
+        rows = await self._db.fetch("SELECT * FROM sessions WHERE id = ?", (session_id,))
         return rows[0] if rows else None
 
     async def touch_session(self, session_id: str, turns: int, context_tokens: int, mean_user_tokens: int,
@@ -287,7 +282,7 @@ class Store(Transactions):
         since = (datetime.now(timezone.utc) - timedelta(seconds=idle_timeout_s)).isoformat()
 
         async def claim() -> tuple[str, str | None] | None:
-            rows = await self._db.execute_fetchall(
+            rows = await self._db.fetch(
                 """UPDATE session_links SET next_thread_sha256 = ?
                    WHERE thread_sha256 = ? AND created_at >= ? AND COALESCE(next_thread_sha256, ?) = ?
                    RETURNING session_id, cloud_model""",
@@ -317,12 +312,12 @@ class Store(Transactions):
     async def attempt_record(self, model: str, task_type: str, window: int) -> tuple[list[bool], int]:
         """(the last `window` outcomes, newest first; skips since the last try)."""
         key = (model, task_type)
-        tries = await self._read(
+        tries = await self._db.fetch(
             """SELECT accepted FROM local_attempts WHERE model = ? AND task_type = ? AND accepted IS NOT NULL
                ORDER BY id DESC LIMIT ?""",
             (*key, window),
         )
-        skips = await self._read(
+        skips = await self._db.fetch(
             """SELECT COUNT(*) AS n FROM local_attempts WHERE model = ? AND task_type = ? AND accepted IS NULL
                AND id > (SELECT COALESCE(MAX(id), 0) FROM local_attempts
                          WHERE model = ? AND task_type = ? AND accepted IS NOT NULL)""",
@@ -350,7 +345,7 @@ class Store(Transactions):
     # -- preferences -------------------------------------------------------------
 
     async def preferences(self) -> dict[str, Any] | None:
-        rows = await self._read("SELECT value FROM preferences WHERE key = 'settings'", ())
+        rows = await self._db.fetch("SELECT value FROM preferences WHERE key = 'settings'", ())
         return json.loads(rows[0]["value"]) if rows else None
 
     async def save_preferences(self, settings: dict[str, Any]) -> None:
@@ -361,25 +356,12 @@ class Store(Transactions):
         )
 
     async def rows(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
-        """The rows of one read-only query, as dicts, on the reports' thread (reports.py builds on this)."""
+        """The rows of one read-only query, as dicts, off the calls' path (reports.py builds on this)."""
+        return await self._db.rows(sql, params)
 
-        async def read() -> list[dict[str, Any]]:
-            return [dict(row) for row in await self._reports.execute_fetchall(sql, params)]  # one trip
-
-        return await retrying_when_locked(read)
-
-    async def _read(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
-        """The rows of a query on indexed rows, as dicts, on the loop's own connection: the calls' reads."""
-
-        async def read() -> list[dict[str, Any]]:
-            return [dict(row) for row in await self._db.execute_fetchall(sql, params)]
-
-        return await retrying_when_locked(read)
-
-
-async def _set_up(db: InlineConnection) -> None:
-    db.wal()
-    await migrate(db)
+    def json_text(self, column: str, *path: str) -> str:
+        """SQL for the text at `path` in the JSON of `column`, in this backend's dialect (for reports)."""
+        return self._db.json_text(column, *path)
 
 
 def prompt_sha256(messages: list[dict[str, Any]]) -> str:

@@ -1,11 +1,12 @@
-"""Units of work on one SQLite connection, each one whole transaction whatever happens to its caller.
+"""Units of work on a database, each one whole transaction whatever happens to its caller.
 
 Every write is one unit (`atomic`) run in a task of its own: a client that
 goes away cancels the request, never a transaction half-way, which would
-leave the connection inside it and fail every later request. A unit takes
-SQLite's write lock at BEGIN (`BEGIN IMMEDIATE`), so a read-check-write such
-as a budget reservation is atomic across every process sharing the file, not
-only within this one.
+leave the connection inside it and fail every later request. How a unit's
+transaction begins, and what makes a read-check-write such as a budget
+reservation atomic across processes, is the backend's (`_transaction`):
+SQLite takes the file's write lock at BEGIN (sqlite_db.py), PostgreSQL a
+lock on the budget (postgres_db.py).
 
 Units nest: a write or a unit started inside a unit joins it (as Django's
 `atomic` blocks do), so several steps become one transaction by running them
@@ -22,28 +23,23 @@ from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from proxy.sqlite_inline import InlineConnection
-
-from proxy.sqlite_errors import retrying_when_locked
-
 T = TypeVar("T")
 log = logging.getLogger("hermes")
-# The unit the running task is inside: (its connection's Transactions, the task that runs it).
-_UNIT: ContextVar[tuple[Transactions, asyncio.Task[Any]] | None] = ContextVar("hermes_unit", default=None)
+# The unit the running task is inside: (its database's Transactions, the task that runs it, the
+# backend's handle on the unit's connection).
+_UNIT: ContextVar[tuple[Transactions, asyncio.Task[Any], Any] | None] = ContextVar("hermes_unit", default=None)
 
 
 class Transactions:
-    """Runs units of work on `db`, one at a time within this process."""
+    """Runs units of work; a backend subclasses it with `_transaction`."""
 
-    def __init__(self, db: InlineConnection) -> None:
-        self._db = db
-        self._write_lock = asyncio.Lock()
+    def __init__(self) -> None:
         self._running: set[asyncio.Task[Any]] = set()  # units whose caller may have gone
 
     async def close(self) -> None:
+        """Let every unit still running end."""
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
-        await self._db.close()
 
     async def atomic(self, work: Callable[[], Awaitable[T]],
                      abandoned: Callable[[T], Awaitable[None]] | None = None) -> T:
@@ -71,9 +67,23 @@ class Transactions:
             raise
 
     def _inside_unit(self) -> bool:
+        return self._unit_connection() is not None
+
+    def _unit_connection(self) -> Any:
+        """The connection of the unit the running task is inside, or None."""
         # Only the unit's own task joins it: a task it started may outlive its COMMIT.
         unit = _UNIT.get()
-        return unit is not None and unit[0] is self and unit[1] is asyncio.current_task()
+        if unit is not None and unit[0] is self and unit[1] is asyncio.current_task():
+            return unit[2]
+        return None
+
+    async def _inside(self, connection: Any, work: Callable[[], Awaitable[T]]) -> T:
+        """`work()`, with the statements it makes joining `connection`'s transaction."""
+        entered = _UNIT.set((self, asyncio.current_task(), connection))  # type: ignore[arg-type]
+        try:
+            return await work()
+        finally:
+            _UNIT.reset(entered)
 
     def _keep(self, task: asyncio.Task[T]) -> asyncio.Task[T]:
         # The event loop holds tasks weakly: keep each until it ends, and let close() wait for it.
@@ -92,20 +102,5 @@ class Transactions:
             self._keep(asyncio.ensure_future(abandoned(done.result())))
 
     async def _transaction(self, work: Callable[[], Awaitable[T]]) -> T:
-        async with self._write_lock:
-            return await retrying_when_locked(lambda: self._attempt(work))
-
-    async def _attempt(self, work: Callable[[], Awaitable[T]]) -> T:
-        if self._db.in_transaction:  # cannot happen; heal rather than fail every later write
-            await self._db.rollback()
-        await self._db.execute("BEGIN IMMEDIATE")
-        inside = _UNIT.set((self, asyncio.current_task()))  # type: ignore[arg-type]
-        try:
-            result = await work()
-        except BaseException:
-            await self._db.rollback()
-            raise
-        finally:
-            _UNIT.reset(inside)
-        await self._db.commit()
-        return result
+        """Run `work` in one transaction (through `_inside`), committed if it returns, rolled back if not."""
+        raise NotImplementedError

@@ -3,8 +3,11 @@
 - `embedded_model`: the real SmolLM2 model, loaded once per test session;
   `ollama_url` serves it over the Ollama protocol in a thread.
 - `openrouter`: the OpenRouter-shaped stub (see openrouter_stub.py).
+- `database`: where a test's store lives: a SQLite file in tmp_path, or, with
+  HERMES_TEST_DB=postgresql, a fresh database on a throw-away PostgreSQL
+  server (`postgres`, tests/postgres.py). The whole suite runs both ways.
 - `make_config`: the shipped YAML files, optionally patched, loaded with the
-  environment pointing at the servers above and a database in tmp_path.
+  environment pointing at the servers above and at `database`.
 - `hermes_url`: the Hermes app itself, under uvicorn in a thread.
 """
 
@@ -27,9 +30,12 @@ from proxy.app import create_app
 from proxy.config import BUDGETS_FILE, ROUTING_FILE, Config, load_config
 from proxy.localmodel import EmbeddedModel, create_local_model_app
 from tests.openrouter_stub import OpenRouterStub
+from tests.postgres import PostgresCluster, unavailable_reason
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_API_KEY = "sk-or-test-key"
+# Which backend `database` gives every test: "sqlite" (the default) or "postgresql".
+TEST_BACKEND = os.environ.get("HERMES_TEST_DB", "sqlite")
 
 
 class ServerThread:
@@ -61,6 +67,38 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("HERMES_") or name in ("OPENROUTER_API_KEY", "OPENROUTER_API_BASE", "OLLAMA_API_BASE"):
             monkeypatch.delenv(name)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if TEST_BACKEND != "postgresql":
+        return
+    skip = pytest.mark.skip(reason="about SQLite's own file mechanics; PostgreSQL's are in tests/test_postgres.py")
+    for item in items:
+        if "sqlite_only" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A PostgreSQL server for the session, or a skip that says why there cannot be one here."""
+    reason = unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    cluster = PostgresCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def database(tmp_path: Path, request: pytest.FixtureRequest) -> Path | str:
+    """This test's store: a SQLite file in tmp_path, or a fresh PostgreSQL database (HERMES_TEST_DB)."""
+    if TEST_BACKEND == "postgresql":
+        cluster: PostgresCluster = request.getfixturevalue("postgres")
+        return cluster.new_database()
+    return tmp_path / "hermes.db"
 
 
 @pytest.fixture(scope="session")
@@ -100,7 +138,8 @@ def _patch(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def make_config(tmp_path: Path, ollama_url: str, openrouter: OpenRouterStub) -> Callable[..., Config]:
+def make_config(tmp_path: Path, ollama_url: str, openrouter: OpenRouterStub,
+                database: Path | str) -> Callable[..., Config]:
     """Build a Config from the shipped files, `routing` and `budget` changes merged in."""
 
     def make(routing: dict[str, Any] | None = None, budget: dict[str, Any] | None = None, **env: str) -> Config:
@@ -117,7 +156,7 @@ def make_config(tmp_path: Path, ollama_url: str, openrouter: OpenRouterStub) -> 
             "OLLAMA_API_BASE": ollama_url,
             "OPENROUTER_API_BASE": openrouter.url,  # type: ignore[attr-defined]
             "OPENROUTER_API_KEY": TEST_API_KEY,
-            "HERMES_DB": str(tmp_path / "hermes.db"),
+            "HERMES_DB": str(database),
         } | env
         return load_config(config_dir, {k: v for k, v in environ.items() if v})
 

@@ -1,0 +1,114 @@
+"""The SQLite backend: one file on this machine, shared safely by every Hermes process using it.
+
+WAL mode with `synchronous=NORMAL`: a commit is in the WAL when it returns,
+so a killed process loses nothing committed, and no fsync waits on the hot
+path; an OS crash or power cut can lose the commits since the WAL was last
+synced (at each checkpoint), never corrupt the file (see the README).
+
+Two connections: the calls' own statements (point reads and writes on
+indexed rows) run on the event loop's thread (sqlite_inline.py), and
+`rows`, for reports that scan whole tables, on aiosqlite's thread, read-only.
+A unit takes SQLite's write lock at BEGIN (`BEGIN IMMEDIATE`), so a
+read-check-write such as a budget reservation is atomic across every process
+sharing the file, not only within this one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from proxy.database import Database
+from proxy.migrations import migrate
+from proxy.sqlite_errors import BUSY_TIMEOUT_MS, retrying_when_locked
+from proxy.sqlite_inline import InlineConnection
+
+T = TypeVar("T")
+
+
+class SQLiteDatabase(Database):
+    """The inline connection for the calls, a read-only aiosqlite one for reports."""
+
+    dialect = "sqlite"
+
+    def __init__(self, db: InlineConnection, reports: aiosqlite.Connection) -> None:
+        super().__init__()
+        self._db = db
+        self._reports = reports
+        self._write_lock = asyncio.Lock()  # one connection: its units take turns
+
+    @classmethod
+    async def open(cls, path: Path) -> SQLiteDatabase:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = InlineConnection(path)  # transactions are ours, never implicit
+        try:
+            await retrying_when_locked(db.set_up_wal)  # another process may be setting the file up too
+            reports = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True)
+        except BaseException:
+            await db.close()
+            raise
+        reports.row_factory = aiosqlite.Row
+        database = cls(db, reports)
+        try:
+            await reports.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            # Under the write lock: processes starting together on one file take turns,
+            # and each sees what the one before it applied.
+            await database.atomic(lambda: migrate(database))
+        except BaseException:
+            await database.close()
+            raise
+        return database
+
+    async def close(self) -> None:
+        await super().close()
+        await self._db.close()
+        await self._reports.close()
+
+    async def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
+        await self.insert(sql, params)
+
+    async def insert(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        async def write() -> int:
+            return int((await self._db.execute(sql, params)).lastrowid or 0)
+
+        return await (write() if self._inside_unit() else self.atomic(write))
+
+    async def fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        async def read() -> list[dict[str, Any]]:
+            return [dict(row) for row in await self._db.execute_fetchall(sql, params)]
+
+        if self._inside_unit():
+            return await read()  # a lock here fails the whole unit, which is tried again whole
+        return await retrying_when_locked(read)
+
+    async def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        async def read() -> list[dict[str, Any]]:
+            return [dict(row) for row in await self._reports.execute_fetchall(sql, params)]  # one trip
+
+        return await retrying_when_locked(read)
+
+    async def lock_budget(self) -> None:
+        """Nothing more to do: the unit's BEGIN IMMEDIATE holds the file's write lock already."""
+
+    def json_text(self, column: str, *path: str) -> str:
+        return f"json_extract({column}, '$.{'.'.join(path)}')"
+
+    async def _transaction(self, work: Callable[[], Awaitable[T]]) -> T:
+        async with self._write_lock:
+            return await retrying_when_locked(lambda: self._attempt(work))
+
+    async def _attempt(self, work: Callable[[], Awaitable[T]]) -> T:
+        if self._db.in_transaction:  # cannot happen; heal rather than fail every later write
+            await self._db.rollback()
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            result = await self._inside(self._db, work)
+        except BaseException:
+            await self._db.rollback()
+            raise
+        await self._db.commit()
+        return result
