@@ -27,7 +27,8 @@ async def costs_analysis(request: Request) -> Response:
     """Today's spend by model, what is left, the tier, when it resets, and what local answers saved.
 
     `savings`: the estimated cost of the cloud calls today's local answers
-    stood in for (savings.py); `today_usd` is null while none did.
+    stood in for (savings.py); `today_usd` is null while none did. `by_key`:
+    each team key's daily limit and spend today (keys.py).
     ---
     summary: Today's spend by model, remaining budget, tier, reset time and savings
     responses:
@@ -39,6 +40,7 @@ async def costs_analysis(request: Request) -> Response:
         "allowed_models": [m.name for m in services.meter.budget.allowed_models(status)],
         "by_model": await services.store.spend_by_model(status.day),
         "savings": await reports.saved_today(services.store, status.resets_at),
+        "by_key": await reports.spend_by_key(services.store, status.day),  # [] with no team keys
     })
 
 

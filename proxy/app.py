@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import hmac
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -22,14 +21,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.schemas import SchemaGenerator
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from proxy import api, completions, dashboard, metrics, openapi_spec, settings_api
 from proxy.budget import Budget, Clock, system_clock
 from proxy.classify import Classifier
 from proxy.config import ROUTE_NAMES, Config
-from proxy.errors import HermesError, Unauthorized, UnknownModel
+from proxy.errors import HermesError, UnknownModel
 from proxy.guard import OriginGuard
+from proxy.key_auth import KeyAuth
+from proxy.owner import HEARTBEAT_S
 from proxy.meter import Meter
 from proxy.ollama import LocalCatalog
 from proxy.openai_api import error_body, error_response, parse_chat_request, read_json_body
@@ -87,7 +87,8 @@ async def chat_completions(request: Request) -> Response:
     chat = understood = chosen = None
     try:
         chat = parse_chat_request(await read_json_body(request, services.config.routing.server.max_body_bytes))
-        understood = await understand(services, chat, request.headers, started)
+        understood = await understand(services, chat, request.headers, started,
+                                      key=request.scope.get("state", {}).get("hermes_key"))
 
         async def answer() -> Response:
             nonlocal chosen
@@ -231,32 +232,25 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(error_body(INTERNAL_ERROR), status_code=500)
 
 
-class BearerAuth:
-    """Require `Authorization: Bearer <HERMES_API_KEY>` on the API, when a key is set.
-
-    A browser cannot send that header for a page it opens, so the dashboard's
-    page is public and its script sends the key it finds in the URL fragment
-    (`/dashboard#key=...`), which never leaves the browser.
-    """
-
-    def __init__(self, app: ASGIApp, config: Config) -> None:
-        self.app = app
-        self.key = config.api_key.reveal().encode() if config.api_key else None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.key is not None and scope["type"] == "http" and not _public(scope["path"]):
-            given = dict(scope["headers"]).get(b"authorization", b"")
-            if not hmac.compare_digest(given, b"Bearer " + self.key):
-                response = error_response(Unauthorized("Missing or wrong API key: send Authorization: Bearer $HERMES_API_KEY."))
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+async def _charge_abandoned(store: Store) -> int:
+    charged = await store.charge_abandoned_reservations()
+    if charged:
+        log.warning("Charged %d budget reservations left by a process that ended mid-call at their "
+                    "worst case: whether the upstream served them is unknown", charged)
+    return charged
 
 
-def _public(path: str) -> bool:
-    """Paths that carry no data: liveness, `/` (a redirect), and the dashboard's page and files (its data stays
-    behind the key)."""
-    return path in ("/", "/health", "/dashboard") or path.startswith("/dashboard/")
+async def _keep_beating(store: Store, client: httpx.AsyncClient, config: Config) -> None:
+    """While serving: a heartbeat every HEARTBEAT_S, and the reservations of replicas that died since
+    start-up (on a shared database) charged and reconciled, as a restart would."""
+    while True:
+        await asyncio.sleep(HEARTBEAT_S)
+        try:
+            await store.heartbeat()
+            if await _charge_abandoned(store):
+                await reconcile_unknown_outcomes(store, client, config)
+        except HermesError as exc:  # the database is unavailable for now: the next beat tries again
+            log.warning("Heartbeat failed: %s", exc.message)
 
 
 def _log_cloud_key(config: Config) -> None:
@@ -283,15 +277,14 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await Store.open(config.database, config.routing.server.store_prompts)
         try:
-            charged = await store.charge_abandoned_reservations()
-            if charged:
-                log.warning("Charged %d budget reservations left by a process that ended mid-call at their "
-                            "worst case: whether the upstream served them is unknown", charged)
+            await store.heartbeat()
+            await _charge_abandoned(store)
             preferences = await Preferences.load(config, store)
             _log_cloud_key(config)
             async with httpx.AsyncClient() as client, Relay() as relay:  # relay: the cloud's pooled connections
                 # In the background: start-up does not wait on OpenRouter.
                 reconciling = asyncio.ensure_future(reconcile_unknown_outcomes(store, client, config))
+                beating = asyncio.ensure_future(_keep_beating(store, client, config))
                 budget = Budget(config.budget, store, prices, config.cloud_models, clock,
                                 lambda: preferences.current.daily_limit_usd)
                 app.state.services = Services(
@@ -313,6 +306,7 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
                     yield
                 finally:
                     reconciling.cancel()
+                    beating.cancel()
         finally:
             await store.close()
 
@@ -332,6 +326,6 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
         exception_handlers={HermesError: _hermes_error, HTTPException: _http_error, Exception: _unexpected_error},
         lifespan=lifespan,
     )
-    app.add_middleware(BearerAuth, config=config)
+    app.add_middleware(KeyAuth, config=config)
     app.add_middleware(OriginGuard, config=config)  # outermost: a web page's request is refused before anything
     return app

@@ -20,6 +20,7 @@ from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from proxy.keys import ApiKey
 from proxy.config import BudgetConfig, BudgetTier, ModelRef
 from proxy.errors import BudgetExhausted
 from proxy.pricing import PriceTable
@@ -31,6 +32,12 @@ log = logging.getLogger("hermes")
 
 def system_clock() -> datetime:
     return datetime.now().astimezone()
+
+
+def budget_day(config: BudgetConfig, clock: Clock = system_clock) -> str:
+    """Today's budget day (the ledger's `day`), in the zone the budget resets in."""
+    zone = None if config.reset_timezone == "local" else ZoneInfo(config.reset_timezone)
+    return clock().astimezone(zone).date().isoformat()
 
 
 @dataclass(frozen=True)
@@ -116,7 +123,8 @@ class Budget:
         cheapest = self._prices.cheapest(m.name for m in self._cloud_models)
         return [m for m in self._cloud_models if m.name == cheapest]
 
-    async def reserve(self, model: ModelRef, input_tokens: int, max_tokens: int | None) -> Grant:
+    async def reserve(self, model: ModelRef, input_tokens: int, max_tokens: int | None,
+                      key: ApiKey | None = None) -> Grant:
         """Hold the worst-case cost of a call to `model`, or raise BudgetExhausted saying why.
 
         One transaction, which holds the budget's lock: read the day's totals, check the tier and the room,
@@ -147,13 +155,26 @@ class Budget:
                     f"${status.remaining_usd:.4f} left of today's ${status.limit_usd:.2f}. "
                     f"The budget resets at {_clock_time(status.resets_at)}."
                 )
-            reservation_id = await self._store.insert_reservation(status.day, model.name, worst_usd)
+            if key is not None and key.daily_limit_usd is not None:
+                await self._check_key_room(key, status, model, worst_usd)
+            reservation_id = await self._store.insert_reservation(status.day, model.name, worst_usd,
+                                                                  None if key is None else key.id)
             return Grant(reservation_id, model, worst_usd, granted_tokens, self._holding(status, worst_usd))
 
         async def release(grant: Grant) -> None:  # the caller went away while it was being made
             await self._store.settle_reservation(grant.reservation_id, None, note="caller cancelled")
 
         return await self._store.atomic(hold, abandoned=release)
+
+    async def _check_key_room(self, key: ApiKey, status: BudgetStatus, model: ModelRef, worst_usd: float) -> None:
+        """Raise BudgetExhausted when `worst_usd` does not fit in what `key` has left today."""
+        assert key.daily_limit_usd is not None
+        left = key.daily_limit_usd - await self._store.key_day_spend(status.day, key.id)
+        if worst_usd > left:
+            raise BudgetExhausted(
+                f"This request to {model.name} could cost up to ${worst_usd:.4f}, more than the "
+                f"${max(left, 0.0):.4f} left of key '{key.name}''s ${key.daily_limit_usd:.2f} a day. "
+                f"It resets at {_clock_time(status.resets_at)}.", code="key_budget_exhausted")
 
     async def settle(self, grant: Grant, cost_usd: float | None, note: str | None = None) -> BudgetStatus:
         """Replace the reservation by the actual cost (None releases it); the status after.

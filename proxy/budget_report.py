@@ -67,6 +67,7 @@ def proxy_report(url: str, headers: dict[str, str], now: datetime | None = None)
         "resets_in_s": int((resets_at - now).total_seconds()),
         "by_model": data["by_model"],
         "savings": data.get("savings"),  # None from a proxy that predates savings
+        "by_key": data.get("by_key", []),
         "local_success_rate": None,
         "local_tries": None,
     }
@@ -114,6 +115,7 @@ async def budget_report(config: Config, clock: Clock | None = None) -> dict[str,
             "resets_in_s": int((status.resets_at - clock().astimezone(status.resets_at.tzinfo)).total_seconds()),
             "by_model": await store.spend_by_model(status.day),
             "savings": await reports.saved_today(store, status.resets_at),
+            "by_key": await reports.spend_by_key(store, status.day),
             "local_success_rate": round(accepted / tried, 4) if tried else None,
             "local_tries": tried,
         }

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from proxy import keys_cli
 from proxy.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -322,6 +323,9 @@ def yolo(prompt: str, files: tuple[Path, ...], url: str | None, wrap: str | None
         run(url, prompt, list(files), view, interactive, _confirm, headers, upgrade=upgrade)
     except YoloError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+cli.add_command(keys_cli.keys)
 
 
 def _proxy_url(url: str | None) -> str:

@@ -81,6 +81,7 @@ async def dashboard_data(request: Request) -> Response:
         "since": since,
         "budget": status.as_dict(),
         "savings": await reports.saved_today(store, status.resets_at),  # "saved $X today" under the budget
+        "by_key": await reports.spend_by_key(store, status.day),  # each team key's spend today, if any
         "spend_by_day": await _spend_by_day(services, status.day),
         "by_task_type": _by_task_type(answered, attempts),
         "upgrade": _upgrade(answered),

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from proxy.keys import ApiKey
 from proxy.budget import Budget, BudgetStatus, Grant
 from proxy.estimate import Estimate, count_input_tokens, estimate_output, learn
 from proxy.openai_api import ChatRequest
@@ -48,8 +49,9 @@ class Meter:
         self._store = store
         self._local_max_tokens = local_max_tokens
 
-    async def start(self, target: Target, chat: ChatRequest, task_type: str) -> Metered:
-        """Estimate the call; for a cloud model reserve its worst case (raises BudgetExhausted)."""
+    async def start(self, target: Target, chat: ChatRequest, task_type: str, key: ApiKey | None = None) -> Metered:
+        """Estimate the call; for a cloud model reserve its worst case, on `key`'s budget too (raises
+        BudgetExhausted)."""
         model = target.model
         input_tokens = count_input_tokens(model.litellm_model, chat.messages, chat.params.get("tools"))
         learned = await self._store.learned(task_type, model.name)
@@ -59,7 +61,7 @@ class Meter:
         if model.kind == "local":
             capped = chat.limited_to(self._local_max_tokens)
             return Metered(target, task_type, capped, estimate, 0.0, None, await self.budget.status())
-        grant = await self.budget.reserve(model, input_tokens, chat.max_tokens)
+        grant = await self.budget.reserve(model, input_tokens, chat.max_tokens, key)
         capped = chat.limited_to(grant.max_tokens)
         return Metered(target, task_type, capped, estimate, estimated_cost, grant, grant.status)
 

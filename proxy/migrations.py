@@ -222,9 +222,30 @@ async def m009_session_links(db: Schema) -> None:
     )
 
 
+async def m010_keys(db: Schema) -> None:
+    # Team keys (keys.py): stored only as hashes; `daily_limit_usd` NULL draws on the global budget alone.
+    # Each reservation names the key it was made for, so a key's spend today is one indexed sum.
+    await db.execute(
+        """
+        CREATE TABLE api_keys (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            key_sha256 TEXT NOT NULL UNIQUE,
+            daily_limit_usd REAL,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT
+        )
+        """
+    )
+    await db.execute("ALTER TABLE ledger ADD COLUMN key_id INTEGER")
+    await db.execute("CREATE INDEX ledger_key_day ON ledger (key_id, day, state)")
+    # Each running replica's last sign of life: how one on another host is known to be gone (owner.py).
+    await db.execute("CREATE TABLE replicas (owner TEXT PRIMARY KEY, seen_at TEXT NOT NULL)")
+
+
 MIGRATIONS: list[Callable[[Schema], Awaitable[None]]] = [
     m001_initial, m002_money, m003_cascade, m004_preferences, m005_reservation_owners, m006_day_totals,
-    m007_task_detail, m008_savings, m009_session_links]
+    m007_task_detail, m008_savings, m009_session_links, m010_keys]
 
 
 async def migrate(db: Schema) -> None:

@@ -267,6 +267,8 @@ _DASHBOARD = {
             "requests": _INTEGER, "p50": _nullable(_NUMBER), "p95": _nullable(_NUMBER)}},
         "predictions": {"type": "array", "items": {"type": "object"}},
         "latest": {"type": "array", "items": _ref("LatestRequest")},
+        "by_key": {"type": "array", "items": {"type": "object", "properties": {
+            "name": _STRING, "daily_limit_usd": _nullable(_USD), "spent_usd": _USD, "revoked": _BOOLEAN}}},
     },
 }
 

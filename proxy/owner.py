@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import os
 import socket
+from datetime import datetime, timedelta, timezone
 from functools import cache
+
+# A replica beats every HEARTBEAT_S (app.py); one silent for LEASE_S is taken for gone.
+HEARTBEAT_S = 10.0
+LEASE_S = 60.0
 
 
 def _start_ticks(pid: int) -> str:
@@ -29,19 +34,23 @@ def this_process() -> str:
     return f"{socket.gethostname()}:{pid}:{_start_ticks(pid)}"
 
 
-def is_gone(owner: str | None) -> bool:
+def is_gone(owner: str | None, seen_at: str | None = None) -> bool:
     """Whether the process that recorded `owner` has certainly ended.
 
     A reservation with no owner predates owners being recorded: its process
-    is gone. One recorded on another host cannot be checked from here, so it
-    is left alone.
+    is gone. One recorded on another host (a replica sharing a PostgreSQL
+    database) cannot be checked from here: it is gone when its last
+    heartbeat (`seen_at`, store.heartbeat) is older than LEASE_S, and left
+    alone when it has none.
     """
     if not owner:
         return True
     host, _, rest = owner.partition(":")
     pid_text, _, started = rest.partition(":")
     if host != socket.gethostname() or not pid_text.isdigit():
-        return False
+        if seen_at is None:
+            return False
+        return datetime.now(timezone.utc) - datetime.fromisoformat(seen_at) > timedelta(seconds=LEASE_S)
     pid = int(pid_text)
     try:
         os.kill(pid, 0)

@@ -17,6 +17,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from proxy.keys import ApiKey
 from proxy.budget import BudgetStatus
 from proxy.cascade import (
     Attempt,
@@ -88,16 +89,18 @@ class Request:
     headers: Mapping[str, str]
     started: float  # time.monotonic() on arrival: latency includes the cascade
     outcome: Outcome = dataclasses.field(default_factory=Outcome)
+    key: ApiKey | None = None  # the team key it came with: whose budget a cloud call draws on (keys.py)
 
 
-async def understand(services: Services, chat: ChatRequest, headers: Mapping[str, str], started: float) -> Request:
+async def understand(services: Services, chat: ChatRequest, headers: Mapping[str, str], started: float,
+                     key: ApiKey | None = None) -> Request:
     """Identify the session and classify; a rule's max_tokens override caps the client's."""
     conversation = identify(headers, chat.messages)  # first: a bad session id is a 400 before anything
     task = services.classifier.classify(chat.messages)
     if task.max_tokens:
         chat = chat.limited_to(task.max_tokens)
     conversation = await resolve(conversation, services.store, services.config.budget.session.idle_timeout_s)
-    return Request(chat, conversation, task, headers, started)
+    return Request(chat, conversation, task, headers, started, key=key)
 
 
 @dataclass(frozen=True)
@@ -334,7 +337,7 @@ class _Call:
 
     @classmethod
     async def open(cls, services: Services, request: Request, chosen: Plan) -> _Call:
-        metered = await services.meter.start(chosen.target, request.chat, request.task.task_type)
+        metered = await services.meter.start(chosen.target, request.chat, request.task.task_type, request.key)
         report = Report(services, request, chosen, metered)
         cloud = chosen.target.model.kind == "cloud"
         return cls(report, metered, report.headers(cost_usd=None if cloud else 0.0), request.started)

@@ -132,6 +132,13 @@ async def cascade_attempts(store: Store, task: dict[str, Any]) -> list[dict[str,
     )
 
 
+async def spend_by_key(store: Store, day: str) -> list[dict[str, Any]]:
+    """Per team key in use, or that spent on `day`: its limit and what it charged and holds (keys.py)."""
+    return [{"name": row["name"], "daily_limit_usd": row["daily_limit_usd"],
+             "spent_usd": round(float(row["spent_usd"]), 8), "revoked": row["revoked_at"] is not None}
+            for row in await store.keys(day) if row["revoked_at"] is None or row["spent_usd"]]
+
+
 async def saved_by_model(store: Store, since: str = "", until: str = "") -> list[dict[str, Any]]:
     """What local answers saved (tasks.saved_usd, see savings.py) per cloud model stood in for, from `since`
     up to `until` (exclusive; "" means no end): local answers and USD."""

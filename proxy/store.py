@@ -134,12 +134,20 @@ class Store:
         """Inside `atomic`, before reading the day's spend: other processes' reservations wait for this one."""
         await self._db.lock_budget()
 
-    async def insert_reservation(self, day: str, model: str, reserved_usd: float) -> int:
-        """Hold `reserved_usd` for this process; call inside `atomic`, after checking there is room."""
+    async def insert_reservation(self, day: str, model: str, reserved_usd: float, key_id: int | None = None) -> int:
+        """Hold `reserved_usd` for this process (and `key_id`'s budget); inside `atomic`, after checking the room."""
         return await self._db.insert(
-            "INSERT INTO ledger (day, created_at, model, state, reserved_usd, owner) VALUES (?, ?, ?, 'held', ?, ?)",
-            (day, _now(), model, reserved_usd, this_process()),
+            """INSERT INTO ledger (day, created_at, model, state, reserved_usd, owner, key_id)
+               VALUES (?, ?, ?, 'held', ?, ?, ?)""",
+            (day, _now(), model, reserved_usd, this_process(), key_id),
         )
+
+    async def key_day_spend(self, day: str, key_id: int) -> float:
+        """What `key_id` has charged and holds on `day`."""
+        [row] = await self._db.fetch(
+            """SELECT COALESCE(SUM(CASE WHEN state = 'charged' THEN cost_usd ELSE reserved_usd END), 0) AS spent
+               FROM ledger WHERE key_id = ? AND day = ? AND state != 'released'""", (key_id, day))
+        return float(row["spent"])
 
     async def settle_reservation(self, reservation_id: int, cost_usd: float | None, *,
                                  reported_usd: float | None = None, note: str | None = None) -> None:
@@ -179,7 +187,8 @@ class Store:
         """
         async def charge() -> int:
             held = await self._db.fetch("SELECT id, owner FROM ledger WHERE state = 'held'")
-            gone = [row["id"] for row in held if is_gone(row["owner"])]
+            seen = {row["owner"]: row["seen_at"] for row in await self._db.fetch("SELECT owner, seen_at FROM replicas")}
+            gone = [row["id"] for row in held if is_gone(row["owner"], seen.get(row["owner"]))]
             for reservation_id in gone:
                 await self._db.execute(
                     f"""UPDATE ledger SET state = 'charged', cost_usd = reserved_usd, settled_at = ?,
@@ -188,6 +197,11 @@ class Store:
             return len(gone)
 
         return await self.atomic(charge)
+
+    async def heartbeat(self) -> None:
+        """Note that this process is alive: replicas on other hosts leave its reservations alone (owner.py)."""
+        await self._write("""INSERT INTO replicas (owner, seen_at) VALUES (?, ?)
+                             ON CONFLICT (owner) DO UPDATE SET seen_at = excluded.seen_at""", (this_process(), _now()))
 
     async def spend_by_model(self, day: str) -> list[dict[str, Any]]:
         return await self.rows(
@@ -342,6 +356,42 @@ class Store:
             "SELECT COALESCE(SUM(accepted), 0) AS accepted, COUNT(accepted) AS tried FROM local_attempts", ())
         return int(rows[0]["accepted"]), int(rows[0]["tried"])
 
+    # -- keys ------------------------------------------------------------------
+
+    async def create_key(self, name: str, key_sha256: str, daily_limit_usd: float | None) -> bool:
+        """Store a key by its hash; False (and nothing stored) when a key of that name is in use."""
+        async def create() -> bool:
+            if await self._db.fetch("SELECT id FROM api_keys WHERE name = ? AND revoked_at IS NULL", (name,)):
+                return False
+            await self._db.execute(
+                "INSERT INTO api_keys (name, key_sha256, daily_limit_usd, created_at) VALUES (?, ?, ?, ?)",
+                (name, key_sha256, daily_limit_usd, _now()))
+            return True
+
+        return await self.atomic(create)
+
+    async def revoke_key(self, name: str) -> bool:
+        """Revoke the key in use by `name`; False if there is none."""
+        rows = await self.atomic(lambda: self._db.fetch(
+            "UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL RETURNING id", (_now(), name)))
+        return bool(rows)
+
+    async def find_key(self, key_sha256: str) -> dict[str, Any] | None:
+        """The key in use with this hash (id, name, daily_limit_usd), or None."""
+        rows = await self._db.fetch(
+            "SELECT id, name, daily_limit_usd FROM api_keys WHERE key_sha256 = ? AND revoked_at IS NULL", (key_sha256,))
+        return rows[0] if rows else None
+
+    async def keys_in_use(self) -> int:
+        [row] = await self._db.fetch("SELECT COUNT(*) AS n FROM api_keys WHERE revoked_at IS NULL", ())
+        return int(row["n"])
+
+    async def keys(self, day: str) -> list[dict[str, Any]]:
+        """Every key, revoked ones too, with what it charged and holds on `day` (`spent_usd`)."""
+        return await self.rows(
+            f"""SELECT k.name, k.daily_limit_usd, k.created_at, k.revoked_at, {_KEY_SPEND} AS spent_usd
+                FROM api_keys k ORDER BY k.name, k.id""", (day,))
+
     # -- preferences -------------------------------------------------------------
 
     async def preferences(self) -> dict[str, Any] | None:
@@ -362,6 +412,11 @@ class Store:
     def json_text(self, column: str, *path: str) -> str:
         """SQL for the text at `path` in the JSON of `column`, in this backend's dialect (for reports)."""
         return self._db.json_text(column, *path)
+
+
+# What key `k.id` has charged and holds on the day given as the parameter.
+_KEY_SPEND = """COALESCE((SELECT SUM(CASE WHEN l.state = 'charged' THEN l.cost_usd ELSE l.reserved_usd END)
+                          FROM ledger l WHERE l.key_id = k.id AND l.day = ? AND l.state != 'released'), 0)"""
 
 
 def prompt_sha256(messages: list[dict[str, Any]]) -> str:

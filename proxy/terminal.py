@@ -47,6 +47,12 @@ def render_budget(report: dict[str, Any], console: Console) -> None:
         for row in report["by_model"]:
             by_model.add_row(row["model"], str(row["calls"]), f"${row['cost_usd']:.4f}")
         console.print(by_model)
+    if report.get("by_key"):
+        by_key = Table("key", "spent today", "daily limit", title="Spend by key", title_justify="left")
+        for row in report["by_key"]:
+            limit = "global" if row["daily_limit_usd"] is None else f"${row['daily_limit_usd']:.2f}"
+            by_key.add_row(row["name"] + (" (revoked)" if row["revoked"] else ""), f"${row['spent_usd']:.4f}", limit)
+        console.print(by_key)
 
 
 def render_stats(data: dict[str, Any], console: Console) -> None:

@@ -32,7 +32,7 @@ async def test_migrations_run_once_and_are_recorded(tmp_path: Path) -> None:
         assert db.execute("SELECT name FROM migrations").fetchall() == [("m001_initial",), ("m002_money",), ("m003_cascade",), ("m004_preferences",),
                                                                  ("m005_reservation_owners",), ("m006_day_totals",),
                                                                  ("m007_task_detail",), ("m008_savings",),
-                                                                 ("m009_session_links",)]
+                                                                 ("m009_session_links",), ("m010_keys",)]
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 

@@ -542,10 +542,28 @@ function renderSavings(savings) {
   line.title = `${answers}, each at the estimated cost of the cloud model it stood in for`;
 }
 
+function renderKeys(keys) {
+  // Team keys (hermes keys create): each one's spend today against its own limit; hidden without any.
+  const table = document.getElementById("budget-keys");
+  table.hidden = !keys || keys.length === 0;
+  if (table.hidden) return;
+  table.tBodies[0].replaceChildren(...keys.map((key) => {
+    const row = document.createElement("tr");
+    const limit = key.daily_limit_usd === null ? "global" : usd(key.daily_limit_usd);
+    for (const text of [key.name + (key.revoked ? " (revoked)" : ""), usd(key.spent_usd), limit]) {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      row.append(cell);
+    }
+    return row;
+  }));
+}
+
 function render(data) {
   const requests = data.by_task_type.reduce((sum, row) => sum + row.requests, 0);
   renderBudget(data.budget);
   renderSavings(data.savings);
+  renderKeys(data.by_key);
   renderKpis(data);
   renderSpend(data.spend_by_day, requests);
   renderTaskTypes(data.by_task_type);
