@@ -25,8 +25,12 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	$(BIN)/hermes serve
 
+# The whole suite on SQLite (the embedded default), then every test that touches the
+# store again on a throw-away PostgreSQL server (tests/postgres.py; skipped, saying
+# why, where PostgreSQL's server is not installed).
 test: install
 	$(BIN)/python -m pytest
+	HERMES_TEST_DB=postgresql $(BIN)/python -m pytest
 
 bench: install
 	$(BIN)/python bench/money.py

@@ -1,4 +1,4 @@
-"""The per-request money path of a cloud call, on a real SQLite file in a temp dir.
+"""The per-request money path of a cloud call, on a real SQLite file in a temp dir, and on PostgreSQL.
 
 Times Hermes's own bookkeeping around one cloud call, the upstream excluded,
 for an agent-sized request (OpenCode's recorded first step: ~10 tools and a
@@ -15,6 +15,10 @@ token count alone: litellm's of the whole request, and Hermes's once the
 request's parts have been seen. To compare with an older tree, run this file
 from outside the checkout with that tree first on PYTHONPATH, e.g.
 `cd /tmp && PYTHONPATH=/tmp/before python /path/to/bench/money.py`.
+
+With PostgreSQL's server installed, the same run is made on a throw-away
+cluster on loopback (tests/postgres.py: fsync off, as for the tests), so
+both backends are printed side by side; `--db URL` measures a server of yours.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import asyncio
 import dataclasses
 import json
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable
@@ -67,27 +72,26 @@ async def timed(work: Awaitable[T], into: list[float]) -> T:
     return result
 
 
-async def measure() -> dict[str, list[float]]:
+async def measure(location: str | Path) -> dict[str, list[float]]:
     config = load_config(CONFIG_DIR, {"OPENROUTER_API_KEY": "unused"})
     prices = PriceTable.from_config(config)
     timings: dict[str, list[float]] = {"start": [], "settle+record": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        store = await Store.open(Path(tmp) / "bench.db")
-        budget = Budget(config.budget.model_copy(update={"daily_limit_usd": 1e9}), store, prices, config.cloud_models)
-        meter = Meter(budget, prices, store, config.routing.local.max_tokens)
-        used = {"config": config, "store": store, "prices": prices, "meter": meter,
-                "classifier": Classifier(config.routing.classification),
-                "preferences": await Preferences.load(config, store)}
-        # The rest (the local catalog, the upstream clients) play no part in the money path.
-        services = Services(**{field.name: used.get(field.name) for field in dataclasses.fields(Services)})
-        target = cloud_target(config, config.find_model("claude-3.5-sonnet"))
-        headers = {"x-session-id": "bench-session"}
-        for n in range(RUNS):
-            request = understand(services, turn(n % 50), headers, time.monotonic())  # sessions of 50 turns
-            metered = await timed(meter.start(target, request.chat, request.task.task_type), timings["start"])
-            call = _Call(Report(services, request, Plan(target, reason="bench"), metered), metered, {}, request.started)
-            await timed(call.settle(USAGE, None), timings["settle+record"])
-        await store.close()
+    store = await Store.open(location)
+    budget = Budget(config.budget.model_copy(update={"daily_limit_usd": 1e9}), store, prices, config.cloud_models)
+    meter = Meter(budget, prices, store, config.routing.local.max_tokens)
+    used = {"config": config, "store": store, "prices": prices, "meter": meter,
+            "classifier": Classifier(config.routing.classification),
+            "preferences": await Preferences.load(config, store)}
+    # The rest (the local catalog, the upstream clients) play no part in the money path.
+    services = Services(**{field.name: used.get(field.name) for field in dataclasses.fields(Services)})
+    target = cloud_target(config, config.find_model("claude-3.5-sonnet"))
+    headers = {"x-session-id": "bench-session"}
+    for n in range(RUNS):
+        request = await understand(services, turn(n % 50), headers, time.monotonic())  # sessions of 50 turns
+        metered = await timed(meter.start(target, request.chat, request.task.task_type), timings["start"])
+        call = _Call(Report(services, request, Plan(target, reason="bench"), metered), metered, {}, request.started)
+        await timed(call.settle(USAGE, None), timings["settle+record"])
+    await store.close()
     return timings
 
 
@@ -108,12 +112,34 @@ def counting_us(litellm_model: str, runs: int = 50) -> tuple[float, float]:
     return statistics.median(whole), statistics.median(again)
 
 
-def main() -> None:
-    for phase, values in asyncio.run(measure()).items():
+def report(backend: str, location: str | Path) -> None:
+    for phase, values in asyncio.run(measure(location)).items():
         values.sort()
         p50, p99 = statistics.median(values), values[int(len(values) * 0.99)]
-        print(f"money path, {phase:<14} p50 {p50:7.0f} us   p99 {p99:7.0f} us   "
+        print(f"money path on {backend:<10}, {phase:<14} p50 {p50:7.0f} us   p99 {p99:7.0f} us   "
               f"({RUNS} cloud calls, OpenCode-sized request)")
+
+
+def main() -> None:
+    if "--db" in sys.argv:
+        url = sys.argv[sys.argv.index("--db") + 1]
+        report("postgresql" if url.startswith("postgres") else "sqlite", url)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        report("sqlite", Path(tmp) / "bench.db")
+    sys.path.insert(0, str(REPO))
+    from tests.postgres import PostgresCluster, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason is not None:
+        print(f"money path on postgresql: not measured ({reason})")
+    else:
+        cluster = PostgresCluster()
+        try:
+            cluster.start()
+            report("postgresql", cluster.new_database())
+        finally:
+            cluster.stop()
     whole, again = counting_us("openrouter/anthropic/claude-3.5-sonnet")
     print(f"token count of that request: {whole:.0f} us by litellm, {again:.0f} us once its parts were seen")
 

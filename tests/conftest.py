@@ -70,10 +70,15 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under HERMES_TEST_DB=postgresql, run again only what touches the store: every test that has a
+    `database` (directly or through `make_config`), except those about SQLite's own file mechanics."""
     if TEST_BACKEND != "postgresql":
         return
     skip = pytest.mark.skip(reason="about SQLite's own file mechanics; PostgreSQL's are in tests/test_postgres.py")
-    for item in items:
+    kept = [item for item in items if "database" in getattr(item, "fixturenames", ())]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
+    for item in kept:
         if "sqlite_only" in item.keywords:
             item.add_marker(skip)
 
