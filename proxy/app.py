@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.schemas import SchemaGenerator
 
-from proxy import api, completions, dashboard, metrics, openapi_spec, settings_api
+from proxy import api, completions, dashboard, metrics, openapi_spec, quality_api, settings_api
 from proxy.budget import Budget, Clock, system_clock
 from proxy.classify import Classifier
 from proxy.config import ROUTE_NAMES, Config
@@ -320,6 +320,7 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
             Route("/openapi.json", openapi, include_in_schema=False),
             *api.routes,
             *settings_api.routes,
+            *quality_api.routes,
             *dashboard.routes,
             *metrics.routes,
         ],
