@@ -2,8 +2,9 @@
 
 The quality scorer (quality.py) asks which examples the task and the answer
 state, and whether the answer's code meets them. The run happens in the
-sandbox (sandbox.py); this module plans it, writes the program that runs
-there, and reads its report back. Finding and parsing blocks is code_blocks.py.
+sandbox (sandbox.py); this module plans it and writes the program that runs
+there. Finding and parsing blocks is code_blocks.py; an answer in JavaScript
+is planned and run by js_checks.py; plans and reports are run_plan.py's.
 """
 
 from __future__ import annotations
@@ -12,15 +13,11 @@ import ast
 import builtins
 import json
 import re
-from dataclasses import dataclass
 
-
+from proxy import js_checks
 from proxy.code_blocks import UNPARSEABLE, parse_python, python_sources
-from proxy.sandbox import RunResult
-
-MAX_EXAMPLES = 25
-MAX_EXAMPLE_S = 1.0  # stated examples are small; longer means a loop that will not end
-RESULT_MARKER = "@@hermes-examples@@"
+from proxy.run_plan import MAX_EXAMPLE_S, MAX_EXAMPLES, RESULT_MARKER, Example, RunPlan, RunReport, read_report
+from proxy.sandbox import node_launcher
 BUILTIN_NAMES = frozenset(dir(builtins))
 DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
 
@@ -42,43 +39,6 @@ FOR_THE_OUTPUT = re.compile(
 JS_LITERALS = {"true": "True", "false": "False", "null": "None", "none": "None"}
 
 
-@dataclass(frozen=True)
-class Example:
-    """A stated behaviour: `expr` should produce `expected`, or `source` (an assert) should hold."""
-
-    text: str  # as written, for messages
-    expr: str = ""
-    expected: str = ""
-    source: str = ""  # a statement to execute: an assert, or a doctest's setup line
-    counts: bool = True  # False for a setup line: run for its effect, neither passed nor failed
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    """What to run: the task's own code, the answer's code, and the examples it should meet."""
-
-    context: str
-    code: str
-    examples: tuple[Example, ...]  # setup lines included; `counted` says how many are checks
-    missing: tuple[str, ...]  # functions the examples call that the answer never defines
-    unmet: int  # examples calling those: each counts as failed
-
-    @property
-    def counted(self) -> int:
-        return sum(1 for e in self.examples if e.counts)
-
-
-@dataclass(frozen=True)
-class RunReport:
-    """What running an answer's code against its examples showed."""
-
-    passed: int
-    total: int
-    error: str  # the code failed before any example ran ("" when it loaded)
-    failures: tuple[str, ...]
-    missing_module: str = ""  # the code needs a module the sandbox's Python lacks
-
-
 def plan_run(task: str, answer: str, code_task: bool) -> RunPlan | str:
     """A plan for running the answer's code against the examples, or why there is nothing to run.
 
@@ -86,10 +46,12 @@ def plan_run(task: str, answer: str, code_task: bool) -> RunPlan | str:
     `print(f(x))  # 5` lines). One is run when it calls a function the answer
     defines. When it calls one that the task's code only stubs (or, with no
     code in the task, one the answer never defines), and `code_task` says code
-    was asked for, the answer fails it.
+    was asked for, the answer fails it. An answer in JavaScript goes to js_checks.
     """
-    context = "\n\n".join(python_sources(task))
     sources = python_sources(answer)
+    if not sources and js_checks.answers_in_javascript(task, answer):
+        return js_checks.plan_run(task, answer, code_task)
+    context = "\n\n".join(python_sources(task))
     code, own = split_answer_code("\n\n".join(sources)) if sources else ("", [])
     stubs = _stubs(context)
     stated = stated_calls(task, next(iter(stubs))) if len(stubs) == 1 else []
@@ -307,31 +269,15 @@ def harness(plan: RunPlan, timeout_s: float) -> str:
     The task's code (imports, helpers, stubs) runs statement by statement with
     errors ignored, so the answer is judged as it would run in the user's file.
     Each example has its own time limit. The program prints one marked JSON line.
+    A JavaScript plan gets a Python program that becomes Node running js_checks' harness.
     """
+    if plan.language != "python":
+        return node_launcher(js_checks.harness(plan, timeout_s))
     cases = [{"text": e.text, "expr": e.expr, "expected": e.expected, "source": e.source, "counts": e.counts}
              for e in plan.examples]
     budget = min(MAX_EXAMPLE_S, max(0.2, (timeout_s - 0.5) / (len(cases) + 2)))
     return HARNESS.format(context=repr(plan.context), code=repr(plan.code), cases=repr(json.dumps(cases)),
                           budget=budget, marker=repr(RESULT_MARKER))
-
-
-def read_report(result: RunResult, total: int) -> RunReport:
-    """The harness's report; a run that died counts all `total` examples failed.
-
-    The harness may judge fewer than `total`: an example naming an undefined
-    variable (HumanEval's `is_happy(a) => False` for 'a') is prose, and is dropped.
-    """
-    for line in reversed(result.stdout.splitlines()):
-        if line.startswith(RESULT_MARKER):
-            data = json.loads(line[len(RESULT_MARKER):])
-            return RunReport(data["passed"], data["total"], data["error"], tuple(data["failures"]), data["missing"])
-    if result.timed_out:
-        why = "timed out"
-    elif "MemoryError" in result.stderr:
-        why = "ran out of memory"
-    else:
-        why = "ended early: " + (result.stderr.strip().splitlines() or [f"exit status {result.returncode}"])[-1]
-    return RunReport(0, total, f"the run {why}", ())
 
 
 HARNESS = '''

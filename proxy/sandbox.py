@@ -1,4 +1,4 @@
-"""Run untrusted Python code in an OS sandbox (bubblewrap), or not at all.
+"""Run untrusted Python or JavaScript code in an OS sandbox (bubblewrap), or not at all.
 
 The quality scorer runs a model's code against the examples a prompt carries
 (design.md, "Quality scorer signals"). That code is untrusted, so it only ever
@@ -7,7 +7,9 @@ loopback), a tmpfs as its only writable directory, read-only binds of the
 system and of the Python installation and nothing of the user's home, a
 wall-clock timeout, a memory limit (RLIMIT_AS) and `--die-with-parent`.
 Where bubblewrap cannot run, `run_python` refuses: callers skip the signal
-and say why, they never fall back to running code unsandboxed.
+and say why, they never fall back to running code unsandboxed. Node runs under
+the same limits; `--jitless` is what lets V8 start inside the memory limit
+(with its JIT it reserves over 512 MB of address space before running a line).
 """
 
 from __future__ import annotations
@@ -39,6 +41,12 @@ WORK_DIR = "/tmp"
 HOME_DIR = "/home/sandbox"
 # Files larger than the sandbox's tmpfs may hold: 64 MiB.
 TMPFS_BYTES = 64 * 1024 * 1024
+SANDBOX_ENV = {"PATH": "/usr/bin:/bin", "HOME": HOME_DIR, "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
+# No JIT: no executable memory, and V8 fits RLIMIT_AS. One malloc arena and few
+# threads, as each thread's arena and stack count against the address space too.
+NODE_FLAGS = ("--jitless", "--no-expose-wasm", "--v8-pool-size=1")
+NODE_ENV = SANDBOX_ENV | {"MALLOC_ARENA_MAX": "1", "UV_THREADPOOL_SIZE": "1", "NODE_DISABLE_COLORS": "1"}
+NODE_SCRIPT = f"{WORK_DIR}/hermes.js"
 
 
 class SandboxUnavailable(RuntimeError):
@@ -81,6 +89,50 @@ def run_python(code: str, timeout_s: float, memory_mb: int) -> RunResult:
     return _run(code, timeout_s, memory_mb)
 
 
+def run_node(code: str, timeout_s: float, memory_mb: int) -> RunResult:
+    """Run JavaScript `code` with Node inside bubblewrap, under `run_python`'s limits.
+
+    Raises SandboxUnavailable when there is no node, or no working sandbox.
+    """
+    status = node_status()
+    if not status.available:
+        raise SandboxUnavailable(status.reason)
+    return _run(node_launcher(code), timeout_s, memory_mb)
+
+
+def node_launcher(code: str) -> str:
+    """A Python program for `run_python` that becomes Node running `code` (exec, not a child).
+
+    The scorer hands every plan to `run_python`; this is how a JavaScript plan
+    goes the same way, into the same sandbox.
+    """
+    node = node_executable()
+    argv = [str(node), *NODE_FLAGS, NODE_SCRIPT]
+    return (f"import os\nwith open({NODE_SCRIPT!r}, 'w', encoding='utf-8') as f:\n    f.write({code!r})\n"
+            f"os.execve({str(node)!r}, {argv!r}, {NODE_ENV!r})\n")
+
+
+def node_executable() -> Path | None:
+    """The real `node` on PATH (resolved through symlinks), or None."""
+    found = shutil.which("node")
+    return Path(found).resolve() if found else None
+
+
+@functools.cache
+def node_status() -> SandboxStatus:
+    """Whether Node runs in the sandbox here, and if not, why; cached for the process."""
+    if node_executable() is None:
+        return SandboxStatus(False, "no node on this machine: JavaScript examples cannot run")
+    status = sandbox_status()
+    if not status.available:
+        return status
+    probe = _run(node_launcher("console.log(6 * 7)"), timeout_s=30, memory_mb=256)
+    if probe.ok and probe.stdout.strip() == "42":
+        return SandboxStatus(True, "")
+    why = probe.stderr.strip().splitlines()[-1:] or [f"exit status {probe.returncode}"]
+    return SandboxStatus(False, f"node cannot run in the sandbox here: {why[0]}")
+
+
 def sandbox_available() -> bool:
     """True when `run_python` can run code here (checked once, by running some)."""
     return sandbox_status().available
@@ -109,7 +161,7 @@ def _run(code: str, timeout_s: float, memory_mb: int) -> RunResult:
             stdin=subprocess.PIPE,
             stdout=out,
             stderr=err,
-            env={"PATH": "/usr/bin:/bin", "HOME": HOME_DIR, "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"},
+            env=SANDBOX_ENV,
             preexec_fn=functools.partial(_limit, memory_mb, timeout_s),
             start_new_session=True,  # its own process group, killed as one on timeout
         )
@@ -141,7 +193,7 @@ def _bwrap_command() -> list[str]:
     for path in ETC_FILES:
         if os.path.isfile(path):
             command += ["--ro-bind", path, path]
-    for path in _python_dirs(python):
+    for path in _install_dirs(python, node_executable()):
         command += ["--ro-bind", str(path), str(path)]
     command += ["--proc", "/proc", "--dev", "/dev"]
     command += ["--size", str(TMPFS_BYTES), "--tmpfs", WORK_DIR]
@@ -151,9 +203,11 @@ def _bwrap_command() -> list[str]:
     return command
 
 
-def _python_dirs(python: Path) -> list[Path]:
-    """The interpreter's installation: its prefix (stdlib, site-packages) and its bin dir."""
+def _install_dirs(python: Path, node: Path | None) -> list[Path]:
+    """The interpreter's installation (prefix and bin dir), and node's (nvm's bin/..), outside /usr."""
     candidates = {Path(sys.base_prefix).resolve(), Path(sys.base_exec_prefix).resolve(), python.parent}
+    if node is not None:
+        candidates.add(node.parent.parent)
     inside_system = [c for c in candidates if any(c.is_relative_to(p) for p in SYSTEM_PATHS)]
     dirs = sorted(c for c in candidates if c not in inside_system)
     # A parent already bound covers its children.
