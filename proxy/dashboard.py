@@ -182,6 +182,9 @@ def _latest(row: dict[str, Any]) -> dict[str, Any]:
         "output_tokens": row["output_tokens"],
         "prompt": _prompt_preview(row["prompt"]),
         "prompt_hash": row["prompt_sha256"][:PROMPT_HASH_CHARS],
+        # What the session's next turn said of this answer (outcome.py): "failed", "continued" or None.
+        "outcome": row.get("outcome"),
+        "outcome_reason": row.get("outcome_reason"),
     }
 
 

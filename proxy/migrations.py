@@ -243,9 +243,19 @@ async def m010_keys(db: Schema) -> None:
     await db.execute("CREATE TABLE replicas (owner TEXT PRIMARY KEY, seen_at TEXT NOT NULL)")
 
 
+async def m011_outcomes(db: Schema) -> None:
+    # What the next turn said of an answer (outcome.py): 'failed' or 'continued', and why. A local
+    # attempt accepted and then shown to fail keeps its score but no longer counts as accepted.
+    await db.execute("ALTER TABLE tasks ADD COLUMN outcome TEXT")
+    await db.execute("ALTER TABLE tasks ADD COLUMN outcome_reason TEXT")
+    await db.execute("ALTER TABLE local_attempts ADD COLUMN outcome_reason TEXT")
+    await db.execute("CREATE INDEX tasks_session ON tasks (session_id, id)")
+
+
 MIGRATIONS: list[Callable[[Schema], Awaitable[None]]] = [
     m001_initial, m002_money, m003_cascade, m004_preferences, m005_reservation_owners, m006_day_totals,
-    m007_task_detail, m008_savings, m009_session_links, m010_keys]
+    m007_task_detail, m008_savings, m009_session_links, m010_keys,
+    m011_outcomes]
 
 
 async def migrate(db: Schema) -> None:

@@ -238,6 +238,9 @@ _LATEST_REQUEST = {
         "output_tokens": _INTEGER,
         "prompt": _nullable({"type": "string", "description": "null unless server.store_prompts is on"}),
         "prompt_hash": _STRING,
+        "outcome": _nullable({"type": "string", "enum": ["failed", "continued"],
+                              "description": "what the session's next turn showed of this answer"}),
+        "outcome_reason": _nullable(_STRING),
     },
 }
 

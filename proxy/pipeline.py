@@ -18,6 +18,7 @@ from typing import Any
 from starlette.responses import Response
 
 from proxy.keys import ApiKey
+from proxy.outcome import next_turn_outcome
 from proxy.budget import BudgetStatus
 from proxy.cascade import (
     Attempt,
@@ -100,6 +101,9 @@ async def understand(services: Services, chat: ChatRequest, headers: Mapping[str
     if task.max_tokens:
         chat = chat.limited_to(task.max_tokens)
     conversation = await resolve(conversation, services.store, services.config.budget.session.idle_timeout_s)
+    verdict = next_turn_outcome(chat.messages) if conversation.resumed else None
+    if verdict is not None:  # this turn tells whether the session's last answer worked
+        await services.store.record_outcome(conversation.session_id, verdict.verdict, verdict.reason)
     return Request(chat, conversation, task, headers, started, key=key)
 
 

@@ -55,6 +55,7 @@ class Conversation:
     thread: str = ""  # digest of the client and every message so far: with the answer, the next turn's link
     continues: str | None = None  # digest through the last assistant message: the link this turn looks up
     stays_on: str | None = None  # the cloud model this conversation accepted an upgrade to, from its link
+    resumed: bool = False  # a session that was there before this request (named, or found by its link)
 
 
 @dataclass(frozen=True)
@@ -98,11 +99,11 @@ def identify(headers: Mapping[str, str], messages: Sequence[dict[str, Any]]) -> 
 async def resolve(conversation: Conversation, store: Store, idle_timeout_s: float) -> Conversation:
     """`conversation` with its session: the named one, the one its last answer was given in, or a new one."""
     if conversation.named:
-        return conversation
+        return dataclasses.replace(conversation, resumed=True)
     if conversation.continues is not None:
         link = await store.claim_session_link(conversation.continues, conversation.thread, idle_timeout_s)
         if link is not None:
-            return dataclasses.replace(conversation, session_id=link[0], stays_on=link[1])
+            return dataclasses.replace(conversation, session_id=link[0], stays_on=link[1], resumed=True)
     return dataclasses.replace(conversation, session_id=new_session_id())
 
 

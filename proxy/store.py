@@ -305,6 +305,32 @@ class Store:
 
         return await self.atomic(claim)
 
+    async def record_outcome(self, session_id: str, verdict: str, reason: str) -> dict[str, Any] | None:
+        """The next turn's verdict on `session_id`'s last answered request (outcome.py): that task row, or None.
+
+        Only the first verdict on a request counts. When it failed and the
+        answer was a local one the cascade accepted, that attempt no longer
+        counts as accepted: the model's record, and so its later skips, learn it.
+        """
+        async def record() -> dict[str, Any] | None:
+            rows = await self._db.fetch(
+                """SELECT id, created_at, requested_model, route, model, task_type, outcome FROM tasks
+                   WHERE session_id = ? AND status = 200 ORDER BY id DESC LIMIT 1""", (session_id,))
+            if not rows or rows[0]["outcome"] is not None:
+                return None
+            task = rows[0]
+            await self._db.execute("UPDATE tasks SET outcome = ?, outcome_reason = ? WHERE id = ?",
+                                   (verdict, reason, task["id"]))
+            if verdict == "failed" and task["route"] == "local" and task["requested_model"] == "auto":
+                await self._db.execute(
+                    """UPDATE local_attempts SET accepted = 0, outcome_reason = ? WHERE id = (
+                           SELECT id FROM local_attempts WHERE model = ? AND task_type = ? AND accepted = 1
+                           AND created_at <= ? ORDER BY id DESC LIMIT 1)""",
+                    (reason, task["model"], task["task_type"], task["created_at"]))
+            return task
+
+        return await self.atomic(record)
+
     async def stay_on_cloud(self, session_id: str, model: str | None) -> None:
         """Remember the cloud model a session moved to (None: back to local)."""
         await self._write("UPDATE sessions SET cloud_model = ? WHERE id = ?", (model, session_id))

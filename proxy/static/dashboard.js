@@ -327,6 +327,10 @@ function qualityCell(task) {
     cell.appendChild(el("span", { class: "asked", title: "the local answer this cloud answer replaced" },
                         `local ${task.local_quality.toFixed(1)} rejected`));
   }
+  if (task.outcome === "failed") {
+    // The session's next turn showed this answer did not work (an edit that did not apply, a failing tool run).
+    cell.appendChild(el("span", { class: "outcome failed", title: task.outcome_reason || "" }, "failed next turn"));
+  }
   return cell;
 }
 
