@@ -7,7 +7,6 @@ budget and the session cap.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import httpx
 
 from proxy.config import Config
 from tests.openrouter_stub import OpenRouterStub
+from tests.postgres import query
 from tests.test_app import sse_events
 
 READ_FILE = {"type": "function", "function": {
@@ -32,7 +32,8 @@ def agent_turn(url: str, session: str, text: str = "Fix the off-by-one error in 
 
 
 def test_an_agent_gets_the_cloud_answer_when_the_local_one_misses(
-    make_config: Callable[..., Config], serve_hermes: Callable[..., str], openrouter: OpenRouterStub, tmp_path: Path
+    make_config: Callable[..., Config], serve_hermes: Callable[..., str], openrouter: OpenRouterStub,
+    database: Path | str,
 ) -> None:
     url = serve_hermes(make_config())  # the shipped files as they are
     openrouter.cost_usd = 0.00001  # what a one-line edit costs on Gemini Flash
@@ -46,9 +47,8 @@ def test_an_agent_gets_the_cloud_answer_when_the_local_one_misses(
     assert hermes["route"] == "cloud" and hermes["cascade"]["policy"] == "auto"
     assert hermes["cascade"]["attempts"][-1]["outcome"] == "rejected"
     assert hermes["cascade"]["decision"].startswith("policy auto: upgraded to ")
-    with sqlite3.connect(tmp_path / "hermes.db") as db:
-        [(state, cost)] = db.execute("SELECT state, cost_usd FROM ledger").fetchall()
-    assert (state, cost) == ("charged", 0.00001)
+    [row] = query(database, "SELECT state, cost_usd FROM ledger")
+    assert (row["state"], row["cost_usd"]) == ("charged", 0.00001)
     assert hermes["cost_usd"] == 0.00001 and hermes["budget_remaining_usd"] == 5.0 - 0.00001
 
 

@@ -1,10 +1,9 @@
-"""Hermes over real HTTP: the embedded model, the OpenRouter stub, a real SQLite file."""
+"""Hermes over real HTTP: the embedded model, the OpenRouter stub, a real database (SQLite or PostgreSQL)."""
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +15,7 @@ from proxy.config import Config
 from proxy.localmodel import EmbeddedModel
 from tests.conftest import TEST_API_KEY
 from tests.openrouter_stub import COST_PER_CALL_USD, OpenRouterStub
+from tests.postgres import query
 
 HI = [{"role": "user", "content": "hi"}]
 ELEVEN_MIB = 11 * 1024 * 1024
@@ -35,10 +35,9 @@ def sse_events(response: httpx.Response) -> list[object]:
     return events
 
 
-def tasks(tmp_path: Path) -> list[dict[str, object]]:
-    with sqlite3.connect(tmp_path / "hermes.db") as db:
-        db.row_factory = sqlite3.Row
-        return [dict(row) for row in db.execute("SELECT * FROM tasks ORDER BY id")]
+def tasks(location: Path | str) -> list[dict[str, object]]:
+    """Every task recorded in the store at `location` (the `database` fixture), oldest first."""
+    return query(location, "SELECT * FROM tasks ORDER BY id")
 
 
 def assert_openai_error(response: httpx.Response, status: int, code: str) -> dict[str, object]:
@@ -78,7 +77,8 @@ BAD_BODIES = [
 
 @pytest.mark.parametrize(("body", "code"), BAD_BODIES)
 def test_bad_request_is_400_and_reaches_no_model(
-    hermes_url: str, body: bytes, code: str, embedded_model: EmbeddedModel, openrouter: OpenRouterStub, tmp_path: Path
+    hermes_url: str, body: bytes, code: str, embedded_model: EmbeddedModel, openrouter: OpenRouterStub,
+    database: Path | str,
 ) -> None:
     calls = embedded_model.calls
     response = httpx.post(f"{hermes_url}/v1/chat/completions", content=body, timeout=30)
@@ -87,7 +87,7 @@ def test_bad_request_is_400_and_reaches_no_model(
     assert response.headers["x-should-retry"] == "false"
     assert embedded_model.calls == calls
     assert openrouter.requests == []
-    [task] = tasks(tmp_path)  # a failure is counted like an answer: in stats, dashboard and /metrics
+    [task] = tasks(database)  # a failure is counted like an answer: in stats, dashboard and /metrics
     assert (task["status"], task["error_code"], task["cost_usd"], task["route"]) == (400, code, 0.0, None)
 
 
@@ -149,7 +149,7 @@ def test_unknown_path_and_method_get_openai_errors(hermes_url: str) -> None:
     assert_openai_error(httpx.get(f"{hermes_url}/v1/chat/completions", timeout=10), 405, "http_405")
 
 
-def test_local_answer_is_real_free_and_recorded(hermes_url: str, tmp_path: Path) -> None:
+def test_local_answer_is_real_free_and_recorded(hermes_url: str, database: Path | str) -> None:
     response = chat(hermes_url, {"model": "local", "messages": HI, "max_tokens": 24, "temperature": 0})
     assert response.status_code == 200
     assert response.headers["x-hermes-route"] == "local"
@@ -163,7 +163,7 @@ def test_local_answer_is_real_free_and_recorded(hermes_url: str, tmp_path: Path)
     assert (hermes["cost_usd"], hermes["budget_remaining_usd"], hermes["tier"]) == (0.0, 5.0, "normal")
     assert response.headers["x-hermes-cost-usd"] == "0.000000"
     assert response.headers["x-hermes-budget-remaining-usd"] == "5.000000"
-    [task] = tasks(tmp_path)
+    [task] = tasks(database)
     assert (task["route"], task["model"], task["status"], task["cost_usd"]) == ("local", "smollm2:135m", 200, 0.0)
     assert task["output_tokens"] == body["usage"]["completion_tokens"]
 
@@ -193,7 +193,7 @@ def test_stream_without_include_usage_sends_no_usage_chunk(hermes_url: str) -> N
 
 
 def test_cloud_call_reaches_openrouter_with_key_and_params(
-    hermes_url: str, openrouter: OpenRouterStub, tmp_path: Path
+    hermes_url: str, openrouter: OpenRouterStub, database: Path | str
 ) -> None:
     tools = [{"type": "function", "function": {"name": "read_file", "parameters": {"type": "object"}}}]
     body = {"model": "claude-3.5-sonnet", "messages": HI, "max_tokens": 80, "temperature": 0.2, "stop": ["END"],
@@ -209,7 +209,7 @@ def test_cloud_call_reaches_openrouter_with_key_and_params(
     assert "unknown_x" not in sent["json"]
     call = response.json()["choices"][0]["message"]["tool_calls"][0]
     assert call["function"] == {"name": "read_file", "arguments": '{"path": "README.md"}'}
-    [task] = tasks(tmp_path)
+    [task] = tasks(database)
     assert task["route"] == "cloud" and task["cost_usd"] == pytest.approx(COST_PER_CALL_USD)
 
 
@@ -235,7 +235,7 @@ def test_cloud_without_key_is_a_clear_502_that_says_not_to_retry(
 
 def test_slow_cloud_model_times_out_with_504(
     make_config: Callable[..., Config], serve_hermes: Callable[[Config], str], openrouter: OpenRouterStub,
-    tmp_path: Path,
+    database: Path | str,
 ) -> None:
     url = serve_hermes(make_config({"cloud": {"timeout_s": 0.5}}))
     openrouter.mode = "slow"
@@ -243,7 +243,7 @@ def test_slow_cloud_model_times_out_with_504(
     error = assert_openai_error(chat(url, {"model": "cloud", "messages": HI}), 504, "timeout")
     assert time.monotonic() - started < 4
     assert "0.5s" in error["message"]
-    assert tasks(tmp_path)[0]["status"] == 504
+    assert tasks(database)[0]["status"] == 504
 
 
 def test_slow_streamed_cloud_model_times_out_before_the_first_byte(
@@ -254,14 +254,14 @@ def test_slow_streamed_cloud_model_times_out_before_the_first_byte(
     assert_openai_error(chat(url, {"model": "cloud", "messages": HI, "stream": True}), 504, "timeout")
 
 
-def test_failing_cloud_model_is_502(hermes_url: str, openrouter: OpenRouterStub, tmp_path: Path) -> None:
+def test_failing_cloud_model_is_502(hermes_url: str, openrouter: OpenRouterStub, database: Path | str) -> None:
     openrouter.mode = "error"
     assert_openai_error(chat(hermes_url, {"model": "cloud", "messages": HI, "stream": True}), 502, "upstream_error")
-    assert [t["status"] for t in tasks(tmp_path)] == [502]
+    assert [t["status"] for t in tasks(database)] == [502]
 
 
 def test_stream_broken_midway_ends_with_an_sse_error_event(
-    hermes_url: str, openrouter: OpenRouterStub, tmp_path: Path
+    hermes_url: str, openrouter: OpenRouterStub, database: Path | str
 ) -> None:
     openrouter.mode = "cut"
     response = chat(hermes_url, {"model": "cloud", "messages": HI, "stream": True})
@@ -271,7 +271,7 @@ def test_stream_broken_midway_ends_with_an_sse_error_event(
     assert events[-2]["error"]["type"] == "upstream_error"
     text = "".join(e["choices"][0]["delta"].get("content", "") for e in events[:-2])
     assert text == "Hello from"  # what arrived before the cut still reached the client
-    assert tasks(tmp_path)[0]["status"] == 502
+    assert tasks(database)[0]["status"] == 502
 
 
 def test_local_model_not_pulled_is_a_clear_502(hermes_url: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 
 from proxy.config import Config
 from tests.openrouter_stub import COST_PER_CALL_USD, OpenRouterStub
+from tests.postgres import query
 from tests.test_app import HI, assert_openai_error, chat, sse_events, tasks
 
 Serve = Callable[..., str]
@@ -55,7 +55,7 @@ def test_opencodes_32000_max_tokens_is_capped_before_it_reaches_openrouter(
 
 
 def test_spent_budget_is_a_429_that_says_when_it_resets_and_local_still_answers(
-    make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub, tmp_path: Path
+    make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub, database: Path | str
 ) -> None:
     url = serve_hermes(make_config(budget={"daily_limit_usd": 0}))
     for body in ({"model": "cloud", "messages": HI}, {"model": "gpt-4", "messages": HI, "stream": True}):
@@ -67,7 +67,7 @@ def test_spent_budget_is_a_429_that_says_when_it_resets_and_local_still_answers(
     assert openrouter.requests == []
     local = chat(url, {"model": "local", "messages": HI, "max_tokens": 4})
     assert local.status_code == 200 and local.headers["x-hermes-tier"] == "blocked"
-    recorded = [(t["requested_model"], t["route"], t["status"], t["error_code"]) for t in tasks(tmp_path)]
+    recorded = [(t["requested_model"], t["route"], t["status"], t["error_code"]) for t in tasks(database)]
     assert recorded == [("cloud", "cloud", 429, "budget_exhausted"), ("gpt-4", "cloud", 429, "budget_exhausted"),
                         ("local", "local", 200, None)]
 
@@ -100,35 +100,35 @@ def test_accuracy_reports_prediction_error_by_task_type_and_model(hermes_url: st
 
 
 def test_prompts_are_kept_only_when_asked(
-    make_config: Callable[..., Config], serve_hermes: Serve, hermes_url: str, tmp_path: Path
+    make_config: Callable[..., Config], serve_hermes: Serve, hermes_url: str, database: Path | str
 ) -> None:
     chat(hermes_url, {"model": "local", "messages": HI, "max_tokens": 2})
-    assert tasks(tmp_path)[0]["prompt"] is None
-    url = serve_hermes(make_config({"server": {"store_prompts": True}}, HERMES_DB=str(tmp_path / "kept.db")))
+    assert tasks(database)[0]["prompt"] is None
+    url = serve_hermes(make_config({"server": {"store_prompts": True}}))  # a second Hermes, on the same store
     chat(url, {"model": "local", "messages": HI, "max_tokens": 2})
-    with sqlite3.connect(tmp_path / "kept.db") as db:
-        [(prompt,)] = db.execute("SELECT prompt FROM tasks").fetchall()
-    assert json.loads(prompt) == HI
+    [unkept, kept] = tasks(database)
+    assert unkept["prompt"] is None
+    assert json.loads(kept["prompt"]) == HI
 
 
 @pytest.mark.parametrize("reported", [100.0, -1.0], ids=["charges-100-dollars", "credits-a-dollar"])
 def test_an_upstream_that_lies_about_cost_cannot_push_spend_past_the_limit(
-    make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub, tmp_path: Path,
+    make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub, database: Path | str,
     reported: float,
 ) -> None:
     url = serve_hermes(make_config(budget={"daily_limit_usd": 0.05, "tiers": [
         {"name": "any", "min_remaining_usd": 0.0, "models": "any"}]}))
     openrouter.cost_usd = reported
     statuses = [chat(url, {"model": "gpt-4", "messages": HI, "max_tokens": 100}).status_code for _ in range(12)]
-    with sqlite3.connect(tmp_path / "hermes.db") as db:
-        charged = db.execute("SELECT cost_usd, reserved_usd FROM ledger WHERE state = 'charged'").fetchall()
-        notes = db.execute("SELECT COUNT(*) FROM ledger WHERE note LIKE 'upstream reported%'").fetchone()[0]
-    spent = sum(cost for cost, _ in charged)
+    charged = query(database, "SELECT cost_usd, reserved_usd FROM ledger WHERE state = 'charged'")
+    [noted] = query(database, "SELECT COUNT(*) AS n FROM ledger WHERE note LIKE 'upstream reported%'")
+    notes = noted["n"]
+    spent = sum(row["cost_usd"] for row in charged)
     assert spent <= 0.05  # never past the limit, whatever the upstream says
-    assert all(0 < cost <= reserved for cost, reserved in charged)  # never free, never above the reservation
+    assert all(0 < row["cost_usd"] <= row["reserved_usd"] for row in charged)  # never free, never above the reservation
     if reported > 0:
         assert statuses.count(200) == len(charged) == notes > 0 and 429 in statuses
     else:  # a negative cost is no cost: the tokens are priced (12 in, 7 out at gpt-4's prices)
-        assert charged[0][0] == pytest.approx(12 * 30e-6 + 7 * 60e-6)
+        assert charged[0]["cost_usd"] == pytest.approx(12 * 30e-6 + 7 * 60e-6)
     analysis = httpx.get(f"{url}/api/v1/costs/analysis", timeout=10).json()
     assert analysis["spent_usd"] == pytest.approx(spent) and analysis["remaining_usd"] >= 0

@@ -84,7 +84,7 @@ def test_rejected_answer_under_ask_offers_options_a_hand_computation_agrees_with
 
 def test_under_auto_it_upgrades_records_the_cost_and_the_session_stays_on_cloud(
     make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub,
-    embedded_model: EmbeddedModel, tmp_path: Path,
+    embedded_model: EmbeddedModel, database: Path | str,
 ) -> None:
     url = serve_hermes(make_config({"cascade": {"target_quality": 9.0}, "upgrade_policy": "auto"}))
     # What OpenRouter reports, below the ~$0.0004 reserved for 16 output tokens (a charge never exceeds it).
@@ -94,7 +94,7 @@ def test_under_auto_it_upgrades_records_the_cost_and_the_session_stays_on_cloud(
     assert first.headers["x-hermes-route"] == "cloud"
     assert first.headers["x-hermes-model"] == "claude-3.5-sonnet"  # the cheapest expected to reach 9.0
     assert first.json()["hermes"]["cost_usd"] == 0.0002
-    assert [t["cost_usd"] for t in tasks(tmp_path)] == [0.0002]
+    assert [t["cost_usd"] for t in tasks(database)] == [0.0002]
 
     calls = embedded_model.calls
     follow_up = CHAT + [first.json()["choices"][0]["message"], {"role": "user", "content": "And the empire?"}]
@@ -172,13 +172,13 @@ def test_ollama_down_is_noted_and_the_cascade_goes_on(
 
 
 def test_auto_still_answers_when_the_skip_would_leave_no_local_model(
-    make_config: Callable[..., Config], serve_hermes: Serve, embedded_model: EmbeddedModel, tmp_path: Path
+    make_config: Callable[..., Config], serve_hermes: Serve, embedded_model: EmbeddedModel, database: Path | str
 ) -> None:
     # The reported case: the embedded model alone, no key, twenty rejected answers in a row.
     config = make_config({"cascade": {"target_quality": 10.0}, "upgrade_policy": "auto"}, OPENROUTER_API_KEY="")
 
     async def history() -> None:
-        store = await Store.open(tmp_path / "hermes.db")
+        store = await Store.open(database)
         for _ in range(20):
             await store.record_attempt("smollm2:135m", "conversation", 2.0, False)
         await store.close()

@@ -1,4 +1,4 @@
-"""The daily budget on a real SQLite ledger, with a clock the tests control."""
+"""The daily budget on a real ledger (SQLite or PostgreSQL), with a clock the tests control."""
 
 from __future__ import annotations
 
@@ -39,8 +39,8 @@ def config() -> Config:
 
 
 @pytest_asyncio.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = await Store.open(tmp_path / "hermes.db")
+async def store(database: Path | str) -> AsyncIterator[Store]:
+    store = await Store.open(database)
     yield store
     await store.close()
 
@@ -177,15 +177,15 @@ async def test_concurrent_reservations_never_exceed_the_limit(make_budget: Calla
 
 @pytest.mark.asyncio
 async def test_reservations_of_a_process_that_died_are_charged_at_their_worst_case(
-    make_budget: Callable[..., Budget], config: Config, store: Store, tmp_path: Path
+    make_budget: Callable[..., Budget], config: Config, store: Store, database: Path | str
 ) -> None:
     budget = make_budget()
     mine = await budget.reserve(model(config, "gpt-4"), 1000, 1000)
     dead = await budget.reserve(model(config, "gpt-4"), 1000, 500)
     await store._db.execute("UPDATE ledger SET owner = ? WHERE id = ?", (dead_owner(), dead.reservation_id))
     await spend(budget, config, 1.0)
-    # A second process opening the same file: it settles only what the dead one held.
-    reopened = await Store.open(tmp_path / "hermes.db")
+    # A second process opening the same database: it settles only what the dead one held.
+    reopened = await Store.open(database)
     assert await reopened.charge_abandoned_reservations() == 1
     await reopened.close()
     status = await budget.status()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -21,19 +20,20 @@ from proxy.config import BUDGETS_FILE, ROUTING_FILE, Config
 from proxy.embedded import free_port
 from tests.conftest import REPO, TEST_API_KEY
 from tests.openrouter_stub import OpenRouterStub
+from tests.postgres import query
 
 HI = [{"role": "user", "content": "hi"}]
 ONE_TIER = {"tiers": [{"name": "any", "min_remaining_usd": 0.0, "models": "any"}]}
 
 
-def ledger(db: Path) -> dict[str, tuple[int, float]]:
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT state, COUNT(*), COALESCE(SUM(cost_usd), 0) FROM ledger GROUP BY state")
-        return {state: (count, total) for state, count, total in rows}
+def ledger(db: Path | str) -> dict[str, tuple[int, float]]:
+    rows = query(db, "SELECT state, COUNT(*) AS n, COALESCE(SUM(cost_usd), 0) AS total FROM ledger GROUP BY state")
+    return {row["state"]: (row["n"], row["total"]) for row in rows}
 
 
 def test_200_concurrent_cloud_requests_never_overspend(
-    make_config: Callable[..., Config], serve_hermes: Callable[..., str], openrouter: OpenRouterStub, tmp_path: Path
+    make_config: Callable[..., Config], serve_hermes: Callable[..., str], openrouter: OpenRouterStub,
+    database: Path | str,
 ) -> None:
     # Each request reserves about 0.01802 USD (8 input tokens, 1000 output at
     # claude-3.5-sonnet's prices, plus the 20% margin): ten fit in 0.19, an eleventh does not.
@@ -52,11 +52,11 @@ def test_200_concurrent_cloud_requests_never_overspend(
     ok = statuses.count(200)
     assert 10 <= ok <= 11, statuses
     assert statuses.count(429) == 200 - ok
-    charged_calls, charged_usd = ledger(tmp_path / "hermes.db")["charged"]
+    charged_calls, charged_usd = ledger(database)["charged"]
     assert charged_calls == ok == openrouter.answered
     assert charged_usd == pytest.approx(openrouter.answered * openrouter.cost_usd)  # the ledger is the stub's bill
     assert charged_usd <= 0.19
-    assert "held" not in ledger(tmp_path / "hermes.db")
+    assert "held" not in ledger(database)
 
 
 def cloud_only_home(home: Path, budget: dict[str, object] | None = None) -> Path:
@@ -69,7 +69,8 @@ def cloud_only_home(home: Path, budget: dict[str, object] | None = None) -> Path
     return home
 
 
-def start_hermes(home: Path, port: int, openrouter_url: str, db: Path | None = None) -> subprocess.Popen[bytes]:
+def start_hermes(home: Path, port: int, openrouter_url: str,
+                 db: Path | str | None = None) -> subprocess.Popen[bytes]:
     """`hermes serve` as a user starts it, on `port`, with the database `db` (home/hermes.db by default)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HERMES_")}
     env |= {"OLLAMA_API_BASE": f"http://127.0.0.1:{free_port()}", "OPENROUTER_API_BASE": openrouter_url,
@@ -87,12 +88,14 @@ def start_hermes(home: Path, port: int, openrouter_url: str, db: Path | None = N
     raise RuntimeError("hermes serve did not start")
 
 
-def test_sigkill_under_streaming_load_loses_no_spend(tmp_path: Path, openrouter: OpenRouterStub) -> None:
+def test_sigkill_under_streaming_load_loses_no_spend(
+    tmp_path: Path, openrouter: OpenRouterStub, database: Path | str
+) -> None:
     home = cloud_only_home(tmp_path)
     openrouter.delay_s, openrouter.mode = 0.2, "slow"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    process = start_hermes(home, port, openrouter.url)  # type: ignore[attr-defined]
+    process = start_hermes(home, port, openrouter.url, db=database)  # type: ignore[attr-defined]
 
     completed: list[int] = []
 
@@ -118,32 +121,31 @@ def test_sigkill_under_streaming_load_loses_no_spend(tmp_path: Path, openrouter:
         thread.join(timeout=30)
 
     assert completed and all(status == 200 for status in completed)
-    in_flight = ledger(home / "hermes.db").get("held", (0, 0.0))[0]
+    in_flight = ledger(database).get("held", (0, 0.0))[0]
     assert in_flight > 0  # the kill did land mid-call
 
-    process = start_hermes(home, port, openrouter.url)  # type: ignore[attr-defined]
+    process = start_hermes(home, port, openrouter.url, db=database)  # type: ignore[attr-defined]
     try:
         analysis = httpx.get(f"{url}/api/v1/costs/analysis", timeout=10).json()
     finally:
         process.terminate()
         process.wait(timeout=30)
-    after = ledger(home / "hermes.db")
+    after = ledger(database)
     charged_calls, charged_usd = after["charged"]
     assert "held" not in after and "released" not in after
     # Every call a client saw complete is charged, and so is every call cut by
     # the kill: its outcome is unknown, so it counts at its worst case.
     assert charged_calls - in_flight >= len(completed)
     assert charged_usd >= openrouter.answered * openrouter.cost_usd
-    with sqlite3.connect(home / "hermes.db") as db:
-        unknown = db.execute("SELECT COUNT(*) FROM ledger WHERE note LIKE 'outcome unknown%'").fetchone()[0]
-    assert unknown == in_flight
+    [unknown] = query(database, "SELECT COUNT(*) AS n FROM ledger WHERE note LIKE 'outcome unknown%'")
+    assert unknown["n"] == in_flight
     assert analysis["reserved_usd"] == 0
     assert analysis["spent_usd"] == pytest.approx(charged_usd)
     assert analysis["remaining_usd"] == pytest.approx(5.0 - charged_usd)
 
 
 def test_a_stream_cut_by_a_crash_is_charged_what_openrouter_says_it_cost(
-    tmp_path: Path, openrouter: OpenRouterStub
+    tmp_path: Path, openrouter: OpenRouterStub, database: Path | str
 ) -> None:
     # The stream starts (OpenRouter has billed it and knows its generation id),
     # then Hermes is killed. At start-up the call is charged its worst case,
@@ -152,28 +154,26 @@ def test_a_stream_cut_by_a_crash_is_charged_what_openrouter_says_it_cost(
     openrouter.mode, openrouter.cost_usd = "stall", 0.0042
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    process = start_hermes(home, port, openrouter.url)  # type: ignore[attr-defined]
+    process = start_hermes(home, port, openrouter.url, db=database)  # type: ignore[attr-defined]
     body = {"model": "gpt-4", "messages": HI, "max_tokens": 100, "stream": True}
     with httpx.Client(timeout=30) as client, client.stream("POST", f"{url}/v1/chat/completions", json=body) as response:
         lines = response.iter_lines()
         while "Hello" not in next(lines):
             pass  # the first words are here: the call is in flight
-        with sqlite3.connect(home / "hermes.db") as db:
-            [(generation_id,)] = db.execute("SELECT generation_id FROM ledger WHERE state = 'held'").fetchall()
-        assert generation_id in openrouter.generations
+        [held] = query(database, "SELECT generation_id FROM ledger WHERE state = 'held'")
+        assert held["generation_id"] in openrouter.generations
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
 
-    process = start_hermes(home, port, openrouter.url)  # type: ignore[attr-defined]
+    process = start_hermes(home, port, openrouter.url, db=database)  # type: ignore[attr-defined]
     try:
         deadline = time.monotonic() + 20
-        while ledger(home / "hermes.db")["charged"][1] != pytest.approx(0.0042):
-            assert time.monotonic() < deadline, ledger(home / "hermes.db")
+        while ledger(database)["charged"][1] != pytest.approx(0.0042):
+            assert time.monotonic() < deadline, ledger(database)
             time.sleep(0.1)
     finally:
         process.terminate()
         process.wait(timeout=30)
-    with sqlite3.connect(home / "hermes.db") as db:
-        [(cost, reserved, note)] = db.execute("SELECT cost_usd, reserved_usd, note FROM ledger").fetchall()
-    assert cost == pytest.approx(0.0042) and cost < reserved
-    assert note == "outcome unknown, then reconciled with the upstream's record"
+    [row] = query(database, "SELECT cost_usd, reserved_usd, note FROM ledger")
+    assert row["cost_usd"] == pytest.approx(0.0042) and row["cost_usd"] < row["reserved_usd"]
+    assert row["note"] == "outcome unknown, then reconciled with the upstream's record"

@@ -109,6 +109,7 @@ def test_budget_asks_the_proxy_with_its_key(make_config: Callable[..., Config],
     assert f"Hermes at {url} refused the key (401): set HERMES_API_KEY" in refused.output
 
 
+@pytest.mark.sqlite_only  # `--db FILE`, and no SQLite file created where none was
 def test_budget_reads_a_file_only_when_asked_and_never_creates_one(hermes_url: str, tmp_path: Path) -> None:
     db = tmp_path / "other.db"
     asyncio.run(_charge(db, 1.25))

@@ -85,7 +85,7 @@ def spy(spied: tuple[OllamaSpy, str]) -> OllamaSpy:
 
 
 def test_autocomplete_is_answered_by_the_embedded_model_free_and_recorded(
-    hermes_url: str, openrouter: OpenRouterStub, tmp_path: Path
+    hermes_url: str, openrouter: OpenRouterStub, database: Path | str
 ) -> None:
     response = complete(hermes_url, {"model": "local", "prompt": PREFIX, "suffix": SUFFIX, "max_tokens": 24,
                                      "temperature": 0})
@@ -104,7 +104,7 @@ def test_autocomplete_is_answered_by_the_embedded_model_free_and_recorded(
     assert answer["hermes"] == {
         "route": "local", "model": MODEL, "requested_model": "local", "task_type": "autocomplete", "cost_usd": 0.0,
         "fill_in_the_middle": True}
-    [task] = tasks(tmp_path)
+    [task] = tasks(database)
     assert (task["route"], task["model"], task["status"], task["cost_usd"], task["task_type"]) == (
         "local", MODEL, 200, 0.0, "autocomplete")
     assert (task["input_tokens"], task["output_tokens"]) == (usage["prompt_tokens"], usage["completion_tokens"])
@@ -113,19 +113,19 @@ def test_autocomplete_is_answered_by_the_embedded_model_free_and_recorded(
 
 @pytest.mark.parametrize("model", ["cloud", "gpt-4", "anthropic/claude-3.5-sonnet"])
 def test_a_cloud_model_is_refused_and_never_called(
-    hermes_url: str, openrouter: OpenRouterStub, embedded_model: EmbeddedModel, tmp_path: Path, model: str
+    hermes_url: str, openrouter: OpenRouterStub, embedded_model: EmbeddedModel, database: Path | str, model: str
 ) -> None:
     calls = embedded_model.calls
     response = complete(hermes_url, {"model": model, "prompt": "def f():", "stream": True})
     error = assert_openai_error(response, 400, "local_only")
     assert "local" in str(error["message"]) and response.headers["x-should-retry"] == "false"
     assert openrouter.requests == [] and embedded_model.calls == calls
-    [task] = tasks(tmp_path)
+    [task] = tasks(database)
     assert (task["status"], task["error_code"], task["cost_usd"], task["route"]) == (400, "local_only", 0.0, None)
 
 
 def test_streamed_completion_is_sse_with_usage_and_hermes_last(hermes_url: str, openrouter: OpenRouterStub,
-                                                               tmp_path: Path) -> None:
+                                                               database: Path | str) -> None:
     body = {"model": "auto", "prompt": PREFIX, "max_tokens": 6, "temperature": 0, "stream": True,
             "stream_options": {"include_usage": True}}
     response = complete(hermes_url, body)
@@ -141,7 +141,7 @@ def test_streamed_completion_is_sse_with_usage_and_hermes_last(hermes_url: str, 
     assert finish["choices"] == [{"text": "", "index": 0, "logprobs": None, "finish_reason": "length"}]  # type: ignore[index]
     assert usage["choices"] == [] and usage["usage"]["completion_tokens"] == 6  # type: ignore[index]
     assert usage["hermes"]["cost_usd"] == 0.0 and usage["hermes"]["route"] == "local"  # type: ignore[index]
-    [task] = tasks(tmp_path)
+    [task] = tasks(database)
     assert (task["stream"], task["status"], task["output_tokens"], task["cost_usd"]) == (1, 200, 6, 0.0)
     assert openrouter.requests == []
 
@@ -185,7 +185,7 @@ def test_the_suffix_reaches_the_ollama_protocol_at_its_top_level(
 
 
 def test_a_slow_local_model_times_out_with_504(make_config: Callable[..., Config], serve_hermes: Serve,
-                                               spy: OllamaSpy, tmp_path: Path) -> None:
+                                               spy: OllamaSpy, database: Path | str) -> None:
     url = serve_hermes(make_config({"local": {"timeout_s": 0.5}}, OLLAMA_API_BASE=spy.url))  # type: ignore[attr-defined]
     spy.delay_s = 3.0
     for stream in (False, True):
@@ -193,7 +193,7 @@ def test_a_slow_local_model_times_out_with_504(make_config: Callable[..., Config
         response = complete(url, {"model": "local", "prompt": "x = ", "stream": stream})
         assert_openai_error(response, 504, "timeout")
         assert time.monotonic() - started < 2.5
-    assert [t["status"] for t in tasks(tmp_path)] == [504, 504]
+    assert [t["status"] for t in tasks(database)] == [504, 504]
 
 
 BAD_BODIES = [
@@ -231,7 +231,7 @@ def idle_calls(model: EmbeddedModel) -> int:
 
 @pytest.mark.parametrize(("body", "status", "code"), BAD_BODIES)
 def test_bad_input_is_an_openai_4xx_that_reaches_no_model(
-    hermes_url: str, embedded_model: EmbeddedModel, openrouter: OpenRouterStub, tmp_path: Path,
+    hermes_url: str, embedded_model: EmbeddedModel, openrouter: OpenRouterStub, database: Path | str,
     body: object, status: int, code: str,
 ) -> None:
     calls = idle_calls(embedded_model)
@@ -239,7 +239,7 @@ def test_bad_input_is_an_openai_4xx_that_reaches_no_model(
         sent = body | {"stream": True} if stream and isinstance(body, dict) and "stream" not in body else body
         assert_openai_error(complete(hermes_url, sent), status, code)
     assert embedded_model.calls == calls and openrouter.requests == []
-    assert {(t["status"], t["error_code"], t["task_type"]) for t in tasks(tmp_path)} == {(status, code, "autocomplete")}
+    assert {(t["status"], t["error_code"], t["task_type"]) for t in tasks(database)} == {(status, code, "autocomplete")}
 
 
 def test_malformed_json_and_a_get_are_openai_errors(hermes_url: str) -> None:
@@ -281,17 +281,17 @@ def test_the_embedded_model_says_it_cannot_insert_and_builds_psm_prompts_with_fi
 
 
 def test_a_client_that_leaves_mid_stream_stops_the_model_and_is_recorded(
-    hermes_url: str, embedded_model: EmbeddedModel, tmp_path: Path
+    hermes_url: str, embedded_model: EmbeddedModel, database: Path | str
 ) -> None:
     cancelled = embedded_model.cancelled
     body = {"model": "local", "prompt": "Once upon a time", "max_tokens": 500, "stream": True}
     with httpx.stream("POST", f"{hermes_url}/v1/completions", json=body, timeout=60) as response:
         assert next(response.iter_lines()).startswith("data: ")
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not (embedded_model.cancelled > cancelled and tasks(tmp_path)):
+    while time.monotonic() < deadline and not (embedded_model.cancelled > cancelled and tasks(database)):
         time.sleep(0.1)
     assert embedded_model.cancelled > cancelled  # stopped between two tokens, not 500 tokens later
-    [task] = tasks(tmp_path)
+    [task] = tasks(database)
     assert (task["status"], task["error_code"], task["cost_usd"]) == (499, "client_closed", 0.0)
 
 

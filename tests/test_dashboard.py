@@ -10,7 +10,6 @@ import os
 import random
 import re
 import shutil
-import sqlite3
 import struct
 import subprocess
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from proxy.config import Config
 from proxy.store import Prediction, Store, TaskRecord
 from tests.conftest import REPO
 from tests.openrouter_stub import COST_PER_CALL_USD, OpenRouterStub
+from tests.postgres import query
 from tests.test_app import HI, chat
 
 Serve = Callable[..., str]
@@ -143,15 +143,14 @@ def request_detail(url: str, task_id: int) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
-def test_request_detail_shows_the_recorded_verdict(hermes_url: str, tmp_path: Path) -> None:
+def test_request_detail_shows_the_recorded_verdict(hermes_url: str, database: Path | str) -> None:
     """Each task row keeps its session and the "hermes" field as sent (m007): the detail's attempts,
     signals and decision are the request's own, not matched from the cascade's log."""
     response = chat(hermes_url, {"model": "auto", "messages": HI, "max_tokens": 8},
                     headers={"X-Hermes-Upgrade-Policy": "never"})
     hermes = response.json()["hermes"]
-    with sqlite3.connect(tmp_path / "hermes.db") as db:
-        [(stored,)] = db.execute("SELECT hermes FROM tasks").fetchall()
-    assert json.loads(stored) == hermes
+    [stored] = query(database, "SELECT hermes FROM tasks")
+    assert json.loads(stored["hermes"]) == hermes
     [row] = dashboard_data(hermes_url)["latest"]
     assert row["session_id"] == hermes["session"]["id"] == response.headers["x-hermes-session-id"]
     detail = request_detail(hermes_url, row["id"])

@@ -6,7 +6,6 @@ SDK all look alike from here: the connection closes before the answer ends.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,14 +14,15 @@ import httpx
 
 from proxy.config import Config
 from tests.openrouter_stub import COST_PER_CALL_USD, OpenRouterStub
+from tests.postgres import query
 from tests.test_app import HI, chat, sse_events
 
 ONE_TIER = {"tiers": [{"name": "any", "min_remaining_usd": 0.0, "models": "any"}]}
 
 
-def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql).fetchall()
+def rows(db: Path | str, sql: str) -> list[tuple[object, ...]]:
+    """The rows of `sql` on the store at `db` (either backend), as tuples in the columns' order."""
+    return [tuple(row.values()) for row in query(db, sql)]
 
 
 def wait_for(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:
@@ -44,9 +44,10 @@ def read_two_chunks_and_leave(client: httpx.Client, url: str, body: dict[str, ob
 
 
 def test_twenty_interrupted_cloud_streams_then_twenty_requests_that_all_succeed(
-    make_config: Callable[..., Config], serve_hermes: Callable[..., str], openrouter: OpenRouterStub, tmp_path: Path
+    make_config: Callable[..., Config], serve_hermes: Callable[..., str], openrouter: OpenRouterStub,
+    database: Path | str,
 ) -> None:
-    db = tmp_path / "hermes.db"
+    db = database
     url = serve_hermes(make_config(budget=ONE_TIER))
     openrouter.mode = "stall"  # two words, then silence: the client is the one to end it
     body = {"model": "cloud", "messages": HI, "stream": True, "max_tokens": 100}
@@ -56,8 +57,8 @@ def test_twenty_interrupted_cloud_streams_then_twenty_requests_that_all_succeed(
     wait_for(lambda: len(rows(db, "SELECT id FROM tasks")) == 20)
 
     # Each interrupted call may have been billed: charged its reservation, none left held.
-    assert rows(db, "SELECT state, COUNT(*) FROM ledger GROUP BY state") == [("charged", 20)]
-    assert rows(db, "SELECT COUNT(*) FROM ledger WHERE cost_usd != reserved_usd OR cost_usd <= 0") == [(0,)]
+    assert rows(db, "SELECT state, COUNT(*) AS n FROM ledger GROUP BY state") == [("charged", 20)]
+    assert rows(db, "SELECT COUNT(*) AS n FROM ledger WHERE cost_usd != reserved_usd OR cost_usd <= 0") == [(0,)]
     assert rows(db, "SELECT DISTINCT status, error_code, stream FROM tasks") == [(499, "client_closed", 1)]
 
     openrouter.mode = "ok"
@@ -75,13 +76,14 @@ def test_twenty_interrupted_cloud_streams_then_twenty_requests_that_all_succeed(
             assert sse_events(response)[-2]["hermes"]["cost_usd"] == COST_PER_CALL_USD
         statuses.append(response.status_code)
     assert statuses == [200] * 20
-    assert rows(db, "SELECT COUNT(*) FROM ledger WHERE state = 'held'") == [(0,)]
+    assert rows(db, "SELECT COUNT(*) AS n FROM ledger WHERE state = 'held'") == [(0,)]
 
 
 def test_a_client_leaving_a_non_streamed_cloud_call_is_charged_its_reservation_and_recorded(
-    make_config: Callable[..., Config], serve_hermes: Callable[..., str], openrouter: OpenRouterStub, tmp_path: Path
+    make_config: Callable[..., Config], serve_hermes: Callable[..., str], openrouter: OpenRouterStub,
+    database: Path | str,
 ) -> None:
-    db = tmp_path / "hermes.db"
+    db = database
     url = serve_hermes(make_config(budget=ONE_TIER))
     openrouter.mode = "hang"
     try:
@@ -96,9 +98,9 @@ def test_a_client_leaving_a_non_streamed_cloud_call_is_charged_its_reservation_a
 
 
 def test_a_client_leaving_before_a_local_answer_frees_the_model_for_the_next_request(
-    make_config: Callable[..., Config], serve_hermes: Callable[..., str], tmp_path: Path
+    make_config: Callable[..., Config], serve_hermes: Callable[..., str], database: Path | str
 ) -> None:
-    db = tmp_path / "hermes.db"
+    db = database
     url = serve_hermes(make_config())
     long = {"model": "local", "messages": [{"role": "user", "content": "Write a very long story about a dragon."}],
             "max_tokens": 4000, "temperature": 1.0}
@@ -114,9 +116,9 @@ def test_a_client_leaving_before_a_local_answer_frees_the_model_for_the_next_req
 
 
 def test_a_client_leaving_a_local_stream_stops_its_generation(
-    make_config: Callable[..., Config], serve_hermes: Callable[..., str], tmp_path: Path
+    make_config: Callable[..., Config], serve_hermes: Callable[..., str], database: Path | str
 ) -> None:
-    db = tmp_path / "hermes.db"
+    db = database
     url = serve_hermes(make_config())
     long = {"model": "local", "messages": [{"role": "user", "content": "Write a very long story about a dragon."}],
             "max_tokens": 4000, "temperature": 1.0, "stream": True}

@@ -34,7 +34,7 @@ def keep_the_model_busy(url: str) -> threading.Thread:
 
 
 def test_the_first_bytes_arrive_before_the_cascade_has_an_answer(
-    make_config: Callable[..., Config], serve_hermes: Serve, tmp_path: Path
+    make_config: Callable[..., Config], serve_hermes: Serve, database: Path | str
 ) -> None:
     url = serve_hermes(make_config(ASK))
     busy = keep_the_model_busy(url)
@@ -45,7 +45,7 @@ def test_the_first_bytes_arrive_before_the_cascade_has_an_answer(
         # The status line, the headers and a comment have come; the local model has not answered anyone yet.
         assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
         assert first == ": hermes: working"
-        assert busy.is_alive() and rows(tmp_path / "hermes.db", "SELECT id FROM tasks") == []
+        assert busy.is_alive() and rows(database, "SELECT id FROM tasks") == []
         assert response.headers["x-hermes-task-type"] == "conversation; tier=default; rule=default"
         assert "x-hermes-route" not in response.headers  # not known yet: it rides in the final chunk
         rest = [line for line in lines if line]
@@ -72,7 +72,7 @@ def test_the_openai_sdk_reads_the_answer_and_the_verdict_past_the_comments(
 
 
 def test_an_upgrade_decided_in_the_stream_streams_the_cloud_answer(
-    make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub, tmp_path: Path
+    make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub, database: Path | str
 ) -> None:
     url = serve_hermes(make_config({"cascade": {"target_quality": 10.0}, "upgrade_policy": "auto"}))
     response = httpx.post(f"{url}/v1/chat/completions", timeout=300, json={
@@ -83,11 +83,11 @@ def test_an_upgrade_decided_in_the_stream_streams_the_cloud_answer(
     hermes = events[-2]["hermes"]
     assert hermes["route"] == "cloud" and hermes["cost_usd"] > 0
     assert len(openrouter.requests) == 1
-    assert rows(tmp_path / "hermes.db", "SELECT route, status FROM tasks") == [("cloud", 200)]
+    assert rows(database, "SELECT route, status FROM tasks") == [("cloud", 200)]
 
 
 def test_no_answer_at_all_is_an_error_event_after_the_200_and_is_recorded(
-    make_config: Callable[..., Config], serve_hermes: Serve, tmp_path: Path
+    make_config: Callable[..., Config], serve_hermes: Serve, database: Path | str
 ) -> None:
     # No local model answers and there is no key for the cloud: nothing can answer.
     url = serve_hermes(make_config(OLLAMA_API_BASE="http://127.0.0.1:9", OPENROUTER_API_KEY=""))
@@ -97,7 +97,7 @@ def test_no_answer_at_all_is_an_error_event_after_the_200_and_is_recorded(
     events = sse_events(response)
     assert events[-1] == "[DONE]" and events[-2]["error"]["code"] == "no_local_answer"
     assert "OPENROUTER_API_KEY" in events[-2]["error"]["message"]
-    assert rows(tmp_path / "hermes.db", "SELECT status, error_code FROM tasks") == [(502, "no_local_answer")]
+    assert rows(database, "SELECT status, error_code FROM tasks") == [(502, "no_local_answer")]
 
 
 def test_a_bad_header_is_still_an_http_error_before_any_stream(hermes_url: str) -> None:
@@ -107,7 +107,7 @@ def test_a_bad_header_is_still_an_http_error_before_any_stream(hermes_url: str) 
 
 
 def test_a_client_that_leaves_during_the_cascade_is_recorded_and_breaks_nothing(
-    make_config: Callable[..., Config], serve_hermes: Serve, tmp_path: Path
+    make_config: Callable[..., Config], serve_hermes: Serve, database: Path | str
 ) -> None:
     url = serve_hermes(make_config(ASK))
     body = {"model": "auto", "messages": ESSAY, "max_tokens": 400, "temperature": 0, "stream": True}
@@ -115,7 +115,7 @@ def test_a_client_that_leaves_during_the_cascade_is_recorded_and_breaks_nothing(
         for line in response.iter_lines():
             if line == ": hermes: smollm2:135m generating":
                 break  # leave while the local model writes its essay
-    db = tmp_path / "hermes.db"
+    db = database
     wait_for(lambda: rows(db, "SELECT error_code FROM tasks") == [("client_closed",)], timeout_s=60)
     # Nothing was left broken or held: the next request is answered.
     after = httpx.post(f"{url}/v1/chat/completions", timeout=300,
@@ -123,7 +123,7 @@ def test_a_client_that_leaves_during_the_cascade_is_recorded_and_breaks_nothing(
     assert after.status_code == 200
 
 
-def test_a_streamed_yolo_request_relays_the_local_tokens_live(hermes_url: str, tmp_path: Path) -> None:
+def test_a_streamed_yolo_request_relays_the_local_tokens_live(hermes_url: str, database: Path | str) -> None:
     # The yolo rule turns scoring off: nothing to wait for, so the local model's own stream is the answer.
     response = httpx.post(f"{hermes_url}/v1/chat/completions", timeout=120, json={
         "model": "auto", "messages": [{"role": "user", "content": "yolo: say hi"}], "stream": True})
@@ -135,4 +135,4 @@ def test_a_streamed_yolo_request_relays_the_local_tokens_live(hermes_url: str, t
     hermes = events[-2]["hermes"]
     assert hermes["cascade"]["attempts"] == [{"model": "smollm2:135m", "outcome": "unscored",
                                               "detail": "relayed live: rule yolo turns the cascade off"}]
-    assert rows(tmp_path / "hermes.db", "SELECT route, model, status FROM tasks") == [("local", "smollm2:135m", 200)]
+    assert rows(database, "SELECT route, model, status FROM tasks") == [("local", "smollm2:135m", 200)]

@@ -371,12 +371,12 @@ def test_a_session_id_header_that_is_not_printable_ascii_is_400(hermes_url: str)
 
 @pytest.mark.parametrize("session_id", [b"\x01", b"a\x7fb"])
 def test_a_header_with_control_bytes_is_not_http_and_never_reaches_hermes(
-    hermes_url: str, session_id: bytes, tmp_path: Path
+    hermes_url: str, session_id: bytes, database: Path | str
 ) -> None:
     response = httpx.post(f"{hermes_url}/v1/chat/completions", json={"model": "local", "messages": HI}, timeout=30,
                           headers={"x-session-id": session_id})
     assert response.status_code == 400 and response.text == "Invalid HTTP request received."
-    assert tasks(tmp_path) == []  # refused by the HTTP parser: nothing was done, nothing recorded
+    assert tasks(database) == []  # refused by the HTTP parser: nothing was done, nothing recorded
 
 
 def test_valid_openai_shapes_get_an_answer(hermes_url: str, openrouter: OpenRouterStub) -> None:

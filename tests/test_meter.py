@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import sqlite3
 import statistics
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -23,6 +22,7 @@ from proxy.store import Store
 from proxy.upstream import Target
 from tests.conftest import REPO
 from tests.openrouter_stub import OpenRouterStub
+from tests.postgres import query
 
 PROMPT = [{"role": "user", "content": "Write a parser for this config format, with tests."}]
 
@@ -33,8 +33,8 @@ def config() -> Config:
 
 
 @pytest_asyncio.fixture
-async def meter(config: Config, tmp_path: Path) -> AsyncIterator[Meter]:
-    store = await Store.open(tmp_path / "hermes.db")
+async def meter(config: Config, database: Path | str) -> AsyncIterator[Meter]:
+    store = await Store.open(database)
     prices = PriceTable.from_config(config)
     budget_config = config.budget.model_copy(update={"daily_limit_usd": 1000.0})
     budget = Budget(budget_config, store, prices, config.cloud_models)
@@ -107,7 +107,7 @@ async def test_predictions_learn_from_real_usage(meter: Meter, config: Config) -
 
 def test_a_settlement_that_fails_midway_leaves_nothing_half_written(
     make_config: Callable[..., Config], serve_hermes: Callable[..., str], openrouter: OpenRouterStub,
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    database: Path | str, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The charge, the learned estimate, the prediction, the task row and the session: all, or none."""
     url = serve_hermes(make_config())
@@ -120,13 +120,11 @@ def test_a_settlement_that_fails_midway_leaves_nothing_half_written(
 
     monkeypatch.setattr(Store, "touch_session", disk_full)
     assert httpx.post(f"{url}/v1/chat/completions", json=body, timeout=30).status_code == 503
-    with sqlite3.connect(tmp_path / "hermes.db") as db:
-        assert db.execute("SELECT state FROM ledger").fetchall() == [("held",)]  # its own phase, committed
-        counts = "SELECT (SELECT COUNT(*) FROM tasks), (SELECT COUNT(*) FROM sessions), " \
-                 "(SELECT COUNT(*) FROM cost_predictions), (SELECT COUNT(*) FROM estimates)"
-        assert db.execute(counts).fetchone() == (0, 0, 0, 0)
+    assert query(database, "SELECT state FROM ledger") == [{"state": "held"}]  # its own phase, committed
+    counts = "SELECT (SELECT COUNT(*) FROM tasks) AS tasks, (SELECT COUNT(*) FROM sessions) AS sessions, " \
+             "(SELECT COUNT(*) FROM cost_predictions) AS predictions, (SELECT COUNT(*) FROM estimates) AS estimates"
+    assert query(database, counts) == [{"tasks": 0, "sessions": 0, "predictions": 0, "estimates": 0}]
     monkeypatch.undo()
     assert httpx.post(f"{url}/v1/chat/completions", json=body, timeout=30).status_code == 200
-    with sqlite3.connect(tmp_path / "hermes.db") as db:
-        assert sorted(db.execute("SELECT state FROM ledger").fetchall()) == [("charged",), ("held",)]
-        assert db.execute(counts).fetchone() == (1, 1, 1, 1)
+    assert sorted(row["state"] for row in query(database, "SELECT state FROM ledger")) == ["charged", "held"]
+    assert query(database, counts) == [{"tasks": 1, "sessions": 1, "predictions": 1, "estimates": 1}]

@@ -53,7 +53,7 @@ def upstream_sent(openrouter: OpenRouterStub) -> list[dict[str, Any]]:
 
 
 def test_a_recorded_openrouter_stream_comes_out_chunk_for_chunk(
-    hermes_url: str, openrouter: OpenRouterStub, tmp_path: Path
+    hermes_url: str, openrouter: OpenRouterStub, database: Path | str
 ) -> None:
     openrouter.mode = "recorded"
     events = sse_events(chat(hermes_url, {"model": "claude-3.5-sonnet", "messages": HI} | STREAMED))
@@ -67,12 +67,12 @@ def test_a_recorded_openrouter_stream_comes_out_chunk_for_chunk(
     calls = [c["choices"][0]["delta"].get("tool_calls") for c in received if c["choices"]]
     arguments = "".join(call[0]["function"].get("arguments", "") for call in calls if call)
     assert json.loads(arguments) == {"path": "README.md"}
-    [task] = tasks(tmp_path)
+    [task] = tasks(database)
     assert (task["cost_usd"], task["input_tokens"], task["output_tokens"]) == (COST_PER_CALL_USD, 1234, 56)
 
 
 def test_a_recorded_stream_without_include_usage_keeps_every_chunk_but_the_usage(
-    hermes_url: str, openrouter: OpenRouterStub, tmp_path: Path
+    hermes_url: str, openrouter: OpenRouterStub, database: Path | str
 ) -> None:
     openrouter.mode = "recorded"
     events = sse_events(chat(hermes_url, {"model": "claude-3.5-sonnet", "messages": HI, "stream": True}))
@@ -80,10 +80,11 @@ def test_a_recorded_stream_without_include_usage_keeps_every_chunk_but_the_usage
     assert [without(chunk, "model", "hermes") for chunk in received] == [
         without(chunk, "model") for chunk in sent if chunk["choices"]]
     assert received[-1]["choices"][0]["finish_reason"] == "tool_calls" and "hermes" in received[-1]
-    assert tasks(tmp_path)[0]["cost_usd"] == COST_PER_CALL_USD  # Hermes asked for the usage all the same
+    assert tasks(database)[0]["cost_usd"] == COST_PER_CALL_USD  # Hermes asked for the usage all the same
 
 
-def test_a_recorded_answer_comes_out_whole(hermes_url: str, openrouter: OpenRouterStub, tmp_path: Path) -> None:
+def test_a_recorded_answer_comes_out_whole(hermes_url: str, openrouter: OpenRouterStub,
+                                           database: Path | str) -> None:
     openrouter.mode = "recorded"
     response = chat(hermes_url, {"model": "claude-3.5-sonnet", "messages": HI})
     assert response.status_code == 200, response.text
@@ -91,7 +92,7 @@ def test_a_recorded_answer_comes_out_whole(hermes_url: str, openrouter: OpenRout
     assert without(response.json(), "model", "hermes") == without(sent, "model")
     assert response.json()["model"] == "claude-3.5-sonnet"
     assert response.headers["x-hermes-cost-usd"] == f"{COST_PER_CALL_USD:.6f}"
-    assert tasks(tmp_path)[0]["cost_usd"] == COST_PER_CALL_USD
+    assert tasks(database)[0]["cost_usd"] == COST_PER_CALL_USD
 
 
 def test_every_openrouter_parameter_reaches_openrouter(hermes_url: str, openrouter: OpenRouterStub) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,6 +20,7 @@ from proxy.estimate import count_input_tokens
 from proxy.pricing import PriceTable
 from proxy.store import Store, TaskRecord
 from tests.openrouter_stub import OpenRouterStub
+from tests.postgres import query
 from tests.test_app import HI, chat, sse_events
 from tests.test_metrics import scrape, values
 
@@ -29,9 +29,8 @@ ROME = [{"role": "user", "content": "Tell me about the history of Rome."}]  # no
 YOLO = [{"role": "user", "content": "fast: name a colour"}]  # rule yolo: unscored, tier yolo (gemini-flash)
 
 
-def saved_column(tmp_path: Path) -> list[float | None]:
-    with sqlite3.connect(tmp_path / "hermes.db") as db:
-        return [row[0] for row in db.execute("SELECT saved_usd FROM tasks ORDER BY id")]
+def saved_column(location: Path | str) -> list[float | None]:
+    return [row["saved_usd"] for row in query(location, "SELECT saved_usd FROM tasks ORDER BY id")]
 
 
 def final_hermes(response: httpx.Response) -> dict[str, Any]:
@@ -41,14 +40,15 @@ def final_hermes(response: httpx.Response) -> dict[str, Any]:
     return hermes  # type: ignore[no-any-return]
 
 
-def budget_json(*argv: str) -> dict[str, Any]:
-    result = CliRunner().invoke(cli, ["budget", "--json", *argv])
+def budget_json(*argv: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    result = CliRunner().invoke(cli, ["budget", "--json", *argv], env=env)
     assert result.exit_code == 0, result.output
     return json.loads(result.output)  # type: ignore[no-any-return]
 
 
 def test_local_answers_carry_their_savings_and_the_day_sums_them_everywhere(
-    make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub, tmp_path: Path
+    make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub, tmp_path: Path,
+    database: Path | str,
 ) -> None:
     config = make_config({"cascade": {"target_quality": 10.0}, "upgrade_policy": "ask"})
     prices = PriceTable.from_config(config)
@@ -87,7 +87,7 @@ def test_local_answers_carry_their_savings_and_the_day_sums_them_everywhere(
     assert local.json()["hermes"]["savings"] is None and cloud.json()["hermes"]["savings"] is None
 
     per_answer = [hermes["savings"]["estimated_cost_usd"], yolo["savings"]["estimated_cost_usd"]]
-    assert saved_column(tmp_path) == [pytest.approx(per_answer[0], abs=1e-8), pytest.approx(per_answer[1], abs=1e-8),
+    assert saved_column(database) == [pytest.approx(per_answer[0], abs=1e-8), pytest.approx(per_answer[1], abs=1e-8),
                                       None, None]
     total = pytest.approx(sum(per_answer), abs=1e-8)
 
@@ -100,7 +100,9 @@ def test_local_answers_carry_their_savings_and_the_day_sums_them_everywhere(
 
     from_proxy = budget_json("--url", url)
     assert from_proxy["source"] == "proxy" and from_proxy["savings"]["today_usd"] == total
-    from_file = budget_json("--url", url, "--db", str(tmp_path / "hermes.db"), "--config-dir", str(tmp_path / "config"))
+    # The configured database read directly (a SQLite file or a PostgreSQL URL), not the proxy.
+    from_file = budget_json("--url", url, "--offline", "--config-dir", str(tmp_path / "config"),
+                            env={"HERMES_DB": str(database)})
     assert from_file["source"] == "database" and from_file["savings"]["today_usd"] == total
     table = CliRunner().invoke(cli, ["budget", "--url", url], env={"COLUMNS": "200"})
     assert f"│ Saved today │ ${sum(per_answer):.4f} by 2 local answers" in table.output
@@ -114,13 +116,13 @@ def test_local_answers_carry_their_savings_and_the_day_sums_them_everywhere(
 
 
 def test_without_a_cloud_key_nothing_is_saved_and_nothing_is_claimed(
-    make_config: Callable[..., Config], serve_hermes: Serve, tmp_path: Path
+    make_config: Callable[..., Config], serve_hermes: Serve, database: Path | str
 ) -> None:
     url = serve_hermes(make_config(OPENROUTER_API_KEY=""))
     response = chat(url, {"model": "auto", "messages": HI, "max_tokens": 4})
     assert response.status_code == 200 and response.headers["x-hermes-route"] == "local", response.text
     assert response.json()["hermes"]["savings"] is None
-    assert saved_column(tmp_path) == [None]
+    assert saved_column(database) == [None]
     analysis = httpx.get(f"{url}/api/v1/costs/analysis", timeout=10).json()
     assert analysis["savings"] == {"today_usd": None, "answers": 0, "by_model": []}
     assert httpx.get(f"{url}/api/v1/monitoring/dashboard", timeout=10).json()["savings"]["today_usd"] is None
@@ -132,9 +134,9 @@ def test_without_a_cloud_key_nothing_is_saved_and_nothing_is_claimed(
 
 
 @pytest.mark.asyncio
-async def test_the_day_is_the_budget_day_in_its_time_zone(tmp_path: Path) -> None:
+async def test_the_day_is_the_budget_day_in_its_time_zone(database: Path | str) -> None:
     # A budget day in Tokyo runs from 15:00 to 15:00 UTC: an answer at 14:59 UTC belongs to the day before.
-    store = await Store.open(tmp_path / "hermes.db")
+    store = await Store.open(database)
     try:
         for saved in (0.25, 0.5, 1.0, None):
             await store.record_task(TaskRecord(
@@ -143,11 +145,10 @@ async def test_the_day_is_the_budget_day_in_its_time_zone(tmp_path: Path) -> Non
                 hermes={"savings": None if saved is None else {"model": "gpt-4"}}, saved_usd=saved))
     finally:
         await store.close()
-    with sqlite3.connect(tmp_path / "hermes.db") as db:
-        for task_id, at in ((1, "2026-03-09T14:59:59.999999+00:00"), (2, "2026-03-09T15:00:00+00:00"),
-                            (3, "2026-03-10T14:59:59+00:00"), (4, "2026-03-10T12:00:00+00:00")):
-            db.execute("UPDATE tasks SET created_at = ? WHERE id = ?", (at, task_id))
-    store = await Store.open(tmp_path / "hermes.db")
+    for task_id, at in ((1, "2026-03-09T14:59:59.999999+00:00"), (2, "2026-03-09T15:00:00+00:00"),
+                        (3, "2026-03-10T14:59:59+00:00"), (4, "2026-03-10T12:00:00+00:00")):
+        query(database, "UPDATE tasks SET created_at = ? WHERE id = ?", (at, task_id))
+    store = await Store.open(database)
     try:
         resets_at = datetime(2026, 3, 11, tzinfo=ZoneInfo("Asia/Tokyo"))
         assert await reports.saved_today(store, resets_at) == {

@@ -105,7 +105,7 @@ def test_scripts_answer_without_importing_the_serving_stack(argv: list[str], tmp
     assert {name.split(".")[0] for name in imported} & HEAVY_MODULES == set()
 
 
-async def _spend(db: Path, usd: float) -> None:
+async def _spend(db: Path | str, usd: float) -> None:
     """Put `usd` of today's spend in the ledger, as usage reported after the fact is."""
     config = load_config(REPO, {})
     store = await Store.open(db)
@@ -124,9 +124,9 @@ async def _spend(db: Path, usd: float) -> None:
     ],
 )
 def test_check_budget_reads_the_file_at_each_tier_when_hermes_is_down(
-    tmp_path: Path, spent: float, tier: str, code: int, allowed: str
+    tmp_path: Path, database: Path | str, spent: float, tier: str, code: int, allowed: str
 ) -> None:
-    db = tmp_path / "hermes.db"
+    db = database
     asyncio.run(_spend(db, spent))
     down = f"http://127.0.0.1:{free_port()}"
     env = environment(HERMES_DB=str(db), HERMES_URL=down, COLUMNS="250")
@@ -169,6 +169,7 @@ def test_check_budget_asks_the_running_proxy(make_config: Callable[..., Config],
     assert not elsewhere.parent.exists()
 
 
+@pytest.mark.sqlite_only  # a missing SQLite file, and none created
 def test_check_budget_says_when_neither_hermes_nor_its_file_is_there(tmp_path: Path) -> None:
     db, down = tmp_path / "data" / "hermes.db", f"http://127.0.0.1:{free_port()}"
     for argv in ([], ["--json"]):
@@ -181,9 +182,9 @@ def test_check_budget_says_when_neither_hermes_nor_its_file_is_there(tmp_path: P
     assert not db.parent.exists()
 
 
-def test_start_proxy_prints_the_settings_and_serves(tmp_path: Path) -> None:
+def test_start_proxy_prints_the_settings_and_serves(tmp_path: Path, database: Path | str) -> None:
     port = free_port()
-    env = environment(OLLAMA_API_BASE=f"http://127.0.0.1:{free_port()}", HERMES_DB=str(tmp_path / "h.db"))
+    env = environment(OLLAMA_API_BASE=f"http://127.0.0.1:{free_port()}", HERMES_DB=str(database))
     log = tmp_path / "out.txt"
     with log.open("w") as out:
         process = subprocess.Popen([str(SCRIPTS / "start-proxy"), "--port", str(port)], env=env, stdout=out,

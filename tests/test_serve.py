@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from proxy.config import BUDGETS_FILE, ROUTING_FILE
 from proxy.embedded import free_port
 from tests.conftest import REPO, TEST_API_KEY
 from tests.openrouter_stub import OpenRouterStub
+from tests.postgres import query
 
 TOOLS = [
     {"type": "function", "function": {
@@ -181,7 +181,9 @@ def test_sigterm_stops_hermes_and_its_embedded_model(hermes: HermesProcess) -> N
     pytest.fail("the embedded model outlived hermes serve")
 
 
-def test_two_workers_share_one_embedded_model_and_one_budget(tmp_path: Path, openrouter: OpenRouterStub) -> None:
+def test_two_workers_share_one_embedded_model_and_one_budget(
+    tmp_path: Path, openrouter: OpenRouterStub, database: Path | str
+) -> None:
     # Twenty calls' worth of budget (each reserves about 0.0094 USD, see
     # test_shared_file.py: 20 x 0.0094 = 0.188), two hundred requests in flight
     # together on one port: both worker processes spend, and together exactly what fits.
@@ -194,7 +196,7 @@ def test_two_workers_share_one_embedded_model_and_one_budget(tmp_path: Path, ope
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HERMES_")}
     env |= {"OLLAMA_API_BASE": f"http://127.0.0.1:{free_port()}", "OPENROUTER_API_BASE": openrouter.url,  # type: ignore[attr-defined]
-            "OPENROUTER_API_KEY": TEST_API_KEY, "HERMES_DB": str(tmp_path / "hermes.db")}
+            "OPENROUTER_API_KEY": TEST_API_KEY, "HERMES_DB": str(database)}
     log = tmp_path / "hermes.log"
     with log.open("wb") as out:
         process = subprocess.Popen([str(Path(sys.executable).parent / "hermes"), "serve", "--port", str(port),
@@ -217,10 +219,9 @@ def test_two_workers_share_one_embedded_model_and_one_budget(tmp_path: Path, ope
     assert "2 worker processes" in printed
     assert sorted(set(statuses)) == [200, 429], statuses
     assert statuses.count(200) == openrouter.answered == 20
-    with sqlite3.connect(tmp_path / "hermes.db") as db:
-        rows = db.execute("SELECT state, cost_usd, owner FROM ledger").fetchall()
-    assert {state for state, _, _ in rows} == {"charged"} and sum(cost for _, cost, _ in rows) <= 0.19
-    assert len({owner for _, _, owner in rows}) == 2  # each worker reserved through its own connection
+    rows = query(database, "SELECT state, cost_usd, owner FROM ledger")
+    assert {row["state"] for row in rows} == {"charged"} and sum(row["cost_usd"] for row in rows) <= 0.19
+    assert len({row["owner"] for row in rows}) == 2  # each worker reserved through its own connection
     embedded_url = printed.split("serving the Ollama API at ")[1].split()[0]
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{embedded_url}/api/version", timeout=1)  # stopped with the parent

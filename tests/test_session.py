@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import litellm
@@ -14,6 +13,7 @@ from proxy.pricing import Price, PriceTable
 from proxy.session import Conversation, answer_link, identify, remaining_turns, resolve, session_impact
 from proxy.store import Store
 from tests.conftest import REPO
+from tests.postgres import query
 
 SYSTEM = {"role": "system", "content": "Act as an expert software developer. Always use best practices."}
 USER_TURNS = [
@@ -58,8 +58,8 @@ async def answered(store: Store, messages: list[dict], answer: dict, cloud_model
 
 
 @pytest.mark.asyncio
-async def test_two_conversations_that_open_with_hi_are_two_sessions(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "hermes.db")
+async def test_two_conversations_that_open_with_hi_are_two_sessions(database: Path | str) -> None:
+    store = await Store.open(database)
     try:
         a1 = await answered(store, HI, HELLO)
         b1 = await answered(store, HI, HELLO)  # the same words, the same (deterministic) answer
@@ -76,8 +76,8 @@ async def test_two_conversations_that_open_with_hi_are_two_sessions(tmp_path: Pa
 
 
 @pytest.mark.asyncio
-async def test_only_the_conversation_that_accepted_an_upgrade_stays_on_it(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "hermes.db")
+async def test_only_the_conversation_that_accepted_an_upgrade_stays_on_it(database: Path | str) -> None:
+    store = await Store.open(database)
     try:
         cloud_answer = {"role": "assistant", "content": "Hi there, claude here."}
         await answered(store, HI, cloud_answer, cloud_model="claude-3.5-sonnet")  # A accepted the upgrade
@@ -90,8 +90,10 @@ async def test_only_the_conversation_that_accepted_an_upgrade_stays_on_it(tmp_pa
 
 
 @pytest.mark.asyncio
-async def test_an_answer_resent_in_another_shape_still_links_and_an_idle_one_expires(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "hermes.db")
+async def test_an_answer_resent_in_another_shape_still_links_and_an_idle_one_expires(
+    database: Path | str,
+) -> None:
+    store = await Store.open(database)
     try:
         first = await answered(store, HI, {"role": "assistant", "content": "Hello!  How can\nI help?"},
                                headers={"user-agent": "aider/0.86"})
@@ -100,8 +102,7 @@ async def test_an_answer_resent_in_another_shape_still_links_and_an_idle_one_exp
         assert (await resolve(later, store, 3600)).session_id == first.session_id
         other_client = identify({"user-agent": "curl/8"}, HI + [parts, {"role": "user", "content": "more"}])
         assert (await resolve(other_client, store, 3600)).session_id != first.session_id
-        with sqlite3.connect(tmp_path / "hermes.db") as db:
-            db.execute("UPDATE session_links SET created_at = '2020-01-01T00:00:00+00:00', next_thread_sha256 = NULL")
+        query(database, "UPDATE session_links SET created_at = '2020-01-01T00:00:00+00:00', next_thread_sha256 = NULL")
         assert (await resolve(later, store, 3600)).session_id != first.session_id  # idle for years: a new one
     finally:
         await store.close()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 
 import httpx
 import pytest
 
 from proxy.config import Config
+from tests import postgres
 from tests.openrouter_stub import COST_PER_CALL_USD, OpenRouterStub
 from tests.test_app import HI, assert_openai_error, chat
 
@@ -193,8 +193,8 @@ def test_saved_preferences_that_are_not_valid_are_ignored_at_start(
     config = make_config()
     url = serve_hermes(config)
     assert post(url, "/api/v1/settings/update-preferences", {"upgrade_policy": "never"}).status_code == 200
-    with sqlite3.connect(config.database) as db:  # what an older Hermes let through
-        db.execute("""UPDATE preferences SET value = '{"target_quality": 9, "upgrade_policy": "never",
-                      "daily_limit_usd": Infinity}'""")
+    # What an older Hermes let through.
+    postgres.query(config.database, """UPDATE preferences SET value = '{"target_quality": 9, "upgrade_policy": "never",
+                   "daily_limit_usd": Infinity}'""")
     restarted = serve_hermes(config)
     assert get(restarted, "/api/v1/route/status").json()["preferences"]["daily_limit_usd"] == 5.0

@@ -14,10 +14,14 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from proxy.embedded import free_port
 from tests.openrouter_stub import OpenRouterStub
 from tests.test_budget_under_load import HI, ONE_TIER, cloud_only_home, start_hermes
+
+# Several processes on one SQLite file (its locking); the same on one PostgreSQL database is tests/test_postgres.py.
+pytestmark = pytest.mark.sqlite_only
 
 
 def test_three_processes_on_one_file_never_spend_past_the_limit(tmp_path: Path, openrouter: OpenRouterStub) -> None:

@@ -1,4 +1,9 @@
-"""The SQLite store: migrations, durability, and no prompt text by default."""
+"""The store: migrations, durability, units of work, and no prompt text by default.
+
+The tests on the `database` fixture run on both backends; those about
+SQLite's own file (its WAL, its bytes, a migration from an older file) are
+marked sqlite_only.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from proxy import migrations
+from proxy.database import is_postgres
 from proxy.errors import StoreUnavailable
 from proxy.store import Store, TaskRecord, prompt_sha256
+from tests.postgres import query
 
 MESSAGES = [{"role": "user", "content": "my secret prompt"}]
 
@@ -22,6 +29,7 @@ def task(**changes: object) -> TaskRecord:
     return TaskRecord(**(fields | changes))  # type: ignore[arg-type]
 
 
+@pytest.mark.sqlite_only  # a new file (and its directory) set up in WAL mode
 @pytest.mark.asyncio
 async def test_migrations_run_once_and_are_recorded(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "hermes.db"
@@ -32,10 +40,11 @@ async def test_migrations_run_once_and_are_recorded(tmp_path: Path) -> None:
         assert db.execute("SELECT name FROM migrations").fetchall() == [("m001_initial",), ("m002_money",), ("m003_cascade",), ("m004_preferences",),
                                                                  ("m005_reservation_owners",), ("m006_day_totals",),
                                                                  ("m007_task_detail",), ("m008_savings",),
-                                                                 ("m009_session_links",), ("m010_keys",)]
+                                                                 ("m009_session_links",), ("m010_keys",), ("m011_outcomes",)]
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
+@pytest.mark.sqlite_only  # the file's and the -wal file's bytes
 @pytest.mark.asyncio
 async def test_a_recorded_task_is_committed_and_holds_no_prompt_text(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "hermes.db")
@@ -50,8 +59,8 @@ async def test_a_recorded_task_is_committed_and_holds_no_prompt_text(tmp_path: P
 
 
 @pytest.mark.asyncio
-async def test_recent_tasks_newest_first(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "hermes.db")
+async def test_recent_tasks_newest_first(database: Path | str) -> None:
+    store = await Store.open(database)
     await store.record_task(task(model="a"))
     await store.record_task(task(model="b"))
     assert [t["model"] for t in await store.recent_tasks()] == ["b", "a"]
@@ -59,10 +68,10 @@ async def test_recent_tasks_newest_first(tmp_path: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_a_caller_cancelled_mid_transaction_leaves_the_store_usable(tmp_path: Path) -> None:
+async def test_a_caller_cancelled_mid_transaction_leaves_the_store_usable(database: Path | str) -> None:
     # What a client closing its connection does to a request: the write it
     # was making still ends (COMMIT here), and every later write works.
-    store = await Store.open(tmp_path / "hermes.db")
+    store = await Store.open(database)
     inside = asyncio.Event()
 
     async def slow_write() -> None:
@@ -78,13 +87,12 @@ async def test_a_caller_cancelled_mid_transaction_leaves_the_store_usable(tmp_pa
     await store.record_task(task())  # would fail "cannot start a transaction within a transaction"
     assert [t["model"] for t in await store.recent_tasks()] == ["smollm2:135m"]
     await store.close()
-    with sqlite3.connect(tmp_path / "hermes.db") as db:
-        assert db.execute("SELECT value FROM preferences WHERE key = 'x'").fetchall() == [("1",)]
+    assert query(database, "SELECT value FROM preferences WHERE key = 'x'") == [{"value": "1"}]
 
 
 @pytest.mark.asyncio
-async def test_a_failed_write_rolls_back_and_the_next_one_works(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "hermes.db")
+async def test_a_failed_write_rolls_back_and_the_next_one_works(database: Path | str) -> None:
+    store = await Store.open(database)
 
     async def half_then_fail() -> None:
         await store._db.execute("INSERT INTO preferences (key, value, updated_at) VALUES ('y', '1', 'now')")
@@ -93,26 +101,27 @@ async def test_a_failed_write_rolls_back_and_the_next_one_works(tmp_path: Path) 
     with pytest.raises(RuntimeError):
         await store.atomic(half_then_fail)
     assert await store.preferences() is None
-    with sqlite3.connect(tmp_path / "hermes.db") as db:
-        assert db.execute("SELECT COUNT(*) FROM preferences").fetchone() == (0,)
+    assert query(database, "SELECT COUNT(*) AS n FROM preferences") == [{"n": 0}]
     await store.record_task(task())
     assert len(await store.recent_tasks()) == 1
     await store.close()
 
 
 @pytest.mark.asyncio
-async def test_a_database_error_is_a_503_not_a_500(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "hermes.db")
-    await store._db.execute("DROP TABLE tasks")  # as a broken or foreign file would be
+async def test_a_database_error_is_a_503_not_a_500(database: Path | str) -> None:
+    store = await Store.open(database)
+    await store._db.execute("DROP TABLE tasks")  # as a broken or foreign database would be
     with pytest.raises(StoreUnavailable) as raised:
         await store.record_task(task())
-    assert raised.value.status == 503 and "no such table: tasks" in raised.value.message
+    # The driver's own words, whichever the backend.
+    said = 'relation "tasks" does not exist' if is_postgres(database) else "no such table: tasks"
+    assert raised.value.status == 503 and said in raised.value.message
     await store.close()
 
 
 @pytest.mark.asyncio
-async def test_writes_inside_a_unit_are_one_transaction(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "hermes.db")
+async def test_writes_inside_a_unit_are_one_transaction(database: Path | str) -> None:
+    store = await Store.open(database)
 
     async def record(then_fail: bool) -> None:
         await store.record_task(task())  # each of these joins the unit instead of committing alone
@@ -124,14 +133,14 @@ async def test_writes_inside_a_unit_are_one_transaction(tmp_path: Path) -> None:
         await store.atomic(lambda: record(then_fail=True))
     assert await store.recent_tasks() == [] and await store.session("s1") is None
     await store.atomic(lambda: record(then_fail=False))
-    with sqlite3.connect(tmp_path / "hermes.db") as db:  # committed, both
-        assert db.execute("SELECT (SELECT COUNT(*) FROM tasks), (SELECT COUNT(*) FROM sessions)").fetchone() == (1, 1)
+    committed = "SELECT (SELECT COUNT(*) FROM tasks) AS tasks, (SELECT COUNT(*) FROM sessions) AS sessions"
+    assert query(database, committed) == [{"tasks": 1, "sessions": 1}]  # committed, both
     await store.close()
 
 
 @pytest.mark.asyncio
-async def test_a_task_started_inside_a_unit_writes_in_its_own_transaction(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "hermes.db")
+async def test_a_task_started_inside_a_unit_writes_in_its_own_transaction(database: Path | str) -> None:
+    store = await Store.open(database)
     started: list[asyncio.Task[None]] = []
 
     async def unit() -> None:
@@ -145,8 +154,8 @@ async def test_a_task_started_inside_a_unit_writes_in_its_own_transaction(tmp_pa
 
 
 @pytest.mark.asyncio
-async def test_the_day_totals_follow_every_ledger_write(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "hermes.db")
+async def test_the_day_totals_follow_every_ledger_write(database: Path | str) -> None:
+    store = await Store.open(database)
 
     async def hold(usd: float) -> int:
         return await store.atomic(lambda: store.insert_reservation("2026-11-21", "gpt-4", usd))
@@ -167,6 +176,7 @@ async def test_the_day_totals_follow_every_ledger_write(tmp_path: Path) -> None:
     await store.close()
 
 
+@pytest.mark.sqlite_only  # needs a database short of m006; conftest's PostgreSQL ones come migrated
 @pytest.mark.asyncio
 async def test_the_day_totals_start_from_the_ledger_already_there(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,6 @@ a stranger on the Ollama port is a tiny server of its own.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ from starlette.responses import Response
 
 from proxy.config import Config
 from tests.openrouter_stub import OpenRouterStub
+from tests.postgres import query
 from tests.test_app import HI, assert_openai_error, chat, sse_events, tasks
 from tests.test_ollama import STRANGERS, stranger  # noqa: F401  (a fixture)
 
@@ -31,9 +31,9 @@ def assert_clean(message: str) -> None:
     assert "{'" not in message and "<class" not in message and "Error:" not in message, message
 
 
-def ledger_states(db: Path) -> dict[str, float]:
-    with sqlite3.connect(db) as conn:
-        return dict(conn.execute("SELECT state, SUM(cost_usd) FROM ledger GROUP BY state").fetchall())
+def ledger_states(db: Path | str) -> dict[str, float]:
+    rows = query(db, "SELECT state, SUM(cost_usd) AS usd FROM ledger GROUP BY state")
+    return {row["state"]: row["usd"] for row in rows}
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def cloud_url(make_config: Callable[..., Config], serve_hermes: Serve) -> str:
     pytest.param("no_message", "upstream_bad_response", id="choice-without-message"),
 ])
 def test_a_broken_200_is_a_502_never_an_empty_answer(
-    cloud_url: str, openrouter: OpenRouterStub, tmp_path: Path, mode: str, code: str | None, stream: bool
+    cloud_url: str, openrouter: OpenRouterStub, database: Path | str, mode: str, code: str | None, stream: bool
 ) -> None:
     openrouter.mode = mode
     # A stream of choice-less chunks ends in [DONE] without a finish_reason: incomplete rather than malformed.
@@ -59,7 +59,7 @@ def test_a_broken_200_is_a_502_never_an_empty_answer(
     assert error["message"].startswith("claude-3.5-sonnet ")
     assert_clean(error["message"])
     assert "retry-after" not in response.headers
-    assert tasks(tmp_path)[-1]["error_code"] == code
+    assert tasks(database)[-1]["error_code"] == code
 
 
 @STREAMED
@@ -87,7 +87,7 @@ def test_upstream_429_and_503_keep_their_status_and_retry_after(
     pytest.param("error_event", "upstream_error", "Hello from", id="openrouter-error-event"),
 ])
 def test_a_stream_cut_midway_ends_with_an_sse_error_not_a_made_up_stop(
-    cloud_url: str, openrouter: OpenRouterStub, tmp_path: Path, mode: str, code: str, words: str
+    cloud_url: str, openrouter: OpenRouterStub, database: Path | str, mode: str, code: str, words: str
 ) -> None:
     openrouter.mode = mode
     response = chat(cloud_url, CLOUD | {"stream": True, "stream_options": {"include_usage": True}})
@@ -100,8 +100,8 @@ def test_a_stream_cut_midway_ends_with_an_sse_error_not_a_made_up_stop(
     chunks = events[:-2]
     assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"]) == words
     assert not [c for c in chunks if c["choices"] and c["choices"][0]["finish_reason"]]  # no fabricated "stop"
-    assert tasks(tmp_path)[-1]["error_code"] == code
-    states = ledger_states(tmp_path / "hermes.db")
+    assert tasks(database)[-1]["error_code"] == code
+    states = ledger_states(database)
     assert "held" not in states and states.get("charged", 0) > 0  # what was streamed is paid for
 
 
