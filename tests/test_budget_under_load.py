@@ -50,7 +50,9 @@ def test_200_concurrent_cloud_requests_never_overspend(
 
     statuses = asyncio.run(fire())
     ok = statuses.count(200)
-    assert 10 <= ok <= 11, statuses
+    # Ten fit while all are in flight; a call that starts after some have settled (for 0.0135, less than
+    # they reserved) may use the room they left, never more: charged + one reservation <= 0.19.
+    assert 10 <= ok <= 1 + int((0.19 - 0.01802) / 0.0135), statuses
     assert statuses.count(429) == 200 - ok
     charged_calls, charged_usd = ledger(database)["charged"]
     assert charged_calls == ok == openrouter.answered
