@@ -15,6 +15,16 @@ logistic regression on the training problems only:
 It then reports AUROC and MAE on the held-out problems, which the fit never
 saw, and stores those figures in the weights file.
 
+A second stage fits the signals HumanEval cannot speak for (off_task, prose,
+arithmetic, final_answer, consistency) on the training splits of the prose
+set (AlpacaEval; soft label: the share of the other 15 models' answers to
+the same instruction that GPT-4 Turbo preferred this one to, so a prose score
+of 5 means "as good as a typical model's answer"; against GPT-4 Turbo's own
+answer nearly all of them lose, which would squeeze every prose score under
+2) and the maths set (grade / 10), with the intercept and the
+first stage's weights held fixed, each set weighing the same in total. The
+prose model itself (which features matter) is evals/fit_prose.py's.
+
     .venv/bin/python evals/calibrate.py [--data PATH] [--out PATH]
 """
 
@@ -22,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import math
 import re
@@ -32,7 +43,8 @@ import numpy as np
 
 from proxy.config import QualityConfig
 from proxy.quality import SIGNALS, WEIGHTS_FILE, Evidence, ScorerWeights, combine
-from proxy.scorer_eval import DEFAULT_DATA, HELD_OUT, auroc, gather_all, is_code_item, load_items, mean_absolute_error
+from proxy.scorer_eval import (DEFAULT_DATA, HELD_OUT, MATHS_DATA, PROSE_DATA, auroc, evaluate_maths, evaluate_prose,
+                               gather_all, is_code_item, load_items, load_prose, mean_absolute_error, prose_items)
 
 # Reasoned starting points, in logit units, before any data. A signal with no
 # data stays here. `pass` applies to good evidence (code runs, tools validate,
@@ -46,16 +58,23 @@ PRIORS: dict[str, dict[str, float]] = {
     "code_parse": {"pass": 0.3, "fail": 2.5},
     "tool_call": {"pass": 1.0, "fail": 3.0},
     "off_task": {"fail": 2.0},
+    "prose": {"both": 1.5},  # one weight for both sides: the score must stay monotone in the prose model's logit
+    "arithmetic": {"pass": 0.5, "fail": 2.0},
+    "final_answer": {"pass": 0.5, "fail": 2.0},
+    "consistency": {"pass": 1.5, "fail": 1.5},
     "code_run": {"pass": 2.0, "fail": 3.0},
     "judge": {"pass": 1.5, "fail": 2.0},
 }
+# Fitted in the second stage, on the prose and maths sets: off_task too, which judges words and never fires on
+# HumanEval's code answers.
+STAGE_TWO = ("off_task", "prose", "arithmetic", "final_answer", "consistency")
 # An answer with no evidence at all: about even odds of being good.
 PRIOR_INTERCEPT = 0.0
 PRIOR_SD = 2.0
 
 
 def columns() -> list[tuple[str, str]]:
-    return [(name, side) for name in SIGNALS for side in ("pass", "fail") if side in PRIORS[name]]
+    return [(name, side) for name in SIGNALS for side in ("pass", "fail", "both") if side in PRIORS[name]]
 
 
 def design_matrix(evidence: list[tuple[Evidence, ...]]) -> np.ndarray:
@@ -67,22 +86,32 @@ def design_matrix(evidence: list[tuple[Evidence, ...]]) -> np.ndarray:
         values = {e.name: e.value or 0.0 for e in found}
         for j, (name, side) in enumerate(cols, start=1):
             value = values.get(name, 0.0)
-            rows[i, j] = max(value, 0.0) if side == "pass" else min(value, 0.0)
+            rows[i, j] = max(value, 0.0) if side == "pass" else min(value, 0.0) if side == "fail" else value
     return rows
 
 
-def fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """MAP logistic regression with a Gaussian prior; weights (all but the intercept) kept >= 0."""
-    mean = np.array([PRIOR_INTERCEPT] + [PRIORS[name][side] for name, side in columns()])
+def prior_means() -> np.ndarray:
+    return np.array([PRIOR_INTERCEPT] + [PRIORS[name][side] for name, side in columns()])
+
+
+def fit(x: np.ndarray, y: np.ndarray, frozen: np.ndarray | None = None, start: np.ndarray | None = None,
+        weight: np.ndarray | None = None) -> np.ndarray:
+    """MAP logistic regression with a Gaussian prior; weights (all but the intercept) kept >= 0.
+
+    Columns marked in `frozen` keep their value in `start` (default: the prior means).
+    """
+    mean = prior_means()
     precision = np.full(len(mean), 1.0 / PRIOR_SD**2)
-    theta = mean.copy()
-    fixed = np.zeros(len(mean), dtype=bool)  # weights pinned at zero by the sign constraint
+    theta = (mean if start is None else start).copy()
+    weight = np.ones(len(y)) if weight is None else weight
+    frozen = np.zeros(len(mean), dtype=bool) if frozen is None else frozen
+    fixed = frozen.copy()  # weights held: frozen ones, and those pinned at zero by the sign constraint
     for _ in range(len(mean) + 1):  # active set: pin a weight that wants to go negative, refit
         free = ~fixed
         for _ in range(100):  # Newton's method on the free weights
             p = 1.0 / (1.0 + np.exp(-(x @ theta)))
-            gradient = x.T @ (p - y) + precision * (theta - mean)
-            hessian = (x * (p * (1 - p))[:, None]).T @ x + np.diag(precision)
+            gradient = x.T @ (weight * (p - y)) + precision * (theta - mean)
+            hessian = (x * (weight * p * (1 - p))[:, None]).T @ x + np.diag(precision)
             step = np.zeros_like(theta)
             step[free] = np.linalg.solve(hessian[np.ix_(free, free)], gradient[free])
             theta -= step
@@ -93,15 +122,34 @@ def fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         if not negative.any():
             return theta
         fixed |= negative
-        theta[fixed] = 0.0
+        theta[negative] = 0.0
     return theta
+
+
+def within_instruction_ranks(items: list[dict]) -> list[float]:
+    """Each prose answer's share of the other answers to its instruction that GPT-4 preferred it to (ties half)."""
+    groups: dict[int, list[float]] = {}
+    for item in items:
+        groups.setdefault(item["group"], []).append(item["preference"])
+    ranks = []
+    for item in items:
+        others = groups[item["group"]]
+        beaten = sum((item["preference"] > p) + 0.5 * (item["preference"] == p) for p in others) - 0.5
+        ranks.append(beaten / (len(others) - 1) if len(others) > 1 else 0.5)
+    return ranks
+
+
+def stage_two_mask() -> np.ndarray:
+    """True for the intercept and every column the second stage does not fit."""
+    return np.array([True] + [name not in STAGE_TWO for name, _ in columns()])
 
 
 def to_weights(theta: np.ndarray) -> ScorerWeights:
     on_pass: dict[str, float] = {}
     on_fail: dict[str, float] = {}
     for value, (name, side) in zip(theta[1:], columns()):
-        (on_pass if side == "pass" else on_fail)[name] = round(float(value), 3)
+        for chosen in ([on_pass] if side == "pass" else [on_fail] if side == "fail" else [on_pass, on_fail]):
+            chosen[name] = round(float(value), 3)
     return ScorerWeights(round(float(theta[0]), 3), on_pass, on_fail)
 
 
@@ -133,12 +181,24 @@ def main() -> None:
     test = [i for i, item in enumerate(items) if item.get("split") == HELD_OUT]
     x = design_matrix(evidence)
     y = np.array([float(item["grade"]) / 10 for item in items])
-    weights = to_weights(fit(x[train], y[train]))
+    first = fit(x[train], y[train], frozen=~stage_two_mask())
+    # Stage two: the prose and maths training splits, everything but their own signals held.
+    maths = [item for item in load_items(MATHS_DATA) if item.get("split") != HELD_OUT]
+    prose = prose_items(load_prose(PROSE_DATA, split="train"))
+    more = asyncio.run(gather_all(maths + prose, QualityConfig()))
+    x2 = design_matrix(more)
+    y2 = np.array([float(item["grade"]) / 10 for item in maths] + within_instruction_ranks(prose))
+    share = np.array([len(more) / 2 / len(maths)] * len(maths) + [len(more) / 2 / len(prose)] * len(prose))
+    weights = to_weights(fit(x2, y2, frozen=stage_two_mask(), start=first, weight=share))
     fired = {name for name, _ in columns() for i in train for e in evidence[i] if e.name == name and e.value}
+    fired |= {e.name for found in more for e in found if e.name in STAGE_TWO and e.value}
     held_out = figures([items[i] for i in test], [evidence[i] for i in test], weights)
+    maths_held = {f.group: {"items": f.items, "auroc": _round(f.auroc), "mae": _round(f.mae)}
+                  for f in evaluate_maths(MATHS_DATA, QualityConfig(), weights=weights)}
+    prose_held = dataclasses.asdict(evaluate_prose(PROSE_DATA, QualityConfig(), weights=weights))
     trained = figures([items[i] for i in train], [evidence[i] for i in train], weights)
-    signals = {name: {side: getattr(weights, "on_" + side)[name] for side in ("pass", "fail") if side in PRIORS[name]}
-               for name in SIGNALS}
+    signals = {name: {side: getattr(weights, "on_" + side)[name] for side in ("pass", "fail")
+                      if side in PRIORS[name] or "both" in PRIORS[name]} for name in SIGNALS}
     data = {
         "about": "Weights of the quality scorer's logistic model (proxy/quality.py); written by evals/calibrate.py.",
         "intercept": weights.intercept,
@@ -153,6 +213,14 @@ def main() -> None:
             "prior_only": sorted(set(SIGNALS) - fired),
             "train": trained,
             "held_out": held_out,
+            "stage_two": {
+                "data": [_relative(MATHS_DATA), _relative(PROSE_DATA)],
+                "train_items": {"maths": len(maths), "prose": len(prose)},
+                "target": "maths: grade / 10; prose: the share of the other models' answers to the same instruction "
+                          "GPT-4 Turbo preferred it to (soft labels)",
+                "held_out": {"maths": maths_held,
+                             "prose": {k: round(v, 3) if isinstance(v, float) else v for k, v in prose_held.items()}},
+            },
         },
     }
     args.out.write_text(render(data), encoding="utf-8")
@@ -165,6 +233,10 @@ def main() -> None:
     for split, report in (("train", trained), ("held-out", held_out)):
         for group, f in report.items():
             print(f"  {split:8} {group:4}  {f['items']:4} items  AUROC {f['auroc']}  MAE {f['mae']}")
+    for group, f in maths_held.items():
+        print(f"  maths {group:14} {f['items']:4} items  AUROC {f['auroc']}  MAE {f['mae']}")
+    print(f"  prose held-out: pairwise {prose_held['pairwise']:.3f} (length alone {prose_held['pairwise_length']:.3f}), "
+          f"Spearman {prose_held['spearman']:.3f} (length alone {prose_held['spearman_length']:.3f})")
 
 
 def render(data: dict) -> str:

@@ -141,6 +141,10 @@ class CascadeConfig(_Section):
     skip_below_acceptance: float = Field(0.10, ge=0, le=1)
     skip_window: int = Field(20, ge=1)
     probe_every: int = Field(10, ge=1)
+    # Self-consistency: extra samples a local model answers a short maths request with, whose final answers
+    # its answer should agree with (quality.py's consistency signal). Each costs one more local generation.
+    self_consistency_samples: int = Field(0, ge=0, le=4)
+    self_consistency_max_prompt_tokens: int = Field(500, gt=0)  # "short": longer prompts get no extra sample
 
 
 TaskType = Literal["quick_qa", "code_generation", "analysis", "creative_writing", "debugging", "conversation",

@@ -15,7 +15,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -25,14 +25,14 @@ from jsonschema.exceptions import SchemaError, UnknownType, best_match
 from jsonschema.validators import validator_for
 from referencing.exceptions import Unresolvable
 
-from proxy import code_blocks, code_checks
+from proxy import code_blocks, code_checks, maths, prose
 from proxy.config import QualityConfig
 from proxy.errors import HermesError
 from proxy.sandbox import SandboxUnavailable, run_python, sandbox_status
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "scorer_weights.json"
 SIGNALS = ("empty", "too_short", "truncated", "refusal", "repetition", "code_parse", "tool_call", "off_task",
-           "code_run", "judge")
+           "prose", "arithmetic", "final_answer", "consistency", "code_run", "judge")
 # Fewest non-blank characters a useful answer of each task type has; "Yes." answers a quick question.
 MIN_CHARS = {"code_generation": 40, "debugging": 40, "analysis": 80, "research": 80, "creative_writing": 80,
              "data_processing": 20, "quick_qa": 2, "conversation": 2}
@@ -149,14 +149,17 @@ async def score_answer(
     task_type: str,
     config: QualityConfig,
     judge: Judge | None = None,
+    peers: Sequence[str] = (),
 ) -> QualityScore:
     """Score an OpenAI assistant message `answer` to `messages` from 0 to 10.
 
     `tools` is the request's OpenAI `tools` list; `judge`, when given, gets a
-    grading prompt and returns the judge model's reply. Code runs only in the
-    sandbox, off the event loop; where it cannot, that signal says so.
+    grading prompt and returns the judge model's reply; `peers` are other
+    samples' answers to the same request, whose final answers a maths answer's
+    should agree with. Code runs only in the sandbox, off the event loop;
+    where it cannot, that signal says so.
     """
-    evidence = await gather_evidence(messages, answer, finish_reason, tools, task_type, config, judge)
+    evidence = await gather_evidence(messages, answer, finish_reason, tools, task_type, config, judge, peers)
     return combine(evidence, load_weights())
 
 
@@ -168,6 +171,7 @@ async def gather_evidence(
     task_type: str,
     config: QualityConfig,
     judge: Judge | None = None,
+    peers: Sequence[str] = (),
 ) -> tuple[Evidence, ...]:
     """Every signal's unweighted verdict, in SIGNALS order (calibration fits weights to these)."""
     text = content_text(answer.get("content"))
@@ -177,7 +181,7 @@ async def gather_evidence(
         rest = (Evidence(name, None, "the answer is empty") for name in SIGNALS[1:])
         return (Evidence("empty", -1.0, "the answer has no content and no tool calls"), *rest)
     direct = bool(messages) and messages[-1].get("role") == "user"
-    static = asyncio.to_thread(_static_evidence, text, calls, task, finish_reason, tools, task_type, direct)
+    static = asyncio.to_thread(_static_evidence, text, calls, task, finish_reason, tools, task_type, direct, peers)
     found, ran, judged = await asyncio.gather(
         static, _code_run(task, text, task_type, config), _judge(task, text, calls, judge)
     )
@@ -223,7 +227,8 @@ def task_text(messages: list[dict[str, Any]]) -> str:
 
 
 def _static_evidence(text: str, calls: list[dict[str, Any]], task: str, finish_reason: str | None,
-                     tools: list[dict[str, Any]] | None, task_type: str, direct: bool) -> list[Evidence]:
+                     tools: list[dict[str, Any]] | None, task_type: str, direct: bool,
+                     peers: Sequence[str] = ()) -> list[Evidence]:
     return [
         Evidence("empty", 0.0, "the answer has content" if text.strip() else "the answer calls tools"),
         _too_short(text, calls, task_type),
@@ -233,7 +238,21 @@ def _static_evidence(text: str, calls: list[dict[str, Any]], task: str, finish_r
         _code_parse(text),
         _tool_calls(calls, tools),
         _off_task(task, text, calls, direct),
+        _prose(task, text, calls, finish_reason, direct),
+        *(Evidence(name, v.value, v.detail, v.brief) for name, v in maths.verdicts(task, text, finish_reason, peers).items()),
     ]
+
+
+def _prose(task: str, text: str, calls: list[dict[str, Any]], finish_reason: str | None, direct: bool) -> Evidence:
+    """The prose model's verdict (prose.py), for a direct answer in words to a question that is neither maths nor code."""
+    if calls or not direct:
+        return Evidence("prose", None, "an agent step: judged by its tool calls, not its words")
+    if maths.CODE_IN_TASK.search(task):
+        return Evidence("prose", None, "a coding task: judged by its code")
+    if maths.is_maths_task(task):
+        return Evidence("prose", None, "a maths question: judged by its arithmetic and final answer")
+    verdict = prose.judge(task, text, finish_reason)
+    return Evidence("prose", verdict.value, verdict.detail, verdict.brief)
 
 
 def _too_short(text: str, calls: list[dict[str, Any]], task_type: str) -> Evidence:

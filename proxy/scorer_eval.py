@@ -5,13 +5,22 @@ holds chat answers with a `passed` label and a 0-10 reference `grade` from
 running real tests. AUROC says how well the score ranks passing answers above
 failing ones (0.5 is chance); MAE is the mean distance, in points, between the
 score and the reference grade. `hermes eval-scorer` prints `format_report`.
+
+Beside it, on their held-out splits only: maths answers with known answers
+(evals/maths_labelled.jsonl, evals/make_maths_set.py), by AUROC; and AlpacaEval
+answers with GPT-4 Turbo's preferences (evals/alpaca_eval_prose.jsonl.gz), by
+pairwise accuracy (of two answers to one instruction that GPT-4 told apart,
+how often the score orders them alike) and Spearman, with answer length alone
+and random scores beside them: length is the baseline a prose scorer must beat.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import os
+import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,8 +32,13 @@ from proxy.config import QualityConfig
 from proxy.quality import RUN_CODE_OFF, Evidence, QualityScore, ScorerWeights, combine, gather_evidence, load_weights
 from proxy.sandbox import sandbox_status
 
-DEFAULT_DATA = Path(__file__).resolve().parent.parent / "evals" / "humaneval_labelled.jsonl"
+EVALS = Path(__file__).resolve().parent.parent / "evals"
+DEFAULT_DATA = EVALS / "humaneval_labelled.jsonl"
+PROSE_DATA = EVALS / "alpaca_eval_prose.jsonl.gz"
+MATHS_DATA = EVALS / "maths_labelled.jsonl"
 HELD_OUT = "test"  # the `split` of items calibration never saw
+PAIR_MARGIN = 0.1  # preferences closer than this are within the judge's noise (1.0000001 against 1.00004)
+PROSE_TASK_TYPE = "conversation"  # what the shipped rules give a request no rule matches
 
 
 @dataclass(frozen=True)
@@ -39,6 +53,20 @@ class Figures:
 
 
 @dataclass(frozen=True)
+class ProseFigures:
+    """The scorer on held-out AlpacaEval answers, with answer length and random scores beside it."""
+
+    instructions: int
+    answers: int
+    pairs: int  # pairs of answers to one instruction whose preferences are PAIR_MARGIN or more apart
+    pairwise: float  # share of those pairs the score orders as GPT-4 did (ties count half)
+    pairwise_length: float
+    pairwise_random: float
+    spearman: float  # rank correlation of score and preference over all the answers
+    spearman_length: float
+
+
+@dataclass(frozen=True)
 class EvalReport:
     path: Path
     items: int
@@ -46,9 +74,14 @@ class EvalReport:
     sandbox_reason: str  # why, when it was
     groups: tuple[Figures, ...]  # all, code, held-out, held-out code
     seconds: float
+    maths: tuple[Figures, ...] = ()  # held-out, held-out model answers; empty when not evaluated
+    prose: ProseFigures | None = None
 
     def figures(self, group: str) -> Figures:
         return next(f for f in self.groups if f.group == group)
+
+    def maths_figures(self, group: str) -> Figures:
+        return next(f for f in self.maths if f.group == group)
 
 
 def load_items(path: Path = DEFAULT_DATA, limit: int | None = None) -> list[dict[str, Any]]:
@@ -68,11 +101,15 @@ def evaluate(
     config: QualityConfig | None = None,
     limit: int | None = None,
     weights: ScorerWeights | None = None,
+    others: bool | None = None,
 ) -> EvalReport:
     """Score every item of `path` (the first `limit`) with `config` and compare with the labels.
 
-    Blocks until done; sandboxed runs go as many at a time as there are CPUs.
-    Not for use inside a running event loop (tests call it from sync code).
+    With `others` (by default, when `path` is the shipped HumanEval set) the
+    held-out maths and prose sets are scored too, the first `limit` items and
+    instructions of each. Blocks until done; sandboxed runs go as many at a
+    time as there are CPUs. Not for use inside a running event loop (tests
+    call it from sync code).
     """
     started = time.monotonic()
     config = config or QualityConfig()
@@ -88,7 +125,111 @@ def evaluate(
         _figures("held-out code", items, scores, lambda item: item.get("split") == HELD_OUT and is_code_item(item)),
     )
     reason = RUN_CODE_OFF if not config.run_code else sandbox_status().reason
-    return EvalReport(Path(path), len(items), skipped, reason if skipped else "", groups, time.monotonic() - started)
+    if others is None:
+        others = Path(path).resolve() == DEFAULT_DATA.resolve()
+    maths = evaluate_maths(MATHS_DATA, config, limit, weights) if others and MATHS_DATA.is_file() else ()
+    prose = evaluate_prose(PROSE_DATA, config, limit, weights) if others and PROSE_DATA.is_file() else None
+    return EvalReport(Path(path), len(items), skipped, reason if skipped else "", groups, time.monotonic() - started,
+                      maths, prose)
+
+
+def evaluate_maths(path: Path = MATHS_DATA, config: QualityConfig | None = None, limit: int | None = None,
+                   weights: ScorerWeights | None = None) -> tuple[Figures, ...]:
+    """AUROC and MAE on the held-out maths items (the first `limit`): all of them, and the model's own answers."""
+    items = [item for item in load_items(path) if item.get("split") == HELD_OUT][:limit]
+    evidence = asyncio.run(gather_all(items, config or QualityConfig()))
+    scores = [combine(found, weights or load_weights()) for found in evidence]
+    return (_figures("held-out", items, scores, lambda item: True),
+            _figures("held-out model", items, scores, lambda item: item["kind"].startswith("smollm2")))
+
+
+def load_prose(path: Path = PROSE_DATA, split: str | None = HELD_OUT, limit: int | None = None) -> list[dict[str, Any]]:
+    """The AlpacaEval instructions of `split` (all when None), the first `limit`: instruction, answers [...]."""
+    groups = []
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            group = json.loads(line) if line.strip() else None
+            if group is not None and split in (None, group["split"]):
+                groups.append(group)
+    return groups[:limit]
+
+
+def prose_items(groups: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each answer of `groups` as a scorer item (messages, answer, ...), with its `group` index and `preference`."""
+    return [{"messages": [{"role": "user", "content": group["instruction"]}],
+             "answer": {"role": "assistant", "content": answer["output"]}, "finish_reason": "stop", "tools": None,
+             "task_type": PROSE_TASK_TYPE, "group": index, "generator": answer["generator"],
+             "preference": answer["preference"]}
+            for index, group in enumerate(groups) for answer in group["answers"]]
+
+
+def evaluate_prose(path: Path = PROSE_DATA, config: QualityConfig | None = None, limit: int | None = None,
+                   weights: ScorerWeights | None = None) -> ProseFigures:
+    """Pairwise accuracy and Spearman of the score on the held-out AlpacaEval instructions (the first `limit`)."""
+    items = prose_items(load_prose(path, HELD_OUT, limit))
+    evidence = asyncio.run(gather_all(items, config or QualityConfig()))
+    scores = [combine(found, weights or load_weights()).score for found in evidence]
+    return prose_figures(items, scores)
+
+
+def prose_figures(items: Sequence[dict[str, Any]], scores: Sequence[float]) -> ProseFigures:
+    """The scorer's `scores` of prose `items` against GPT-4's preferences, beside length alone and random."""
+    groups: dict[int, list[int]] = {}
+    for i, item in enumerate(items):
+        groups.setdefault(item["group"], []).append(i)
+    preferences = [[items[i]["preference"] for i in members] for members in groups.values()]
+    lengths = [float(len(item["answer"]["content"] or "")) for item in items]
+    rng = random.Random(0)
+    noise = [rng.random() for _ in items]
+
+    def grouped(values: Sequence[float]) -> list[list[float]]:
+        return [[values[i] for i in members] for members in groups.values()]
+
+    flat = [item["preference"] for item in items]
+    return ProseFigures(
+        len(groups), len(items), len(ordered_pairs(preferences, PAIR_MARGIN)),
+        pairwise_accuracy(preferences, grouped(scores)), pairwise_accuracy(preferences, grouped(lengths)),
+        pairwise_accuracy(preferences, grouped(noise)), spearman(scores, flat), spearman(lengths, flat),
+    )
+
+
+def ordered_pairs(preferences: Sequence[Sequence[float]], margin: float) -> list[tuple[int, int, int]]:
+    """(group, i, j) for answers i and j of a group whose preferences differ by `margin` or more, i preferred."""
+    return [(g, i, j) for g, group in enumerate(preferences) for i, better in enumerate(group)
+            for j, worse in enumerate(group) if better - worse >= margin and better != worse]
+
+
+def pairwise_accuracy(preferences: Sequence[Sequence[float]], scores: Sequence[Sequence[float]],
+                      margin: float = PAIR_MARGIN) -> float:
+    """Of the pairs GPT-4 told apart by `margin`, the share `scores` orders alike (ties count half); 0.5 with none."""
+    found = ordered_pairs(preferences, margin)
+    if not found:
+        return 0.5
+    wins = sum((scores[g][i] > scores[g][j]) + 0.5 * (scores[g][i] == scores[g][j]) for g, i, j in found)
+    return wins / len(found)
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman's rank correlation (ties share their mean rank); 0.0 when either side is constant."""
+    rx, ry = _ranks(x), _ranks(y)
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+    var = (sum((a - mx) ** 2 for a in rx) * sum((b - my) ** 2 for b in ry)) ** 0.5
+    return cov / var if var else 0.0
+
+
+def _ranks(values: Sequence[float]) -> list[float]:
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    start = 0
+    while start < len(order):
+        end = start
+        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
+            end += 1
+        for k in range(start, end + 1):
+            ranks[order[k]] = (start + end) / 2
+        start = end + 1
+    return ranks
 
 
 async def gather_all(items: Sequence[dict[str, Any]], config: QualityConfig) -> list[tuple[Evidence, ...]]:
@@ -150,6 +291,20 @@ def format_report(report: EvalReport) -> str:
         lines.append(f"code_run skipped on {report.sandbox_skipped} items: {report.sandbox_reason}")
     else:
         lines.append("code_run ran in the sandbox wherever there were examples")
+    if report.maths:
+        lines += [f"maths on {MATHS_DATA.name} (AUROC: reaches the known answer)", f"{'group':14} {'items':>5} "
+                  f"{'pass':>5} {'AUROC':>6} {'MAE':>5}"]
+        for f in report.maths:
+            auc = "-" if f.auroc is None else f"{f.auroc:.3f}"
+            mae = "-" if f.mae is None else f"{f.mae:.2f}"
+            lines.append(f"{f.group:14} {f.items:5} {f.passing:5} {auc:>6} {mae:>5}")
+    if (p := report.prose) is not None:
+        lines += [f"prose on {PROSE_DATA.name}, held out: {p.instructions} instructions, {p.answers} answers, "
+                  f"{p.pairs} pairs {PAIR_MARGIN} or more apart in GPT-4's preference",
+                  f"{'':14} {'pairwise':>8} {'Spearman':>8}",
+                  f"{'scorer':14} {p.pairwise:8.3f} {p.spearman:8.3f}",
+                  f"{'length alone':14} {p.pairwise_length:8.3f} {p.spearman_length:8.3f}",
+                  f"{'random':14} {p.pairwise_random:8.3f} {'':>8}"]
     lines.append(f"took {report.seconds:.1f} s")
     return "\n".join(lines)
 

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from proxy.config import QualityConfig
-from proxy.scorer_eval import DEFAULT_DATA, auroc, evaluate, format_report, load_items, mean_absolute_error
+from proxy.scorer_eval import (DEFAULT_DATA, MATHS_DATA, PROSE_DATA, auroc, evaluate, evaluate_maths, evaluate_prose,
+                               format_report, load_items, load_prose, mean_absolute_error, pairwise_accuracy,
+                               prose_figures, spearman)
 from proxy.sandbox import sandbox_available, sandbox_status
 
 needs_sandbox = pytest.mark.skipif(not sandbox_available(), reason=f"no working sandbox: {sandbox_status().reason}")
@@ -72,3 +74,67 @@ def test_evaluate_without_running_code_counts_the_skips(tmp_path: Path) -> None:
     assert report.sandbox_skipped == with_examples
     assert "code_run skipped on" in format_report(report)
     assert "quality.run_code: false" in format_report(report)
+
+
+def test_pairwise_accuracy_counts_the_pairs_the_judge_told_apart() -> None:
+    # One instruction, preferences 1.9 > 1.5 > 1.05 > 1.0; 1.05 and 1.0 are too close to count: five pairs.
+    preferences = [[1.9, 1.5, 1.0, 1.05]]
+
+    assert pairwise_accuracy(preferences, [[3.0, 2.0, 1.0, 9.0]]) == pytest.approx(3 / 5)  # 1.05 over 1.9 and 1.5: wrong
+    assert pairwise_accuracy(preferences, [[3.0, 2.0, 1.0, 1.0]]) == 1.0
+    assert pairwise_accuracy(preferences, [[5.0, 5.0, 5.0, 5.0]]) == 0.5
+    assert pairwise_accuracy([[1.0, 1.0]], [[1.0, 2.0]]) == 0.5  # no pairs: chance
+
+
+def test_spearman_of_ranks_with_ties() -> None:
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert spearman([1, 1, 2, 2], [1, 2, 3, 4]) == pytest.approx(0.894, abs=1e-3)
+    assert spearman([1, 1, 1], [1, 2, 3]) == 0.0
+
+
+def test_prose_figures_put_length_beside_the_scorer() -> None:
+    items = [{"group": 0, "preference": p, "answer": {"content": "x" * n}} for p, n in ((1.9, 10), (1.0, 100))]
+
+    figures = prose_figures(items, [8.0, 2.0])
+
+    assert (figures.pairs, figures.pairwise, figures.pairwise_length) == (1, 1.0, 0.0)
+
+
+def test_the_shipped_prose_set_is_split_by_instruction_and_commit_sized() -> None:
+    train, test = load_prose(PROSE_DATA, "train"), load_prose(PROSE_DATA, "test")
+
+    assert PROSE_DATA.stat().st_size < 5 * 1024 * 1024
+    assert len(train) + len(test) == 805 and 150 < len(test) < 330
+    assert not {g["instruction"] for g in train} & {g["instruction"] for g in test}
+    assert all(1.0 <= a["preference"] <= 2.0 for g in test for a in g["answers"])
+    assert "example" not in {a["generator"] for g in test for a in g["answers"]}  # the judge-gaming NullModel
+
+
+def test_the_scorer_beats_answer_length_on_held_out_prose() -> None:
+    figures = evaluate_prose(PROSE_DATA, QualityConfig(run_code=False))
+
+    assert figures.instructions == len(load_prose(PROSE_DATA, "test"))
+    assert figures.pairwise >= 0.65
+    assert figures.pairwise > figures.pairwise_length
+    assert 0.4 < figures.pairwise_random < 0.6
+
+
+def test_the_scorer_separates_right_from_wrong_held_out_maths() -> None:
+    held_out = evaluate_maths(MATHS_DATA, QualityConfig(run_code=False))[0]
+
+    assert held_out.group == "held-out" and held_out.items == sum(
+        1 for item in load_items(MATHS_DATA) if item["split"] == "test")
+    assert held_out.auroc is not None and held_out.auroc >= 0.75
+
+
+def test_eval_scorer_reports_maths_and_prose_beside_python(tmp_path: Path) -> None:
+    report = evaluate(DEFAULT_DATA, QualityConfig(run_code=False), limit=20)
+    text = format_report(report)
+
+    assert report.prose is not None and report.prose.instructions == 20
+    assert report.maths_figures("held-out").items == 20
+    assert "length alone" in text and "pairwise" in text and "maths on maths_labelled.jsonl" in text
+    elsewhere = tmp_path / "few.jsonl"
+    elsewhere.write_text("".join(json.dumps(item) + "\n" for item in load_items(DEFAULT_DATA, 3)))
+    assert evaluate(elsewhere, QualityConfig(run_code=False)).prose is None  # another file: that file alone
