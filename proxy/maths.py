@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from proxy.verdict import Verdict
+
 MAX_EQUATIONS = 60  # enough for any worked answer; bounds the cost of a pathological one
 # A number as answers write it: -$1,234.50, 12%, 3.5, 1/2 is two numbers and a division.
 NUM = r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?|-?\.\d+"
@@ -59,15 +61,6 @@ class FinalAnswer:
     value: Fraction | None
     candidates: tuple[Fraction, ...]  # every distinct answer it announces
     how: str  # "marked" (#### / \\boxed / "the answer is"), "last line", "conflicting" or "none"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """A maths signal before weighting: `value` from -1 (bad) to +1 (good), None when it does not apply."""
-
-    value: float | None
-    detail: str
-    brief: str = ""
 
 
 def verdicts(task: str, text: str, finish_reason: str | None, peers: Sequence[str] = ()) -> dict[str, Verdict]:
