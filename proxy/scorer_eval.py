@@ -30,12 +30,13 @@ from typing import Any
 from proxy import code_blocks
 from proxy.config import QualityConfig
 from proxy.quality import RUN_CODE_OFF, Evidence, QualityScore, ScorerWeights, combine, gather_evidence, load_weights
-from proxy.sandbox import sandbox_status
+from proxy.sandbox import node_status, sandbox_status
 
 EVALS = Path(__file__).resolve().parent.parent / "evals"
 DEFAULT_DATA = EVALS / "humaneval_labelled.jsonl"
 PROSE_DATA = EVALS / "alpaca_eval_prose.jsonl.gz"
 MATHS_DATA = EVALS / "maths_labelled.jsonl"
+JS_DATA = EVALS / "js_labelled.jsonl"
 HELD_OUT = "test"  # the `split` of items calibration never saw
 PAIR_MARGIN = 0.1  # preferences closer than this are within the judge's noise (1.0000001 against 1.00004)
 PROSE_TASK_TYPE = "conversation"  # what the shipped rules give a request no rule matches
@@ -76,6 +77,11 @@ class EvalReport:
     seconds: float
     maths: tuple[Figures, ...] = ()  # held-out, held-out model answers; empty when not evaluated
     prose: ProseFigures | None = None
+    javascript: tuple[Figures, ...] = ()  # held-out; empty when not evaluated
+    javascript_note: str = ""  # why JavaScript's examples did not run, when they did not
+
+    def javascript_figures(self, group: str) -> Figures:
+        return next(f for f in self.javascript if f.group == group)
 
     def figures(self, group: str) -> Figures:
         return next(f for f in self.groups if f.group == group)
@@ -106,8 +112,8 @@ def evaluate(
     """Score every item of `path` (the first `limit`) with `config` and compare with the labels.
 
     With `others` (by default, when `path` is the shipped HumanEval set) the
-    held-out maths and prose sets are scored too, the first `limit` items and
-    instructions of each. Blocks until done; sandboxed runs go as many at a
+    held-out JavaScript, maths and prose sets are scored too, the first `limit`
+    items and instructions of each. Blocks until done; sandboxed runs go as many at a
     time as there are CPUs. Not for use inside a running event loop (tests
     call it from sync code).
     """
@@ -129,18 +135,28 @@ def evaluate(
         others = Path(path).resolve() == DEFAULT_DATA.resolve()
     maths = evaluate_maths(MATHS_DATA, config, limit, weights) if others and MATHS_DATA.is_file() else ()
     prose = evaluate_prose(PROSE_DATA, config, limit, weights) if others and PROSE_DATA.is_file() else None
+    javascript = evaluate_held_out(JS_DATA, config, limit, weights) if others and JS_DATA.is_file() else ()
+    js_note = "" if not javascript else RUN_CODE_OFF if not config.run_code else node_status().reason
     return EvalReport(Path(path), len(items), skipped, reason if skipped else "", groups, time.monotonic() - started,
-                      maths, prose)
+                      maths, prose, javascript, js_note)
+
+
+def evaluate_held_out(path: Path, config: QualityConfig | None = None, limit: int | None = None,
+                      weights: ScorerWeights | None = None, own_kind: str = "") -> tuple[Figures, ...]:
+    """AUROC and MAE on the held-out items of `path` (the first `limit`); with `own_kind`, also on those of that kind."""
+    items = [item for item in load_items(path) if item.get("split") == HELD_OUT][:limit]
+    evidence = asyncio.run(gather_all(items, config or QualityConfig()))
+    scores = [combine(found, weights or load_weights()) for found in evidence]
+    held_out = _figures("held-out", items, scores, lambda item: True)
+    if not own_kind:
+        return (held_out,)
+    return held_out, _figures("held-out model", items, scores, lambda item: item["kind"].startswith(own_kind))
 
 
 def evaluate_maths(path: Path = MATHS_DATA, config: QualityConfig | None = None, limit: int | None = None,
                    weights: ScorerWeights | None = None) -> tuple[Figures, ...]:
-    """AUROC and MAE on the held-out maths items (the first `limit`): all of them, and the model's own answers."""
-    items = [item for item in load_items(path) if item.get("split") == HELD_OUT][:limit]
-    evidence = asyncio.run(gather_all(items, config or QualityConfig()))
-    scores = [combine(found, weights or load_weights()) for found in evidence]
-    return (_figures("held-out", items, scores, lambda item: True),
-            _figures("held-out model", items, scores, lambda item: item["kind"].startswith("smollm2")))
+    """The held-out maths items: all of them, and the embedded model's own answers."""
+    return evaluate_held_out(path, config, limit, weights, own_kind="smollm2")
 
 
 def load_prose(path: Path = PROSE_DATA, split: str | None = HELD_OUT, limit: int | None = None) -> list[dict[str, Any]]:
@@ -252,7 +268,7 @@ def is_code_item(item: dict[str, Any]) -> bool:
 
 def _sandbox_skipped(score: QualityScore) -> bool:
     run = next(s for s in score.signals if s.name == "code_run")
-    return run.passed is None and (run.detail == RUN_CODE_OFF or run.detail == sandbox_status().reason)
+    return run.passed is None and run.detail in (RUN_CODE_OFF, sandbox_status().reason, node_status().reason)
 
 
 def _figures(group: str, items: list[dict[str, Any]], scores: list[QualityScore], keep: Any) -> Figures:
@@ -281,23 +297,17 @@ def mean_absolute_error(predicted: Sequence[float], actual: Sequence[float]) -> 
 
 def format_report(report: EvalReport) -> str:
     """A few lines for the terminal: one per group, then what was skipped and how long it took."""
-    lines = [f"scorer on {report.path.name}: {report.items} items", f"{'group':14} {'items':>5} {'pass':>5} "
-             f"{'AUROC':>6} {'MAE':>5}"]
-    for f in report.groups:
-        auc = "-" if f.auroc is None else f"{f.auroc:.3f}"
-        mae = "-" if f.mae is None else f"{f.mae:.2f}"
-        lines.append(f"{f.group:14} {f.items:5} {f.passing:5} {auc:>6} {mae:>5}")
+    lines = [f"scorer on {report.path.name}: {report.items} items", *_rows(report.groups)]
     if report.sandbox_skipped:
         lines.append(f"code_run skipped on {report.sandbox_skipped} items: {report.sandbox_reason}")
     else:
         lines.append("code_run ran in the sandbox wherever there were examples")
+    if report.javascript:
+        lines += [f"javascript on {JS_DATA.name} (AUROC: passes its hidden tests)", *_rows(report.javascript)]
+        if report.javascript_note:
+            lines.append(f"code_run skipped: {report.javascript_note}")
     if report.maths:
-        lines += [f"maths on {MATHS_DATA.name} (AUROC: reaches the known answer)", f"{'group':14} {'items':>5} "
-                  f"{'pass':>5} {'AUROC':>6} {'MAE':>5}"]
-        for f in report.maths:
-            auc = "-" if f.auroc is None else f"{f.auroc:.3f}"
-            mae = "-" if f.mae is None else f"{f.mae:.2f}"
-            lines.append(f"{f.group:14} {f.items:5} {f.passing:5} {auc:>6} {mae:>5}")
+        lines += [f"maths on {MATHS_DATA.name} (AUROC: reaches the known answer)", *_rows(report.maths)]
     if (p := report.prose) is not None:
         lines += [f"prose on {PROSE_DATA.name}, held out: {p.instructions} instructions, {p.answers} answers, "
                   f"{p.pairs} pairs {PAIR_MARGIN} or more apart in GPT-4's preference",
@@ -307,6 +317,15 @@ def format_report(report: EvalReport) -> str:
                   f"{'random':14} {p.pairwise_random:8.3f} {'':>8}"]
     lines.append(f"took {report.seconds:.1f} s")
     return "\n".join(lines)
+
+
+def _rows(groups: Sequence[Figures]) -> list[str]:
+    rows = [f"{'group':14} {'items':>5} {'pass':>5} {'AUROC':>6} {'MAE':>5}"]
+    for f in groups:
+        auc = "-" if f.auroc is None else f"{f.auroc:.3f}"
+        mae = "-" if f.mae is None else f"{f.mae:.2f}"
+        rows.append(f"{f.group:14} {f.items:5} {f.passing:5} {auc:>6} {mae:>5}")
+    return rows
 
 
 if __name__ == "__main__":

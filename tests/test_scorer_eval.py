@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from proxy.config import QualityConfig
+from proxy.quality import RUN_CODE_OFF
 from proxy.scorer_eval import (DEFAULT_DATA, MATHS_DATA, PROSE_DATA, auroc, evaluate, evaluate_maths, evaluate_prose,
                                format_report, load_items, load_prose, mean_absolute_error, pairwise_accuracy,
                                prose_figures, spearman)
@@ -135,6 +136,8 @@ def test_eval_scorer_reports_maths_and_prose_beside_python(tmp_path: Path) -> No
     assert report.prose is not None and report.prose.instructions == 20
     assert report.maths_figures("held-out").items == 20
     assert "length alone" in text and "pairwise" in text and "maths on maths_labelled.jsonl" in text
+    assert report.javascript_figures("held-out").items == 20 and "javascript on js_labelled.jsonl" in text
+    assert report.javascript_note == RUN_CODE_OFF  # the JavaScript figures say their examples did not run
     elsewhere = tmp_path / "few.jsonl"
     elsewhere.write_text("".join(json.dumps(item) + "\n" for item in load_items(DEFAULT_DATA, 3)))
     assert evaluate(elsewhere, QualityConfig(run_code=False)).prose is None  # another file: that file alone
