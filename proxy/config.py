@@ -190,6 +190,16 @@ class QualityConfig(_Section):
     sandbox_timeout_s: float = Field(5.0, gt=0)
     sandbox_memory_mb: int = Field(256, ge=32)
     judge_model: str | None = None  # a local model that grades answers 1-10; off when unset
+    # The judge is asked only when the other signals leave the score between these: outside, they are sure
+    # enough that a grade from a small local judge would not change the decision, and it costs a generation.
+    judge_between: tuple[float, float] = (2.0, 9.5)
+
+    @field_validator("judge_between")
+    @classmethod
+    def _ordered_band(cls, band: tuple[float, float]) -> tuple[float, float]:
+        if not 0 <= band[0] <= band[1] <= 10:
+            raise ValueError("must be [low, high] with 0 <= low <= high <= 10")
+        return band
 
 
 class RoutingConfig(_Section):

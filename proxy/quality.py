@@ -154,13 +154,26 @@ async def score_answer(
     """Score an OpenAI assistant message `answer` to `messages` from 0 to 10.
 
     `tools` is the request's OpenAI `tools` list; `judge`, when given, gets a
-    grading prompt and returns the judge model's reply; `peers` are other
+    grading prompt and returns the judge model's reply (asked only when the
+    other signals leave the score within quality.judge_between); `peers` are other
     samples' answers to the same request, whose final answers a maths answer's
     should agree with. Code runs only in the sandbox, off the event loop;
     where it cannot, that signal says so.
     """
-    evidence = await gather_evidence(messages, answer, finish_reason, tools, task_type, config, judge, peers)
-    return combine(evidence, load_weights())
+    evidence = await gather_evidence(messages, answer, finish_reason, tools, task_type, config, None, peers)
+    weights = load_weights()
+    if judge is None:
+        return combine(evidence, weights)
+    # The judge only where the cheap signals are unsure; its grade then joins them, it does not replace them.
+    provisional = combine(evidence, weights).score
+    low, high = config.judge_between
+    if low <= provisional <= high:
+        judged = await _judge(task_text(messages), content_text(answer.get("content")),
+                              answer.get("tool_calls") or [], judge)
+    else:
+        judged = Evidence("judge", None, f"not asked: the other signals are sure ({provisional:g}, outside "
+                                         f"quality.judge_between {low:g}-{high:g})")
+    return combine((*evidence[:-1], judged), weights)
 
 
 async def gather_evidence(
@@ -238,15 +251,20 @@ def _static_evidence(text: str, calls: list[dict[str, Any]], task: str, finish_r
         _code_parse(text),
         _tool_calls(calls, tools),
         _off_task(task, text, calls, direct),
-        _prose(task, text, calls, finish_reason, direct),
+        _prose(task, text, calls, finish_reason, direct, task_type),
         *(Evidence(name, v.value, v.detail, v.brief) for name, v in maths.verdicts(task, text, finish_reason, peers).items()),
     ]
 
 
-def _prose(task: str, text: str, calls: list[dict[str, Any]], finish_reason: str | None, direct: bool) -> Evidence:
+def _prose(task: str, text: str, calls: list[dict[str, Any]], finish_reason: str | None, direct: bool,
+           task_type: str) -> Evidence:
     """The prose model's verdict (prose.py), for a direct answer in words to a question that is neither maths nor code."""
     if calls or not direct:
         return Evidence("prose", None, "an agent step: judged by its tool calls, not its words")
+    if task_type == "quick_qa":
+        # The model learned AlpacaEval's judge, who prefers long answers to open-ended instructions; "Paris." is
+        # all a quick question needs, and the judge's taste would send it to the cloud.
+        return Evidence("prose", None, "a quick question: a short answer may be all it needs")
     if maths.CODE_IN_TASK.search(task):
         return Evidence("prose", None, "a coding task: judged by its code")
     if maths.is_maths_task(task):

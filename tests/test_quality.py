@@ -601,8 +601,9 @@ async def test_the_judge_gets_an_mt_bench_prompt_and_its_rating_counts() -> None
 
     task = ask("Explain the difference between a list and a tuple in Python.")
     answer = reply("Lists are mutable and tuples are immutable; tuples can be dictionary keys, lists cannot.")
-    judged = await score(task, answer, task_type="analysis", judge=judge)
-    unjudged = await score(task, answer, task_type="analysis")
+    always = QualityConfig(run_code=False, judge_between=(0.0, 10.0))  # whatever the other signals say
+    judged = await score(task, answer, task_type="analysis", config=always, judge=judge)
+    unjudged = await score(task, answer, task_type="analysis", config=always)
 
     assert "Explain the difference between a list and a tuple" in prompts[0]
     assert 'Rating: [[5]]' in prompts[0] and "[The Start of Assistant's Answer]" in prompts[0]
@@ -610,6 +611,27 @@ async def test_the_judge_gets_an_mt_bench_prompt_and_its_rating_counts() -> None
     assert signal(judged, "judge").detail == "the judge rated it 3/10"
     assert judged.score < unjudged.score
     assert signal(unjudged, "judge").passed is None
+
+
+@pytest.mark.asyncio
+async def test_the_judge_is_asked_only_where_the_other_signals_are_unsure() -> None:
+    asked: list[str] = []
+
+    async def judge(prompt: str) -> str:
+        asked.append(prompt)
+        return "Rating: [[10]]"
+
+    refusal = await score(ask("Write a haiku about autumn leaves."), reply("I'm sorry, but I can't help with that."),
+                          task_type="creative_writing", judge=judge)
+    narrow = QualityConfig(run_code=False, judge_between=(0.0, 0.0))
+    unsure = await score(ask("Explain the difference between a list and a tuple in Python."),
+                         reply("Lists are mutable and tuples are immutable."), task_type="analysis",
+                         config=narrow, judge=judge)
+
+    assert asked == []  # a refusal is sure to fail, and nothing scores inside a band of [0, 0]
+    assert signal(refusal, "judge").passed is None
+    assert "not asked: the other signals are sure" in signal(refusal, "judge").detail
+    assert "quality.judge_between 0-0" in signal(unsure, "judge").detail
 
 
 @pytest.mark.asyncio
