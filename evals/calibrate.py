@@ -187,7 +187,7 @@ def main() -> None:
     prose = prose_items(load_prose(PROSE_DATA, split="train"))
     more = asyncio.run(gather_all(maths + prose, QualityConfig()))
     x2 = design_matrix(more)
-    y2 = np.array([float(item["grade"]) / 10 for item in maths] + within_instruction_ranks(prose))
+    y2 = np.array([float(item["grade"]) / 10 for item in maths] + [float(rank >= 0.5) for rank in within_instruction_ranks(prose)])
     share = np.array([len(more) / 2 / len(maths)] * len(maths) + [len(more) / 2 / len(prose)] * len(prose))
     weights = to_weights(fit(x2, y2, frozen=stage_two_mask(), start=first, weight=share))
     fired = {name for name, _ in columns() for i in train for e in evidence[i] if e.name == name and e.value}

@@ -172,6 +172,9 @@ def equations(text: str) -> list[Equation]:
                 # "100 - 20% = 80": a percentage of what it follows
                 relative = evaluate(re.sub(rf"({NUM})\s*([-+])\s*({NUM})\s*%", r"\1*(1\2\3/100)", written))
                 holds = relative is not None and _close(relative, stated, result.group("value"))
+            if not holds and result.group("percent") and "%" in written:
+                # "90% + 92% = 182%": percentages on both sides, the result in percent
+                holds = _close(value * 100, stated, result.group("value"))
             found.append(Equation(f"{written.strip()} = {result.group(0).strip()}", value, stated, holds))
             if len(found) >= MAX_EQUATIONS:
                 return found

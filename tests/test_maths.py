@@ -39,6 +39,8 @@ def holds(text: str) -> list[bool]:
     pytest.param("50 * 20% = $10", [True], id="percent-operand"),
     pytest.param("45 / 60 = 75%", [True], id="percent-result"),
     pytest.param("100 - 20% = 80", [True], id="percent-off"),
+    pytest.param("90% + 92% + 81% = 263%", [True], id="percent-sum"),
+    pytest.param("90% + 92% = 172%", [False], id="wrong-percent-sum"),
     pytest.param("10 / 3 = 3.33", [True], id="rounded"),
     pytest.param("10 / 3 = 3", [False], id="rounded-too-far"),
     pytest.param("10 / 3 ≈ 3", [], id="approximate-sign-not-an-equation"),
