@@ -192,12 +192,12 @@ def eval_scorer(data: Path | None, limit: int | None, config_dir: Path | None) -
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.option("--url", envvar="HERMES_URL", default=None, help="The running proxy (default http://127.0.0.1:$HERMES_PORT).")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Read this database file instead of asking the proxy.")
+@click.option("--db", default=None, metavar="FILE|URL",
+              help="Read this database (a SQLite file or a postgresql:// URL) instead of asking the proxy.")
 @click.option("--offline", is_flag=True,
               help="Read the configured database file (HERMES_DB) instead of asking the proxy.")
 @config_dir_option
-def budget(as_json: bool, url: str | None, db: Path | None, offline: bool, config_dir: Path | None) -> None:
+def budget(as_json: bool, url: str | None, db: str | None, offline: bool, config_dir: Path | None) -> None:
     """Today's spend, what is left, the tier, the reset, spend by model.
 
     Asks the running proxy; reads its database file instead only with --db or
@@ -232,15 +232,17 @@ def budget(as_json: bool, url: str | None, db: Path | None, offline: bool, confi
         sys.exit(2)
 
 
-def _file_report(config_dir: Path | None, db: Path | None, reason: str) -> dict[str, object]:
+def _file_report(config_dir: Path | None, db: str | None, reason: str) -> dict[str, object]:
     """`hermes budget`'s figures from the database file (`db`, else the configured one); `reason`: why the file."""
     import asyncio
 
     from proxy.budget_report import ReportError, budget_report
 
     config = _load(config_dir)
-    if db is not None:
-        config = dataclasses.replace(config, database=db.expanduser())
+    if db is not None:  # a URL stays a string: a Path would collapse postgresql:// to postgresql:/
+        from proxy.database import is_postgres
+
+        config = dataclasses.replace(config, database=db if is_postgres(db) else Path(db).expanduser())
     try:
         report = asyncio.run(budget_report(config))
     except ReportError:

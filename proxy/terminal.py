@@ -81,7 +81,8 @@ def render_stats(data: dict[str, Any], console: Console) -> None:
 def _source(report: dict[str, Any]) -> str:
     if report["source"] == "proxy":
         return f"the running proxy at {report['url']}"
-    return f"the database file {report['database']} ({report['source_reason']})"
+    kind = "database" if "://" in str(report["database"]) else "database file"
+    return f"the {kind} {report['database']} ({report['source_reason']})"
 
 
 def _saved(savings: dict[str, Any] | None) -> str:

@@ -126,7 +126,16 @@ def test_budget_reads_a_file_only_when_asked_and_never_creates_one(hermes_url: s
     assert not missing.parent.exists()
 
 
-async def _charge(db: Path, usd: float) -> None:
+def test_budget_reads_the_database_it_is_pointed_at_file_or_url(hermes_url: str, database: Path | str) -> None:
+    asyncio.run(_charge(database, 0.75))
+    result = CliRunner().invoke(cli, ["budget", "--json", "--url", hermes_url, "--db", str(database),
+                                      "--config-dir", str(REPO)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert (report["source"], report["spent_usd"]) == ("database", 0.75)
+
+
+async def _charge(db: Path | str, usd: float) -> None:
     config = load_config(REPO, {})
     store = await Store.open(db)
     budget = Budget(config.budget, store, PriceTable.from_config(config), config.cloud_models)
