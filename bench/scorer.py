@@ -1,7 +1,9 @@
 """`make bench`: time per answer of the quality scorer, with and without running code in the sandbox.
 
-Scores the first 50 answers of the shipped labelled set one after another
-(as the cascade scores one local answer at a time) and prints p50 and p99.
+Scores the first 50 answers of the shipped HumanEval set one after another
+(as the cascade scores one local answer at a time) and prints p50 and p99;
+then, without execution, 50 maths answers and 50 prose answers (AlpacaEval),
+whose signals (arithmetic recomputed, the prose model) are pure Python.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import time
 from proxy.config import QualityConfig
 from proxy.quality import score_answer
 from proxy.sandbox import sandbox_status
-from proxy.scorer_eval import DEFAULT_DATA, load_items
+from proxy.scorer_eval import DEFAULT_DATA, MATHS_DATA, PROSE_DATA, load_items, load_prose, prose_items
 
 ITEMS = 50
 
@@ -33,6 +35,12 @@ async def time_items(items: list[dict], config: QualityConfig) -> list[float]:
     return times
 
 
+def report(label: str, items: list[dict], config: QualityConfig) -> None:
+    times = asyncio.run(time_items(items, config))
+    print(f"quality scorer {label:22} p50 {percentile(times, 0.5):7.1f} ms   "
+          f"p99 {percentile(times, 0.99):7.1f} ms   ({len(items)} answers)")
+
+
 def main() -> None:
     items = load_items(DEFAULT_DATA, ITEMS)
     status = sandbox_status()
@@ -40,11 +48,12 @@ def main() -> None:
     if status.available:
         runs.insert(0, ("with the sandbox", QualityConfig()))
     for label, config in runs:
-        times = asyncio.run(time_items(items, config))
-        print(f"quality scorer {label:22} p50 {percentile(times, 0.5):7.1f} ms   "
-              f"p99 {percentile(times, 0.99):7.1f} ms   ({len(items)} answers)")
+        report(label, items, config)
     if not status.available:
         print(f"quality scorer with the sandbox: skipped, {status.reason}")
+    cheap = QualityConfig(run_code=False)
+    report("maths answers", load_items(MATHS_DATA, ITEMS), cheap)
+    report("prose answers", prose_items(load_prose(PROSE_DATA, split=None, limit=4))[:ITEMS], cheap)
 
 
 if __name__ == "__main__":
