@@ -25,7 +25,14 @@ answer nearly all of them lose, which would squeeze every prose score under
 first stage's weights held fixed, each set weighing the same in total. The
 prose model itself (which features matter) is evals/fit_prose.py's.
 
-    .venv/bin/python evals/calibrate.py [--data PATH] [--out PATH]
+With `--outcomes` (a Hermes database: a SQLite file or a postgresql:// URL),
+a third stage learns from real use: every local answer whose next turn said
+whether it worked (outcome.py: `continued` is good, `failed` is not) is a
+labelled item, its recorded signals the evidence. All the weights but the
+intercept are refitted on them, with the second stage's weights as the prior,
+so a few outcomes nudge them and many can move them.
+
+    .venv/bin/python evals/calibrate.py [--data PATH] [--out PATH] [--outcomes DB]
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from proxy.config import QualityConfig
+from proxy.database import describe
 from proxy.quality import SIGNALS, WEIGHTS_FILE, Evidence, ScorerWeights, combine
 from proxy.scorer_eval import (DEFAULT_DATA, HELD_OUT, MATHS_DATA, PROSE_DATA, auroc, evaluate_maths, evaluate_prose,
                                gather_all, is_code_item, load_items, load_prose, mean_absolute_error, prose_items)
@@ -95,12 +103,12 @@ def prior_means() -> np.ndarray:
 
 
 def fit(x: np.ndarray, y: np.ndarray, frozen: np.ndarray | None = None, start: np.ndarray | None = None,
-        weight: np.ndarray | None = None) -> np.ndarray:
-    """MAP logistic regression with a Gaussian prior; weights (all but the intercept) kept >= 0.
+        weight: np.ndarray | None = None, prior: np.ndarray | None = None) -> np.ndarray:
+    """MAP logistic regression with a Gaussian prior (centred on `prior`, default PRIORS); weights kept >= 0.
 
     Columns marked in `frozen` keep their value in `start` (default: the prior means).
     """
-    mean = prior_means()
+    mean = prior_means() if prior is None else prior
     precision = np.full(len(mean), 1.0 / PRIOR_SD**2)
     theta = (mean if start is None else start).copy()
     weight = np.ones(len(y)) if weight is None else weight
@@ -139,6 +147,27 @@ def within_instruction_ranks(items: list[dict]) -> list[float]:
     return ranks
 
 
+def recorded_outcomes(location: str) -> tuple[list[tuple[Evidence, ...]], list[float]]:
+    """The local answers in a Hermes database whose next turn gave a verdict: their signals, and 1 or 0."""
+    from proxy.database import is_postgres, open_database
+
+    async def read() -> list[dict]:
+        db = await open_database(location if is_postgres(location) else Path(location))
+        try:
+            return await db.rows("SELECT hermes, outcome FROM tasks WHERE route = 'local' AND outcome IS NOT NULL "
+                                 "AND hermes IS NOT NULL ORDER BY id")
+        finally:
+            await db.close()
+
+    evidence, labels = [], []
+    for row in asyncio.run(read()):
+        signals = (json.loads(row["hermes"]).get("quality") or {}).get("signals") or []
+        if signals and all("value" in s for s in signals):  # rows from before signals kept their values have none
+            evidence.append(tuple(Evidence(s["name"], s["value"], s["detail"]) for s in signals))
+            labels.append(1.0 if row["outcome"] == "continued" else 0.0)
+    return evidence, labels
+
+
 def stage_two_mask() -> np.ndarray:
     """True for the intercept and every column the second stage does not fit."""
     return np.array([True] + [name not in STAGE_TWO for name, _ in columns()])
@@ -173,6 +202,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--out", type=Path, default=WEIGHTS_FILE)
+    parser.add_argument("--outcomes", help="a Hermes database (file or postgresql:// URL) to learn outcomes from")
     args = parser.parse_args()
     started = time.monotonic()
     items = load_items(args.data)
@@ -189,7 +219,16 @@ def main() -> None:
     x2 = design_matrix(more)
     y2 = np.array([float(item["grade"]) / 10 for item in maths] + [float(rank >= 0.5) for rank in within_instruction_ranks(prose)])
     share = np.array([len(more) / 2 / len(maths)] * len(maths) + [len(more) / 2 / len(prose)] * len(prose))
-    weights = to_weights(fit(x2, y2, frozen=stage_two_mask(), start=first, weight=share))
+    second = fit(x2, y2, frozen=stage_two_mask(), start=first, weight=share)
+    outcomes: dict = {}
+    if args.outcomes:
+        recorded, labels = recorded_outcomes(args.outcomes)
+        if recorded:  # stage three: real use, everything but the intercept free, stage two as the prior
+            intercept_only = np.array([True] + [False] * len(columns()))
+            second = fit(design_matrix(recorded), np.array(labels), frozen=intercept_only, start=second,
+                         prior=second)
+        outcomes = {"answers": len(recorded), "continued": int(sum(labels)), "failed": len(labels) - int(sum(labels))}
+    weights = to_weights(second)
     fired = {name for name, _ in columns() for i in train for e in evidence[i] if e.name == name and e.value}
     fired |= {e.name for found in more for e in found if e.name in STAGE_TWO and e.value}
     held_out = figures([items[i] for i in test], [evidence[i] for i in test], weights)
@@ -221,6 +260,7 @@ def main() -> None:
                 "held_out": {"maths": maths_held,
                              "prose": {k: round(v, 3) if isinstance(v, float) else v for k, v in prose_held.items()}},
             },
+            **({"stage_three": {"outcomes": outcomes}} if args.outcomes else {}),
         },
     }
     args.out.write_text(render(data), encoding="utf-8")
@@ -235,6 +275,9 @@ def main() -> None:
             print(f"  {split:8} {group:4}  {f['items']:4} items  AUROC {f['auroc']}  MAE {f['mae']}")
     for group, f in maths_held.items():
         print(f"  maths {group:14} {f['items']:4} items  AUROC {f['auroc']}  MAE {f['mae']}")
+    if args.outcomes:
+        print(f"  stage three: {outcomes['answers']} recorded outcomes ({outcomes['continued']} continued, "
+              f"{outcomes['failed']} failed) from {describe(args.outcomes)}")
     print(f"  prose held-out: pairwise {prose_held['pairwise']:.3f} (length alone {prose_held['pairwise_length']:.3f}), "
           f"Spearman {prose_held['spearman']:.3f} (length alone {prose_held['spearman_length']:.3f})")
 

@@ -148,6 +148,8 @@ _SIGNAL = {
         "weight": _NUMBER,
         "detail": _STRING,
         "brief": _STRING,
+        "value": _nullable({"type": "number", "minimum": -1, "maximum": 1,
+                            "description": "the unweighted verdict, -1 (bad) to +1 (good); null: skipped"}),
     },
 }
 

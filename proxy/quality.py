@@ -83,6 +83,7 @@ class Signal:
     weight: float  # points this signal alone adds to (or, negative, takes from) an answer with no other signal
     detail: str  # one human-readable line
     brief: str = ""  # a few words for `QualityScore.explain`, e.g. "2/3 examples"
+    value: float | None = None  # the unweighted verdict, -1..+1: what calibration refits from recorded outcomes
 
 
 @dataclass(frozen=True)
@@ -212,7 +213,8 @@ def combine(evidence: tuple[Evidence, ...], weights: ScorerWeights) -> QualitySc
     total = weights.intercept + sum(weights.pull(e) for e in evidence)
     signals = tuple(
         Signal(e.name, None if e.value is None else e.value >= 0,
-               round(_to_score(weights.intercept + weights.pull(e)) - neutral, 2), e.detail, e.brief)
+               round(_to_score(weights.intercept + weights.pull(e)) - neutral, 2), e.detail, e.brief,
+               None if e.value is None else round(e.value, 4))
         for e in evidence
     )
     return QualityScore(round(_to_score(total), 1), signals)

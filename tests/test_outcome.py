@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 import pytest
@@ -11,6 +13,7 @@ import yaml
 
 from proxy.config import ROUTING_FILE, Config
 from proxy.outcome import CONTINUED, FAILED, next_turn_outcome
+from proxy.quality import SIGNALS, Evidence
 from tests.conftest import REPO
 from tests.openrouter_stub import OpenRouterStub
 from tests.postgres import query
@@ -92,6 +95,31 @@ def test_an_aider_edit_that_failed_is_recorded_and_the_retry_sees_the_model_lose
     shown = {row["id"]: row for row in latest}
     assert shown[min(shown)]["outcome"] == FAILED  # the dashboard marks the first answer "failed next turn"
     assert openrouter.requests == []  # policy never: nothing went to the cloud
+    # The scorer's calibration can learn from it: the failed answer, with the value of each of its signals.
+    evidence, labels = calibrate().recorded_outcomes(str(database))
+    assert labels == [0.0] and [e.name for e in evidence[0]] == list(SIGNALS)
+
+
+def calibrate() -> ModuleType:
+    """evals/calibrate.py, a script rather than a package module."""
+    spec = importlib.util.spec_from_file_location("calibrate", REPO / "evals" / "calibrate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_answers_that_failed_next_turn_lower_the_weight_of_the_signal_that_vouched_for_them() -> None:
+    module = calibrate()
+    # Forty tool calls that validated, and whose next turn failed all the same.
+    vouched = [tuple(Evidence(name, 1.0 if name == "tool_call" else None, "") for name in SIGNALS)] * 40
+    prior = module.prior_means()
+    frozen = module.np.array([True] + [False] * len(module.columns()))
+    failed = module.np.zeros(len(vouched))
+    refitted = module.fit(module.design_matrix(vouched), failed, frozen=frozen, start=prior, prior=prior)
+    column = 1 + module.columns().index(("tool_call", "pass"))
+    assert refitted[column] < prior[column] / 2
+    assert refitted[0] == prior[0]  # the intercept is held: the score's scale stays
 
 
 def test_a_conversation_that_goes_on_keeps_the_models_record(
