@@ -65,6 +65,7 @@ PRIORS: dict[str, dict[str, float]] = {
     "repetition": {"fail": 2.0},
     "code_parse": {"pass": 0.3, "fail": 2.5},
     "tool_call": {"pass": 1.0, "fail": 3.0},
+    "edit": {"pass": 1.0, "fail": 3.0},  # an aider edit that does not apply is refused by aider: a sure failure
     "off_task": {"fail": 2.0},
     "prose": {"both": 1.5},  # one weight for both sides: the score must stay monotone in the prose model's logit
     "arithmetic": {"pass": 0.5, "fail": 2.0},

@@ -21,17 +21,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from jsonschema.exceptions import SchemaError, UnknownType, best_match
-from jsonschema.validators import validator_for
-from referencing.exceptions import Unresolvable
-
-from proxy import code_blocks, code_checks, maths, prose
+from proxy import agent_checks, aider_edits, code_blocks, code_checks, maths, prose
 from proxy.config import QualityConfig
 from proxy.errors import HermesError
 from proxy.sandbox import SandboxUnavailable, run_python, sandbox_status
+from proxy.verdict import Verdict
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "scorer_weights.json"
-SIGNALS = ("empty", "too_short", "truncated", "refusal", "repetition", "code_parse", "tool_call", "off_task",
+SIGNALS = ("empty", "too_short", "truncated", "refusal", "repetition", "code_parse", "tool_call", "edit", "off_task",
            "prose", "arithmetic", "final_answer", "consistency", "code_run", "judge")
 # Fewest non-blank characters a useful answer of each task type has; "Yes." answers a quick question.
 MIN_CHARS = {"code_generation": 40, "debugging": 40, "analysis": 80, "research": 80, "creative_writing": 80,
@@ -195,7 +192,8 @@ async def gather_evidence(
         rest = (Evidence(name, None, "the answer is empty") for name in SIGNALS[1:])
         return (Evidence("empty", -1.0, "the answer has no content and no tool calls"), *rest)
     direct = bool(messages) and messages[-1].get("role") == "user"
-    static = asyncio.to_thread(_static_evidence, text, calls, task, finish_reason, tools, task_type, direct, peers)
+    static = asyncio.to_thread(_static_evidence, messages, text, calls, task, finish_reason, tools, task_type, direct,
+                               peers)
     found, ran, judged = await asyncio.gather(
         static, _code_run(task, text, task_type, config), _judge(task, text, calls, judge)
     )
@@ -241,8 +239,8 @@ def task_text(messages: list[dict[str, Any]]) -> str:
     return ""
 
 
-def _static_evidence(text: str, calls: list[dict[str, Any]], task: str, finish_reason: str | None,
-                     tools: list[dict[str, Any]] | None, task_type: str, direct: bool,
+def _static_evidence(messages: list[dict[str, Any]], text: str, calls: list[dict[str, Any]], task: str,
+                     finish_reason: str | None, tools: list[dict[str, Any]] | None, task_type: str, direct: bool,
                      peers: Sequence[str] = ()) -> list[Evidence]:
     return [
         Evidence("empty", 0.0, "the answer has content" if text.strip() else "the answer calls tools"),
@@ -251,11 +249,16 @@ def _static_evidence(text: str, calls: list[dict[str, Any]], task: str, finish_r
         _refusal(text),
         _repetition(text),
         _code_parse(text),
-        _tool_calls(calls, tools),
+        _verdict("tool_call", agent_checks.tool_call_verdict(messages, calls, tools)),
+        _verdict("edit", aider_edits.edit_verdict(messages, text)),
         _off_task(task, text, calls, direct),
         _prose(task, text, calls, finish_reason, direct, task_type),
-        *(Evidence(name, v.value, v.detail, v.brief) for name, v in maths.verdicts(task, text, finish_reason, peers).items()),
+        *(_verdict(name, v) for name, v in maths.verdicts(task, text, finish_reason, peers).items()),
     ]
+
+
+def _verdict(name: str, verdict: Verdict) -> Evidence:
+    return Evidence(name, verdict.value, verdict.detail, verdict.brief)
 
 
 def _prose(task: str, text: str, calls: list[dict[str, Any]], finish_reason: str | None, direct: bool,
@@ -334,46 +337,6 @@ def _code_parse(text: str) -> Evidence:
         value = -max(0.5, len(errors) / len(judged))
         return Evidence("code_parse", value, errors[0] + more, f"{len(errors)}/{len(judged)} blocks")
     return Evidence("code_parse", 1.0, f"{len(judged)} code block(s) parse")
-
-
-def _tool_calls(calls: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Evidence:
-    if not calls:
-        return Evidence("tool_call", None, "no tool calls")
-    functions = [t.get("function") or {} for t in tools or [] if isinstance(t, dict)]
-    offered = {f["name"]: f for f in functions if isinstance(f.get("name"), str)}
-    problems = [p for i, call in enumerate(calls, 1) if (p := _tool_call_problem(i, call, offered))]
-    if problems:
-        value = -max(0.5, len(problems) / len(calls))
-        return Evidence("tool_call", value, problems[0], f"{len(problems)}/{len(calls)} calls")
-    return Evidence("tool_call", 1.0, f"{len(calls)} tool call(s) valid")
-
-
-def _tool_call_problem(index: int, call: dict[str, Any], offered: dict[str, dict[str, Any]]) -> str | None:
-    function = call.get("function") or {}
-    name = function.get("name")
-    if name not in offered:
-        known = ", ".join(sorted(str(n) for n in offered)) or "none were offered"
-        return f"tool call {index} names {name!r}, which is not offered ({known})"
-    arguments = function.get("arguments") or "{}"
-    try:
-        values = json.loads(arguments) if isinstance(arguments, str) else arguments
-    except json.JSONDecodeError as exc:
-        return f"tool call {index} ({name}) arguments are not valid JSON: {exc.msg}"
-    schema = offered[name].get("parameters")
-    if not isinstance(schema, dict):
-        return None
-    try:
-        # validator_for reads `$schema`: OpenCode's draft 2020-12 schemas get 2020-12 rules (exclusiveMinimum
-        # a number). Remote `$ref`s are never fetched; they are unresolvable here.
-        validator = validator_for(schema)
-        validator.check_schema(schema)
-        error = best_match(validator(schema).iter_errors(values))
-    except (SchemaError, UnknownType, Unresolvable):
-        return None  # the client's schema is broken, not the model's call
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path)
-        return f"tool call {index} ({name}) arguments fail the schema{f' at {where}' if where else ''}: {error.message}"
-    return None
 
 
 def _content_words(text: str) -> set[str]:
