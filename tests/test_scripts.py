@@ -136,7 +136,8 @@ def test_check_budget_reads_the_file_at_each_tier_when_hermes_is_down(
     assert f"${spent:.4f}" in table.stdout and f"${5.0 - spent:.4f} of $5.00" in table.stdout
     assert f"{tier} (" in table.stdout or (tier == "blocked" and "blocked (local models only)" in table.stdout)
     assert allowed in table.stdout
-    assert f"the database file {db} (Hermes is not running at {down}.)" in table.stdout
+    kind = "database" if "://" in str(db) else "database file"  # a PostgreSQL URL is no file
+    assert f"the {kind} {db} (Hermes is not running at {down}.)" in table.stdout
     machine = subprocess.run([str(SCRIPTS / "check-budget"), "--json"], env=env, capture_output=True, text=True,
                              check=False, timeout=60, cwd=tmp_path)
     assert machine.returncode == code
