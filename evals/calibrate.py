@@ -52,6 +52,7 @@ from proxy.config import QualityConfig
 from proxy.database import describe
 from proxy.quality import SIGNALS, WEIGHTS_FILE, Evidence, ScorerWeights, combine
 from proxy.scorer_eval import (DEFAULT_DATA, HELD_OUT, MATHS_DATA, PROSE_DATA, auroc, evaluate_maths, evaluate_prose,
+                               within_instruction_ranks,
                                gather_all, is_code_item, load_items, load_prose, mean_absolute_error, prose_items)
 
 # Reasoned starting points, in logit units, before any data. A signal with no
@@ -135,19 +136,6 @@ def fit(x: np.ndarray, y: np.ndarray, frozen: np.ndarray | None = None, start: n
     return theta
 
 
-def within_instruction_ranks(items: list[dict]) -> list[float]:
-    """Each prose answer's share of the other answers to its instruction that GPT-4 preferred it to (ties half)."""
-    groups: dict[int, list[float]] = {}
-    for item in items:
-        groups.setdefault(item["group"], []).append(item["preference"])
-    ranks = []
-    for item in items:
-        others = groups[item["group"]]
-        beaten = sum((item["preference"] > p) + 0.5 * (item["preference"] == p) for p in others) - 0.5
-        ranks.append(beaten / (len(others) - 1) if len(others) > 1 else 0.5)
-    return ranks
-
-
 def recorded_outcomes(location: str) -> tuple[list[tuple[Evidence, ...]], list[float]]:
     """The local answers in a Hermes database whose next turn gave a verdict: their signals, and 1 or 0."""
     from proxy.database import is_postgres, open_database
@@ -218,7 +206,8 @@ def main() -> None:
     prose = prose_items(load_prose(PROSE_DATA, split="train"))
     more = asyncio.run(gather_all(maths + prose, QualityConfig()))
     x2 = design_matrix(more)
-    y2 = np.array([float(item["grade"]) / 10 for item in maths] + [float(rank >= 0.5) for rank in within_instruction_ranks(prose)])
+    better_than_most = [float(rank >= 0.5) for rank in within_instruction_ranks(prose)]
+    y2 = np.array([float(item["grade"]) / 10 for item in maths] + better_than_most)
     share = np.array([len(more) / 2 / len(maths)] * len(maths) + [len(more) / 2 / len(prose)] * len(prose))
     second = fit(x2, y2, frozen=stage_two_mask(), start=first, weight=share)
     outcomes: dict = {}

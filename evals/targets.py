@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from proxy.config import QualityConfig
 from proxy.quality import combine, load_weights
 from proxy.scorer_eval import (DEFAULT_DATA, HELD_OUT, JS_DATA, MATHS_DATA, PROSE_DATA, gather_all, load_items,
-                               load_prose, prose_items)
+                               load_prose, prose_items, within_instruction_ranks)
 
 PRECISION = 0.9
 THRESHOLDS = tuple(t / 2 for t in range(8, 20))  # 4.0 .. 9.5
@@ -60,15 +60,7 @@ def scored(items: list[dict], config: QualityConfig) -> list[float]:
 
 def rank_good(items: list[dict]) -> list[bool]:
     """Prose: preferred to at least half the other answers to its instruction."""
-    by_group: dict[int, list[float]] = {}
-    for item in items:
-        by_group.setdefault(item["group"], []).append(item["preference"])
-    good = []
-    for item in items:
-        others = by_group[item["group"]]
-        beaten = sum((item["preference"] > p) + 0.5 * (item["preference"] == p) for p in others) - 0.5
-        good.append(len(others) > 1 and beaten / (len(others) - 1) >= 0.5)
-    return good
+    return [rank >= 0.5 for rank in within_instruction_ranks(items)]
 
 
 def main() -> None:

@@ -209,6 +209,19 @@ def prose_figures(items: Sequence[dict[str, Any]], scores: Sequence[float]) -> P
     )
 
 
+def within_instruction_ranks(items: Sequence[dict[str, Any]]) -> list[float]:
+    """Each prose answer's share of the other answers to its instruction that GPT-4 preferred it to (ties half)."""
+    groups: dict[int, list[float]] = {}
+    for item in items:
+        groups.setdefault(item["group"], []).append(item["preference"])
+    ranks = []
+    for item in items:
+        others = groups[item["group"]]
+        beaten = sum((item["preference"] > p) + 0.5 * (item["preference"] == p) for p in others) - 0.5
+        ranks.append(beaten / (len(others) - 1) if len(others) > 1 else 0.5)
+    return ranks
+
+
 def ordered_pairs(preferences: Sequence[Sequence[float]], margin: float) -> list[tuple[int, int, int]]:
     """(group, i, j) for answers i and j of a group whose preferences differ by `margin` or more, i preferred."""
     return [(g, i, j) for g, group in enumerate(preferences) for i, better in enumerate(group)
