@@ -39,12 +39,12 @@ def edit_verdict(messages: Sequence[Message], text: str) -> Verdict:
     whose file the prompt does not carry, or whose language has no cheap parser, is not counted.
     1 - 0.5**n when all n counted edits pass; -(0.5 + 0.5 * failed/n) when any fails.
     """
-    files = _carried_files(messages)
-    whole = any(WHOLE_FORMAT in message_text(m) for m in messages)
-    listings = [_Edit(path, None, b.code + "\n") for path, b in _listings(text) if b.language not in SHELL_TAGS]
-    edits = _search_replace_edits(text) or (listings if whole else [])
+    edits = _search_replace_edits(text)
+    if not edits and any(WHOLE_FORMAT in message_text(m) for m in messages):
+        edits = [_Edit(path, None, b.code + "\n") for path, b in _listings(text) if b.language not in SHELL_TAGS]
     if not edits:
         return Verdict(None, "no edit-format blocks")
+    files = _carried_files(messages)  # only now: most answers have no edits, and long prompts carry many files
     parses_before = {path: _parse_problem(path, content) is None for path, content in files.items()}
     outcomes = [_edit_problem(i, edit, files, parses_before) for i, edit in enumerate(edits, 1)]
     checked = [o for o in outcomes if o is not None]
