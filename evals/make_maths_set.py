@@ -43,6 +43,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from embedded_answers import ask  # evals/, beside this script
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "maths_labelled.jsonl"
 MODEL = "smollm2:135m"
@@ -352,20 +354,14 @@ def model_items(chosen: list[Problem], cached: dict[str, tuple[str, str]]) -> li
                     # One thread: llama.cpp's threads spin-wait, and on a shared 2-core machine a second
                     # thread that has to wait for a core made generation several times slower, not faster.
                     model = EmbeddedModel(MODEL, context_tokens=2048, threads=1)
-                cached[key] = _ask(model, REQUEST.format(question=problem.question), sampling | {"seed": index})
+                cached[key] = ask(model, REQUEST.format(question=problem.question),
+                                  sampling | {"seed": index}, MODEL_MAX_TOKENS)
             content, finish = cached[key]
             items.append(item(problem, kind, content, finish))
         if model is not None and index % 6 == 5:
             print(f"  asked {MODEL} about {index + 1} problems", file=sys.stderr)
     return items
 
-
-def _ask(model: Any, request: str, sampling: dict[str, Any]) -> tuple[str, str]:
-    from proxy.localmodel import Finished
-
-    pieces = list(model.chat([{"role": "user", "content": request}], sampling | {"max_tokens": MODEL_MAX_TOKENS}))
-    finish = next((p.reason for p in pieces if isinstance(p, Finished)), "stop")
-    return "".join(p for p in pieces if isinstance(p, str)), finish
 
 
 def _cached(path: Path) -> dict[str, tuple[str, str]]:
