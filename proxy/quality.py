@@ -15,16 +15,16 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from proxy import agent_checks, aider_edits, code_blocks, code_checks, maths, prose
+from proxy import agent_checks, aider_edits, code_blocks, code_checks, judge_model, maths, prose
 from proxy.config import QualityConfig
-from proxy.errors import HermesError
 from proxy.sandbox import SandboxUnavailable, run_python, sandbox_status
+from proxy.judge_model import Judge as Judge  # re-exported: the cascade passes one in
 from proxy.verdict import Verdict
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "scorer_weights.json"
@@ -55,21 +55,7 @@ STOPWORDS = frozenset(
     "does did use using used make like some more most such only other about please write code function return "
     "python file answer question here want need".split()
 )
-JUDGE_PROMPT = (
-    "[Instruction]\nPlease act as an impartial judge and evaluate the quality of the response provided by an AI "
-    "assistant to the user question displayed below. Your evaluation should consider factors such as the "
-    "helpfulness, relevance, accuracy, depth, creativity, and level of detail of the response. Begin your "
-    "evaluation by providing a short explanation. Be as objective as possible. After providing your explanation, "
-    'you must rate the response on a scale of 1 to 10 by strictly following this format: "[[rating]]", for '
-    'example: "Rating: [[5]]".\n\n[Question]\n{question}\n\n[The Start of Assistant\'s Answer]\n{answer}\n'
-    "[The End of Assistant's Answer]"
-)
-JUDGE_MAX_CHARS = 6000  # of question and answer each: small local judges have small contexts
 RUN_CODE_OFF = "running code is off (quality.run_code: false)"
-RATING = re.compile(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]|Rating:\s*\[?\s*(\d+(?:\.\d+)?)")
-
-Judge = Callable[[str], Awaitable[str]]
-
 
 @dataclass(frozen=True)
 class Signal:
@@ -166,8 +152,8 @@ async def score_answer(
     provisional = combine(evidence, weights).score
     low, high = config.judge_between
     if low <= provisional <= high:
-        judged = await _judge(task_text(messages), content_text(answer.get("content")),
-                              answer.get("tool_calls") or [], judge)
+        judged = await _graded(task_text(messages), content_text(answer.get("content")),
+                               answer.get("tool_calls") or [], judge)
     else:
         judged = Evidence("judge", None, f"not asked: the other signals are sure ({provisional:g}, outside "
                                          f"quality.judge_between {low:g}-{high:g})")
@@ -195,7 +181,7 @@ async def gather_evidence(
     static = asyncio.to_thread(_static_evidence, messages, text, calls, task, finish_reason, tools, task_type, direct,
                                peers)
     found, ran, judged = await asyncio.gather(
-        static, _code_run(task, text, task_type, config), _judge(task, text, calls, judge)
+        static, _code_run(task, text, task_type, config), _graded(task, text, calls, judge)
     )
     return (*found, ran, judged)
 
@@ -404,18 +390,5 @@ async def _run_examples(plan: code_checks.RunPlan, config: QualityConfig) -> cod
     return report
 
 
-async def _judge(task: str, text: str, calls: list[dict[str, Any]], judge: Judge | None) -> Evidence:
-    if judge is None:
-        return Evidence("judge", None, "no judge model configured (quality.judge_model)")
-    functions = [c.get("function") or {} for c in calls]
-    shown = text + "".join(f"\n[tool call] {f.get('name')}({f.get('arguments')})" for f in functions)
-    prompt = JUDGE_PROMPT.format(question=task[-JUDGE_MAX_CHARS:], answer=shown[:JUDGE_MAX_CHARS])
-    try:
-        reply = await judge(prompt)
-    except HermesError as exc:
-        return Evidence("judge", None, f"the judge model failed: {exc}")
-    match = RATING.search(reply)
-    if not match:
-        return Evidence("judge", None, f"the judge's reply has no rating: {reply.strip()[:80]!r}")
-    rating = min(10.0, max(1.0, float(match.group(1) or match.group(2))))
-    return Evidence("judge", (rating - 5.5) / 4.5, f"the judge rated it {rating:g}/10", f"{rating:g}/10")
+async def _graded(task: str, text: str, calls: list[dict[str, Any]], judge: Judge | None) -> Evidence:
+    return _verdict("judge", await judge_model.grade(task, text, calls, judge))
