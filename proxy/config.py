@@ -12,6 +12,7 @@ import re
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -289,7 +290,8 @@ class Config:
     # Web origins allowed besides Hermes's own and loopback ones (HERMES_ORIGINS); "*" allows any.
     origins: tuple[str, ...] = ()
 
-    @property
+    # Computed once per Config (it is frozen): the pipeline asks for these several times a request.
+    @cached_property
     def local_models(self) -> tuple[ModelRef, ...]:
         """Local models in cascade order; the embedded one last."""
         specs = [(m.name, m.quality_prior) for m in self.routing.local.models]
@@ -298,7 +300,7 @@ class Config:
             specs.append((embedded.name, embedded.quality_prior))
         return tuple(ModelRef(name, "local", f"ollama_chat/{name}", prior) for name, prior in specs)
 
-    @property
+    @cached_property
     def cloud_models(self) -> tuple[ModelRef, ...]:
         return tuple(
             ModelRef(m.name, "cloud", f"openrouter/{m.slug}", m.quality_prior, m.cheap)
@@ -307,10 +309,15 @@ class Config:
 
     def find_model(self, name: str) -> ModelRef | None:
         """The configured model a client named, by short name or by OpenRouter slug."""
-        for ref in self.local_models + self.cloud_models:
-            if name in (ref.name, ref.litellm_model, ref.litellm_model.split("/", 1)[1]):
-                return ref
-        return None
+        return self._models_by_name.get(name)
+
+    @cached_property
+    def _models_by_name(self) -> dict[str, ModelRef]:
+        found: dict[str, ModelRef] = {}
+        for ref in self.local_models + self.cloud_models:  # the first model a name fits wins
+            for key in (ref.name, ref.litellm_model, ref.litellm_model.split("/", 1)[1]):
+                found.setdefault(key, ref)
+        return found
 
 
 def default_config_dir() -> Path:
