@@ -350,7 +350,7 @@ class _Call:
         if self._settled is None:
             self.report.request.outcome.recorded = True  # now, not when the task gets to it
             store = self.report.services.store
-            self._settled = asyncio.ensure_future(store.run_to_end(self._settle(usage, error, partial)))
+            self._settled = store.spawn(self._settle(usage, error, partial))
         return await asyncio.shield(self._settled)
 
     async def _settle(self, usage: dict[str, Any] | None, error: HermesError | None, partial: bool) -> dict[str, Any]:

@@ -6,6 +6,7 @@ writes its SQL once, in what SQLite and PostgreSQL both speak.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -30,6 +31,10 @@ class Records:
                          abandoned: Callable[[T], Awaitable[None]] | None = None) -> T:
         """Await `work`, which goes on to its end if the caller is cancelled."""
         return await self._db.run_to_end(work, abandoned)
+
+    def spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """A task running `work` to its end, whoever awaits it (await it through `asyncio.shield`)."""
+        return self._db.spawn(work)
 
     async def _write(self, sql: str, params: tuple[Any, ...]) -> None:
         await self._db.execute(sql, params)

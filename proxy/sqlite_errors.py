@@ -36,14 +36,19 @@ async def retrying_when_locked(attempt: Callable[[], Awaitable[T]]) -> T:
         try:
             return await attempt()
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or loop.time() > deadline:
-                raise _unavailable(exc) from None
+            if not is_locked(exc) or loop.time() > deadline:
+                raise unavailable(exc) from None
             await asyncio.sleep(random.uniform(0.005, 0.05))  # apart, so the processes do not collide again
         except sqlite3.Error as exc:
-            raise _unavailable(exc) from None
+            raise unavailable(exc) from None
 
 
-def _unavailable(exc: sqlite3.Error) -> StoreUnavailable:
+def is_locked(exc: sqlite3.Error) -> bool:
+    """Whether `exc` says another process holds the file (then the attempt, rolled back, can be made again)."""
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+def unavailable(exc: sqlite3.Error) -> StoreUnavailable:
     """The one place SQLite's errors become Hermes's: a 503 that says what is wrong, never a 500."""
     log.warning("database error: %s", exc)
     return StoreUnavailable(f"Hermes's database is unavailable ({exc}); try again shortly.")

@@ -58,13 +58,17 @@ class Transactions:
     async def run_to_end(self, work: Coroutine[Any, Any, T],
                          abandoned: Callable[[T], Awaitable[None]] | None = None) -> T:
         """Await `work`, which goes on to its end if the caller is cancelled."""
-        task = self._keep(asyncio.ensure_future(work))
+        task = self.spawn(work)
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
             if abandoned is not None:
                 task.add_done_callback(lambda done: self._undo(done, abandoned))
             raise
+
+    def spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """A task running `work` to its end, whoever awaits it; `close()` waits for it."""
+        return self._keep(asyncio.ensure_future(work))
 
     def _inside_unit(self) -> bool:
         return self._unit_connection() is not None

@@ -69,8 +69,11 @@ async def test_recent_tasks_newest_first(database: Path | str) -> None:
 
 @pytest.mark.asyncio
 async def test_a_caller_cancelled_mid_transaction_leaves_the_store_usable(database: Path | str) -> None:
-    # What a client closing its connection does to a request: the write it
-    # was making still ends (COMMIT here), and every later write works.
+    # What a client closing its connection does to a request: the write it was
+    # making ends whole, and every later write works. On PostgreSQL a unit waits
+    # at every statement and runs in a task of its own, so it goes on to COMMIT.
+    # On SQLite a unit that got the lock runs in its caller's task (its statements
+    # never wait), so one that waits on something else is ended by ROLLBACK.
     store = await Store.open(database)
     inside = asyncio.Event()
 
@@ -87,7 +90,29 @@ async def test_a_caller_cancelled_mid_transaction_leaves_the_store_usable(databa
     await store.record_task(task())  # would fail "cannot start a transaction within a transaction"
     assert [t["model"] for t in await store.recent_tasks()] == ["smollm2:135m"]
     await store.close()
-    assert query(database, "SELECT value FROM preferences WHERE key = 'x'") == [{"value": "1"}]
+    whole = [{"value": "1"}] if is_postgres(database) else []
+    assert query(database, "SELECT value FROM preferences WHERE key = 'x'") == whole
+
+
+@pytest.mark.sqlite_only  # another process's lock on the file
+@pytest.mark.asyncio
+async def test_a_unit_waiting_for_another_process_commits_though_its_caller_left(tmp_path: Path) -> None:
+    # The one wait a SQLite unit has: another process holding the write lock.
+    # It waits in a task of its own, so the caller leaving does not undo it.
+    path = tmp_path / "hermes.db"
+    store = await Store.open(path)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    caller = asyncio.ensure_future(store.record_task(task(model="waited")))
+    await asyncio.sleep(0.05)
+    assert not caller.done()  # waiting for the lock
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    other.execute("COMMIT")
+    other.close()
+    await store.close()  # lets the unit end
+    assert query(path, "SELECT model FROM tasks") == [{"model": "waited"}]
 
 
 @pytest.mark.asyncio
