@@ -98,16 +98,17 @@ async def unless_client_leaves(request: Request, work: Coroutine[Any, Any, Respo
     """
     task = asyncio.ensure_future(work)
     watcher = asyncio.ensure_future(_disconnected(request))
+    watcher.add_done_callback(lambda _: task.cancel())  # a no-op once the work is done
     try:
-        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        # Awaiting the task itself: if this request is cancelled, the task is too, and this
+        # waits for it to end (its money is settled on the way out).
+        return await task  # the answer, or the error it raised
+    except asyncio.CancelledError:
+        if task.cancelled() and watcher.done() and not watcher.cancelled():
+            raise ClientClosed("The client closed the connection before the answer was ready.") from None
+        raise
     finally:
         watcher.cancel()
-        if not task.done():
-            task.cancel()
-            await asyncio.wait({task})  # its money is settled on the way out
-    if not task.cancelled():
-        return task.result()  # the answer, or the error it raised
-    raise ClientClosed("The client closed the connection before the answer was ready.")
 
 
 async def _disconnected(request: Request) -> None:
