@@ -69,21 +69,32 @@ class SQLiteDatabase(Database):
         await self._db.close()
         await self._reports.close()
 
+    # Inside a unit a statement simply runs (inline, sqlite_inline.py); a lock there fails
+    # the whole unit, which is tried again whole.
     async def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
         await self.insert(sql, params)
 
     async def insert(self, sql: str, params: tuple[Any, ...] = ()) -> int:
-        async def write() -> int:
-            return int((await self._db.execute(sql, params)).lastrowid or 0)
+        if self._inside_unit():
+            return int(self._db.run(sql, params).lastrowid or 0)
 
-        return await (write() if self._inside_unit() else self.atomic(write))
+        async def write() -> int:
+            return int(self._db.run(sql, params).lastrowid or 0)
+
+        return await self.atomic(write)
 
     async def fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        async def read() -> list[dict[str, Any]]:
-            return [dict(row) for row in await self._db.execute_fetchall(sql, params)]
-
         if self._inside_unit():
-            return await read()  # a lock here fails the whole unit, which is tried again whole
+            return self._db.dicts(sql, params)
+        try:  # a read waits for nothing in WAL mode, but while a file is being set up
+            return self._db.dicts(sql, params)
+        except sqlite3.Error as exc:
+            if not is_locked(exc):
+                raise unavailable(exc) from None
+
+        async def read() -> list[dict[str, Any]]:
+            return self._db.dicts(sql, params)
+
         return await retrying_when_locked(read)
 
     async def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
