@@ -103,14 +103,22 @@ class Budget:
         self._cloud_models = tuple(cloud_models)
         self._clock = clock
         self._zone: tzinfo | None = None if config.reset_timezone == "local" else ZoneInfo(config.reset_timezone)
+        self._today: tuple[str, datetime, datetime] | None = None  # (day, its start, its reset), as _day found them
 
     async def status(self) -> BudgetStatus:
-        now = self._clock().astimezone(self._zone)
-        day = now.date().isoformat()
+        day, midnight = self._day()
         spent, held = await self._store.day_totals(day)
         limit = self._limit_usd()
-        midnight = datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=now.tzinfo)
         return BudgetStatus(day, limit, spent, held, _tier_for(limit - spent - held, self._config.tiers), midnight)
+
+    def _day(self) -> tuple[str, datetime]:
+        """Today's budget day and the reset that ends it; worked out again only when the clock leaves that day."""
+        now = self._clock()
+        if self._today is None or not self._today[1] <= now < self._today[2]:
+            local = now.astimezone(self._zone)
+            began = datetime.combine(local.date(), time(0), tzinfo=local.tzinfo)
+            self._today = (local.date().isoformat(), began, began + timedelta(days=1))
+        return self._today[0], self._today[2]
 
     def allowed_models(self, status: BudgetStatus) -> list[ModelRef]:
         """The cloud models the tier allows, in configured order."""
