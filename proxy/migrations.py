@@ -252,10 +252,16 @@ async def m011_outcomes(db: Schema) -> None:
     await db.execute("CREATE INDEX tasks_session ON tasks (session_id, id)")
 
 
+async def m012_held_index(db: Schema) -> None:
+    # The heartbeat looks for reservations still held every few seconds (charge_abandoned_reservations):
+    # an index of only those makes that a look at the calls in flight, not a scan of every call ever made.
+    await db.execute("CREATE INDEX ledger_held ON ledger (owner) WHERE state = 'held'")
+
+
 MIGRATIONS: list[Callable[[Schema], Awaitable[None]]] = [
     m001_initial, m002_money, m003_cascade, m004_preferences, m005_reservation_owners, m006_day_totals,
     m007_task_detail, m008_savings, m009_session_links, m010_keys,
-    m011_outcomes]
+    m011_outcomes, m012_held_index]
 
 
 async def migrate(db: Schema) -> None:

@@ -40,8 +40,21 @@ async def test_migrations_run_once_and_are_recorded(tmp_path: Path) -> None:
         assert db.execute("SELECT name FROM migrations").fetchall() == [("m001_initial",), ("m002_money",), ("m003_cascade",), ("m004_preferences",),
                                                                  ("m005_reservation_owners",), ("m006_day_totals",),
                                                                  ("m007_task_detail",), ("m008_savings",),
-                                                                 ("m009_session_links",), ("m010_keys",), ("m011_outcomes",)]
+                                                                 ("m009_session_links",), ("m010_keys",), ("m011_outcomes",),
+                                                                 ("m012_held_index",)]
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+@pytest.mark.sqlite_only  # SQLite's query plan
+@pytest.mark.asyncio
+async def test_the_heartbeats_look_for_held_reservations_reads_no_settled_call(tmp_path: Path) -> None:
+    # Every few seconds, all day: with a month of calls in the ledger a scan would stall every stream.
+    path = tmp_path / "hermes.db"
+    store = await Store.open(path)
+    await store.close()
+    with sqlite3.connect(path) as db:
+        plan = " ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN SELECT id, owner FROM ledger WHERE state = 'held'"))
+    assert "USING INDEX ledger_held" in plan
 
 
 @pytest.mark.sqlite_only  # the file's and the -wal file's bytes
