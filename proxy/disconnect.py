@@ -83,6 +83,42 @@ class CancellingStreamingResponse(StreamingResponse):
             await self.background()
 
 
+class ListeningStreamingResponse(StreamingResponse):
+    """A StreamingResponse whose body is cancelled when its client goes away, with no task group.
+
+    Starlette streams in a task of its own, in an anyio task group beside a
+    listener, under the ASGI spec uvicorn speaks (2.3): a task and a trip round
+    the event loop before the first byte, and cancel scopes around every chunk.
+    Here the body streams in the request's own task, and a watcher cancels it
+    when `receive` says `http.disconnect`; the body's `finally` then ends the
+    upstream call and settles it.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        streaming = asyncio.current_task()
+        assert streaming is not None
+        left = False
+
+        async def watch() -> None:
+            nonlocal left
+            await _until_disconnected(receive)
+            left = True
+            streaming.cancel()
+
+        watcher = asyncio.ensure_future(watch())
+        try:
+            await self.stream_response(send)
+        except OSError:  # the client is gone; nothing more can reach it
+            pass
+        except asyncio.CancelledError:
+            if not left or streaming.uncancel() > 0:
+                raise  # cancelled from outside, not by the watcher
+        finally:
+            watcher.cancel()
+        if self.background is not None:
+            await self.background()
+
+
 async def _until_disconnected(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass

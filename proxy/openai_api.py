@@ -12,8 +12,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
-from starlette.responses import JSONResponse, StreamingResponse
+from starlette.responses import JSONResponse
 
+from proxy.disconnect import ListeningStreamingResponse
 from proxy.errors import ClientClosed, HermesError
 from proxy.chat import ChatRequest as ChatRequest  # re-exported, as are the four below
 from proxy.chat import message_text as message_text
@@ -55,14 +56,14 @@ Settle = Callable[[dict[str, Any] | None, HermesError | None], Awaitable[dict[st
 
 def sse_response(
     chunks: AsyncIterator[dict[str, Any]], include_usage: bool, settle: Settle, headers: dict[str, str]
-) -> StreamingResponse:
+) -> ListeningStreamingResponse:
     """Stream `chunks` as server-sent events, ending with `data: [DONE]`.
 
     A failure after the first byte becomes an SSE error event: the status line
     has gone, and OpenCode re-requests about 9 times a second when a streamed
     200 carries anything but SSE.
     """
-    return StreamingResponse(
+    return ListeningStreamingResponse(
         sse_events(chunks, include_usage, settle),
         media_type="text/event-stream",
         headers={"cache-control": "no-cache", **headers},
