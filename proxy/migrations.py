@@ -252,16 +252,20 @@ async def m011_outcomes(db: Schema) -> None:
     await db.execute("CREATE INDEX tasks_session ON tasks (session_id, id)")
 
 
-async def m012_held_index(db: Schema) -> None:
+async def m012_ledger_indexes(db: Schema) -> None:
     # The heartbeat looks for reservations still held every few seconds (charge_abandoned_reservations):
     # an index of only those makes that a look at the calls in flight, not a scan of every call ever made.
     await db.execute("CREATE INDEX ledger_held ON ledger (owner) WHERE state = 'held'")
+    # Only a team key's calls are looked up by key: the others need no entry, which each reservation and
+    # each settlement would otherwise write (a page each, on the hot path).
+    await db.execute("DROP INDEX ledger_key_day")
+    await db.execute("CREATE INDEX ledger_key_day ON ledger (key_id, day, state) WHERE key_id IS NOT NULL")
 
 
 MIGRATIONS: list[Callable[[Schema], Awaitable[None]]] = [
     m001_initial, m002_money, m003_cascade, m004_preferences, m005_reservation_owners, m006_day_totals,
     m007_task_detail, m008_savings, m009_session_links, m010_keys,
-    m011_outcomes, m012_held_index]
+    m011_outcomes, m012_ledger_indexes]
 
 
 async def migrate(db: Schema) -> None:

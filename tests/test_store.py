@@ -41,20 +41,24 @@ async def test_migrations_run_once_and_are_recorded(tmp_path: Path) -> None:
                                                                  ("m005_reservation_owners",), ("m006_day_totals",),
                                                                  ("m007_task_detail",), ("m008_savings",),
                                                                  ("m009_session_links",), ("m010_keys",), ("m011_outcomes",),
-                                                                 ("m012_held_index",)]
+                                                                 ("m012_ledger_indexes",)]
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 @pytest.mark.sqlite_only  # SQLite's query plan
 @pytest.mark.asyncio
-async def test_the_heartbeats_look_for_held_reservations_reads_no_settled_call(tmp_path: Path) -> None:
+async def test_the_ledgers_lookups_read_only_the_rows_they_need(tmp_path: Path) -> None:
     # Every few seconds, all day: with a month of calls in the ledger a scan would stall every stream.
     path = tmp_path / "hermes.db"
     store = await Store.open(path)
     await store.close()
     with sqlite3.connect(path) as db:
         plan = " ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN SELECT id, owner FROM ledger WHERE state = 'held'"))
-    assert "USING INDEX ledger_held" in plan
+        assert "USING INDEX ledger_held" in plan
+        # and a key's spend today still reads only that key's calls
+        plan = " ".join(row[3] for row in db.execute(
+            "EXPLAIN QUERY PLAN SELECT SUM(cost_usd) FROM ledger WHERE key_id = 1 AND day = 'd' AND state != 'released'"))
+        assert "USING INDEX ledger_key_day" in plan
 
 
 @pytest.mark.sqlite_only  # the file's and the -wal file's bytes
