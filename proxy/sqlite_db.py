@@ -69,28 +69,18 @@ class SQLiteDatabase(Database):
         await self._db.close()
         await self._reports.close()
 
-    # Inside a unit a statement simply runs (inline, sqlite_inline.py); a lock there fails
-    # the whole unit, which is tried again whole.
     async def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
         await self.insert(sql, params)
 
     async def insert(self, sql: str, params: tuple[Any, ...] = ()) -> int:
-        if self._inside_unit():
-            return int(self._db.run(sql, params).lastrowid or 0)
-
         async def write() -> int:
             return int(self._db.run(sql, params).lastrowid or 0)
 
-        return await self.atomic(write)
+        return await (write() if self._inside_unit() else self.atomic(write))
 
     async def fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         if self._inside_unit():
-            return self._db.dicts(sql, params)
-        try:  # a read waits for nothing in WAL mode, but while a file is being set up
-            return self._db.dicts(sql, params)
-        except sqlite3.Error as exc:
-            if not is_locked(exc):
-                raise unavailable(exc) from None
+            return self._db.dicts(sql, params)  # a lock here fails the whole unit, which is tried again whole
 
         async def read() -> list[dict[str, Any]]:
             return self._db.dicts(sql, params)
@@ -138,7 +128,7 @@ class SQLiteDatabase(Database):
     async def _attempt(self, work: Callable[[], Awaitable[T]]) -> T:
         if self._db.in_transaction:  # cannot happen; heal rather than fail every later write
             await self._db.rollback()
-        await self._db.execute("BEGIN IMMEDIATE")
+        self._db.run("BEGIN IMMEDIATE")
         try:
             result = await self._inside(self._db, work)
         except BaseException:

@@ -4,8 +4,8 @@ aiosqlite runs each statement on a worker thread and wakes the loop with its
 result: about 45 µs of handoff per statement, and a call's reserve, settle
 and record take fifteen statements, more than SQLite spends running them
 (each is a few µs on an indexed row; a commit in WAL mode is one write()).
-So the hot path runs sqlite3 directly, behind the few awaitable methods the
-store uses (`execute`, `execute_fetchall`, `commit`, `rollback`), and keeps
+So the hot path runs sqlite3 directly, behind the few methods the store
+uses (`run`, `dicts`, and the awaitable `commit` and `rollback`), and keeps
 the two things that could block the loop off it:
 
 - waiting for another process's write lock: the busy timeout is 0, so a
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -52,13 +51,7 @@ class InlineConnection:
     def in_transaction(self) -> bool:
         return self._conn.in_transaction
 
-    async def execute(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
-        return self._conn.execute(sql, tuple(params))
-
-    async def execute_fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        return self._conn.execute(sql, tuple(params)).fetchall()
-
-    # The same, for callers that need not await them (sqlite_db.py, a dozen times a call).
+    # Plain calls, not coroutines: they run where they are called (a dozen times a cloud call).
     def run(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         return self._conn.execute(sql, params)
 

@@ -2,7 +2,9 @@
 
 Every write is one unit (`atomic`) run in a task of its own: a client that
 goes away cancels the request, never a transaction half-way, which would
-leave the connection inside it and fail every later request. How a unit's
+leave the connection inside it and fail every later request. (On SQLite, a
+unit that gets the file's lock at once runs in its caller's task instead: it
+never waits, so it cannot be cancelled half-way; sqlite_db.py.) How a unit's
 transaction begins, and what makes a read-check-write such as a budget
 reservation atomic across processes, is the backend's (`_transaction`):
 SQLite takes the file's write lock at BEGIN (sqlite_db.py), PostgreSQL a
