@@ -112,6 +112,7 @@ class SQLiteDatabase(Database):
         """
         if self._inside_unit():
             return await work()
+        await self._db.writable()  # before anything starts: waiting here leaves nothing half-done
         if not self._write_lock.locked():
             async with self._write_lock:  # free: taken without waiting
                 try:
@@ -122,8 +123,12 @@ class SQLiteDatabase(Database):
         return await super().atomic(work, abandoned)  # another process has the file: wait for it
 
     async def _transaction(self, work: Callable[[], Awaitable[T]]) -> T:
+        async def attempt() -> T:
+            await self._db.writable()
+            return await self._attempt(work)
+
         async with self._write_lock:
-            return await retrying_when_locked(lambda: self._attempt(work))
+            return await retrying_when_locked(attempt)
 
     async def _attempt(self, work: Callable[[], Awaitable[T]]) -> T:
         if self._db.in_transaction:  # cannot happen; heal rather than fail every later write

@@ -12,14 +12,24 @@ the two things that could block the loop off it:
   locked file answers "database is locked" at once and
   `sqlite_errors.retrying_when_locked` waits with `asyncio.sleep` instead;
 - checkpoints, which fsync: automatic checkpoints are off on this connection
-  and `Checkpointer` runs them (PASSIVE: never waiting on a reader or writer)
-  on a thread of its own, after every CHECKPOINT_EVERY commits.
+  and `Checkpointer` runs them on a thread of its own, after every
+  CHECKPOINT_EVERY commits.
+
+The WAL must also start again from its beginning now and then, and SQLite
+does that only when a writer finds every frame copied back. Under steady
+load the copy never catches up with the commits made while it runs, and a
+WAL of hundreds of MB makes every commit several times slower (its index is
+searched frame table by frame table). So when a copy leaves a large WAL
+behind, the checkpointer closes this connection's `writable` gate, finishes
+the copy (RESTART) and opens it: units wait a millisecond or two on an
+event, instead of colliding with the checkpoint's lock.
 
 Reports that scan whole tables stay on aiosqlite's thread (store.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from pathlib import Path
@@ -28,6 +38,12 @@ from typing import Any
 # Commits between checkpoints: SQLite's own default is one per 1,000 WAL pages,
 # and a call's commits write about five pages.
 CHECKPOINT_EVERY = 200
+# WAL frames (since it last started again) from which a checkpoint restarts
+# the WAL: below that a WAL costs commits nothing measurable.
+RESTART_FRAMES = 1000
+# How long a restart waits for another process's writer or reader before it
+# gives up until the next checkpoint: this connection's units wait meanwhile.
+RESTART_WAIT_MS = 20
 
 
 class InlineConnection:
@@ -45,7 +61,13 @@ class InlineConnection:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")  # survives a kill; the WAL is synced at checkpoints
         self._conn.execute("PRAGMA wal_autocheckpoint=0")
-        self._checkpointer.start()
+        self._checkpointer.start(asyncio.get_running_loop())
+
+    async def writable(self) -> None:
+        """Return once the checkpointer lets units write: at once, but while it restarts the WAL."""
+        gate = self._checkpointer.writable
+        if not gate.is_set():
+            await gate.wait()
 
     @property
     def in_transaction(self) -> bool:
@@ -80,10 +102,14 @@ class Checkpointer:
         self._wanted = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.writable = asyncio.Event()  # cleared, on the loop, only while the WAL restarts
+        self.writable.set()
 
-    def start(self) -> None:
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._thread is not None:
             return
+        self._loop = loop
         self._thread = threading.Thread(target=self._run, name="hermes-checkpoint", daemon=True)
         self._thread.start()
 
@@ -105,10 +131,43 @@ class Checkpointer:
                 self._wanted.wait()
                 self._wanted.clear()
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    # `frames` is the WAL as the copy began; commits made meanwhile are not in it.
+                    _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    if frames >= RESTART_FRAMES and not self._stopping:
+                        self._restart(conn)
                 except sqlite3.Error:
                     pass  # another checkpoint is running; the next nudge tries again
                 if self._stopping:
                     return
         finally:
             conn.close()
+
+    def _restart(self, conn: sqlite3.Connection) -> None:
+        """Copy the frames written since the copy began, with this connection's units held at the gate."""
+        closed = threading.Event()
+
+        def close_gate() -> None:
+            # On the loop: no unit is half-way, since a unit runs without yielding to it.
+            self.writable.clear()
+            closed.set()
+
+        try:
+            self._loop.call_soon_threadsafe(close_gate)  # type: ignore[union-attr]
+        except RuntimeError:  # the loop has closed: Hermes is stopping
+            return
+        while not closed.wait(0.05):
+            if self._stopping:  # the loop is in stop(), waiting for this thread
+                self._open_gate()
+                return
+        try:
+            conn.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
+            conn.execute("PRAGMA wal_checkpoint(RESTART)")  # busy: another process holds on; next time
+        finally:
+            conn.execute("PRAGMA busy_timeout=1000")
+            self._open_gate()
+
+    def _open_gate(self) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self.writable.set)  # type: ignore[union-attr]
+        except RuntimeError:
+            pass  # the loop has closed: nothing waits at the gate any more

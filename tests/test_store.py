@@ -75,6 +75,26 @@ async def test_a_recorded_task_is_committed_and_holds_no_prompt_text(tmp_path: P
     assert b"my secret prompt" not in (tmp_path / "hermes.db-wal").read_bytes()
 
 
+@pytest.mark.sqlite_only  # the -wal file's size
+@pytest.mark.asyncio
+async def test_the_wal_starts_again_though_writes_never_pause(tmp_path: Path) -> None:
+    # A busy proxy commits while every checkpoint runs, so the copy never
+    # catches up and SQLite never starts the WAL again by itself; past a few
+    # hundred MB each commit is several times slower. 6,000 recorded tasks
+    # write some 50 MB of WAL frames; none may be lost on the way.
+    path = tmp_path / "hermes.db"
+    store = await Store.open(path)
+    largest = 0
+    for number in range(6000):
+        await store.record_task(task(model=f"m{number}"))
+        await asyncio.sleep(0)  # as a server's loop does between requests
+        if number % 500 == 0:
+            largest = max(largest, (tmp_path / "hermes.db-wal").stat().st_size)
+    await store.close()
+    assert largest < 16_000_000
+    assert query(path, "SELECT COUNT(*) AS n, COUNT(DISTINCT model) AS models FROM tasks") == [{"n": 6000, "models": 6000}]
+
+
 @pytest.mark.asyncio
 async def test_recent_tasks_newest_first(database: Path | str) -> None:
     store = await Store.open(database)
