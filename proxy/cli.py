@@ -165,7 +165,8 @@ def local_model(host: str, port: int, config_dir: Path | None, parent_pid: int |
     import uvicorn
 
     from proxy.embedded import exit_with_parent
-    from proxy.localmodel import EmbeddedModel, create_local_model_app
+    from proxy.localmodel import EmbeddedModel
+    from proxy.localmodel_server import create_local_model_app
 
     if parent_pid is not None:
         exit_with_parent(parent_pid)

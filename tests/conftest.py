@@ -28,7 +28,8 @@ import yaml
 
 from proxy.app import create_app
 from proxy.config import BUDGETS_FILE, ROUTING_FILE, Config, load_config
-from proxy.localmodel import EmbeddedModel, create_local_model_app
+from proxy.localmodel import EmbeddedModel
+from proxy.localmodel_server import create_local_model_app
 from tests.openrouter_stub import OpenRouterStub
 from tests.postgres import PostgresCluster, unavailable_reason
 
