@@ -158,3 +158,24 @@ class StoreUnavailable(HermesError):
 
 class ConfigError(Exception):
     """A configuration file is wrong; the message names the file, key and expectation."""
+
+
+# Shared by the two upstream boundaries (relay.py for the cloud, litellm_errors.py for local models),
+# so a failure reads the same whichever path the call took.
+
+
+def snippet(text: str, limit: int = 80) -> str:
+    """`text` on one line, cut to `limit` characters: an upstream's words quoted in an error message."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def bad_response(message: str) -> UpstreamError:
+    """An upstream answer that cannot be read as one: not JSON, not a chat completion, an empty body."""
+    return UpstreamError(message, code="upstream_bad_response")
+
+
+def incomplete(what: str) -> UpstreamError:
+    """A stream that ended, or was cut, before its finish_reason: `what` says which."""
+    return UpstreamError(f"{what} before sending a finish_reason: the answer is incomplete.",
+                         code="upstream_stream_incomplete")

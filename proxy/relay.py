@@ -36,8 +36,11 @@ from proxy.errors import (
     UpstreamRateLimited,
     UpstreamTimeout,
     UpstreamUnavailable,
+    bad_response,
+    incomplete,
+    snippet,
 )
-from proxy.upstream import Target, prepend, snippet
+from proxy.upstream import Target, prepend
 
 # One pool for the whole process: a new TLS connection to OpenRouter costs a
 # round trip or three, a pooled one nothing. Up to 256 at once; idle ones are
@@ -172,14 +175,14 @@ async def _chunks(response: aiohttp.ClientResponse, target: Target) -> AsyncIter
     except TimeoutError as exc:
         raise _transport_error(exc, target) from exc
     except TRANSPORT_ERRORS as exc:  # a reset, or a body cut before its end
-        raise _incomplete(f"{name} closed the connection mid-answer") from exc
+        raise incomplete(f"{name} closed the connection mid-answer") from exc
     finally:
         if drained:
             response.release()  # read to its end: the connection goes back to the pool
         else:
             response.close()  # mid-answer: nobody can read this connection's rest
     if not finished:
-        raise _incomplete(f"{name} ended its stream")
+        raise incomplete(f"{name} ended its stream")
 
 
 async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
@@ -210,11 +213,11 @@ async def _sse_data(response: aiohttp.ClientResponse, target: Target) -> AsyncIt
         elif not line.startswith(":") and line.partition(":")[0] not in ("event", "id", "retry"):
             what = "sent a line that is not part of an event stream" if lines > 1 else \
                 "answered with something other than an event stream"
-            raise _bad_response(f'{target.model.name} {what} (it begins "{snippet(line)}").')
+            raise bad_response(f'{target.model.name} {what} (it begins "{snippet(line)}").')
     if data:
         yield "\n".join(data)
     if lines == 0:
-        raise _bad_response(f"{target.model.name} answered with an empty body: there is no answer in it.")
+        raise bad_response(f"{target.model.name} answered with an empty body: there is no answer in it.")
 
 
 async def _drain(events: AsyncIterator[str]) -> bool:
@@ -233,10 +236,10 @@ def _chunk(data: str, target: Target) -> dict[str, Any]:
     try:
         chunk = json.loads(data)
     except ValueError:
-        raise _bad_response(f"{name} sent a stream line that is not JSON ({snippet(data)}); "
+        raise bad_response(f"{name} sent a stream line that is not JSON ({snippet(data)}); "
                             "the answer cannot be trusted.") from None
     if not isinstance(chunk, dict):
-        raise _bad_response(f"{name} sent a stream chunk that is not an OpenAI chunk ({snippet(data)}).")
+        raise bad_response(f"{name} sent a stream chunk that is not an OpenAI chunk ({snippet(data)}).")
     if chunk.get("error") is not None:  # OpenRouter's way to fail after the 200
         raise UpstreamError(f"{name} failed mid-answer: {_error_message(chunk['error'])}")
     choices = chunk.setdefault("choices", [])
@@ -244,7 +247,7 @@ def _chunk(data: str, target: Target) -> dict[str, Any]:
         choices = chunk["choices"] = []
     if not isinstance(choices, list) or not all(isinstance(c, dict) and isinstance(c.get("delta"), dict)
                                                 for c in choices):
-        raise _bad_response(f"{name} sent a stream chunk that is not an OpenAI chunk (a choice without a delta).")
+        raise bad_response(f"{name} sent a stream chunk that is not an OpenAI chunk (a choice without a delta).")
     _check_usage(chunk.get("usage"), target)
     chunk.setdefault("object", "chat.completion.chunk")
     chunk.setdefault("created", int(time.time()))
@@ -257,7 +260,7 @@ def _answer(body: bytes, target: Target) -> dict[str, Any]:
     try:
         answer = json.loads(body)
     except ValueError:
-        raise _bad_response(f"{name} answered with a body that is not JSON{_begins(body)}.") from None
+        raise bad_response(f"{name} answered with a body that is not JSON{_begins(body)}.") from None
     if isinstance(answer, dict) and answer.get("error") is not None and not answer.get("choices"):
         error = answer["error"]
         status = error.get("code") if isinstance(error, dict) else None
@@ -265,7 +268,7 @@ def _answer(body: bytes, target: Target) -> dict[str, Any]:
     choices = answer.get("choices") if isinstance(answer, dict) else None
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict) \
             or not isinstance(choices[0].get("message"), dict):
-        raise _bad_response(f"{name} answered with something other than a chat completion "
+        raise bad_response(f"{name} answered with something other than a chat completion "
                             "(no choices, or a choice without a message).")
     _check_usage(answer.get("usage"), target)
     answer["model"] = name
@@ -282,7 +285,7 @@ def _check_usage(usage: Any, target: Target) -> None:
         return
     counts = [usage.get(key, 0) for key in ("prompt_tokens", "completion_tokens")] if isinstance(usage, dict) else [None]
     if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts):
-        raise _bad_response(f"{target.model.name} sent a usage that is not token counts ({snippet(json.dumps(usage))}).")
+        raise bad_response(f"{target.model.name} sent a usage that is not token counts ({snippet(json.dumps(usage))}).")
 
 
 def _transport_error(exc: BaseException, target: Target) -> HermesError:
@@ -341,15 +344,6 @@ def _retry_later(kind: type[UpstreamError], message: str, headers: Any) -> Upstr
     error = kind(f"{message} (Retry-After: {value})" if value else message)
     error.retry_after = value or None
     return error
-
-
-def _incomplete(what: str) -> UpstreamError:
-    return UpstreamError(f"{what} before sending a finish_reason: the answer is incomplete.",
-                         code="upstream_stream_incomplete")
-
-
-def _bad_response(message: str) -> UpstreamError:
-    return UpstreamError(message, code="upstream_bad_response")
 
 
 def _begins(body: bytes) -> str:

@@ -1,19 +1,17 @@
 """Every model call: `Upstream` sends cloud targets to the relay (relay.py), local ones through LiteLLM.
 
-The functions here are Hermes's only LiteLLM calls, for local models through
-its Ollama backend, each under a timeout. This is the only module that imports
-LiteLLM's exception types: it maps them to Hermes's own errors (as httpx maps
-httpcore's) and turns LiteLLM's response objects into plain OpenAI wire
-dicts, so nothing above it depends on LiteLLM's types. It also refuses what
-LiteLLM would let pass as a success: a 200 that is not an answer, and a
-stream that stops before its finish_reason (LiteLLM makes up a "stop" for it).
+The functions here are Hermes's LiteLLM chat calls, for local models through
+its Ollama backend, each under a timeout. They turn LiteLLM's response
+objects into plain OpenAI wire dicts and its exceptions into Hermes's errors
+(litellm_errors.py), so nothing above depends on LiteLLM's types. They also
+refuse what LiteLLM would let pass as a success: a 200 that is not an answer,
+and a stream that stops before its finish_reason (LiteLLM makes up a "stop").
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,17 +20,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import litellm
-from litellm.exceptions import MidStreamFallbackError
 
 from proxy.config import ModelRef, Secret
-from proxy.errors import (
-    BadRequest,
-    HermesError,
-    UpstreamError,
-    UpstreamRateLimited,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-)
+from proxy.errors import BadRequest, bad_response, snippet
+from proxy.litellm_errors import incomplete_stream, stream_error, translate_error
 from proxy.openai_api import ChatRequest
 from proxy.params import PORTABLE_PARAMS
 from proxy.stream_guard import StreamGuard
@@ -145,7 +136,7 @@ async def _stream_chunks(response: Any, target: Target) -> AsyncIterator[dict[st
             except StopAsyncIteration:
                 break
             except Exception as exc:
-                raise _stream_error(exc, guard, target) from exc
+                raise stream_error(exc, guard, target) from exc
             # The upstream's own id where it sends one (OpenRouter's generation id, which its cost can be
             # looked up by), the same on every chunk.
             stream_id = stream_id or getattr(chunk, "id", None) or f"chatcmpl-{uuid.uuid4().hex}"
@@ -154,7 +145,7 @@ async def _stream_chunks(response: Any, target: Target) -> AsyncIterator[dict[st
                 continue
             if normalized["choices"] and normalized["choices"][0]["finish_reason"] is not None:
                 if not guard.finished:  # LiteLLM's own "stop" for a stream that just ended
-                    raise _incomplete(guard, target)
+                    raise incomplete_stream(guard, target)
                 finished = True
             yield normalized
     finally:
@@ -162,32 +153,7 @@ async def _stream_chunks(response: Any, target: Target) -> AsyncIterator[dict[st
         if aclose is not None:
             await aclose()
     if not finished:
-        raise _incomplete(guard, target)
-
-
-def _stream_error(exc: BaseException, guard: StreamGuard, target: Target) -> HermesError:
-    """The Hermes error for a stream that failed after it began."""
-    name = target.model.name
-    if guard.broken_line is not None:
-        return _bad_response(f"{name} sent a stream line that is not JSON ({snippet(guard.broken_line)}); "
-                             "the answer cannot be trusted.")
-    if isinstance(exc, MidStreamFallbackError) and exc.original_exception is not None:
-        exc = exc.original_exception
-    if isinstance(exc, litellm.Timeout) or _caused_by(exc, TimeoutError):
-        return translate_error(exc, target)
-    if isinstance(exc, litellm.APIConnectionError):
-        return _incomplete(guard, target, f"{name} closed the connection mid-answer")
-    if isinstance(exc, litellm.BadRequestError):  # the request was accepted: a 400 now is a chunk LiteLLM could not read
-        return _bad_response(f"{name} sent a stream chunk that is not an OpenAI chunk.")
-    return translate_error(exc, target)
-
-
-def _incomplete(guard: StreamGuard, target: Target, what: str = "") -> UpstreamError:
-    name = target.model.name
-    if guard.lines == 0 and not what:
-        return _bad_response(f"{name} answered with an empty body: there is no answer in it.")
-    return UpstreamError(f"{what or name + ' ended its stream'} before sending a finish_reason: "
-                         "the answer is incomplete.", code="upstream_stream_incomplete")
+        raise incomplete_stream(guard, target)
 
 
 async def _acompletion(target: Target, chat: ChatRequest, stream: bool) -> Any:
@@ -229,109 +195,10 @@ def _check_tool_arguments(chat: ChatRequest, name: str) -> None:
                                  f"a local model, got {snippet(arguments)!r}.", code="invalid_messages") from None
 
 
-def translate_error(exc: BaseException, target: Target) -> HermesError:
-    """The Hermes error for a failed upstream call (cf. httpx's map_httpcore_exceptions)."""
-    if isinstance(exc, HermesError):
-        return exc
-    if isinstance(exc, MidStreamFallbackError) and exc.original_exception is not None:
-        exc = exc.original_exception  # LiteLLM's wrapper for its router's fallbacks; the cause is inside
-    name = target.model.name
-    detail = _upstream_message(exc)
-    if isinstance(exc, litellm.Timeout) or _caused_by(exc, TimeoutError):  # ours, or LiteLLM's read timeout
-        return UpstreamTimeout(f"{name} did not answer within {target.timeout_s:g}s (timeout_s in routing_rules.yaml).")
-    if isinstance(exc, litellm.RateLimitError):
-        return _retry_later(UpstreamRateLimited, f"{name} is rate-limiting Hermes (HTTP 429): {detail}", exc)
-    if isinstance(exc, litellm.ServiceUnavailableError):
-        return _retry_later(UpstreamUnavailable, f"{name} is unavailable for now (HTTP 503): {detail}", exc)
-    if _caused_by(exc, json.JSONDecodeError):  # a 200 whose body is HTML, empty, or cut
-        return _bad_response(f"{name} answered with a body that is not JSON{_original_response(exc)}.")
-    if any(words in str(exc) for words in UNREADABLE_REPLY):
-        return _bad_response(f"{name} answered with something other than a chat completion "
-                             "(no choices, or a choice without a message).")
-    if isinstance(exc, litellm.ContextWindowExceededError) or (
-        # Ollama-protocol servers say so only in words, which LiteLLM passes on as a plain 400.
-        isinstance(exc, litellm.BadRequestError) and "context" in detail
-    ):
-        return BadRequest(f"The conversation is too long for {name}: {detail}", code="context_length_exceeded")
-    if isinstance(exc, litellm.AuthenticationError):
-        error = UpstreamError(f"{name} refused Hermes's API key; check OPENROUTER_API_KEY. ({detail})")
-        error.retry = False
-        return error
-    if isinstance(exc, litellm.BadRequestError):
-        return BadRequest(f"{name} rejected the request: {detail}", code="upstream_bad_request")
-    if isinstance(exc, litellm.NotFoundError):
-        return UpstreamError(f"{name} is not available at {target.api_base}: {detail}", code="model_unavailable")
-    if isinstance(exc, litellm.APIConnectionError):
-        return UpstreamError(f"Could not get an answer from {name} at {target.api_base}: {detail}")
-    return UpstreamError(f"{name} failed: {detail}")
-
-
-# LiteLLM's words for a 200 it could not read as a chat completion (`"choices": []`,
-# a choice without a message); no exception type says so
-# (litellm/litellm_core_utils/llm_response_utils/convert_dict_to_response.py).
-UNREADABLE_REPLY = ("returned a response with no 'choices'", "Invalid response object")
-# LiteLLM's prefixes: "litellm.APIError: APIError: OpenrouterException - ".
-_LITELLM_PREFIX = re.compile(r"^(?:litellm\.\w+: )?(?:\w+Error: )?(?:\w+Exception - )?")
-
-
-def _upstream_message(exc: BaseException) -> str:
-    """The upstream's own words on one line, without LiteLLM's wrapping or a traceback."""
-    detail = str(getattr(exc, "message", None) or exc or "").strip()
-    start = detail.find('{"error"')
-    if start >= 0:
-        try:
-            error = json.JSONDecoder().raw_decode(detail[start:])[0]["error"]
-            return snippet(str(error.get("message", error) if isinstance(error, dict) else error), 300)
-        except (ValueError, KeyError, TypeError):
-            pass
-    line = _LITELLM_PREFIX.sub("", detail.splitlines()[0] if detail else "")
-    for tail in (" Original exception", " Original Response", "Traceback"):
-        line = line.split(tail)[0]
-    return snippet(line.strip(" .,") or type(exc).__name__, 300)
-
-
-def _original_response(exc: BaseException) -> str:
-    """' (an empty body)' or ' (it begins "...")', from the body LiteLLM quotes, if it does."""
-    _, marker, quoted = str(exc).partition("Original Response:")
-    if not marker:
-        return ""
-    return f' (it begins "{snippet(quoted)}")' if quoted.strip() else " (an empty body)"
-
-
-def _bad_response(message: str) -> UpstreamError:
-    return UpstreamError(message, code="upstream_bad_response")
-
-
-def _retry_later(kind: type[UpstreamError], message: str, exc: BaseException) -> UpstreamError:
-    """A `kind` error carrying the upstream's Retry-After, which LiteLLM keeps in `litellm_response_headers`."""
-    headers = getattr(exc, "litellm_response_headers", None) or getattr(getattr(exc, "response", None), "headers", {})
-    value = next((str(v).strip() for k, v in dict(headers or {}).items() if k.lower() == "retry-after"), "")
-    error = kind(f"{message} (Retry-After: {value})" if value else message)
-    error.retry_after = value or None
-    return error
-
-
-def _caused_by(exc: BaseException, *kinds: type[BaseException]) -> bool:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, kinds):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
-
-
-def snippet(text: str, limit: int = 80) -> str:
-    """`text` on one line, cut to `limit` characters: an upstream's words quoted in an error message."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _completion_dict(response: Any, model_name: str) -> dict[str, Any]:
     choices = getattr(response, "choices", None)
     if not choices or getattr(choices[0], "message", None) is None:
-        raise _bad_response(f"{model_name} answered with something other than a chat completion "
+        raise bad_response(f"{model_name} answered with something other than a chat completion "
                             "(no choices, or a choice without a message).")
     choice = choices[0]
     return {

@@ -1,7 +1,7 @@
 """LiteLLM's Ollama backend for text completions (`/api/generate`): what /v1/completions calls.
 
 The one module beside upstream.py that calls LiteLLM, and it maps LiteLLM's
-errors through upstream.py's `translate_error`. Kept apart because autocomplete
+errors through litellm_errors.py's `translate_error`. Kept apart because autocomplete
 is a concern of its own: plain text in, text pieces out, never the cloud.
 """
 
@@ -17,7 +17,8 @@ import litellm
 
 from proxy.errors import UpstreamError
 from proxy.stream_guard import StreamGuard
-from proxy.upstream import Target, started_stream, translate_error
+from proxy.litellm_errors import translate_error
+from proxy.upstream import Target, started_stream
 
 if TYPE_CHECKING:
     from proxy.completions import CompletionRequest
