@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from proxy.config import QualityConfig
+from proxy.config_schema import QualityConfig
 from proxy.quality import score_answer
 from proxy.sandbox import sandbox_status
 from proxy.scorer_eval import DEFAULT_DATA, MATHS_DATA, PROSE_DATA, load_items, load_prose, prose_items

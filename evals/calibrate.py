@@ -48,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from proxy.config import QualityConfig
+from proxy.config_schema import QualityConfig
 from proxy.database import describe
 from proxy.quality import SIGNALS, WEIGHTS_FILE, Evidence, ScorerWeights, combine
 from proxy.scorer_eval import (DEFAULT_DATA, HELD_OUT, MATHS_DATA, PROSE_DATA, auroc, evaluate_maths, evaluate_prose,

@@ -26,7 +26,7 @@ import asyncio
 import random
 from collections.abc import Sequence
 
-from proxy.config import QualityConfig
+from proxy.config_schema import QualityConfig
 from proxy.quality import combine, load_weights
 from proxy.scorer_eval import HELD_OUT, MATHS_DATA, PROSE_DATA, gather_all, load_items, load_prose, prose_items
 

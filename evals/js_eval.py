@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from proxy.config import QualityConfig
+from proxy.config_schema import QualityConfig
 from proxy.sandbox import node_status
 from proxy.scorer_eval import HELD_OUT, EvalReport, evaluate, format_report
 

@@ -21,7 +21,7 @@ import argparse
 import asyncio
 from collections.abc import Sequence
 
-from proxy.config import QualityConfig
+from proxy.config_schema import QualityConfig
 from proxy.quality import combine, load_weights
 from proxy.scorer_eval import (DEFAULT_DATA, HELD_OUT, JS_DATA, MATHS_DATA, PROSE_DATA, gather_all, load_items,
                                load_prose, prose_items, within_instruction_ranks)

@@ -21,7 +21,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from proxy.keys import ApiKey
-from proxy.config import BudgetConfig, BudgetTier, ModelRef
+from proxy.config import ModelRef
+from proxy.config_schema import BudgetConfig, BudgetTier
 from proxy.errors import BudgetExhausted
 from proxy.pricing import PriceTable
 from proxy.store import Store

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from proxy.config import ClassificationConfig, ClassificationRule
+from proxy.config_schema import ClassificationConfig, ClassificationRule
 from proxy.user_words import latest_user_words
 
 DEFAULT_RULE = "default"

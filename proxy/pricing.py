@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from proxy.config import Config, CloudModelSpec
+from proxy.config import Config
+
+from proxy.config_schema import CloudModelSpec
 from proxy.errors import ConfigError
 
 PER_MTOK = 1_000_000

@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from proxy import agent_checks, aider_edits, code_blocks, code_checks, judge_model, maths, prose
-from proxy.config import QualityConfig
+from proxy.config_schema import QualityConfig
 from proxy.sandbox import SandboxUnavailable, run_python, sandbox_status
 from proxy.judge_model import Judge as Judge  # re-exported: the cascade passes one in
 from proxy.verdict import Verdict

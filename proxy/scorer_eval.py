@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from proxy import code_blocks
-from proxy.config import QualityConfig
+from proxy.config_schema import QualityConfig
 from proxy.quality import RUN_CODE_OFF, Evidence, QualityScore, ScorerWeights, combine, gather_evidence, load_weights
 from proxy.sandbox import node_status, sandbox_status
 

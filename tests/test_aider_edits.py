@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from proxy.aider_edits import edit_verdict
-from proxy.config import QualityConfig
+from proxy.config_schema import QualityConfig
 from proxy.quality import QualityScore, score_answer
 
 CLIENTS = Path(__file__).parent / "clients"

@@ -16,7 +16,8 @@ import pytest
 import pytest_asyncio
 
 from proxy.budget import Budget
-from proxy.config import BudgetTier, Config, load_config
+from proxy.config import Config, load_config
+from proxy.config_schema import BudgetTier
 from proxy.errors import BudgetExhausted
 from proxy.pricing import PriceTable
 from proxy.store import Store

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from proxy.classify import Classifier, TaskClass, latest_user_text
-from proxy.config import ClassificationConfig, load_config
+from proxy.config import load_config
+from proxy.config_schema import ClassificationConfig
 from proxy.user_words import user_words
 from tests.conftest import REPO
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from proxy.code_checks import Example, find_examples, split_answer_code
-from proxy.config import QualityConfig
+from proxy.config_schema import QualityConfig
 from proxy.quality import Evidence, gather_evidence
 from proxy.sandbox import sandbox_available, sandbox_status
 

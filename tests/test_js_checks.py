@@ -9,7 +9,7 @@ import pytest
 
 from proxy import js_checks, sandbox
 from proxy.code_checks import plan_run
-from proxy.config import QualityConfig
+from proxy.config_schema import QualityConfig
 from proxy.quality import Evidence, QualityScore, combine, gather_evidence, load_weights
 from proxy.run_plan import RunPlan
 from proxy.sandbox import SandboxUnavailable, node_status, run_node

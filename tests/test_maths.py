@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from proxy import maths
-from proxy.config import QualityConfig
+from proxy.config_schema import QualityConfig
 from proxy.quality import QualityScore, score_answer
 from proxy.scorer_eval import MATHS_DATA, load_items
 

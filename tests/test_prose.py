@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from proxy import prose
-from proxy.config import QualityConfig
+from proxy.config_schema import QualityConfig
 from proxy.quality import QualityScore, score_answer
 
 CONFIG = QualityConfig(run_code=False)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from proxy.config import QualityConfig
+from proxy.config_schema import QualityConfig
 from proxy.quality import SIGNALS, WEIGHTS_FILE, QualityScore, Signal, load_weights, score_answer, task_text
 from proxy.sandbox import sandbox_available, sandbox_status
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from proxy.config import QualityConfig
+from proxy.config_schema import QualityConfig
 from proxy.quality import RUN_CODE_OFF
 from proxy.scorer_eval import (DEFAULT_DATA, MATHS_DATA, PROSE_DATA, auroc, evaluate, evaluate_maths, evaluate_prose,
                                format_report, load_items, load_prose, mean_absolute_error, pairwise_accuracy,
