@@ -16,8 +16,9 @@ import re
 
 from proxy import js_checks
 from proxy.code_blocks import UNPARSEABLE, parse_python, python_sources
-from proxy.run_plan import MAX_EXAMPLE_S, MAX_EXAMPLES, RESULT_MARKER, Example, RunPlan, RunReport, read_report
+from proxy.run_plan import MAX_EXAMPLE_S, MAX_EXAMPLES, RESULT_MARKER, Example, RunPlan
 from proxy.sandbox import node_launcher
+
 BUILTIN_NAMES = frozenset(dir(builtins))
 DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
 

@@ -39,7 +39,7 @@ from proxy.classify import Classifier, TaskClass
 from proxy.config import Config, ModelRef
 from proxy.errors import ClientClosed, HermesError, UpstreamTimeout
 from proxy.local_attempt import LocalSpeeds, Progress, no_progress
-from proxy.meter import Bill, Meter, Metered
+from proxy.meter import Meter, Metered
 from proxy.ollama import LocalCatalog
 from proxy.openai_api import (
     ChatRequest,
