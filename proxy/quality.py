@@ -25,6 +25,7 @@ from proxy import agent_checks, aider_edits, code_blocks, code_checks, judge_mod
 from proxy.config_schema import QualityConfig
 from proxy.sandbox import SandboxUnavailable, run_python, sandbox_status
 from proxy.judge_model import Judge as Judge  # re-exported: the cascade passes one in
+from proxy.run_plan import RunPlan, RunReport, read_report
 from proxy.verdict import Verdict
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "scorer_weights.json"
@@ -354,7 +355,7 @@ async def _code_run(task: str, text: str, task_type: str, config: QualityConfig)
     plan = await asyncio.to_thread(code_checks.plan_run, task, text, task_type in CODE_TASKS)
     if isinstance(plan, str):
         return Evidence("code_run", None, plan)
-    report = code_checks.RunReport(0, 0, "", ())
+    report = RunReport(0, 0, "", ())
     if plan.counted:
         ran = await _run_examples(plan, config)
         if isinstance(ran, Evidence):
@@ -373,7 +374,7 @@ async def _code_run(task: str, text: str, task_type: str, config: QualityConfig)
     return Evidence("code_run", value, f"{brief} pass; {failures[0]}", brief)
 
 
-async def _run_examples(plan: code_checks.RunPlan, config: QualityConfig) -> code_checks.RunReport | Evidence:
+async def _run_examples(plan: RunPlan, config: QualityConfig) -> RunReport | Evidence:
     """The sandboxed run's report, or the skipped signal when code cannot run here."""
     status = await asyncio.to_thread(sandbox_status)  # the first call probes bubblewrap: not on the loop
     if not status.available:
@@ -384,7 +385,7 @@ async def _run_examples(plan: code_checks.RunPlan, config: QualityConfig) -> cod
         result = await asyncio.to_thread(run_python, script, config.sandbox_timeout_s + 1, config.sandbox_memory_mb)
     except SandboxUnavailable as exc:
         return Evidence("code_run", None, str(exc))
-    report = code_checks.read_report(result, plan.counted)
+    report = read_report(result, plan.counted)
     if report.missing_module:
         return Evidence("code_run", None, f"the code needs module {report.missing_module}, not in the sandbox")
     return report
