@@ -41,11 +41,9 @@ def create_local_model_app(model: EmbeddedModel) -> Starlette:
         return JSONResponse({"models": [_model_entry(model)]})
 
     async def show(request: Request) -> Response:
-        body = await _json(request)
+        body = await _body_for(request, model, "model", "name")
         if isinstance(body, Response):
             return body
-        if (body.get("model") or body.get("name")) != model.name:
-            return _not_found(body.get("model") or body.get("name"))
         return JSONResponse(
             {
                 "modelfile": f"FROM {model.path.name}",
@@ -59,30 +57,25 @@ def create_local_model_app(model: EmbeddedModel) -> Starlette:
         )
 
     async def chat(request: Request) -> Response:
-        body = await _json(request)
+        body = await _body_for(request, model, "model")
         if isinstance(body, Response):
             return body
-        if body.get("model") != model.name:
-            return _not_found(body.get("model"))
         if not isinstance(body.get("messages"), list):
             return JSONResponse({"error": "messages must be an array"}, status_code=400)
         tools = body.get("tools") or None
         messages = to_llama_messages(body["messages"], tools)
-        try:
-            prompt_tokens = model.check_fits(messages)
-        except ContextTooLong as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
+        prompt_tokens = _prompt_tokens(model, messages)
+        if isinstance(prompt_tokens, Response):
+            return prompt_tokens
         sampling = to_sampling(body.get("options"), body.get("format"), model.default_max_tokens)
         cancel = threading.Event()
         pieces = _run(model, lambda: model.chat(messages, sampling, cancel), buffer=bool(tools))
         return await _respond(request, cancel, model, pieces, prompt_tokens, body.get("stream", True), "message", tools)
 
     async def generate(request: Request) -> Response:
-        body = await _json(request)
+        body = await _body_for(request, model, "model")
         if isinstance(body, Response):
             return body
-        if body.get("model") != model.name:
-            return _not_found(body.get("model"))
         prompt = body.get("prompt") or ""
         suffix = body.get("suffix") or ""
         if not isinstance(prompt, str) or not isinstance(suffix, str):
@@ -92,10 +85,9 @@ def create_local_model_app(model: EmbeddedModel) -> Starlette:
         messages = [{"role": "user", "content": prompt + suffix}]
         if body.get("system"):
             messages.insert(0, {"role": "system", "content": body["system"]})
-        try:
-            prompt_tokens = model.check_fits(messages)
-        except ContextTooLong as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
+        prompt_tokens = _prompt_tokens(model, messages)
+        if isinstance(prompt_tokens, Response):
+            return prompt_tokens
         sampling = to_sampling(body.get("options"), body.get("format"), model.default_max_tokens)
         cancel = threading.Event()
         if suffix and not body.get("raw"):  # fill in the middle; a raw prompt is used as it is, as by Ollama
@@ -246,14 +238,24 @@ def _model_entry(model: EmbeddedModel) -> dict[str, Any]:
     }
 
 
-async def _json(request: Request) -> dict[str, Any] | Response:
+async def _body_for(request: Request, model: EmbeddedModel, *name_keys: str) -> dict[str, Any] | Response:
+    """The request's JSON object, or Ollama's error: a body that is no JSON object, or another model's name."""
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         return JSONResponse({"error": "invalid JSON body"}, status_code=400)
     if not isinstance(body, dict):
         return JSONResponse({"error": "the body must be a JSON object"}, status_code=400)
-    return body
+    name = next((body[key] for key in name_keys if body.get(key)), None)
+    return body if name == model.name else _not_found(name)
+
+
+def _prompt_tokens(model: EmbeddedModel, messages: list[dict[str, str]]) -> int | Response:
+    """The prompt's size in tokens, or Ollama's 400 for one beyond the model's context."""
+    try:
+        return model.check_fits(messages)
+    except ContextTooLong as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
 
 
 def _not_found(name: Any) -> Response:
