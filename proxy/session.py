@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 import secrets
 from collections.abc import Mapping, Sequence
@@ -171,10 +172,22 @@ def _digests(client: str, messages: Sequence[dict[str, Any]]) -> tuple[str, str 
 def _chain(digest: str, message: dict[str, Any]) -> str:
     """`digest` extended by one message, as a client echoes it back: its role, text and tool calls.
 
-    Whitespace is folded and content parts joined, so an answer a client
-    resends in another shape (a string, or a list of text parts) still links.
+    Whitespace is folded, content parts joined and tool-call arguments read
+    as JSON, so an answer a client resends in another shape still links: a
+    string or a list of text parts, and arguments parsed and written out
+    again (Continue's CLI sends back `{"path":"a"}` for a model's `{"path": "a"}`).
     """
-    calls = "".join(f"\0{(c.get('function') or {}).get('name')}\0{(c.get('function') or {}).get('arguments')}"
-                    for c in message.get("tool_calls") or () if isinstance(c, dict))
+    functions = [c.get("function") or {} for c in message.get("tool_calls") or () if isinstance(c, dict)]
+    calls = "".join(f"\0{f.get('name')}\0{_arguments(f.get('arguments'))}" for f in functions if isinstance(f, dict))
     text = " ".join(message_text(message).split())
     return hashlib.sha256(f"{digest}\0{message.get('role')}\0{text}{calls}".encode()).hexdigest()
+
+
+def _arguments(arguments: Any) -> str:
+    """A tool call's arguments in one spelling: compact JSON with sorted keys, or as they came if not JSON."""
+    if not isinstance(arguments, str):
+        return str(arguments)
+    try:
+        return json.dumps(json.loads(arguments), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    except ValueError:
+        return arguments

@@ -108,6 +108,30 @@ async def test_an_answer_resent_in_another_shape_still_links_and_an_idle_one_exp
         await store.close()
 
 
+@pytest.mark.asyncio
+async def test_an_agent_that_writes_a_tool_calls_arguments_out_again_stays_in_its_session(
+    database: Path | str,
+) -> None:
+    """Continue's CLI parses a tool call's arguments and sends them back compact: the session must still link."""
+    store = await Store.open(database)
+    try:
+        task = [{"role": "user", "content": "fix the typo in greet.py"}]
+        read = {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function", "function": {
+            "name": "Read", "arguments": '{"filepath": "greet.py",  "limit": 200}'}}]}
+        first = await answered(store, task, read, cloud_model="gemini-flash", headers={"user-agent": "ls/JS 5.23.2"})
+        echoed = {"role": "assistant", "content": "", "tool_calls": [{"id": "call_1", "type": "function", "function": {
+            "name": "Read", "arguments": '{"limit":200,"filepath":"greet.py"}'}}]}
+        result = {"role": "tool", "tool_call_id": "call_1", "content": 'def greet(name):\n    return f"Helo, {name}!"'}
+        second = await resolve(identify({"user-agent": "ls/JS 5.23.2"}, task + [echoed, result]), store, 3600)
+        assert (second.session_id, second.stays_on) == (first.session_id, "gemini-flash")
+        other = {**echoed, "tool_calls": [{"id": "call_1", "type": "function", "function": {
+            "name": "Read", "arguments": '{"filepath":"other.py","limit":200}'}}]}
+        elsewhere = await resolve(identify({"user-agent": "ls/JS 5.23.2"}, task + [other, result]), store, 3600)
+        assert elsewhere.session_id != first.session_id  # other arguments are another answer
+    finally:
+        await store.close()
+
+
 def test_remaining_turns_are_learned_once_enough_sessions_are_known() -> None:
     assert remaining_turns(None, 0, 6, default=25) == 25
     assert remaining_turns(12.0, 2, 6, default=25) == 25  # too few sessions yet
