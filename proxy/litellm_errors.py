@@ -39,7 +39,7 @@ def stream_error(exc: BaseException, guard: StreamGuard, target: Target) -> Herm
     name = target.model.name
     if guard.broken_line is not None:
         return bad_response(f"{name} sent a stream line that is not JSON ({snippet(guard.broken_line)}); "
-                             "the answer cannot be trusted.")
+                            "the answer cannot be trusted.")
     if isinstance(exc, MidStreamFallbackError) and exc.original_exception is not None:
         exc = exc.original_exception
     if isinstance(exc, litellm.Timeout) or _caused_by(exc, TimeoutError):
@@ -77,7 +77,7 @@ def translate_error(exc: BaseException, target: Target) -> HermesError:
         return bad_response(f"{name} answered with a body that is not JSON{_original_response(exc)}.")
     if any(words in str(exc) for words in UNREADABLE_REPLY):
         return bad_response(f"{name} answered with something other than a chat completion "
-                             "(no choices, or a choice without a message).")
+                            "(no choices, or a choice without a message).")
     if isinstance(exc, litellm.ContextWindowExceededError) or (
         # Ollama-protocol servers say so only in words, which LiteLLM passes on as a plain 400.
         isinstance(exc, litellm.BadRequestError) and "context" in detail

@@ -237,7 +237,7 @@ def _chunk(data: str, target: Target) -> dict[str, Any]:
         chunk = json.loads(data)
     except ValueError:
         raise bad_response(f"{name} sent a stream line that is not JSON ({snippet(data)}); "
-                            "the answer cannot be trusted.") from None
+                           "the answer cannot be trusted.") from None
     if not isinstance(chunk, dict):
         raise bad_response(f"{name} sent a stream chunk that is not an OpenAI chunk ({snippet(data)}).")
     if chunk.get("error") is not None:  # OpenRouter's way to fail after the 200
@@ -269,7 +269,7 @@ def _answer(body: bytes, target: Target) -> dict[str, Any]:
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict) \
             or not isinstance(choices[0].get("message"), dict):
         raise bad_response(f"{name} answered with something other than a chat completion "
-                            "(no choices, or a choice without a message).")
+                           "(no choices, or a choice without a message).")
     _check_usage(answer.get("usage"), target)
     answer["model"] = name
     answer.setdefault("id", f"chatcmpl-{uuid.uuid4().hex}")

@@ -199,7 +199,7 @@ def _completion_dict(response: Any, model_name: str) -> dict[str, Any]:
     choices = getattr(response, "choices", None)
     if not choices or getattr(choices[0], "message", None) is None:
         raise bad_response(f"{model_name} answered with something other than a chat completion "
-                            "(no choices, or a choice without a message).")
+                           "(no choices, or a choice without a message).")
     choice = choices[0]
     return {
         "id": response.id or f"chatcmpl-{uuid.uuid4().hex}",
