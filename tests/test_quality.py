@@ -1,55 +1,27 @@
-"""The quality scorer: each signal trips on a real bad answer and stays quiet on a good one."""
+"""The quality scorer: each signal trips on a real bad answer and stays quiet on a good one.
+
+The code_run signal has tests/test_code_run.py, the judge tests/test_judge_model.py.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import pytest
 
-from proxy.config_schema import QualityConfig
-from proxy.quality import SIGNALS, WEIGHTS_FILE, QualityScore, Signal, load_weights, score_answer, task_text
-from proxy.sandbox import sandbox_available, sandbox_status
-
-CONFIG = QualityConfig()
-needs_sandbox = pytest.mark.skipif(not sandbox_available(), reason=f"no working sandbox: {sandbox_status().reason}")
-
-SYSTEM = {"role": "system", "content": "You are a careful senior engineer. Answer concisely."}
-
-# The task of HumanEval/2 as a user would paste it, docstring example and all.
-TRUNCATE_TASK = '''Complete this function:
-
-```python
-def truncate_number(number: float) -> float:
-    """ Given a positive floating point number, return its decimal part.
-    >>> truncate_number(3.5)
-    0.5
-    >>> truncate_number(10.25)
-    0.25
-    """
-```'''
-
-RIGHT_TRUNCATE = '''Here is the completed function:
-
-```python
-def truncate_number(number: float) -> float:
-    """ Given a positive floating point number, return its decimal part."""
-    return number % 1.0
-```
-
-`number % 1.0` keeps what is left after removing the integer part.'''
-
-# SmolLM2-135M's real answer to this task.
-WRONG_TRUNCATE = '''```python
-def truncate_number(number: float) -> float:
-    """
-    Returns the decimal part of the given number.
-    """
-    return int(round(number * 10))
-```
-
-This function uses the built-in `round()` function to truncate the number to the nearest integer.'''
+from proxy.quality import SIGNALS, WEIGHTS_FILE, QualityScore, Signal, load_weights, task_text
+from tests.scoring import (
+    RIGHT_TRUNCATE,
+    SYSTEM,
+    TRUNCATE_TASK,
+    WRONG_TRUNCATE,
+    ask,
+    needs_sandbox,
+    reply,
+    score,
+    signal,
+)
 
 # OpenCode's `read` and `bash` tools, as it sends them: JSON Schema draft 2020-12.
 TOOLS: list[dict[str, Any]] = [
@@ -87,30 +59,6 @@ TOOLS: list[dict[str, Any]] = [
     },
 ]
 AGENT_TURN = [SYSTEM, {"role": "user", "content": "What does src/app.py do?"}]
-
-
-def ask(text: str) -> list[dict[str, Any]]:
-    return [SYSTEM, {"role": "user", "content": text}]
-
-
-def reply(content: str | None, *calls: tuple[str, str]) -> dict[str, Any]:
-    answer: dict[str, Any] = {"role": "assistant", "content": content}
-    if calls:
-        answer["tool_calls"] = [
-            {"id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": arguments}}
-            for i, (name, arguments) in enumerate(calls)
-        ]
-    return answer
-
-
-async def score(messages: list[dict[str, Any]], answer: dict[str, Any], *, finish_reason: str = "stop",
-                tools: list[dict[str, Any]] | None = None, task_type: str = "code_generation",
-                config: QualityConfig = CONFIG, judge: Any = None) -> QualityScore:
-    return await score_answer(messages, answer, finish_reason, tools, task_type, config, judge)
-
-
-def signal(result: QualityScore, name: str) -> Signal:
-    return next(s for s in result.signals if s.name == name)
 
 
 # empty
@@ -420,230 +368,6 @@ async def test_an_answer_on_the_topic_is_not_off_task() -> None:
     result = await score(ask("How do I reverse a linked list in Python?"), answer, task_type="quick_qa")
 
     assert signal(result, "off_task").passed is True
-
-
-# code_run
-
-
-@needs_sandbox
-@pytest.mark.asyncio
-async def test_code_meeting_the_prompts_doctests_passes() -> None:
-    result = await score(ask(TRUNCATE_TASK), reply(RIGHT_TRUNCATE))
-
-    run = signal(result, "code_run")
-    assert run.passed is True
-    assert run.detail == "2/2 examples pass"
-    assert result.score >= 8.0
-
-
-@needs_sandbox
-@pytest.mark.asyncio
-async def test_code_failing_the_prompts_doctests_fails() -> None:
-    result = await score(ask(TRUNCATE_TASK), reply(WRONG_TRUNCATE))
-
-    run = signal(result, "code_run")
-    assert run.passed is False
-    assert run.detail.startswith("0/2 examples pass; >>> truncate_number(3.5): got 35, expected 0.5")
-    assert result.score < 3.0
-    assert "code_run failed (0/2 examples)" in result.explain()
-
-
-@needs_sandbox
-@pytest.mark.asyncio
-async def test_the_answers_own_asserts_are_run() -> None:
-    answer = reply('''```python
-def is_palindrome(text: str) -> bool:
-    cleaned = [c.lower() for c in text if c.isalnum()]
-    return cleaned == cleaned[::-1]
-
-assert is_palindrome("A man, a plan, a canal: Panama")
-assert not is_palindrome("hello")
-assert is_palindrome("Hello")
-```''')
-
-    result = await score(ask("Write is_palindrome(text) that ignores case and punctuation."), answer)
-
-    run = signal(result, "code_run")
-    assert run.passed is False
-    assert run.detail == "2/3 examples pass; assert is_palindrome('Hello'): raised AssertionError"
-
-
-@needs_sandbox
-@pytest.mark.asyncio
-async def test_printed_results_with_a_stated_output_are_examples() -> None:
-    answer = reply('''```python
-def fizzbuzz(n):
-    return "Fizz" * (n % 3 == 0) + "Buzz" * (n % 5 == 0) or str(n)
-
-print(fizzbuzz(15))  # Output: FizzBuzz
-print(fizzbuzz(9))   # Output: 'Fizz'
-```''')
-
-    result = await score(ask("Write fizzbuzz(n) returning the FizzBuzz word for n."), answer)
-
-    # "FizzBuzz" unquoted is not a Python literal, so only the second line counts.
-    assert signal(result, "code_run").detail == "1/1 examples pass"
-
-
-@needs_sandbox
-@pytest.mark.asyncio
-async def test_leetcode_style_input_output_examples_are_run() -> None:
-    task = ask('''Complete the function:
-
-```python
-def max_profit(prices: list[int]) -> int:
-    """Best profit from one buy and one later sell.
-
-    Example 1:
-        Input: prices = [7,1,5,3,6,4]
-        Output: 5
-    Example 2:
-        Input: prices = [7,6,4,3,1]
-        Output: 0
-    """
-```''')
-    greedy_wrong = reply("```python\ndef max_profit(prices):\n    return max(prices) - min(prices)\n```")
-
-    result = await score(task, greedy_wrong)
-
-    assert signal(result, "code_run").detail == (
-        "0/2 examples pass; Input: prices = [7,1,5,3,6,4] Output: 5: got 6, expected 5"
-    )
-
-
-@needs_sandbox
-@pytest.mark.asyncio
-async def test_io_pairs_in_prose_are_examples() -> None:
-    task = ask('''Write add(x, y) returning the sum.
-Examples:
-    add(2, 3) ==> 5
-    add(-1, 1) ➞ 0''')
-    answer = reply("```python\ndef add(x, y):\n    return x + y\n```")
-
-    result = await score(task, answer)
-
-    assert signal(result, "code_run").detail == "2/2 examples pass"
-
-
-@pytest.mark.asyncio
-async def test_an_answer_that_never_defines_the_function_fails_its_examples() -> None:
-    answer = reply("```python\ndef decimal_part(x):\n    return x - int(x)\n```")
-
-    result = await score(ask(TRUNCATE_TASK), answer)
-
-    run = signal(result, "code_run")
-    assert run.passed is False
-    assert run.detail == "0/2 examples pass; the answer does not define truncate_number"
-
-
-@needs_sandbox
-@pytest.mark.asyncio
-async def test_an_infinite_loop_fails_within_the_time_limit() -> None:
-    answer = reply("```python\ndef truncate_number(number: float) -> float:\n    while True:\n        pass\n```")
-    config = QualityConfig(sandbox_timeout_s=2)
-
-    result = await asyncio.wait_for(score(ask(TRUNCATE_TASK), answer, config=config), timeout=10)
-
-    assert signal(result, "code_run").passed is False
-
-
-@pytest.mark.asyncio
-async def test_code_run_is_skipped_and_says_so_when_running_code_is_off() -> None:
-    result = await score(ask(TRUNCATE_TASK), reply(WRONG_TRUNCATE), config=QualityConfig(run_code=False))
-
-    run = signal(result, "code_run")
-    assert run.passed is None
-    assert run.weight == 0.0
-    assert run.detail == "running code is off (quality.run_code: false)"
-
-
-@pytest.mark.asyncio
-async def test_code_run_is_skipped_when_there_is_nothing_to_run() -> None:
-    answer = reply("```python\ndef slugify(text):\n    return '-'.join(text.lower().split())\n```")
-
-    result = await score(ask("Write slugify(text) for URLs."), answer)
-
-    assert signal(result, "code_run").passed is None
-    assert signal(result, "code_run").detail == "no examples to run in the task or the answer"
-
-
-@needs_sandbox
-@pytest.mark.asyncio
-async def test_scoring_does_not_block_the_event_loop() -> None:
-    answer = reply("```python\nimport time\ndef truncate_number(number: float) -> float:\n"
-                   "    time.sleep(0.4)\n    return number % 1.0\n```")
-    ticks = 0
-
-    async def tick() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    ticker = asyncio.create_task(tick())
-    result = await score(ask(TRUNCATE_TASK), answer)
-    ticker.cancel()
-
-    assert signal(result, "code_run").passed is True
-    assert ticks >= 30  # the loop kept turning through about 0.8 s of sandboxed work
-
-
-# judge
-
-
-@pytest.mark.asyncio
-async def test_the_judge_gets_an_mt_bench_prompt_and_its_rating_counts() -> None:
-    prompts: list[str] = []
-
-    async def judge(prompt: str) -> str:
-        prompts.append(prompt)
-        return "The answer is vague and misses the empty-list case. Rating: [[3]]"
-
-    task = ask("Explain the difference between a list and a tuple in Python.")
-    answer = reply("Lists are mutable and tuples are immutable; tuples can be dictionary keys, lists cannot.")
-    always = QualityConfig(run_code=False, judge_between=(0.0, 10.0))  # whatever the other signals say
-    judged = await score(task, answer, task_type="analysis", config=always, judge=judge)
-    unjudged = await score(task, answer, task_type="analysis", config=always)
-
-    assert "Explain the difference between a list and a tuple" in prompts[0]
-    assert 'Rating: [[5]]' in prompts[0] and "[The Start of Assistant's Answer]" in prompts[0]
-    assert signal(judged, "judge").passed is False
-    assert signal(judged, "judge").detail == "the judge rated it 3/10"
-    assert judged.score < unjudged.score
-    assert signal(unjudged, "judge").passed is None
-
-
-@pytest.mark.asyncio
-async def test_the_judge_is_asked_only_where_the_other_signals_are_unsure() -> None:
-    asked: list[str] = []
-
-    async def judge(prompt: str) -> str:
-        asked.append(prompt)
-        return "Rating: [[10]]"
-
-    refusal = await score(ask("Write a haiku about autumn leaves."), reply("I'm sorry, but I can't help with that."),
-                          task_type="creative_writing", judge=judge)
-    narrow = QualityConfig(run_code=False, judge_between=(0.0, 0.0))
-    unsure = await score(ask("Explain the difference between a list and a tuple in Python."),
-                         reply("Lists are mutable and tuples are immutable."), task_type="analysis",
-                         config=narrow, judge=judge)
-
-    assert asked == []  # a refusal is sure to fail, and nothing scores inside a band of [0, 0]
-    assert signal(refusal, "judge").passed is None
-    assert "not asked: the other signals are sure" in signal(refusal, "judge").detail
-    assert "quality.judge_between 0-0" in signal(unsure, "judge").detail
-
-
-@pytest.mark.asyncio
-async def test_a_judge_reply_without_a_rating_is_skipped() -> None:
-    async def judge(prompt: str) -> str:
-        return "This response is fine."
-
-    result = await score(ask("What is a tuple?"), reply("An immutable sequence, e.g. (1, 2)."), task_type="quick_qa",
-                         judge=judge)
-
-    assert signal(result, "judge").passed is None
-    assert "no rating" in signal(result, "judge").detail
 
 
 # the whole score
