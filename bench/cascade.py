@@ -4,12 +4,13 @@ Times what Hermes adds around the models for an `auto` request whose local
 answer is rejected: classify, identify the session, the budget status, the
 upgrade options with session impact for every allowed cloud model, the
 decision, and metering and recording the answer. The scorer is timed on its
-own by bench/scorer.py.
+own by bench/scorer.py. `--runs N` times N requests instead of 200.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -38,10 +39,10 @@ ANSWER = {"id": "x", "object": "chat.completion", "created": 0, "model": "smollm
           "choices": [{"index": 0, "message": {"role": "assistant", "content": "It looks fine."},
                        "finish_reason": "stop"}],
           "usage": {"prompt_tokens": 900, "completion_tokens": 5, "total_tokens": 905}}
-RUNS = 200
+RUNS = 200  # --runs N
 
 
-async def measure() -> list[float]:
+async def measure(runs: int) -> list[float]:
     config = load_config(REPO, {"OPENROUTER_API_KEY": "unused"})
     prices = PriceTable.from_config(config)
     with tempfile.TemporaryDirectory() as tmp:
@@ -54,9 +55,9 @@ async def measure() -> list[float]:
                             upstream=None)  # type: ignore[arg-type]  # no model is called here
         local = config.find_model("smollm2:135m")
         timings = []
-        for _ in range(RUNS):
+        for _ in range(runs):
             started = time.perf_counter()
-            request = understand(services, ChatRequest("auto", MESSAGES), {}, time.monotonic())
+            request = await understand(services, ChatRequest("auto", MESSAGES), {}, time.monotonic())
             status = await meter.budget.status()
             result = CascadeResult((Attempt(local.name, "rejected"),), Attempt(local.name, "rejected"), ANSWER)
             mean, known = await store.mean_session_turns(request.conversation.session_id)
@@ -73,10 +74,11 @@ async def measure() -> list[float]:
 
 
 def main() -> None:
-    timings = sorted(asyncio.run(measure()))
+    runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else RUNS
+    timings = sorted(asyncio.run(measure(runs)))
     p50, p99 = timings[len(timings) // 2], timings[int(len(timings) * 0.99)]
     print(f"cascade overhead, no model calls          p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   "
-          f"({RUNS} requests, 11-message conversation, 4 upgrade options)")
+          f"({runs} requests, 11-message conversation, 4 upgrade options)")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from outside the checkout with that tree first on PYTHONPATH, e.g.
 With PostgreSQL's server installed, the same run is made on a throw-away
 cluster on loopback (tests/postgres.py: fsync off, as for the tests), so
 both backends are printed side by side; `--db URL` measures a server of yours.
+`--runs N` makes N calls a backend instead of 1,000 (the tests run a few).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ REPO = Path(__file__).resolve().parent.parent
 BODY = json.loads((REPO / "tests/clients/opencode-refactor-plan.json").read_text())["body"]
 CONFIG_DIR = Path(proxy.__file__).resolve().parent.parent  # REPO, or an older tree on PYTHONPATH to compare
 USAGE = {"prompt_tokens": 6200, "completion_tokens": 380, "cost": 0.0243}
-RUNS = 1000
+RUNS = 1000  # calls a backend; --runs N
 T = TypeVar("T")
 
 
@@ -72,7 +73,7 @@ async def timed(work: Awaitable[T], into: list[float]) -> T:
     return result
 
 
-async def measure(location: str | Path) -> dict[str, list[float]]:
+async def measure(location: str | Path, runs: int) -> dict[str, list[float]]:
     config = load_config(CONFIG_DIR, {"OPENROUTER_API_KEY": "unused"})
     prices = PriceTable.from_config(config)
     timings: dict[str, list[float]] = {"start": [], "settle+record": []}
@@ -86,7 +87,7 @@ async def measure(location: str | Path) -> dict[str, list[float]]:
     services = Services(**{field.name: used.get(field.name) for field in dataclasses.fields(Services)})
     target = cloud_target(config, config.find_model("claude-3.5-sonnet"))
     headers = {"x-session-id": "bench-session"}
-    for n in range(RUNS):
+    for n in range(runs):
         request = await understand(services, turn(n % 50), headers, time.monotonic())  # sessions of 50 turns
         metered = await timed(meter.start(target, request.chat, request.task.task_type), timings["start"])
         call = _Call(Report(services, request, Plan(target, reason="bench"), metered), metered, {}, request.started)
@@ -112,21 +113,22 @@ def counting_us(litellm_model: str, runs: int = 50) -> tuple[float, float]:
     return statistics.median(whole), statistics.median(again)
 
 
-def report(backend: str, location: str | Path) -> None:
-    for phase, values in asyncio.run(measure(location)).items():
+def report(backend: str, location: str | Path, runs: int) -> None:
+    for phase, values in asyncio.run(measure(location, runs)).items():
         values.sort()
         p50, p99 = statistics.median(values), values[int(len(values) * 0.99)]
         print(f"money path on {backend:<10}, {phase:<14} p50 {p50:7.0f} us   p99 {p99:7.0f} us   "
-              f"({RUNS} cloud calls, OpenCode-sized request)")
+              f"({runs} cloud calls, OpenCode-sized request)")
 
 
 def main() -> None:
+    runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else RUNS
     if "--db" in sys.argv:
         url = sys.argv[sys.argv.index("--db") + 1]
-        report("postgresql" if url.startswith("postgres") else "sqlite", url)
+        report("postgresql" if url.startswith("postgres") else "sqlite", url, runs)
         return
     with tempfile.TemporaryDirectory() as tmp:
-        report("sqlite", Path(tmp) / "bench.db")
+        report("sqlite", Path(tmp) / "bench.db", runs)
     sys.path.insert(0, str(REPO))
     from tests.postgres import PostgresCluster, unavailable_reason
 
@@ -137,7 +139,7 @@ def main() -> None:
         cluster = PostgresCluster()
         try:
             cluster.start()
-            report("postgresql", cluster.new_database())
+            report("postgresql", cluster.new_database(), runs)
         finally:
             cluster.stop()
     whole, again = counting_us("openrouter/anthropic/claude-3.5-sonnet")
