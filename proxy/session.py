@@ -19,6 +19,7 @@ conversation whose own history holds the answer of the upgrade it accepted.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import re
@@ -184,10 +185,16 @@ def _chain(digest: str, message: dict[str, Any]) -> str:
 
 
 def _arguments(arguments: Any) -> str:
-    """A tool call's arguments in one spelling: compact JSON with sorted keys, or as they came if not JSON."""
-    if not isinstance(arguments, str):
-        return str(arguments)
+    """A tool call's arguments in one spelling (compact JSON, sorted keys, or as they came if not JSON), digested."""
+    return _spelled(arguments) if isinstance(arguments, str) else str(arguments)
+
+
+# Every turn of an agent resends all its earlier tool calls: each is read once, not once a turn
+# (40 edits in a conversation cost 260 us a request unremembered). Bounded: a few sessions' worth.
+@functools.lru_cache(maxsize=512)
+def _spelled(arguments: str) -> str:
     try:
-        return json.dumps(json.loads(arguments), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+        spelling = json.dumps(json.loads(arguments), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
     except ValueError:
-        return arguments
+        spelling = arguments
+    return hashlib.sha256(spelling.encode(errors="surrogatepass")).hexdigest()

@@ -128,6 +128,9 @@ async def test_an_agent_that_writes_a_tool_calls_arguments_out_again_stays_in_it
             "name": "Read", "arguments": '{"filepath":"other.py","limit":200}'}}]}
         elsewhere = await resolve(identify({"user-agent": "ls/JS 5.23.2"}, task + [other, result]), store, 3600)
         assert elsewhere.session_id != first.session_id  # other arguments are another answer
+        escaped = {**echoed, "tool_calls": [{"id": "call_1", "type": "function", "function": {
+            "name": "Read", "arguments": '{"filepath": "\\ud800.py"}'}}]}  # valid JSON text, a lone surrogate inside
+        assert identify({}, task + [escaped, result]).continues is not None
     finally:
         await store.close()
 
