@@ -7,6 +7,11 @@ prompts). So each attempt streams from the model, and
 
 - before it starts, is skipped when the prompt alone would take longer than
   the deadline to prefill at the speed this model was measured at;
+- while it waits for its first token (queued behind another request, or
+  reading its prompt), is given up as soon as a measurement made meanwhile
+  says the prompt cannot be read in time: OpenCode sends its title request
+  and its 7k-token agent step at once, and the title's first token is the
+  first measurement there is;
 - while it runs, is cancelled when the deadline passes (closing the stream
   stops the generation, see disconnect.py);
 - its time to first token is the prefill speed measured for the next one.
@@ -18,10 +23,11 @@ and whatever else it is doing, not on anything worth storing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from statistics import median
@@ -48,26 +54,47 @@ class TooSlow(HermesError):
         self.started = started  # False: skipped before the model was called
 
 
+# Each token of a prompt costs more the longer the prompt is (attention reads every earlier token):
+# SmolLM2-135M here read 600 tokens at 2.4 ms a token and 7,100 at 5.1 ms, about 1 + 1.9e-4 x length.
+# A model with more weight per token grows less; for the attempt's deadline, erring long is the safe way.
+GROWTH_PER_TOKEN = 1.9e-4
+
+
 @dataclass
 class LocalSpeeds:
-    """Prefill speed (prompt tokens per second) measured per local model, most recent first."""
+    """Prefill times measured per local model, most recent first, and who is waiting for the next one."""
 
     window: int = 8
-    _rates: dict[str, deque[float]] = field(default_factory=dict)
+    _measured: dict[str, deque[tuple[int, float]]] = field(default_factory=dict)
+    _waiting: dict[str, asyncio.Future[None]] = field(default_factory=dict)
 
     def prefill_rate(self, model: str) -> float | None:
-        """The median of the recent measurements, or None before the first."""
-        rates = self._rates.get(model)
-        return median(rates) if rates else None
+        """Prompt tokens a second, the median of the recent measurements, or None before the first."""
+        measured = self._measured.get(model)
+        return median(tokens / seconds for tokens, seconds in measured) if measured else None
 
     def measured(self, model: str, prompt_tokens: int, seconds: float) -> None:
         if prompt_tokens <= 0 or seconds <= 0:
             return
-        self._rates.setdefault(model, deque(maxlen=self.window)).appendleft(prompt_tokens / seconds)
+        self._measured.setdefault(model, deque(maxlen=self.window)).appendleft((prompt_tokens, seconds))
+        waiting = self._waiting.pop(model, None)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(None)
 
     def prefill_seconds(self, model: str, prompt_tokens: int) -> float | None:
-        rate = self.prefill_rate(model)
-        return None if rate is None else prompt_tokens / rate
+        """How long `prompt_tokens` would take to read: each measurement scaled to that length, the median."""
+        measured = self._measured.get(model)
+        if not measured:
+            return None
+        return median(seconds * (prompt_tokens / tokens) * (1 + GROWTH_PER_TOKEN * prompt_tokens)
+                      / (1 + GROWTH_PER_TOKEN * tokens) for tokens, seconds in measured)
+
+    def next_measurement(self, model: str) -> asyncio.Future[None]:
+        """Done when `model` is next measured (by any attempt in this process)."""
+        waiting = self._waiting.get(model)
+        if waiting is None or waiting.done():
+            waiting = self._waiting[model] = asyncio.get_running_loop().create_future()
+        return waiting
 
 
 async def generate(target: Target, chat: ChatRequest, prompt_tokens: int, deadline_s: float | None,
@@ -77,17 +104,14 @@ async def generate(target: Target, chat: ChatRequest, prompt_tokens: int, deadli
     Without a deadline only the call's own timeout (local.timeout_s) bounds it.
     """
     name = target.model.name
-    expected = speeds.prefill_seconds(name, prompt_tokens)
-    if deadline_s is not None and expected is not None and expected > deadline_s:
-        raise TooSlow(f"its {prompt_tokens}-token prompt would take ~{expected:.0f}s to read at the "
-                      f"{speeds.prefill_rate(name):.0f} tokens/s measured, more than the {deadline_s:g}s "
-                      "deadline (local.deadline_s)", started=False)
+    _check_speed(speeds, name, prompt_tokens, deadline_s, started=False)
     progress(f"{name} reading the prompt")
     started = time.monotonic()
     first_token_at: float | None = None
     try:
         async with asyncio.timeout(deadline_s):
-            async with aclosing(await upstream.stream(target, chat)) as chunks:
+            stream = await _first_token(upstream.stream(target, chat), speeds, name, prompt_tokens, deadline_s)
+            async with aclosing(stream) as chunks:
                 answer = _Assembler(name)
                 async for chunk in chunks:
                     if first_token_at is None:
@@ -101,6 +125,41 @@ async def generate(target: Target, chat: ChatRequest, prompt_tokens: int, deadli
         raise TooSlow(f"no whole answer within the {deadline_s:g}s deadline (local.deadline_s)",
                       started=True) from None
     return answer.completion()
+
+
+def _check_speed(speeds: LocalSpeeds, name: str, prompt_tokens: int, deadline_s: float | None,
+                 started: bool) -> None:
+    """TooSlow if the prompt alone would take longer than the deadline to read at the speed measured."""
+    expected = speeds.prefill_seconds(name, prompt_tokens)
+    if deadline_s is None or expected is None or expected <= deadline_s:
+        return
+    when = "measured while it waited" if started else "measured"
+    raise TooSlow(f"its {prompt_tokens}-token prompt would take ~{expected:.0f}s to read at the "
+                  f"{speeds.prefill_rate(name):.0f} tokens/s {when}, more than the {deadline_s:g}s "
+                  "deadline (local.deadline_s)", started=started)
+
+
+async def _first_token(call: Awaitable[AsyncIterator[dict[str, Any]]], speeds: LocalSpeeds, name: str,
+                       prompt_tokens: int, deadline_s: float | None) -> AsyncIterator[dict[str, Any]]:
+    """The stream, once its first chunk is in; given up (TooSlow) when a speed measured meanwhile says it is hopeless.
+
+    Giving up cancels the call, which closes its connection: the model stops, or never starts, on it.
+    """
+    if deadline_s is None:
+        return await call
+    waiting = asyncio.ensure_future(call)
+    try:
+        while not waiting.done():
+            measured = speeds.next_measurement(name)
+            await asyncio.wait((waiting, measured), return_when=asyncio.FIRST_COMPLETED)
+            if not waiting.done():
+                _check_speed(speeds, name, prompt_tokens, deadline_s, started=True)
+    except BaseException:
+        waiting.cancel()
+        with contextlib.suppress(BaseException):
+            await waiting
+        raise
+    return waiting.result()
 
 
 class _Assembler:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import pytest
@@ -30,7 +31,43 @@ async def test_a_prompt_too_long_for_the_measured_speed_is_skipped_without_calli
     with pytest.raises(TooSlow) as skipped:
         await generate(nowhere, ESSAY, prompt_tokens=3000, deadline_s=20.0, speeds=speeds)
     assert skipped.value.started is False
-    assert "3000-token prompt would take ~30s" in skipped.value.message and "100 tokens/s" in skipped.value.message
+    # 30 s at 100 tokens/s, and more: each token of a longer prompt costs more to read (GROWTH_PER_TOKEN).
+    assert "3000-token prompt would take ~40s" in skipped.value.message and "100 tokens/s" in skipped.value.message
+
+
+def test_a_long_prompt_reads_slower_per_token_than_the_short_one_measured() -> None:
+    speeds = LocalSpeeds()
+    speeds.measured("smollm2:135m", prompt_tokens=600, seconds=1.45)  # OpenCode's title request, here
+    expected = speeds.prefill_seconds("smollm2:135m", 7145)  # its agent step: 36.5 s, measured here
+    assert expected is not None and 30 < expected < 40  # not 17 s, at the title's 414 tokens/s
+
+
+@pytest.mark.asyncio
+async def test_an_attempt_still_waiting_gives_up_once_a_speed_measured_meanwhile_says_it_is_hopeless(
+    make_config: Callable[..., Config]
+) -> None:
+    """OpenCode's title and agent step come at once: the step must not wait out its deadline behind the title."""
+    target, speeds = local_target(make_config()), LocalSpeeds()
+    busy = asyncio.ensure_future(generate(target, ESSAY, prompt_tokens=20, deadline_s=None, speeds=LocalSpeeds()))
+    try:
+        await asyncio.sleep(0.5)  # the essay holds the model; the next request queues behind it
+        short = ChatRequest("smollm2:135m", ROME, params={"max_tokens": 4, "temperature": 0})
+        step = asyncio.ensure_future(generate(target, short, prompt_tokens=8000, deadline_s=20.0, speeds=speeds))
+        await asyncio.sleep(0.2)
+        assert not step.done()  # no speed known yet: it was let in, and waits for the model
+        speeds.measured("smollm2:135m", prompt_tokens=600, seconds=1.5)  # the title's first token
+        with pytest.raises(TooSlow) as gave_up:
+            await step
+        assert gave_up.value.started is True
+        assert "8000-token prompt would take" in gave_up.value.message
+        assert "tokens/s measured while it waited, more than the 20s deadline" in gave_up.value.message
+    finally:
+        busy.cancel()
+        await asyncio.gather(busy, return_exceptions=True)
+    # Giving up closed its connection: the model answers the next request.
+    answer = await generate(target, ChatRequest("smollm2:135m", ROME, params={"max_tokens": 4, "temperature": 0}),
+                            prompt_tokens=10, deadline_s=None, speeds=LocalSpeeds())
+    assert answer["choices"][0]["message"]["content"]
 
 
 @pytest.mark.asyncio
