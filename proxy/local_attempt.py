@@ -23,12 +23,11 @@ and whatever else it is doing, not on anything worth storing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
 from statistics import median
 from typing import Any
@@ -156,8 +155,9 @@ async def _first_token(call: Awaitable[AsyncIterator[dict[str, Any]]], speeds: L
                 _check_speed(speeds, name, prompt_tokens, deadline_s, started=True)
     except BaseException:
         waiting.cancel()
-        with contextlib.suppress(BaseException):
-            await waiting
+        with suppress(BaseException):
+            stream = await waiting
+            await stream.aclose()  # type: ignore[attr-defined]  # its first chunk came in as it was given up
         raise
     return waiting.result()
 
