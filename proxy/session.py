@@ -195,6 +195,6 @@ def _arguments(arguments: Any) -> str:
 def _spelled(arguments: str) -> str:
     try:
         spelling = json.dumps(json.loads(arguments), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past what the parser will follow
         spelling = arguments
     return hashlib.sha256(spelling.encode(errors="surrogatepass")).hexdigest()

@@ -131,6 +131,9 @@ async def test_an_agent_that_writes_a_tool_calls_arguments_out_again_stays_in_it
         escaped = {**echoed, "tool_calls": [{"id": "call_1", "type": "function", "function": {
             "name": "Read", "arguments": '{"filepath": "\\ud800.py"}'}}]}  # valid JSON text, a lone surrogate inside
         assert identify({}, task + [escaped, result]).continues is not None
+        nested = {**echoed, "tool_calls": [{"id": "call_1", "type": "function", "function": {
+            "name": "Read", "arguments": "[" * 100_000 + "]" * 100_000}}]}  # deeper than json.loads follows
+        assert identify({}, task + [nested, result]).continues is not None  # a digest, never a 500
     finally:
         await store.close()
 
