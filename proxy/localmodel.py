@@ -120,6 +120,7 @@ class EmbeddedModel:
     def _pieces(self, chunks: Iterator[Any], cancel: threading.Event) -> Pieces:
         self.calls += 1
         reason = "stop"
+        whole = False
         try:
             for chunk in chunks:
                 choice = chunk["choices"][0]
@@ -128,11 +129,15 @@ class EmbeddedModel:
                     yield piece
                 reason = choice.get("finish_reason") or reason
                 if cancel.is_set():
-                    self.cancelled += 1
                     return
+            whole = True
         except ValueError as exc:  # llama.cpp's "Requested tokens (N) exceed context window"
             raise ContextTooLong(str(exc)) from None
         finally:
+            # Stopped early for a client that left: here between two tokens, or closed by its reader
+            # while a piece was on its way (disconnect.py cancels the reader as it sets `cancel`).
+            if not whole and cancel.is_set():
+                self.cancelled += 1
             chunks.close()  # type: ignore[attr-defined]  # llama-cpp's streams are generators
         yield Finished("length" if reason == "length" else "stop")
 
