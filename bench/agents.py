@@ -44,7 +44,7 @@ from bench.agents_clients import (
     install,
 )
 from bench.agents_servers import Edit, ScriptedCloud, Served, Tap
-from proxy.embedded import free_port
+from proxy.localmodel.embedded import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 GAVE_UP = ("timed out", "timeout", "aborted", "econnreset", "socket hang up", "premature close")
@@ -62,7 +62,7 @@ def start_hermes(src: Path, work: Path, cloud_url: str) -> tuple[subprocess.Pope
             "OPENROUTER_API_KEY": "test", "OPENROUTER_API_BASE": f"{cloud_url}/api/v1"}
     started = time.monotonic()
     log = open(work / "hermes.log", "wb")  # noqa: SIM115 - the child keeps it
-    process = subprocess.Popen([sys.executable, "-c", "from proxy.cli import cli; cli()", "serve",
+    process = subprocess.Popen([sys.executable, "-c", "from proxy.cli.main import cli; cli()", "serve",
                                 "--config-dir", str(src)], cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
     url = f"http://127.0.0.1:{port}"

@@ -15,19 +15,20 @@ import tempfile
 import time
 from pathlib import Path
 
-from proxy.budget import Budget
-from proxy.cascade import Attempt, CascadeResult, Plan, decide, local_target
-from proxy.classify import Classifier
+from proxy.chat import ChatRequest
 from proxy.config import load_config
-from proxy.local_attempt import LocalSpeeds
-from proxy.meter import Meter
-from proxy.openai_api import ChatRequest
-from proxy.pipeline import Services, _Call, understand
-from proxy.preferences import Preferences
-from proxy.pricing import PriceTable
-from proxy.session import remaining_turns
-from proxy.store import Store
-from proxy.upgrade import upgrade_options
+from proxy.money.budget import Budget
+from proxy.money.meter import Meter
+from proxy.money.preferences import Preferences
+from proxy.money.pricing import PriceTable
+from proxy.pipeline.cascade import Attempt, CascadeResult, Plan, decide, local_target
+from proxy.pipeline.classify import Classifier
+from proxy.pipeline.local_attempt import LocalSpeeds
+from proxy.pipeline.services import Services
+from proxy.pipeline.session import remaining_turns
+from proxy.pipeline.steps import _Call, understand
+from proxy.pipeline.upgrade import upgrade_options
+from proxy.storage.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 MESSAGES = [{"role": "system", "content": "You are a coding agent. Follow the rules. " * 60}]

@@ -36,17 +36,19 @@ from pathlib import Path
 from typing import TypeVar
 
 import proxy
-from proxy.budget import Budget
-from proxy.cascade import Plan, cloud_target
-from proxy.classify import Classifier
+from proxy.chat import ChatRequest
 from proxy.config import load_config
-from proxy.estimate import count_input_tokens
-from proxy.meter import Meter
-from proxy.openai_api import ChatRequest
-from proxy.pipeline import Report, Services, _Call, understand
-from proxy.preferences import Preferences
-from proxy.pricing import PriceTable
-from proxy.store import Store
+from proxy.money.budget import Budget
+from proxy.money.estimate import count_input_tokens
+from proxy.money.meter import Meter
+from proxy.money.preferences import Preferences
+from proxy.money.pricing import PriceTable
+from proxy.pipeline.cascade import Plan, cloud_target
+from proxy.pipeline.classify import Classifier
+from proxy.pipeline.report import Report
+from proxy.pipeline.services import Services
+from proxy.pipeline.steps import _Call, understand
+from proxy.storage.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 BODY = json.loads((REPO / "tests/clients/opencode-refactor-plan.json").read_text())["body"]

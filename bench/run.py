@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from proxy.embedded import free_port
+from proxy.localmodel.embedded import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 PROMPT = [{"role": "user", "content": "Write a Python function that reverses a string, with a docstring."}]

@@ -12,9 +12,9 @@ import asyncio
 import time
 
 from proxy.config_schema import QualityConfig
-from proxy.quality import score_answer
-from proxy.sandbox import sandbox_status
-from proxy.scorer_eval import DEFAULT_DATA, MATHS_DATA, PROSE_DATA, load_items, load_prose, prose_items
+from proxy.judgment.quality import score_answer
+from proxy.judgment.sandbox import sandbox_status
+from proxy.judgment.scorer_eval import DEFAULT_DATA, MATHS_DATA, PROSE_DATA, load_items, load_prose, prose_items
 
 ITEMS = 50
 

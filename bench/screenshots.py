@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/screenshots.py
 
-Runs the dashboard's browser tests (tests/test_dashboard.py) with
+Runs the dashboard's browser tests (tests/edge/test_dashboard_page.py) with
 DOCS_SCREENSHOTS=1, so each writes the picture it checked: docs/dashboard.png
 (two weeks of history, then real requests), docs/dashboard-detail.png (a
 request opened: its cascade and decision) and docs/dashboard-offline.png
@@ -24,7 +24,7 @@ TESTS = ("test_dashboard_screenshot_with_two_weeks_of_history or test_dashboard_
 
 def main() -> int:
     env = os.environ | {"DOCS_SCREENSHOTS": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    command = [sys.executable, "-m", "pytest", "tests/test_dashboard.py", "-q", "-p", "no:cacheprovider",
+    command = [sys.executable, "-m", "pytest", "tests/edge/test_dashboard_page.py", "-q", "-p", "no:cacheprovider",
                "-k", TESTS]
     result = subprocess.run(command, cwd=REPO, env=env, check=False)
     if result.returncode == 0:

@@ -1,6 +1,6 @@
-"""Fit the quality scorer's weights on labelled answers and write proxy/scorer_weights.json.
+"""Fit the quality scorer's weights on labelled answers and write proxy/judgment/scorer_weights.json.
 
-The scorer is a logistic model over its signals (proxy/quality.py): each
+The scorer is a logistic model over its signals (proxy/judgment/quality.py): each
 signal's value v in [-1, 1] pulls the logit by `pass` x v when v > 0 and by
 `fail` x v when v < 0. This script computes every item's signals with the real
 scorer (sandbox and all), then fits the weights by maximum a posteriori
@@ -49,11 +49,24 @@ from pathlib import Path
 import numpy as np
 
 from proxy.config_schema import QualityConfig
-from proxy.database import describe
-from proxy.quality import SIGNALS, WEIGHTS_FILE, Evidence, ScorerWeights, combine
-from proxy.scorer_eval import (DEFAULT_DATA, HELD_OUT, MATHS_DATA, PROSE_DATA, auroc, evaluate_maths, evaluate_prose,
-                               within_instruction_ranks,
-                               gather_all, is_code_item, load_items, load_prose, mean_absolute_error, prose_items)
+from proxy.judgment.quality import SIGNALS, WEIGHTS_FILE, Evidence, ScorerWeights, combine
+from proxy.judgment.scorer_eval import (
+    DEFAULT_DATA,
+    HELD_OUT,
+    MATHS_DATA,
+    PROSE_DATA,
+    auroc,
+    evaluate_maths,
+    evaluate_prose,
+    gather_all,
+    is_code_item,
+    load_items,
+    load_prose,
+    mean_absolute_error,
+    prose_items,
+    within_instruction_ranks,
+)
+from proxy.storage.database import describe
 
 # Reasoned starting points, in logit units, before any data. A signal with no
 # data stays here. `pass` applies to good evidence (code runs, tools validate,
@@ -138,7 +151,8 @@ def fit(x: np.ndarray, y: np.ndarray, frozen: np.ndarray | None = None, start: n
 
 def recorded_outcomes(location: str) -> tuple[list[tuple[Evidence, ...]], list[float]]:
     """The local answers in a Hermes database whose next turn gave a verdict: their signals, and 1 or 0."""
-    from proxy.database import is_postgres, open_database
+    from proxy.config import is_postgres
+    from proxy.storage.backends import open_database
 
     async def read() -> list[dict]:
         db = await open_database(location if is_postgres(location) else Path(location))
@@ -229,7 +243,7 @@ def main() -> None:
     signals = {name: {side: getattr(weights, "on_" + side)[name] for side in ("pass", "fail")
                       if side in PRIORS[name] or "both" in PRIORS[name]} for name in SIGNALS}
     data = {
-        "about": "Weights of the quality scorer's logistic model (proxy/quality.py); written by evals/calibrate.py.",
+        "about": "Weights of the quality scorer's logistic model (proxy/judgment/quality.py); written by evals/calibrate.py.",
         "intercept": weights.intercept,
         "signals": signals,
         "calibration": {

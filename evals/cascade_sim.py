@@ -27,8 +27,8 @@ import random
 from collections.abc import Sequence
 
 from proxy.config_schema import QualityConfig
-from proxy.quality import combine, load_weights
-from proxy.scorer_eval import HELD_OUT, MATHS_DATA, PROSE_DATA, gather_all, load_items, load_prose, prose_items
+from proxy.judgment.quality import combine, load_weights
+from proxy.judgment.scorer_eval import HELD_OUT, MATHS_DATA, PROSE_DATA, gather_all, load_items, load_prose, prose_items
 
 SHARES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 

@@ -1,4 +1,4 @@
-"""Fit the prose model (proxy/prose.py) on AlpacaEval preferences and write proxy/prose_weights.json.
+"""Fit the prose model (proxy/judgment/prose.py) on AlpacaEval preferences and write proxy/judgment/prose_weights.json.
 
 Data: evals/alpaca_eval_prose.jsonl.gz (evals/make_prose_set.py), answers of
 16 models to the 805 AlpacaEval instructions, each with GPT-4 Turbo's
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from proxy.prose import WEIGHTS_FILE, features
+from proxy.judgment.prose import WEIGHTS_FILE, features
 
 NAMES = list(features("What is 2 + 2?", "4."))
 
@@ -197,7 +197,7 @@ def main() -> None:
     for k in order:
         print(f"  {names[k]:20} {model['coef'][k]:+.3f}")
     data = {
-        "about": "The prose model of proxy/prose.py (standardised features, linear logit); written by "
+        "about": "The prose model of proxy/judgment/prose.py (standardised features, linear logit); written by "
                  "evals/fit_prose.py.",
         "model": {"features": names, "mean": _rounded(model["mean"]), "scale": _rounded(model["scale"]),
                   "coef": _rounded(model["coef"]), "intercept": round(model["intercept"], 4),

@@ -1,6 +1,6 @@
 """The quality scorer on the JavaScript labelled set (evals/js_labelled.jsonl): held-out AUROC and the rest.
 
-`hermes eval-scorer` can report the same through proxy.scorer_eval.evaluate,
+`hermes eval-scorer` can report the same through proxy.judgment.scorer_eval.evaluate,
 which takes any labelled file: `evaluate(DEFAULT_DATA.with_name("js_labelled.jsonl"), config)`.
 Where node (or the sandbox) is missing, code_run is skipped on every item and
 the figures say nothing about JavaScript execution: `js_report` says so.
@@ -14,8 +14,8 @@ import argparse
 from pathlib import Path
 
 from proxy.config_schema import QualityConfig
-from proxy.sandbox import node_status
-from proxy.scorer_eval import HELD_OUT, EvalReport, evaluate, format_report
+from proxy.judgment.sandbox import node_status
+from proxy.judgment.scorer_eval import HELD_OUT, EvalReport, evaluate, format_report
 
 JS_DATA = Path(__file__).resolve().parent / "js_labelled.jsonl"
 

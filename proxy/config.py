@@ -1,6 +1,6 @@
 """Load `routing_rules.yaml` and `budgets.yaml` once into typed, frozen objects.
 
-Only this module (and `cli.py`) reads files and environment variables for
+Only this module (and the `cli/` package) reads files and environment variables for
 configuration; everything downstream receives a `Config`. A mistake stops
 start-up with one line naming the file, the key and what was expected.
 """
@@ -19,7 +19,6 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from proxy.config_schema import BudgetConfig, RoutingConfig
-from proxy.database import is_postgres
 from proxy.errors import ConfigError
 
 ROUTING_FILE = "routing_rules.yaml"
@@ -27,6 +26,13 @@ BUDGETS_FILE = "budgets.yaml"
 
 # Model names a client may send that pick a route rather than a model.
 ROUTE_NAMES = ("auto", "local", "cloud")
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres(location: str | Path) -> bool:
+    """Whether a database location (HERMES_DB, `server.database`) is a PostgreSQL URL rather than a SQLite file."""
+    return isinstance(location, str) and location.startswith(POSTGRES_SCHEMES)
 
 
 class Secret:

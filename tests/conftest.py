@@ -26,10 +26,10 @@ import pytest
 import uvicorn
 import yaml
 
-from proxy.app import create_app
 from proxy.config import BUDGETS_FILE, ROUTING_FILE, Config, load_config
-from proxy.localmodel import EmbeddedModel
-from proxy.localmodel_server import create_local_model_app
+from proxy.edge.app import create_app
+from proxy.localmodel.model import EmbeddedModel
+from proxy.localmodel.server import create_local_model_app
 from tests.openrouter_stub import OpenRouterStub
 from tests.postgres import PostgresCluster, unavailable_reason
 
@@ -75,7 +75,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     `database` (directly or through `make_config`), except those about SQLite's own file mechanics."""
     if TEST_BACKEND != "postgresql":
         return
-    skip = pytest.mark.skip(reason="about SQLite's own file mechanics; PostgreSQL's are in tests/test_postgres.py")
+    skip = pytest.mark.skip(reason="about SQLite's own file mechanics; PostgreSQL's are in tests/storage/test_postgres.py")
     kept = [item for item in items if "database" in getattr(item, "fixturenames", ())]
     config.hook.pytest_deselected(items=[item for item in items if item not in kept])
     items[:] = kept

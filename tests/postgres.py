@@ -87,7 +87,7 @@ class PostgresCluster:
         return self.url(name)
 
     async def _make_template(self) -> None:
-        from proxy.store import Store
+        from proxy.storage.store import Store
 
         await self._admin(f"CREATE DATABASE {TEMPLATE}")
         store = await Store.open(self.url(TEMPLATE))
@@ -115,7 +115,7 @@ def query(location: str | Path, sql: str, params: tuple[Any, ...] = ()) -> list[
     Written in SQLite's spelling (`?` placeholders), as store.py's statements are.
     """
     async def run() -> list[dict[str, Any]]:
-        from proxy.database import open_database
+        from proxy.storage.backends import open_database
 
         database = await open_database(location)
         try:

@@ -1,0 +1,327 @@
+"""Maths and reasoning answers: recompute the arithmetic they show, and find the one answer they give.
+
+A worked answer to a word problem shows its sums ("3 * 4 = 12", "$1,200 - $300
+= $900") and ends on an answer ("The answer is 42", "#### 42", \\boxed{42}).
+Small models go wrong in ways these catch cheaply: a step whose result is
+simply false, a final answer that no step produced, no answer at all, or two
+that disagree. Every stated equation is recomputed exactly (fractions, not
+floats, so 0.1 + 0.2 = 0.3 holds), allowing the rounding its result shows.
+Where two local samples answer the same question, `check_agreement` compares their
+final answers: agreement is a strong sign the answer is right (self-consistency;
+"LLM cascades with mixture of thought representations", Yue et al. 2024).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from proxy.judgment.verdict import Verdict
+
+MAX_EQUATIONS = 60  # enough for any worked answer; bounds the cost of a pathological one
+# A number as answers write it: -$1,234.50, 12%, 3.5, 1/2 is two numbers and a division.
+NUM = r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?|-?\.\d+"
+NUMBER = re.compile(rf"(?<![\w.])(?:{NUM})(?![\w])")
+# Left of "=": an arithmetic expression (numbers, operators, brackets), at least one operator between numbers.
+EXPRESSION = re.compile(rf"(?:[(\s]*(?:{NUM})\s*%?[)\s]*(?:[-+*/^]\s*))+[(\s]*(?:{NUM})\s*%?[)\s]*$")
+RESULT = re.compile(rf"^\s*(?P<approx>≈|~|about|approximately|roughly)?\s*(?P<value>(?:{NUM}))\s*(?P<percent>%?)")
+CHAIN_REST = re.compile(rf"^\s*(?:{NUM})\s*%?\s*(?P<rest>[-+*/^].*)$")
+ANSWER_MARKERS = (
+    re.compile(rf"####\s*\$?\s*(?P<value>{NUM})"),
+    re.compile(rf"\\boxed\{{\s*\\?\$?\s*(?P<value>{NUM})"),
+    re.compile(rf"\b(?:the\s+)?(?:final\s+)?answer\s*(?:is|:|=)\s*:?\s*\**\s*\$?\s*(?P<value>{NUM})", re.IGNORECASE),
+)
+CONCLUSION = re.compile(r"^\s*(?:so|thus|therefore|hence|in total|altogether|overall|finally)\b", re.IGNORECASE)
+# A maths question: numbers to work with and a quantity to find.
+MATHS_ASK = re.compile(
+    r"\b(how (?:many|much|far|long|old|fast)|what (?:is|was|will be) the (?:total|sum|difference|product|"
+    r"average|mean|cost|price|value|percentage|number|area|perimeter|remainder)|calculate|compute|solve|"
+    r"evaluate|what percent|how much money)\b|[0-9)]\s*[-+*/×÷^]\s*[0-9(]",
+    re.IGNORECASE,
+)
+CODE_IN_TASK = re.compile(r"```|^\s*(?:def|class|function|import)\s", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Equation:
+    """One `expression = result` the answer states, and whether it holds."""
+
+    text: str
+    value: Fraction  # the expression, recomputed
+    stated: Fraction
+    holds: bool
+
+
+@dataclass(frozen=True)
+class FinalAnswer:
+    """The answer an answer gives: `value` when it gives one clear one, else None and why."""
+
+    value: Fraction | None
+    candidates: tuple[Fraction, ...]  # every distinct answer it announces
+    how: str  # "marked" (#### / \\boxed / "the answer is"), "last line", "conflicting" or "none"
+
+
+def verdicts(task: str, text: str, finish_reason: str | None, peers: Sequence[str] = ()) -> dict[str, Verdict]:
+    """The arithmetic, final_answer and consistency signals of an answer `text` to `task`.
+
+    `peers` are other samples' answers to the same request (self-consistency); none, and that signal is skipped.
+    """
+    stated = equations(text)
+    maths_task = is_maths_task(task)
+    return {
+        "arithmetic": check_arithmetic(stated),
+        "final_answer": check_final_answer(task, text, finish_reason, stated) if maths_task else
+        Verdict(None, "not a maths question"),
+        "consistency": check_agreement(text, peers) if maths_task else Verdict(None, "not a maths question"),
+    }
+
+
+def check_arithmetic(stated: list[Equation]) -> Verdict:
+    """Every equation the answer states, recomputed: any false one is a wrong step."""
+    if not stated:
+        return Verdict(None, "no arithmetic stated")
+    wrong = [e for e in stated if not e.holds]
+    if wrong:
+        brief = f"{len(wrong)}/{len(stated)} wrong"
+        return Verdict(-(0.5 + 0.5 * len(wrong) / len(stated)),
+                       f"{wrong[0].text} is wrong: it makes {_shown(wrong[0].value)} ({brief})", brief)
+    # Credit grows with the checked steps and saturates: 1 gives 0.5, 3 give 0.88.
+    return Verdict(1 - 0.5 ** len(stated), f"{len(stated)} equation(s) recomputed, all hold", f"{len(stated)} hold")
+
+
+def check_final_answer(task: str, text: str, finish_reason: str | None, stated: list[Equation]) -> Verdict:
+    """One clear final answer, and one the working shows how it was reached."""
+    final = final_answer(text)
+    if final.how == "conflicting":
+        shown = ", ".join(_shown(v) for v in final.candidates)
+        return Verdict(-1.0, f"conflicting final answers: {shown}", "conflicting")
+    if final.value is None or (finish_reason == "length" and final.how != "marked"):
+        why = "cut off (finish_reason=length) before it" if final.value is not None else "none found"
+        return Verdict(-1.0, f"no final answer: {why}", "none")
+    value = _shown(final.value)
+    results = {e.stated for e in stated} | {e.value for e in stated if e.holds}
+    if stated and (final.value in results or final.value / 100 in results):
+        return Verdict(1.0, f"final answer {value}, the result of its working", value)
+    if stated:
+        return Verdict(-0.6, f"final answer {value} is not the result of any step it shows", "unsupported")
+    if final.value in {parse_number(n) for n in NUMBER.findall(task)}:
+        return Verdict(-0.3, f"final answer {value} only repeats a number of the question, with no working", value)
+    return Verdict(0.3, f"final answer {value}, no working shown", value)
+
+
+def check_agreement(text: str, peers: Sequence[str]) -> Verdict:
+    """Whether other samples' final answers agree with this one's."""
+    if not peers:
+        return Verdict(None, "no other sample to compare (cascade.self_consistency_samples: 0)")
+    mine = final_answer(text).value
+    theirs = [final_answer(peer).value for peer in peers]
+    if mine is None or all(v is None for v in theirs):
+        return Verdict(None, "a sample has no final answer to compare")
+    agree = sum(1 for v in theirs if v == mine)
+    brief = f"{agree}/{len(theirs)} agree"
+    return Verdict(2 * agree / len(theirs) - 1, f"{brief} on the final answer {_shown(mine)}", brief)
+
+
+def _shown(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else f"{float(value):.6g}"
+
+
+def is_maths_task(task: str) -> bool:
+    """A task with at least two numbers and a quantity to find, not a coding task."""
+    if CODE_IN_TASK.search(task):
+        return False
+    return len(NUMBER.findall(task)) >= 2 and bool(MATHS_ASK.search(task))
+
+
+def parse_number(text: str) -> Fraction:
+    """A number as written ("1,234.5", "-3", ".5") as an exact fraction."""
+    return Fraction(text.replace(",", ""))
+
+
+def equations(text: str) -> list[Equation]:
+    """Every arithmetic `a op b = c` the answer's prose states, code blocks excepted.
+
+    Chains count link by link: "3 * 4 = 12 + 5 = 17" states 3 * 4 = 12 and 12 + 5 = 17.
+    """
+    found: list[Equation] = []
+    for line in _normalised_lines(text):
+        parts = line.split("=")
+        for left, right in zip(parts, parts[1:]):
+            expression = EXPRESSION.search(left)
+            result = RESULT.match(right)
+            if not expression or not result or not re.search(r"\d\s*%?[)\s]*[-+*/^]", expression.group(0)):
+                continue
+            if re.match(r"\s*[\d.,]+\s*(?:remainder|r\b|with)", right, re.IGNORECASE):
+                continue  # "7 / 2 = 3 remainder 1": a whole-number division, stated as such
+            written = _balanced(expression.group(0))
+            value = evaluate(written)
+            if value is None:
+                continue
+            stated = parse_number(result.group("value"))
+            if result.group("percent") and not written.rstrip().endswith("%"):
+                # "45 / 60 * 100 = 75%" states 75; "0.75 = 75%" is a conversion, taken as 0.75 when it fits.
+                stated = stated if _close(value, stated, result.group("value")) else stated / 100
+            holds = _close(value, stated, result.group("value"), bool(result.group("approx")))
+            if not holds and CHAIN_REST.match(right):
+                # "2 * (3 + 4) = 2 * 7 = 14": the next link is an expression of the same value
+                chained = evaluate(_balanced(right))
+                holds = chained is not None and chained == value
+            if not holds and "%" in written:
+                # "100 - 20% = 80": a percentage of what it follows
+                relative = evaluate(re.sub(rf"({NUM})\s*([-+])\s*({NUM})\s*%", r"\1*(1\2\3/100)", written))
+                holds = relative is not None and _close(relative, stated, result.group("value"))
+            if not holds and result.group("percent") and "%" in written:
+                # "90% + 92% = 182%": percentages on both sides, the result in percent
+                holds = _close(value * 100, stated, result.group("value"))
+            found.append(Equation(f"{written.strip()} = {result.group(0).strip()}", value, stated, holds))
+            if len(found) >= MAX_EQUATIONS:
+                return found
+    return found
+
+
+def evaluate(expression: str) -> Fraction | None:
+    """The exact value of an arithmetic expression (+ - * / ^, brackets, n% as n/100), None if it is not one."""
+    tokens = re.findall(rf"{NUM}|[-+*/^()%]", expression.replace(" ", ""))
+    if "".join(tokens) != expression.replace(" ", ""):
+        return None
+    try:
+        value, rest = _sum(_fix_signs(tokens))
+    except (ValueError, ZeroDivisionError, IndexError, OverflowError):
+        return None
+    return value if not rest else None
+
+
+def final_answer(text: str) -> FinalAnswer:
+    """The one answer `text` arrives at: its marked answers, else the number its last line concludes with."""
+    prose = _without_code(text)
+    marked: list[Fraction] = []
+    for marker in ANSWER_MARKERS:
+        marked += [parse_number(m.group("value")) for m in marker.finditer(prose)]
+    if marked:
+        distinct = tuple(dict.fromkeys(marked))
+        if len(distinct) > 1 and marked[-1] != _last_conclusion(prose):
+            return FinalAnswer(None, distinct, "conflicting")
+        return FinalAnswer(marked[-1], distinct, "marked")
+    concluded = _last_conclusion(prose)
+    if concluded is not None:
+        return FinalAnswer(concluded, (concluded,), "last line")
+    return FinalAnswer(None, (), "none")
+
+
+def _last_conclusion(prose: str) -> Fraction | None:
+    """The last number of the last line that has one, if that line is among the answer's final two."""
+    lines = [line for line in prose.splitlines() if line.strip()]
+    for back, line in enumerate(reversed(lines[-2:])):
+        numbers = NUMBER.findall(_normalise(line))
+        if numbers:
+            if back == 1 and not CONCLUSION.search(line):
+                return None  # the last line moved on (a question, an offer, more work) and the one before is no conclusion
+            return parse_number(numbers[-1])
+    return None
+
+
+def _without_code(text: str) -> str:
+    return re.sub(r"```.*?(?:```|\Z)", " ", text, flags=re.DOTALL)
+
+
+def _normalise(line: str) -> str:
+    """Money, LaTeX and unicode operators as plain arithmetic; unit words between a number and an operator dropped."""
+    line = re.sub(r"<<([^<>]*)>>", r" \1 ", line)  # GSM8K's calculator annotations
+    line = re.sub(r"\\frac\{([^{}]+)\}\{([^{}]+)\}", r"((\1)/(\2))", line)
+    line = re.sub(r"\\(?:times|cdot)|[×·∙]", "*", line)
+    line = re.sub(r"\\div|÷|∕", "/", line)
+    line = line.replace("−", "-").replace("–", "-").replace("\\%", "%")
+    line = re.sub(r"\\[,!;]|\\left|\\right|\\text\{[^{}]*\}|\\?\$|[€£]", " ", line)
+    line = re.sub(r"\\[\[\]()]", " ", line)
+    line = re.sub(r"(?<=\d)\s*\*\*\s*(?=\d)", "^", line)  # Python's power
+    line = re.sub(r"(?<=[\d)%])\s+[xX]\s+(?=[\d(])", " * ", line)
+    line = re.sub(r"\*\*", " ", line)  # markdown bold around numbers
+    # "5 apples + 3 apples = 8" -> "5 + 3 = 8"; "3 hours * 60 minutes/hour" -> "3 * 60"
+    line = re.sub(rf"(?<![\w.])({NUM})(\s*%)?(?:\s+[A-Za-z][A-Za-z'/-]*){{1,3}}(?=\s*[-+*/=])",
+                  lambda m: m.group(1) + (m.group(2) or ""), line)
+    return line
+
+
+def _normalised_lines(text: str) -> list[str]:
+    """The answer's lines that state equations, a line opening with "=" joined to the one before it."""
+    joined: list[str] = []
+    for line in _without_code(text).splitlines():
+        line = line.replace("==", "=").replace(":=", "=")
+        if joined and line.lstrip().startswith("="):
+            joined[-1] += " " + line.strip()
+        else:
+            joined.append(line)
+    return [_normalise(line) for line in joined if "=" in line and re.search(r"\d", line)]
+
+
+def _balanced(expression: str) -> str:
+    """The expression without the opening brackets of the prose around it: "(3 * 4" -> "3 * 4"."""
+    while expression.count("(") > expression.count(")"):
+        expression = expression.replace("(", " ", 1)
+    return expression
+
+
+def _close(value: Fraction, stated: Fraction, written: str, approximate: bool = False) -> bool:
+    """Whether `stated` (as `written`) is `value`, rounded or cut to the decimals it shows."""
+    if value == stated:
+        return True
+    decimals = len(written.split(".")[1]) if "." in written else 0
+    unit = Fraction(1, 10 ** decimals)
+    if abs(value - stated) <= unit / 2 or (decimals and abs(value - stated) < unit):
+        return decimals > 0 or approximate or abs(value - stated) < Fraction(1, 10**6)
+    return approximate and value != 0 and abs(value - stated) / abs(value) <= Fraction(1, 100)
+
+
+def _fix_signs(tokens: list[str]) -> list[str]:
+    """Split "5-3" read as [5, -3] back into 5 - 3: a signed number right after a value is a subtraction."""
+    fixed: list[str] = []
+    for token in tokens:
+        if token.startswith("-") and len(token) > 1 and fixed and (fixed[-1][-1].isdigit() or fixed[-1] in ")%"):
+            fixed += ["-", token[1:]]
+        else:
+            fixed.append(token)
+    return fixed
+
+
+def _sum(tokens: list[str]) -> tuple[Fraction, list[str]]:
+    value, tokens = _product(tokens)
+    while tokens and tokens[0] in "+-":
+        op, (right, tokens) = tokens[0], _product(tokens[1:])
+        value = value + right if op == "+" else value - right
+    return value, tokens
+
+
+def _product(tokens: list[str]) -> tuple[Fraction, list[str]]:
+    value, tokens = _power(tokens)
+    while tokens and tokens[0] in "*/":
+        op, (right, tokens) = tokens[0], _power(tokens[1:])
+        value = value * right if op == "*" else value / right
+    return value, tokens
+
+
+def _power(tokens: list[str]) -> tuple[Fraction, list[str]]:
+    base, tokens = _atom(tokens)
+    if tokens and tokens[0] == "^":
+        exponent, tokens = _power(tokens[1:])
+        if exponent.denominator != 1 or abs(exponent) > 64:
+            raise ValueError("not a small whole exponent")
+        return base ** int(exponent), tokens
+    return base, tokens
+
+
+def _atom(tokens: list[str]) -> tuple[Fraction, list[str]]:
+    if tokens[0] == "(":
+        value, rest = _sum(tokens[1:])
+        if not rest or rest[0] != ")":
+            raise ValueError("unbalanced bracket")
+        rest = rest[1:]
+    elif tokens[0] == "-":
+        value, rest = _atom(tokens[1:])
+        value = -value
+    else:
+        value, rest = parse_number(tokens[0]), tokens[1:]
+    if rest and rest[0] == "%":
+        value, rest = value / 100, rest[1:]
+    return value, rest

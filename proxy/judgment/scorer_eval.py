@@ -1,0 +1,353 @@
+"""How well the quality scorer separates good answers from bad: AUROC and MAE on labelled data.
+
+The data (evals/humaneval_labelled.jsonl, built by evals/make_humaneval_set.py)
+holds chat answers with a `passed` label and a 0-10 reference `grade` from
+running real tests. AUROC says how well the score ranks passing answers above
+failing ones (0.5 is chance); MAE is the mean distance, in points, between the
+score and the reference grade. `hermes eval-scorer` prints `format_report`.
+
+Beside it, on their held-out splits only: maths answers with known answers
+(evals/maths_labelled.jsonl, evals/make_maths_set.py), by AUROC; and AlpacaEval
+answers with GPT-4 Turbo's preferences (evals/alpaca_eval_prose.jsonl.gz), by
+pairwise accuracy (of two answers to one instruction that GPT-4 told apart,
+how often the score orders them alike) and Spearman, with answer length alone
+and random scores beside them: length is the baseline a prose scorer must beat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import os
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from proxy.config_schema import QualityConfig
+from proxy.judgment import code_blocks
+from proxy.judgment.quality import (
+    RUN_CODE_OFF,
+    Evidence,
+    QualityScore,
+    ScorerWeights,
+    combine,
+    gather_evidence,
+    load_weights,
+)
+from proxy.judgment.sandbox import node_status, sandbox_status
+
+EVALS = Path(__file__).resolve().parents[2] / "evals"
+DEFAULT_DATA = EVALS / "humaneval_labelled.jsonl"
+PROSE_DATA = EVALS / "alpaca_eval_prose.jsonl.gz"
+MATHS_DATA = EVALS / "maths_labelled.jsonl"
+JS_DATA = EVALS / "js_labelled.jsonl"
+HELD_OUT = "test"  # the `split` of items calibration never saw
+PAIR_MARGIN = 0.1  # preferences closer than this are within the judge's noise (1.0000001 against 1.00004)
+PROSE_TASK_TYPE = "conversation"  # what the shipped rules give a request no rule matches
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The scorer against the labels on one group of items; None where the group cannot say."""
+
+    group: str
+    items: int
+    passing: int
+    auroc: float | None  # None unless the group holds both passing and failing items
+    mae: float | None  # points on the 0-10 scale; None for an empty group
+
+
+@dataclass(frozen=True)
+class ProseFigures:
+    """The scorer on held-out AlpacaEval answers, with answer length and random scores beside it."""
+
+    instructions: int
+    answers: int
+    pairs: int  # pairs of answers to one instruction whose preferences are PAIR_MARGIN or more apart
+    pairwise: float  # share of those pairs the score orders as GPT-4 did (ties count half)
+    pairwise_length: float
+    pairwise_random: float
+    spearman: float  # rank correlation of score and preference over all the answers
+    spearman_length: float
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    path: Path
+    items: int
+    sandbox_skipped: int  # items whose code_run signal was skipped: no sandbox, or quality.run_code off
+    sandbox_reason: str  # why, when it was
+    groups: tuple[Figures, ...]  # all, code, held-out, held-out code
+    seconds: float
+    maths: tuple[Figures, ...] = ()  # held-out, held-out model answers; empty when not evaluated
+    prose: ProseFigures | None = None
+    javascript: tuple[Figures, ...] = ()  # held-out; empty when not evaluated
+    javascript_note: str = ""  # why JavaScript's examples did not run, when they did not
+
+    def javascript_figures(self, group: str) -> Figures:
+        return next(f for f in self.javascript if f.group == group)
+
+    def figures(self, group: str) -> Figures:
+        return next(f for f in self.groups if f.group == group)
+
+    def maths_figures(self, group: str) -> Figures:
+        return next(f for f in self.maths if f.group == group)
+
+
+def load_items(path: Path = DEFAULT_DATA, limit: int | None = None) -> list[dict[str, Any]]:
+    """The labelled items of a JSONL file, the first `limit` of them when given."""
+    items = []
+    with Path(path).open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                items.append(json.loads(line))
+            if limit is not None and len(items) >= limit:
+                break
+    return items
+
+
+def evaluate(
+    path: Path = DEFAULT_DATA,
+    config: QualityConfig | None = None,
+    limit: int | None = None,
+    weights: ScorerWeights | None = None,
+    others: bool | None = None,
+) -> EvalReport:
+    """Score every item of `path` (the first `limit`) with `config` and compare with the labels.
+
+    With `others` (by default, when `path` is the shipped HumanEval set) the
+    held-out JavaScript, maths and prose sets are scored too, the first `limit`
+    items and instructions of each. Blocks until done; sandboxed runs go as many at a
+    time as there are CPUs. Not for use inside a running event loop (tests
+    call it from sync code).
+    """
+    started = time.monotonic()
+    config = config or QualityConfig()
+    items = load_items(path, limit)
+    evidence = asyncio.run(gather_all(items, config))
+    weights = weights or load_weights()
+    scores = [combine(found, weights) for found in evidence]
+    skipped = sum(1 for s in scores if _sandbox_skipped(s))
+    groups = (
+        _figures("all", items, scores, lambda item: True),
+        _figures("code", items, scores, is_code_item),
+        _figures("held-out", items, scores, lambda item: item.get("split") == HELD_OUT),
+        _figures("held-out code", items, scores, lambda item: item.get("split") == HELD_OUT and is_code_item(item)),
+    )
+    reason = RUN_CODE_OFF if not config.run_code else sandbox_status().reason
+    if others is None:
+        others = Path(path).resolve() == DEFAULT_DATA.resolve()
+    maths = evaluate_maths(MATHS_DATA, config, limit, weights) if others and MATHS_DATA.is_file() else ()
+    prose = evaluate_prose(PROSE_DATA, config, limit, weights) if others and PROSE_DATA.is_file() else None
+    javascript = evaluate_held_out(JS_DATA, config, limit, weights) if others and JS_DATA.is_file() else ()
+    js_note = "" if not javascript else RUN_CODE_OFF if not config.run_code else node_status().reason
+    return EvalReport(Path(path), len(items), skipped, reason if skipped else "", groups, time.monotonic() - started,
+                      maths, prose, javascript, js_note)
+
+
+def evaluate_held_out(path: Path, config: QualityConfig | None = None, limit: int | None = None,
+                      weights: ScorerWeights | None = None, own_kind: str = "") -> tuple[Figures, ...]:
+    """AUROC and MAE on the held-out items of `path` (the first `limit`); with `own_kind`, also on those of that kind."""
+    items = [item for item in load_items(path) if item.get("split") == HELD_OUT][:limit]
+    evidence = asyncio.run(gather_all(items, config or QualityConfig()))
+    scores = [combine(found, weights or load_weights()) for found in evidence]
+    held_out = _figures("held-out", items, scores, lambda item: True)
+    if not own_kind:
+        return (held_out,)
+    return held_out, _figures("held-out model", items, scores, lambda item: item["kind"].startswith(own_kind))
+
+
+def evaluate_maths(path: Path = MATHS_DATA, config: QualityConfig | None = None, limit: int | None = None,
+                   weights: ScorerWeights | None = None) -> tuple[Figures, ...]:
+    """The held-out maths items: all of them, and the embedded model's own answers."""
+    return evaluate_held_out(path, config, limit, weights, own_kind="smollm2")
+
+
+def load_prose(path: Path = PROSE_DATA, split: str | None = HELD_OUT, limit: int | None = None) -> list[dict[str, Any]]:
+    """The AlpacaEval instructions of `split` (all when None), the first `limit`: instruction, answers [...]."""
+    groups = []
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            group = json.loads(line) if line.strip() else None
+            if group is not None and split in (None, group["split"]):
+                groups.append(group)
+    return groups[:limit]
+
+
+def prose_items(groups: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each answer of `groups` as a scorer item (messages, answer, ...), with its `group` index and `preference`."""
+    return [{"messages": [{"role": "user", "content": group["instruction"]}],
+             "answer": {"role": "assistant", "content": answer["output"]}, "finish_reason": "stop", "tools": None,
+             "task_type": PROSE_TASK_TYPE, "group": index, "generator": answer["generator"],
+             "preference": answer["preference"]}
+            for index, group in enumerate(groups) for answer in group["answers"]]
+
+
+def evaluate_prose(path: Path = PROSE_DATA, config: QualityConfig | None = None, limit: int | None = None,
+                   weights: ScorerWeights | None = None) -> ProseFigures:
+    """Pairwise accuracy and Spearman of the score on the held-out AlpacaEval instructions (the first `limit`)."""
+    items = prose_items(load_prose(path, HELD_OUT, limit))
+    evidence = asyncio.run(gather_all(items, config or QualityConfig()))
+    scores = [combine(found, weights or load_weights()).score for found in evidence]
+    return prose_figures(items, scores)
+
+
+def prose_figures(items: Sequence[dict[str, Any]], scores: Sequence[float]) -> ProseFigures:
+    """The scorer's `scores` of prose `items` against GPT-4's preferences, beside length alone and random."""
+    groups: dict[int, list[int]] = {}
+    for i, item in enumerate(items):
+        groups.setdefault(item["group"], []).append(i)
+    preferences = [[items[i]["preference"] for i in members] for members in groups.values()]
+    lengths = [float(len(item["answer"]["content"] or "")) for item in items]
+    rng = random.Random(0)
+    noise = [rng.random() for _ in items]
+
+    def grouped(values: Sequence[float]) -> list[list[float]]:
+        return [[values[i] for i in members] for members in groups.values()]
+
+    flat = [item["preference"] for item in items]
+    return ProseFigures(
+        len(groups), len(items), len(ordered_pairs(preferences, PAIR_MARGIN)),
+        pairwise_accuracy(preferences, grouped(scores)), pairwise_accuracy(preferences, grouped(lengths)),
+        pairwise_accuracy(preferences, grouped(noise)), spearman(scores, flat), spearman(lengths, flat),
+    )
+
+
+def within_instruction_ranks(items: Sequence[dict[str, Any]]) -> list[float]:
+    """Each prose answer's share of the other answers to its instruction that GPT-4 preferred it to (ties half)."""
+    groups: dict[int, list[float]] = {}
+    for item in items:
+        groups.setdefault(item["group"], []).append(item["preference"])
+    ranks = []
+    for item in items:
+        others = groups[item["group"]]
+        beaten = sum((item["preference"] > p) + 0.5 * (item["preference"] == p) for p in others) - 0.5
+        ranks.append(beaten / (len(others) - 1) if len(others) > 1 else 0.5)
+    return ranks
+
+
+def ordered_pairs(preferences: Sequence[Sequence[float]], margin: float) -> list[tuple[int, int, int]]:
+    """(group, i, j) for answers i and j of a group whose preferences differ by `margin` or more, i preferred."""
+    return [(g, i, j) for g, group in enumerate(preferences) for i, better in enumerate(group)
+            for j, worse in enumerate(group) if better - worse >= margin and better != worse]
+
+
+def pairwise_accuracy(preferences: Sequence[Sequence[float]], scores: Sequence[Sequence[float]],
+                      margin: float = PAIR_MARGIN) -> float:
+    """Of the pairs GPT-4 told apart by `margin`, the share `scores` orders alike (ties count half); 0.5 with none."""
+    found = ordered_pairs(preferences, margin)
+    if not found:
+        return 0.5
+    wins = sum((scores[g][i] > scores[g][j]) + 0.5 * (scores[g][i] == scores[g][j]) for g, i, j in found)
+    return wins / len(found)
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman's rank correlation (ties share their mean rank); 0.0 when either side is constant."""
+    rx, ry = _ranks(x), _ranks(y)
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+    var = (sum((a - mx) ** 2 for a in rx) * sum((b - my) ** 2 for b in ry)) ** 0.5
+    return cov / var if var else 0.0
+
+
+def _ranks(values: Sequence[float]) -> list[float]:
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    start = 0
+    while start < len(order):
+        end = start
+        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
+            end += 1
+        for k in range(start, end + 1):
+            ranks[order[k]] = (start + end) / 2
+        start = end + 1
+    return ranks
+
+
+async def gather_all(items: Sequence[dict[str, Any]], config: QualityConfig) -> list[tuple[Evidence, ...]]:
+    """Every item's evidence (quality.gather_evidence), a few items at a time."""
+    limit = asyncio.Semaphore(os.cpu_count() or 2)
+
+    async def one(item: dict[str, Any]) -> tuple[Evidence, ...]:
+        async with limit:
+            return await gather_evidence(item["messages"], item["answer"], item.get("finish_reason"),
+                                         item.get("tools"), item.get("task_type", "code_generation"), config)
+
+    return list(await asyncio.gather(*(one(item) for item in items)))
+
+
+def is_code_item(item: dict[str, Any]) -> bool:
+    """An item whose answer carries code (a fenced block, or Python that parses)."""
+    content = item["answer"].get("content") or ""
+    return bool(code_blocks.fenced_blocks(content) or code_blocks.python_sources(content))
+
+
+def _sandbox_skipped(score: QualityScore) -> bool:
+    run = next(s for s in score.signals if s.name == "code_run")
+    return run.passed is None and run.detail in (RUN_CODE_OFF, sandbox_status().reason, node_status().reason)
+
+
+def _figures(group: str, items: list[dict[str, Any]], scores: list[QualityScore], keep: Any) -> Figures:
+    chosen = [(item, score) for item, score in zip(items, scores) if keep(item)]
+    passed = [bool(item["passed"]) for item, _ in chosen]
+    values = [score.score for _, score in chosen]
+    grades = [float(item["grade"]) for item, _ in chosen]
+    return Figures(group, len(chosen), sum(passed), auroc(values, passed), mean_absolute_error(values, grades))
+
+
+def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
+    """The chance that a random passing item outscores a random failing one (ties count half)."""
+    positives = [s for s, label in zip(scores, labels) if label]
+    negatives = [s for s, label in zip(scores, labels) if not label]
+    if not positives or not negatives:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
+    return wins / (len(positives) * len(negatives))
+
+
+def mean_absolute_error(predicted: Sequence[float], actual: Sequence[float]) -> float | None:
+    if not predicted:
+        return None
+    return sum(abs(p - a) for p, a in zip(predicted, actual)) / len(predicted)
+
+
+def format_report(report: EvalReport) -> str:
+    """A few lines for the terminal: one per group, then what was skipped and how long it took."""
+    lines = [f"scorer on {report.path.name}: {report.items} items", *_rows(report.groups)]
+    if report.sandbox_skipped:
+        lines.append(f"code_run skipped on {report.sandbox_skipped} items: {report.sandbox_reason}")
+    else:
+        lines.append("code_run ran in the sandbox wherever there were examples")
+    if report.javascript:
+        lines += [f"javascript on {JS_DATA.name} (AUROC: passes its hidden tests)", *_rows(report.javascript)]
+        if report.javascript_note:
+            lines.append(f"code_run skipped: {report.javascript_note}")
+    if report.maths:
+        lines += [f"maths on {MATHS_DATA.name} (AUROC: reaches the known answer)", *_rows(report.maths)]
+    if (p := report.prose) is not None:
+        lines += [f"prose on {PROSE_DATA.name}, held out: {p.instructions} instructions, {p.answers} answers, "
+                  f"{p.pairs} pairs {PAIR_MARGIN} or more apart in GPT-4's preference",
+                  f"{'':14} {'pairwise':>8} {'Spearman':>8}",
+                  f"{'scorer':14} {p.pairwise:8.3f} {p.spearman:8.3f}",
+                  f"{'length alone':14} {p.pairwise_length:8.3f} {p.spearman_length:8.3f}",
+                  f"{'random':14} {p.pairwise_random:8.3f} {'':>8}"]
+    lines.append(f"took {report.seconds:.1f} s")
+    return "\n".join(lines)
+
+
+def _rows(groups: Sequence[Figures]) -> list[str]:
+    rows = [f"{'group':14} {'items':>5} {'pass':>5} {'AUROC':>6} {'MAE':>5}"]
+    for f in groups:
+        auc = "-" if f.auroc is None else f"{f.auroc:.3f}"
+        mae = "-" if f.mae is None else f"{f.mae:.2f}"
+        rows.append(f"{f.group:14} {f.items:5} {f.passing:5} {auc:>6} {mae:>5}")
+    return rows
+
+
+if __name__ == "__main__":
+    print(format_report(evaluate()))

@@ -1,0 +1,181 @@
+"""Token estimates: exact input tokens, output tokens learned per (task type, model).
+
+Output length starts from a prior per task type and moves toward what real
+responses show (a weighted moving average). Confidence grows with samples and
+shrinks with their spread, so a learned estimate is trusted only as far as
+the data deserve.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import marshal
+import math
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from proxy.storage.store import Learned
+
+
+@dataclass(frozen=True)
+class Prior:
+    input_tokens: int
+    output_tokens: int
+    confidence: float
+
+
+# The Hermes spec's priors per task type: (input, output, confidence).
+TASK_PRIORS: dict[str, Prior] = {
+    "quick_qa": Prior(50, 100, 0.7),
+    "code_generation": Prior(150, 400, 0.6),
+    "analysis": Prior(300, 600, 0.5),
+    "creative_writing": Prior(100, 300, 0.6),
+    "debugging": Prior(400, 500, 0.5),
+    "conversation": Prior(80, 150, 0.8),
+    "data_processing": Prior(200, 300, 0.6),
+    "research": Prior(250, 800, 0.4),
+}
+DEFAULT_TASK_TYPE = "conversation"
+
+# The newest sample's weight never drops below this, so estimates keep
+# following a model whose answers change length.
+MIN_LEARNING_RATE = 0.1
+MAX_CONFIDENCE = 0.99
+# Token counts remembered, by digest of (model, message or tool list): about
+# 0.5 MB at most, whatever the parts' sizes.
+COUNTED_PARTS = 4096
+_counted: OrderedDict[bytes, int] = OrderedDict()
+
+
+@dataclass(frozen=True)
+class Estimate:
+    task_type: str
+    input_tokens: int
+    output_tokens: int
+    confidence: float
+    samples: int
+
+
+def count_input_tokens(litellm_model: str, messages: list[dict[str, Any]], tools: Any = None) -> int:
+    """Input tokens as the model's tokenizer counts them (litellm's counter, offline), part by part.
+
+    litellm counts a request as the sum of its messages' counts plus one for
+    the tool definitions (and the reply's priming), so the parts are counted
+    apart and remembered: an agent resends the same system prompt, tools and
+    earlier turns with every request, and each is counted once. The total is
+    the number litellm gives for the whole request.
+
+    An image counts as LiteLLM's default: for a "high" detail image it would
+    otherwise download the URL to measure it. Audio and file parts, which it
+    cannot count, count as their base64 text: more than they cost, never less.
+    """
+    has_system = any(message.get("role") == "system" for message in messages)
+    return (sum(_remembered(_message_tokens, litellm_model, message) for message in messages)
+            + _remembered(_tool_tokens, litellm_model, [has_system, tools]))
+
+
+def count_text_tokens(text: str) -> int:
+    """Tokens in `text` by litellm's default tokenizer, remembered as the parts of a request are."""
+    return _remembered(_text_tokens, "", text)
+
+
+def _remembered(count: Callable[[str, Any], int], litellm_model: str, part: Any) -> int:
+    """`count(litellm_model, part)`, from the cache when this part was counted for this model before."""
+    key = hashlib.blake2b(f"{count.__name__}:{litellm_model}:".encode(), digest_size=16)
+    try:
+        # marshal is several times faster than json here; version 2 writes no
+        # back-references, so equal values (in the same key order) give equal bytes.
+        key.update(marshal.dumps(part, 2))
+    except ValueError:  # not a JSON-like value
+        key.update(json.dumps(part, default=repr).encode())
+    digest = key.digest()
+    tokens = _counted.get(digest)
+    if tokens is None:
+        tokens = _counted[digest] = count(litellm_model, part)
+        while len(_counted) > COUNTED_PARTS:
+            _counted.popitem(last=False)  # the least recently used
+    else:
+        _counted.move_to_end(digest)
+    return tokens
+
+
+def _message_tokens(litellm_model: str, message: dict[str, Any]) -> int:
+    import litellm  # here, not at the top: store.py imports this module, and `hermes budget` must start fast
+
+    return int(litellm.token_counter(model=litellm_model, messages=[_countable(message)], count_response_tokens=True,
+                                     use_default_image_token_count=True))
+
+
+def _text_tokens(_: str, text: str) -> int:
+    import litellm
+
+    return int(litellm.token_counter(text=text))
+
+
+def _tool_tokens(litellm_model: str, part: list[Any]) -> int:
+    """What the tool definitions add to a request (with or without a system message), and the reply's priming."""
+    import litellm
+
+    has_system, tools = part
+    stub = [{"role": "system", "content": ""}] if has_system else []  # litellm discounts tools beside a system prompt
+    alone = litellm.token_counter(model=litellm_model, messages=stub, count_response_tokens=True) if stub else 0
+    return int(litellm.token_counter(model=litellm_model, messages=stub, tools=tools)) - int(alone)
+
+
+def _countable(message: dict[str, Any]) -> dict[str, Any]:
+    content = message.get("content")
+    if not isinstance(content, list):
+        return message
+    parts = [p if p.get("type") in ("text", "image_url") else {"type": "text", "text": _part_text(p)} for p in content]
+    return message | {"content": parts}
+
+
+def _part_text(part: dict[str, Any]) -> str:
+    inner = part.get(part["type"])  # refusal: a string; input_audio, file: an object of strings
+    return inner if isinstance(inner, str) else " ".join(str(v) for v in (inner or {}).values())
+
+
+def prior_for(task_type: str) -> Prior:
+    return TASK_PRIORS.get(task_type, TASK_PRIORS[DEFAULT_TASK_TYPE])
+
+
+def estimate_output(task_type: str, learned: Learned | None) -> tuple[int, float]:
+    """Expected output tokens and the confidence in that number (0-1)."""
+    prior = prior_for(task_type)
+    if learned is None or learned.samples == 0:
+        return prior.output_tokens, prior.confidence
+    return round(learned.mean_output_tokens), _confidence(learned)
+
+
+def learn(task_type: str, learned: Learned | None, actual_output_tokens: int) -> Learned:
+    """Fold one real response into what is known; the prior counts as the starting mean."""
+    prior = prior_for(task_type)
+    if learned is None:
+        learned = Learned(0, float(prior.output_tokens), _prior_variance(prior))
+    rate = max(1.0 / (learned.samples + 2), MIN_LEARNING_RATE)
+    delta = actual_output_tokens - learned.mean_output_tokens
+    mean = learned.mean_output_tokens + rate * delta
+    variance = (1 - rate) * (learned.variance + rate * delta * delta)
+    return Learned(learned.samples + 1, mean, variance)
+
+
+def prediction_error_pct(predicted_usd: float, actual_usd: float) -> float:
+    """How far a cost prediction missed, in percent of the actual cost (a free call: 0 or 100)."""
+    if actual_usd <= 0:
+        return 0.0 if predicted_usd <= 0 else 100.0
+    return abs(predicted_usd - actual_usd) / actual_usd * 100
+
+
+def _prior_variance(prior: Prior) -> float:
+    # The prior's confidence c is read as a coefficient of variation (1 - c) / c.
+    cv = (1 - prior.confidence) / prior.confidence
+    return (cv * prior.output_tokens) ** 2
+
+
+def _confidence(learned: Learned) -> float:
+    cv = math.sqrt(max(learned.variance, 0.0)) / max(learned.mean_output_tokens, 1.0)
+    # Relative standard error of the learned mean; at zero samples this is the prior's own confidence.
+    return min(MAX_CONFIDENCE, 1.0 / (1.0 + cv / math.sqrt(learned.samples + 1)))

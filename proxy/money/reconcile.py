@@ -1,0 +1,58 @@
+"""After a crash: ask OpenRouter what the calls that were in flight really cost.
+
+At start-up, calls whose process died mid-call are charged at their
+reserved worst case (store.charge_abandoned_reservations). OpenRouter keeps
+a record of each generation, by the id its stream began with; where that
+record gives a cost, it replaces the worst case. Anything that goes wrong
+here leaves the worst case standing: it can only lower a charge to a figure
+OpenRouter vouches for, never below zero nor above the reservation.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import httpx
+
+from proxy.config import Config
+from proxy.errors import HermesError
+from proxy.storage.store import Store
+
+log = logging.getLogger("hermes")
+LOOKUP_TIMEOUT_S = 5.0
+
+
+async def reconcile_unknown_outcomes(store: Store, client: httpx.AsyncClient, config: Config) -> int:
+    """Reconcile what can be; the number of calls whose charge OpenRouter's record replaced."""
+    if config.openrouter_api_key is None:
+        return 0
+    reconciled = 0
+    try:
+        for row in await store.unknown_outcomes():
+            cost = await generation_cost(client, config, row["generation_id"])
+            if cost is not None:
+                await store.reconcile(row["id"], min(max(cost, 0.0), row["reserved_usd"]), cost)
+                reconciled += 1
+    except HermesError as exc:  # the database is busy or gone: the worst cases stand
+        log.warning("Could not reconcile calls cut by a crash: %s", exc.message)
+    if reconciled:
+        log.info("Reconciled %d calls cut by a crash with OpenRouter's record of their cost", reconciled)
+    return reconciled
+
+
+async def generation_cost(client: httpx.AsyncClient, config: Config, generation_id: str) -> float | None:
+    """`total_cost` of one generation (OpenRouter's GET /generation?id=), or None if it cannot be had."""
+    assert config.openrouter_api_key is not None
+    try:
+        response = await client.get(
+            f"{config.openrouter_api_base}/generation", params={"id": generation_id}, timeout=LOOKUP_TIMEOUT_S,
+            headers={"Authorization": f"Bearer {config.openrouter_api_key.reveal()}"})
+        response.raise_for_status()
+        cost = response.json()["data"]["total_cost"]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        log.info("No cost from OpenRouter for %s (%s): it stays charged at its worst case", generation_id, exc)
+        return None
+    if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not math.isfinite(cost):
+        return None
+    return float(cost)

@@ -1,0 +1,390 @@
+"""Choose the model a chat request goes to: the local-first cascade and the upgrade decision.
+
+`auto` tries the local models in order, scores each answer 0-10 and returns
+the first at or above the target, free. Otherwise it keeps the best local
+answer, prices the upgrades its task tier may use within what the budget
+tier allows (`cloud.tiers`, upgrade.tier_models), and decides by the
+upgrade policy: `auto` pays for the best upgrade that fits the budget, `ask`
+returns the local answer with the options, `never` stays local. A session
+that upgraded stays on its cloud model while the tier allows it.
+`local`, `cloud` and concrete model names skip the cascade.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from proxy.chat import ChatRequest
+from proxy.config import Config, ModelRef
+from proxy.errors import BadRequest, HermesError, UnknownModel, UpstreamError
+from proxy.judgment import maths
+from proxy.judgment.quality import Judge, QualityScore, content_text, score_answer, task_text
+from proxy.money.estimate import count_input_tokens
+from proxy.pipeline import local_attempt
+from proxy.pipeline.classify import TaskClass
+from proxy.pipeline.local_attempt import LocalSpeeds, Progress, TooSlow, no_progress
+from proxy.pipeline.upgrade import UpgradeOption, best_option, tier_models
+from proxy.storage.store import Store
+from proxy.upstreams import upstream
+from proxy.upstreams.ollama import LocalCatalog
+from proxy.upstreams.target import Target
+
+POLICIES = ("auto", "ask", "never")
+PEER_TEMPERATURE = 0.7  # extra samples must be free to differ: at temperature 0 (aider's) they would repeat the first
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One local model's turn in the cascade."""
+
+    model: str
+    outcome: str  # accepted | rejected | unscored | skipped | unavailable | failed | too_long | too_slow
+    score: QualityScore | None = None
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"model": self.model, "outcome": self.outcome}
+        if self.score is not None:
+            result["score"] = self.score.score
+            result["signals"] = [s.name for s in self.score.signals if s.passed is False]
+        if self.detail:
+            result["detail"] = self.detail
+        return result
+
+
+@dataclass(frozen=True)
+class CascadeResult:
+    """What the local models gave: every attempt, and the best answer if any."""
+
+    attempts: tuple[Attempt, ...]
+    best: Attempt | None = None
+    answer: dict[str, Any] | None = None  # the best answer as an OpenAI chat.completion
+
+    @property
+    def accepted(self) -> bool:
+        return self.best is not None and self.best.outcome in ("accepted", "unscored")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where a request goes: a cloud/local model to call, or a local answer already in hand."""
+
+    target: Target
+    answer: dict[str, Any] | None = None
+    cascade: CascadeResult | None = None
+    options: list[UpgradeOption] = field(default_factory=list)
+    policy: str | None = None
+    reason: str = ""
+
+
+async def requested_plan(
+    chat: ChatRequest, config: Config, catalog: LocalCatalog, allowed_cloud: Sequence[ModelRef], task: TaskClass
+) -> Plan:
+    """The plan for a request that names its model (or `local`/`cloud`): no cascade.
+
+    `cloud` takes the first model the task's tier may use within `allowed_cloud`
+    (upgrade.tier_models); a model named outright is the user's choice, which
+    only the budget limits.
+    """
+    if chat.model != "cloud":
+        return Plan(await choose_target(chat, config, catalog, allowed_cloud), reason=f"{chat.model} requested")
+    tier = tier_models(config, task.tier, allowed_cloud)
+    target = await choose_target(chat, config, catalog, tier.models)
+    return Plan(target, reason=f"cloud requested: {target.model.name}" + (f"; {tier.reason}" if tier.reason else ""))
+
+
+async def choose_target(
+    chat: ChatRequest, config: Config, catalog: LocalCatalog, allowed_cloud: Sequence[ModelRef]
+) -> Target:
+    """The model to call for a request that names one (or `local`/`cloud`).
+
+    `cloud` takes the first of `allowed_cloud` (what the budget tier allows,
+    or within it what the task tier may use: `requested_plan`); when the
+    tier allows none, the budget's reservation refuses it, saying why.
+    """
+    if chat.model in ("auto", "local"):
+        return await _first_local(config, catalog)
+    if chat.model == "cloud":
+        if not config.cloud_models:
+            raise UnknownModel("No cloud models are configured (cloud.models in routing_rules.yaml).")
+        return cloud_target(config, (list(allowed_cloud) or list(config.cloud_models))[0])
+    ref = config.find_model(chat.model)
+    if ref is None:
+        names = ", ".join(["auto", "local", "cloud"] + [m.name for m in config.local_models + config.cloud_models])
+        raise UnknownModel(f"The model '{chat.model}' does not exist. Available: {names}.")
+    if ref.kind == "cloud":
+        return cloud_target(config, ref)
+    if not await catalog.has(ref.name):
+        raise _unavailable(
+            f"{ref.name} is not available at {catalog.api_base}: "
+            f"{_why_missing(await catalog.models(), ref.name)}"
+        )
+    return local_target(config, ref)
+
+
+def upgrade_policy(default: str, headers: Mapping[str, str]) -> str:
+    """The request's `X-Hermes-Upgrade-Policy`, else `default` (the user's preference)."""
+    policy = headers.get("x-hermes-upgrade-policy", "").strip().lower() or default
+    if policy not in POLICIES:
+        raise BadRequest(f"X-Hermes-Upgrade-Policy must be auto, ask or never, got {policy!r}.", code="invalid_policy")
+    return policy
+
+
+def accepted_upgrade(config: Config, headers: Mapping[str, str]) -> ModelRef | None:
+    """The cloud model a client accepted with `X-Hermes-Upgrade: <model>`, if any."""
+    name = headers.get("x-hermes-upgrade", "").strip()
+    if not name:
+        return None
+    ref = config.find_model(name)
+    if ref is None or ref.kind != "cloud":
+        names = ", ".join(m.name for m in config.cloud_models)
+        raise BadRequest(f"X-Hermes-Upgrade must name a cloud model ({names}), got {name!r}.", code="invalid_upgrade")
+    return ref
+
+
+@dataclass(frozen=True)
+class LocalRun:
+    """What the cascade's local attempts need besides the request: where models are, their record, their speed."""
+
+    config: Config
+    catalog: LocalCatalog
+    store: Store
+    speeds: LocalSpeeds
+    progress: Progress = no_progress
+    # Each attempt's time budget; None when there is nowhere to escalate to, so a slow answer beats none.
+    deadline_s: float | None = None
+
+
+async def run_local_cascade(chat: ChatRequest, task: TaskClass, target_quality: float, run: LocalRun) -> CascadeResult:
+    """Try the local models in order until one's answer reaches `target_quality`.
+
+    A model with a poor record is skipped, but the skip saves time, never the
+    answer: when nothing else answered, the best skipped model is tried anyway.
+    A model too slow for the prompt (local_attempt.py) is not: its answer would
+    come after the client has given up.
+    """
+    config, store = run.config, run.store
+    pulled = await run.catalog.models()
+    if pulled is None:
+        return CascadeResult((Attempt("ollama", "unavailable", detail=f"nothing answers at {run.catalog.api_base}"),))
+    chat = chat.limited_to(config.routing.local.max_tokens)  # a CPU model takes minutes per thousand tokens
+    attempts: list[Attempt] = []
+    skipped: list[tuple[float, float, ModelRef]] = []  # (acceptance rate, quality prior, model)
+    best: Attempt | None = None
+    best_answer: dict[str, Any] | None = None
+    for ref in config.local_models:
+        if not await run.catalog.has(ref.name):
+            attempts.append(Attempt(ref.name, "unavailable", detail="not pulled"))
+            continue
+        skip, rate = await _skip_reason(store, ref.name, task.task_type, config)
+        if skip:
+            await store.record_attempt(ref.name, task.task_type, None, None)
+            attempts.append(Attempt(ref.name, "skipped", detail=skip))
+            skipped.append((rate, ref.quality_prior, ref))
+            continue
+        attempt, answer = await _try_local(ref, chat, task, target_quality, run)
+        attempts.append(attempt)
+        if answer is not None and (best is None or _score(attempt) > _score(best)):
+            best, best_answer = attempt, answer
+        if attempt.outcome in ("accepted", "unscored"):
+            break
+    if best_answer is None and skipped:
+        ref = max(skipped, key=lambda entry: entry[:2])[2]
+        attempt, best_answer = await _try_local(ref, chat, task, target_quality, run,
+                                                note="tried although skipped: no other local model answered")
+        attempts.append(attempt)
+        if best_answer is not None:
+            best = attempt
+    return CascadeResult(tuple(attempts), best, best_answer)
+
+
+def deadline_s(task: TaskClass, config: Config) -> float:
+    """How long one local attempt may take: the rule's override, else local.deadline_s."""
+    return task.deadline_s or config.routing.local.deadline_s
+
+
+async def _try_local(
+    ref: ModelRef, chat: ChatRequest, task: TaskClass, target_quality: float, run: LocalRun, note: str = "",
+) -> tuple[Attempt, dict[str, Any] | None]:
+    """One local model's answer and its verdict (the answer is None when the call failed)."""
+    config = run.config
+    prompt_tokens = count_input_tokens(ref.litellm_model, chat.messages, chat.params.get("tools"))
+    try:
+        answer = await local_attempt.generate(local_target(config, ref), chat, prompt_tokens,
+                                              run.deadline_s, run.speeds, run.progress)
+    except TooSlow as error:
+        return Attempt(ref.name, "too_slow", detail=error.message), None
+    except HermesError as error:
+        outcome = "too_long" if error.code == "context_length_exceeded" else "failed"
+        return Attempt(ref.name, outcome, detail=error.message), None
+    if not task.cascade:  # e.g. yolo: the first answer, as fast as it comes
+        return Attempt(ref.name, "unscored", detail=note or f"rule {task.rule} turns the cascade off"), answer
+    peers = await _peer_samples(ref, chat, prompt_tokens, run)
+    run.progress(f"{ref.name} scoring")
+    choice = answer["choices"][0]
+    score = await score_answer(chat.messages, choice["message"], choice["finish_reason"],
+                               chat.params.get("tools"), task.task_type, config.routing.quality,
+                               _judge(config), peers)
+    accepted = score.score >= target_quality
+    await run.store.record_attempt(ref.name, task.task_type, score.score, accepted)
+    return Attempt(ref.name, "accepted" if accepted else "rejected", score, note), answer
+
+
+async def _peer_samples(ref: ModelRef, chat: ChatRequest, prompt_tokens: int, run: LocalRun) -> tuple[str, ...]:
+    """More answers from the same free local model to a short maths request (cascade.self_consistency_samples).
+
+    Their final answers agreeing with the first is a strong sign it is right; a sample that fails or runs
+    out of time is left out, never an error.
+    """
+    cascade = run.config.routing.cascade
+    if (not cascade.self_consistency_samples or prompt_tokens > cascade.self_consistency_max_prompt_tokens
+            or chat.params.get("tools") or not maths.is_maths_task(task_text(chat.messages))):
+        return ()
+    sampled = dataclasses.replace(chat, params=chat.params | {"temperature": PEER_TEMPERATURE})
+    peers = []
+    for number in range(1, cascade.self_consistency_samples + 1):
+        run.progress(f"{ref.name} sampling again ({number}/{cascade.self_consistency_samples})")
+        try:
+            answer = await local_attempt.generate(local_target(run.config, ref), sampled, prompt_tokens,
+                                                  run.deadline_s, run.speeds, run.progress)
+        except HermesError:
+            break
+        peers.append(content_text(answer["choices"][0]["message"].get("content")))
+    return tuple(peers)
+
+
+def _score(attempt: Attempt) -> float:
+    return attempt.score.score if attempt.score else -1.0
+
+
+def decide(
+    result: CascadeResult,
+    options: Sequence[UpgradeOption],
+    policy: str,
+    target_quality: float,
+    remaining_usd: float,
+    config: Config,
+    tier_reason: str = "",
+) -> tuple[ModelRef | None, str]:
+    """(the cloud model to upgrade to, or None to answer locally; why).
+
+    `options` are those of the task tier's models (upgrade.tier_models);
+    `tier_reason`, which those are and why, ends the why.
+    """
+    if result.accepted:
+        assert result.best is not None
+        return None, f"{result.best.model} reached the target"
+    best = best_option(options, target_quality)
+    why = _short_of_target(result, target_quality) + (f"; {tier_reason}" if tier_reason else "")
+    if policy == "auto" and best is not None and best.estimated_cost_usd <= remaining_usd:
+        return config.find_model(best.model), f"policy auto: upgraded to {best.model}: {why}"
+    if result.answer is None:
+        raise _no_local_answer(result, best, policy)
+    if policy == "never":
+        return None, f"policy never: stayed local: {why}"
+    if best is None:
+        return None, f"no cloud upgrade available (no OPENROUTER_API_KEY, or none the budget tier allows): {why}"
+    if policy == "auto":
+        return None, f"policy auto: {best.model} would cost more than the budget left: {why}"
+    return None, f"policy ask: accept with X-Hermes-Upgrade: {best.model}: {why}"
+
+
+def _short_of_target(result: CascadeResult, target_quality: float) -> str:
+    """Why the local answer was not enough, in the words of the decision."""
+    best = result.best
+    if best is None or best.score is None:
+        return "no local answer was scored"
+    return f"the best local answer ({best.model}) scored {best.score.score:.1f}, below the target {target_quality:.1f}"
+
+
+def local_target(config: Config, ref: ModelRef) -> Target:
+    return Target(ref, config.ollama_api_base, None, config.routing.local.timeout_s)
+
+
+def cloud_target(config: Config, ref: ModelRef) -> Target:
+    if config.openrouter_api_key is None:
+        raise _unavailable(f"{ref.name} is a cloud model and OPENROUTER_API_KEY is not set; set it and restart Hermes.")
+    return Target(ref, config.openrouter_api_base, config.openrouter_api_key, config.routing.cloud.timeout_s)
+
+
+def _judge(config: Config) -> Judge | None:
+    """The configured local judge model as the scorer's `judge`, or None."""
+    name = config.routing.quality.judge_model
+    ref = config.find_model(name) if name else None
+    if ref is None:
+        return None
+    target = local_target(config, ref)
+
+    async def grade(prompt: str) -> str:
+        grading = ChatRequest(ref.name, [{"role": "user", "content": prompt}], params={"temperature": 0, "max_tokens": 300})
+        answer = await upstream.complete(target, grading)
+        return str(answer["choices"][0]["message"].get("content") or "")
+
+    return grade
+
+
+async def _skip_reason(store: Store, model: str, task_type: str, config: Config) -> tuple[str, float]:
+    """(why `model` sits this one out for `task_type`, "" to try it; its recent acceptance rate)."""
+    cascade = config.routing.cascade
+    tries, skips = await store.attempt_record(model, task_type, cascade.skip_window)
+    if len(tries) < cascade.skip_window:
+        return "", 1.0
+    rate = sum(tries) / len(tries)
+    if rate >= cascade.skip_below_acceptance or skips + 1 >= cascade.probe_every:
+        return "", rate  # good enough, or due a probe to earn its way back
+    return (f"accepted {rate:.0%} of its last {len(tries)} {task_type} tries; "
+            f"next probe in {cascade.probe_every - skips - 1} requests"), rate
+
+
+async def _first_local(config: Config, catalog: LocalCatalog) -> Target:
+    pulled = await catalog.models()
+    if pulled is None:
+        raise _unavailable(
+            f"No local model is reachable: nothing answers at {catalog.api_base}. "
+            "Start Ollama (`ollama serve`) or let `hermes serve` start its embedded model."
+        )
+    for ref in config.local_models:
+        if await catalog.has(ref.name):
+            return local_target(config, ref)
+    if not config.local_models:
+        raise _unavailable("No local models are configured (local.models in routing_rules.yaml).")
+    wanted = ", ".join(ref.name for ref in config.local_models)
+    raise _unavailable(
+        f"Ollama at {catalog.api_base} has none of the configured local models ({wanted}); "
+        f"pull one, e.g. `ollama pull {config.local_models[0].name}`."
+    )
+
+
+def _no_local_answer(result: CascadeResult, best: UpgradeOption | None, policy: str) -> HermesError:
+    tried = "; ".join(f"{a.model}: {a.outcome}" + (f" ({a.detail})" if a.detail else "") for a in result.attempts)
+    called = [a for a in result.attempts if a.outcome in ("failed", "too_long")]
+    if called and all(a.outcome == "too_long" for a in called):
+        # The client's fault, not an upstream's: the prompt fits no local model and no upgrade was possible.
+        return BadRequest(f"The conversation is too long for the local models ({tried}), and no cloud upgrade "
+                          "was possible: shorten it, or ask for a cloud model.", code="context_length_exceeded")
+    if best is None:
+        advice = "No cloud upgrade is available (no OPENROUTER_API_KEY, or none today's budget tier allows)."
+    elif policy == "auto":
+        advice = f"{best.model} would cost ~${best.estimated_cost_usd:.4f}, more than the budget left."
+    else:
+        advice = (f"Re-send with header X-Hermes-Upgrade: {best.model} to pay ~${best.estimated_cost_usd:.4f} "
+                  "for a cloud answer.")
+    error = UpstreamError(f"No local model answered ({tried}). {advice}", code="no_local_answer")
+    error.retry = False
+    return error
+
+
+def _why_missing(pulled: frozenset[str] | None, name: str) -> str:
+    if pulled is None:
+        return "nothing answers there. Start Ollama (`ollama serve`)."
+    return f"it is not pulled. Run `ollama pull {name}`."
+
+
+def _unavailable(message: str) -> UpstreamError:
+    # Retrying cannot help until the user acts; say so to clients that retry on 5xx.
+    error = UpstreamError(message, code="model_unavailable")
+    error.retry = False
+    return error

@@ -1,0 +1,162 @@
+"""What a response says about itself (the X-Hermes-* headers, the "hermes" field) and what is recorded of it.
+
+Made once per metered call by steps._Call; reads the request, the plan
+and the meter's figures, never changes them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from proxy.errors import HermesError
+from proxy.money.meter import Bill, Metered
+from proxy.pipeline.cascade import Plan
+from proxy.pipeline.savings import Savings, estimate_savings
+from proxy.pipeline.session import answer_link
+from proxy.pipeline.upgrade import UpgradeOption, best_option, tier_models
+from proxy.storage.store import TaskRecord
+
+if TYPE_CHECKING:
+    from proxy.pipeline.services import Request, Services
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a response says about itself (headers, the "hermes" field) and what is recorded."""
+
+    services: Services
+    request: Request
+    plan: Plan
+    metered: Metered
+
+    def headers(self, cost_usd: float | None, remaining_usd: float | None = None) -> dict[str, str]:
+        plan, status = self.plan, self.metered.status
+        headers = {
+            "X-Hermes-Route": plan.target.model.kind,
+            "X-Hermes-Model": plan.target.model.name,
+            "X-Hermes-Task-Type": self.request.task.header(),
+            "X-Hermes-Tier": status.tier_name,
+            "X-Hermes-Budget-Remaining-USD": usd(status.remaining_usd if remaining_usd is None else remaining_usd),
+            "X-Hermes-Session-Id": self.request.conversation.session_id,
+        }
+        if plan.reason:
+            headers["X-Hermes-Reason"] = header_text(plan.reason)
+        if cost_usd is not None:  # a cloud stream's cost is known only at its end, in the "hermes" field
+            headers["X-Hermes-Cost-USD"] = usd(cost_usd)
+        quality = self._quality()
+        if quality:
+            headers["X-Hermes-Quality"] = f"{quality['score']:.1f}/{quality['target']:.1f}"
+        best = self._best_option()
+        if best is not None:
+            headers["X-Hermes-Upgrade"] = best.header()
+            headers["X-Hermes-Session-Cost-USD"] = usd(best.session.rest_of_session_cost_usd)
+        if plan.cascade:
+            skipped = [f"{a.model} ({a.detail})" for a in plan.cascade.attempts if a.outcome == "skipped"]
+            if skipped:
+                headers["X-Hermes-Skipped"] = "; ".join(skipped)
+        return headers
+
+    def hermes(self, bill: Bill, savings: Savings | None = None) -> dict[str, Any]:
+        metered, plan, task = self.metered, self.plan, self.request.task
+        estimate = metered.estimate
+        return {
+            "route": plan.target.model.kind,
+            "model": plan.target.model.name,
+            "requested_model": self.request.chat.model,
+            "reason": plan.reason,  # why it went where it did: the same words as X-Hermes-Reason
+            "task_type": task.task_type,
+            "classification": {"tier": task.tier, "rule": task.rule},
+            "tier": bill.status.tier_name,
+            "cost_usd": round(bill.cost_usd, 8),
+            "budget_remaining_usd": round(bill.status.remaining_usd, 8),
+            "budget_limit_usd": bill.status.limit_usd,
+            "estimate": {
+                "input_tokens": estimate.input_tokens,
+                "output_tokens": estimate.output_tokens,
+                "cost_usd": round(metered.estimated_cost_usd, 8),
+                "confidence": round(estimate.confidence, 3),
+            },
+            "quality": self._quality(),
+            "cascade": None if plan.cascade is None else {
+                "attempts": [a.as_dict() for a in plan.cascade.attempts],
+                "policy": plan.policy,
+                "decision": plan.reason,
+            },
+            "upgrade_options": [o.as_dict() for o in plan.options],
+            "savings": None if savings is None else savings.as_dict(),  # a local answer's avoided cloud cost
+            "session": {"id": self.request.conversation.session_id, "turns": self.request.conversation.turns},
+        }
+
+    async def record(self, usage: dict[str, Any] | None, error: HermesError | None, bill: Bill,
+                     started: float, answer: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The task row, the session's turn and the link to `answer` (inside the settlement's transaction).
+
+        Returns the "hermes" field, which the task row keeps for the dashboard's detail view.
+        """
+        store, chat, model = self.services.store, self.request.chat, self.plan.target.model
+        savings = await self._savings(error)
+        hermes = self.hermes(bill, savings)
+        usage = usage or {}
+        output_tokens = int(usage.get("completion_tokens", 0))
+        await store.record_task(TaskRecord(
+            requested_model=chat.model, route=model.kind, model=model.name, stream=chat.stream,
+            status=error.status if error else 200, error_code=error.code if error else None,
+            messages=chat.messages, input_tokens=int(usage.get("prompt_tokens", 0)), output_tokens=output_tokens,
+            cost_usd=bill.cost_usd, latency_ms=(time.monotonic() - started) * 1000, task_type=self.request.task.task_type,
+            session_id=self.request.conversation.session_id, hermes=hermes,
+            saved_usd=None if savings is None else savings.estimated_cost_usd,
+        ))
+        conversation = self.request.conversation
+        stays_on = model.name if model.kind == "cloud" and chat.model == "auto" and error is None else None
+        await store.touch_session(conversation.session_id, conversation.turns, self.metered.estimate.input_tokens,
+                                  conversation.mean_user_tokens, output_tokens or self.metered.estimate.output_tokens,
+                                  bill.cost_usd, stays_on=stays_on)
+        if answer is not None and not conversation.named:  # the next turn finds its session by this answer
+            await store.add_session_link(answer_link(conversation, answer), conversation.session_id, stays_on)
+        return hermes
+
+    def _quality(self) -> dict[str, Any] | None:
+        cascade = self.plan.cascade
+        if cascade is None or cascade.best is None or cascade.best.score is None:
+            return None
+        target = self.request.task.target_quality or self.services.preferences.current.target_quality
+        score = cascade.best.score
+        return {
+            "score": score.score,
+            "target": target,
+            "of_model": cascade.best.model,
+            "explanation": score.explain(),
+            "signals": [dataclasses.asdict(signal) for signal in score.signals],
+        }
+
+    async def _savings(self, error: HermesError | None) -> Savings | None:
+        """For an `auto` request answered locally, the cloud call it avoided (savings.py); else None."""
+        services, chat = self.services, self.request.chat
+        if error is not None or self.plan.target.model.kind != "local" or chat.model != "auto":
+            return None
+        if services.config.openrouter_api_key is None:  # no cloud model could have answered
+            return None
+        target = self.request.task.target_quality or services.preferences.current.target_quality
+        # What `cloud` would go to for this request: the task tier's models, within the budget tier's.
+        allowed = tier_models(services.config, self.request.task.tier,
+                              services.meter.budget.allowed_models(self.metered.status)).models
+        return await estimate_savings(chat, self.request.task.task_type, self.plan.options, target, allowed,
+                                      services.prices, services.store)
+
+    def _best_option(self) -> UpgradeOption | None:
+        target = self.request.task.target_quality or self.services.preferences.current.target_quality
+        return best_option(self.plan.options, target)
+
+
+def header_text(text: str) -> str:
+    """`text` as a header value can carry it: printable ASCII, at most 300 characters."""
+    printable = "".join(c if " " <= c <= "~" else "?" for c in text)
+    return printable if len(printable) <= 300 else printable[:299] + "~"
+
+
+def usd(amount: float) -> str:
+    """A dollar amount as the headers and messages show it: six decimals."""
+    return f"{amount:.6f}"

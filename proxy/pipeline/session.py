@@ -1,0 +1,199 @@
+"""Sessions: which requests belong to one conversation, and what staying on a cloud model would cost.
+
+A client that names its session (`X-Session-Id`, or OpenCode's
+`X-Session-Affinity`) gets that one. Otherwise the conversation's own history
+says: aider, OpenCode and Continue resend the whole conversation every turn,
+so a request that carries one of Hermes's answers continues the session that
+answer was given in. Each answer is recorded as a link, a digest of the client
+and everything up to and including the answer (`thread`); the next turn looks
+up the digest of its history through its last assistant message. Two
+conversations that open alike ("hi") start as two sessions, since a request
+with no answer in it gets a new id; if their histories are the same up to an
+answer, the first to go on from it keeps the session and the other forks into
+a new one. A link unused for `idle_timeout_s` has expired.
+
+Staying on a cloud model rides on the links too: it is kept only by the
+conversation whose own history holds the answer of the upgrade it accepted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from proxy.chat import message_text
+from proxy.errors import BadRequest
+from proxy.money.estimate import count_text_tokens
+from proxy.money.pricing import Price
+
+if TYPE_CHECKING:
+    from proxy.storage.store import Store
+
+MAX_SESSION_ID_CHARS = 128
+# A client's session id is echoed in the X-Hermes-Session-Id header and typed back into
+# session-impact, so it must be printable ASCII: a CR, LF or NUL there would cut the
+# response, and one rewritten to fit would no longer find its session.
+SESSION_ID_CHARS = re.compile(r"[\x20-\x7e]*")
+# Sessions the mean length is learned from before it replaces the default.
+MIN_SESSIONS_TO_LEARN = 3
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """The shape of a conversation so far, as the session model needs it."""
+
+    session_id: str
+    turns: int  # user messages so far, this one included
+    mean_user_tokens: int
+    named: bool = False  # the client named the session
+    thread: str = ""  # digest of the client and every message so far: with the answer, the next turn's link
+    continues: str | None = None  # digest through the last assistant message: the link this turn looks up
+    stays_on: str | None = None  # the cloud model this conversation accepted an upgrade to, from its link
+    resumed: bool = False  # a session that was there before this request (named, or found by its link)
+
+
+@dataclass(frozen=True)
+class SessionImpact:
+    """What moving this conversation to one cloud model would cost, now and for the rest of the session.
+
+    Every turn resends the whole context, which grows by one user message and
+    one answer per turn; context already sent last turn is billed at the
+    cache-read price where the model has one.
+    """
+
+    model: str
+    turns_so_far: int
+    context_tokens: int
+    context_transfer_cost_usd: float
+    projected_remaining_turns: int
+    growth_tokens_per_turn: int
+    single_task_cost_usd: float
+    rest_of_session_cost_usd: float
+    cost_per_task_usd: float
+    session_premium: float
+
+
+def identify(headers: Mapping[str, str], messages: Sequence[dict[str, Any]]) -> Conversation:
+    """The request's conversation: a named session, or the digests `resolve` finds its session by.
+
+    BadRequest for a session id that is not printable ASCII.
+    """
+    given = (headers.get("x-session-id") or headers.get("x-session-affinity") or "").strip()
+    if not SESSION_ID_CHARS.fullmatch(given):
+        raise BadRequest("The session id (X-Session-Id, or 'session_id') must be printable ASCII: letters, digits, "
+                         "punctuation and spaces.", code="invalid_session_id")
+    user_texts = [message_text(m) for m in messages if m.get("role") == "user"]
+    tokens = [count_text_tokens(text) for text in user_texts if text]  # remembered: a session repeats them
+    mean_user_tokens = round(sum(tokens) / len(tokens)) if tokens else 0
+    thread, continues = _digests(headers.get("user-agent", ""), messages)
+    return Conversation(given[:MAX_SESSION_ID_CHARS], max(len(user_texts), 1), mean_user_tokens, named=bool(given),
+                        thread=thread, continues=continues)
+
+
+async def resolve(conversation: Conversation, store: Store, idle_timeout_s: float) -> Conversation:
+    """`conversation` with its session: the named one, the one its last answer was given in, or a new one."""
+    if conversation.named:
+        return dataclasses.replace(conversation, resumed=True)
+    if conversation.continues is not None:
+        link = await store.claim_session_link(conversation.continues, conversation.thread, idle_timeout_s)
+        if link is not None:
+            return dataclasses.replace(conversation, session_id=link[0], stays_on=link[1], resumed=True)
+    return dataclasses.replace(conversation, session_id=new_session_id())
+
+
+def answer_link(conversation: Conversation, answer: dict[str, Any]) -> str:
+    """The digest the next turn will look up: this conversation with `answer` (an assistant message) after it."""
+    return _chain(conversation.thread, answer)
+
+
+def new_session_id() -> str:
+    return f"s-{secrets.token_hex(8)}"
+
+
+def remaining_turns(mean_session_turns: float | None, sessions_known: int, turns_so_far: int, default: int) -> int:
+    """Turns left after this one: the learned mean session length, once enough sessions are known."""
+    if mean_session_turns is None or sessions_known < MIN_SESSIONS_TO_LEARN:
+        return default
+    return max(1, round(mean_session_turns - turns_so_far))
+
+
+def session_impact(
+    model: str,
+    price: Price,
+    context_tokens: int,
+    output_tokens: int,
+    conversation: Conversation,
+    projected_remaining_turns: int,
+) -> SessionImpact:
+    """The single task on `model`, then `projected_remaining_turns` more with the context growing.
+
+    Turn k (1..R) sends context + k x growth tokens, of which all but the
+    newest growth were sent before (cache-read where priced), and gets
+    `output_tokens` back; growth = mean user message + one answer.
+    """
+    growth = conversation.mean_user_tokens + output_tokens
+    single = price.cost_usd(context_tokens, output_tokens)
+    rest = single
+    for turn in range(1, projected_remaining_turns + 1):
+        sent = context_tokens + turn * growth
+        rest += price.cost_usd(sent, output_tokens, cached_tokens=sent - growth)
+    return SessionImpact(
+        model=model,
+        turns_so_far=conversation.turns,
+        context_tokens=context_tokens,
+        context_transfer_cost_usd=context_tokens * price.input_usd,
+        projected_remaining_turns=projected_remaining_turns,
+        growth_tokens_per_turn=growth,
+        single_task_cost_usd=single,
+        rest_of_session_cost_usd=rest,
+        cost_per_task_usd=rest / (projected_remaining_turns + 1),
+        session_premium=rest / single if single > 0 else 0.0,
+    )
+
+
+def _digests(client: str, messages: Sequence[dict[str, Any]]) -> tuple[str, str | None]:
+    """(the whole thread, the thread through the last assistant message or None)."""
+    digest = hashlib.sha256(client.encode()).hexdigest()
+    continues = None
+    for message in messages:
+        digest = _chain(digest, message)
+        if message.get("role") == "assistant":
+            continues = digest
+    return digest, continues
+
+
+def _chain(digest: str, message: dict[str, Any]) -> str:
+    """`digest` extended by one message, as a client echoes it back: its role, text and tool calls.
+
+    Whitespace is folded, content parts joined and tool-call arguments read
+    as JSON, so an answer a client resends in another shape still links: a
+    string or a list of text parts, and arguments parsed and written out
+    again (Continue's CLI sends back `{"path":"a"}` for a model's `{"path": "a"}`).
+    """
+    functions = [c.get("function") or {} for c in message.get("tool_calls") or () if isinstance(c, dict)]
+    calls = "".join(f"\0{f.get('name')}\0{_arguments(f.get('arguments'))}" for f in functions if isinstance(f, dict))
+    text = " ".join(message_text(message).split())
+    return hashlib.sha256(f"{digest}\0{message.get('role')}\0{text}{calls}".encode()).hexdigest()
+
+
+def _arguments(arguments: Any) -> str:
+    """A tool call's arguments in one spelling (compact JSON, sorted keys, or as they came if not JSON), digested."""
+    return _spelled(arguments) if isinstance(arguments, str) else str(arguments)
+
+
+# Every turn of an agent resends all its earlier tool calls: each is read once, not once a turn
+# (40 edits in a conversation cost 260 us a request unremembered). Bounded: a few sessions' worth.
+@functools.lru_cache(maxsize=512)
+def _spelled(arguments: str) -> str:
+    try:
+        spelling = json.dumps(json.loads(arguments), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    except (ValueError, RecursionError):  # not JSON, or nested past what the parser will follow
+        spelling = arguments
+    return hashlib.sha256(spelling.encode(errors="surrogatepass")).hexdigest()

@@ -1,0 +1,325 @@
+"""The chat pipeline: identify the session, classify, plan the route, meter, answer, record.
+
+`plan` decides where a request goes (the cascade for `auto`); `respond`
+answers it, streamed or not, and records it when it ends. Both take the
+app's shared objects as a `Services`, built once in the lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.responses import Response
+
+from proxy.chat import ChatRequest
+from proxy.config import Config, ModelRef
+from proxy.errors import ClientClosed, HermesError, UpstreamTimeout
+from proxy.judgment.outcome import next_turn_outcome
+from proxy.money.budget import BudgetStatus
+from proxy.money.keys import ApiKey
+from proxy.money.meter import Metered
+from proxy.pipeline.cascade import (
+    Attempt,
+    CascadeResult,
+    LocalRun,
+    Plan,
+    accepted_upgrade,
+    choose_target,
+    cloud_target,
+    deadline_s,
+    decide,
+    local_target,
+    requested_plan,
+    run_local_cascade,
+    upgrade_policy,
+)
+from proxy.pipeline.local_attempt import Progress, no_progress
+from proxy.pipeline.report import Report, usd
+from proxy.pipeline.services import Request, Services
+from proxy.pipeline.session import identify, remaining_turns, resolve
+from proxy.pipeline.upgrade import tier_models, upgrade_options
+from proxy.storage.store import Store, TaskRecord
+from proxy.wire.openai_api import (
+    Settle,
+    StreamedMessage,
+    completion_chunks,
+    json_response,
+    sse_response,
+)
+
+
+async def understand(services: Services, chat: ChatRequest, headers: Mapping[str, str], started: float,
+                     key: ApiKey | None = None) -> Request:
+    """Identify the session and classify; a rule's max_tokens override caps the client's."""
+    conversation = identify(headers, chat.messages)  # first: a bad session id is a 400 before anything
+    task = services.classifier.classify(chat.messages)
+    if task.max_tokens:
+        chat = chat.limited_to(task.max_tokens)
+    conversation = await resolve(conversation, services.store, services.config.budget.session.idle_timeout_s)
+    verdict = next_turn_outcome(chat.messages) if conversation.resumed else None
+    if verdict is not None:  # this turn tells whether the session's last answer worked
+        await services.store.record_outcome(conversation.session_id, verdict.verdict, verdict.reason)
+    return Request(chat, conversation, task, headers, started, key=key)
+
+
+@dataclass(frozen=True)
+class Cascade:
+    """A request `prepare` left to the local cascade: what it decided so far."""
+
+    allowed: list[ModelRef]  # the cloud models the budget tier (and the session cap) allow
+    capped: str | None  # why the session may not upgrade any more, if it may not
+    policy: str
+    target_quality: float
+
+
+async def plan(services: Services, request: Request, status: BudgetStatus, progress: Progress = no_progress) -> Plan:
+    """Where the request goes; for `auto`, the local-first cascade and the upgrade decision."""
+    ready = await prepare(services, request, status)
+    if isinstance(ready, Plan):
+        return ready
+    return await run_cascade(services, request, ready, progress)
+
+
+async def prepare(services: Services, request: Request, status: BudgetStatus) -> Plan | Cascade:
+    """Everything decided before a local model runs: a Plan, or what the cascade needs.
+
+    Quick, and raises every error a request can get before the cascade
+    (bad headers, unknown models), so a streamed `auto` request still gets
+    those as HTTP errors before its stream starts.
+    """
+    config, store, chat = services.config, services.store, request.chat
+    allowed = services.meter.budget.allowed_models(status)
+    if chat.model != "auto":
+        return await requested_plan(chat, config, services.catalog, allowed, request.task)
+    session = await store.session(request.conversation.session_id)
+    capped = _session_capped(config, session)
+    if capped:
+        allowed = []  # the session has spent its share: local answers only
+    accepted = accepted_upgrade(config, request.headers)
+    policy = upgrade_policy(services.preferences.current.upgrade_policy, request.headers)
+    if accepted is not None and not capped:
+        return Plan(cloud_target(config, accepted), reason=f"upgrade to {accepted.name} accepted")
+    # Only a conversation that accepted an upgrade stays on it: a named session by its record, any
+    # other by the answer it continues (session.py), so another that opened alike never does.
+    conversation = request.conversation
+    stays_on = (session or {}).get("cloud_model") if conversation.named else conversation.stays_on
+    if stays_on:
+        ref = config.find_model(stays_on)
+        if ref in allowed:  # continuity: the context is already paid for on that model
+            return Plan(cloud_target(config, ref),
+                        reason=f"the session stays on {ref.name}: this conversation accepted the upgrade to it")
+        if conversation.named:
+            await store.stay_on_cloud(conversation.session_id, None)
+    live = await _live_local(services, request)
+    if live is not None:
+        return live
+    target = request.task.target_quality or services.preferences.current.target_quality
+    return Cascade(list(allowed), capped, policy, target)
+
+
+async def run_cascade(services: Services, request: Request, pending: Cascade,
+                      progress: Progress = no_progress) -> Plan:
+    """The local-first cascade, then the upgrade decision."""
+    config, store, chat = services.config, services.store, request.chat
+    # Without a key there is nothing to offer: a local answer beats a certain 502.
+    upgradable = pending.allowed if config.openrouter_api_key is not None else []
+    # A local attempt gets a deadline only when there is somewhere to go after it.
+    deadline = deadline_s(request.task, config) if upgradable and pending.policy != "never" else None
+    run = LocalRun(config, services.catalog, store, services.speeds, progress, deadline)
+    result = await run_local_cascade(chat, request.task, pending.target_quality, run)
+    best_local = config.find_model(result.best.model) if result.best else None
+    policy = pending.policy
+    if result.accepted and best_local:
+        return Plan(local_target(config, best_local), result.answer, result, policy=policy, reason="local answer accepted")
+    mean_turns, sessions_known = await store.mean_session_turns(request.conversation.session_id)
+    turns_left = remaining_turns(mean_turns, sessions_known, request.conversation.turns,
+                                 config.budget.session.default_remaining_turns)
+    best_score = result.best.score.score if result.best and result.best.score else 0.0
+    tier = tier_models(config, request.task.tier, upgradable)  # routing by task: cloud.tiers
+    options = await upgrade_options(tier.models, chat, request.task.task_type, best_score, services.prices, store,
+                                    request.conversation, turns_left)
+    remaining = (await services.meter.budget.status()).remaining_usd  # the cascade took a while
+    upgrade, reason = decide(result, options, policy, pending.target_quality, remaining, config, tier.reason)
+    if pending.capped:
+        reason = pending.capped
+    if upgrade is not None:
+        progress(f"upgrading to {upgrade.name}")
+        return Plan(cloud_target(config, upgrade), None, result, options, policy, reason)
+    assert best_local is not None  # decide() raised if there was no local answer
+    return Plan(local_target(config, best_local), result.answer, result, options, policy, reason)
+
+
+async def _live_local(services: Services, request: Request) -> Plan | None:
+    """For a streamed request whose rule turns scoring off (yolo): the first local model, its tokens relayed live.
+
+    None when no local model is there: then the cascade's own fallbacks apply.
+    """
+    if request.task.cascade or not request.chat.stream:
+        return None
+    try:
+        target = await choose_target(dataclasses.replace(request.chat, model="local"), services.config,
+                                     services.catalog, [])
+    except HermesError:
+        return None
+    attempt = Attempt(target.model.name, "unscored", detail=f"relayed live: rule {request.task.rule} turns the cascade off")
+    return Plan(target, cascade=CascadeResult((attempt,)), reason=f"rule {request.task.rule}: the first local answer, live")
+
+
+def _session_capped(config: Config, session: dict[str, Any] | None) -> str | None:
+    """Why this session may not upgrade any more (its spend reached `session_limit_usd`), or None."""
+    limit = config.budget.session_limit_usd
+    if session is None or limit is None or session["cost_usd"] < limit:
+        return None
+    return (f"session cap: this session has spent ${usd(session['cost_usd'])} of its ${usd(limit)} "
+            "(session_limit_usd); it stays on local models")
+
+
+async def respond(services: Services, request: Request, chosen: Plan) -> Response:
+    """Answer per `chosen`, streamed or not; meter it and record it once it ends."""
+    if not request.chat.stream:
+        answer, hermes, headers = await complete(services, request, chosen)
+        return json_response(answer, hermes, headers)
+    chunks, settle, headers = await open_stream(services, request, chosen)
+    return sse_response(chunks, request.chat.include_usage, settle, headers)
+
+
+async def open_stream(services: Services, request: Request, chosen: Plan) -> tuple[AsyncIterator[dict[str, Any]], Settle, dict[str, str]]:
+    """A metered stream per `chosen`: (its chunks, how it settles at its end, its headers).
+
+    Raises what fails before the first chunk (the budget, an upstream that
+    cannot be reached), having settled it.
+    """
+    call = await _Call.open(services, request, chosen)
+    try:
+        if chosen.answer is not None:
+            chunks = completion_chunks(chosen.answer)
+            call.answer = chosen.answer["choices"][0]["message"]
+        else:
+            chunks = await services.upstream.stream(chosen.target, call.metered.chat)
+            if call.metered.grant is not None:
+                chunks = _noting_generation(chunks, services.store, call.metered.grant.reservation_id)
+            call.streamed = StreamedMessage()
+            chunks = _collecting(chunks, call.streamed)
+    except BaseException as exc:
+        await call.settle(None, _failure(exc), partial=_maybe_billed(exc))
+        raise
+    return chunks, call.settle, call.headers
+
+
+async def complete(services: Services, request: Request, chosen: Plan) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """A non-streamed answer per `chosen`: (the chat.completion, the "hermes" field, the headers)."""
+    call = await _Call.open(services, request, chosen)
+    try:
+        answer = chosen.answer or await services.upstream.complete(chosen.target, call.metered.chat)
+    except BaseException as exc:
+        await call.settle(None, _failure(exc), partial=_maybe_billed(exc))
+        raise
+    call.answer = answer["choices"][0]["message"]
+    hermes = await call.settle(answer["usage"], None)
+    headers = call.headers | call.report.headers(hermes["cost_usd"], hermes["budget_remaining_usd"])
+    return answer, hermes, headers
+
+
+async def record_failure(services: Services, error: HermesError, started: float, chat: ChatRequest | None = None,
+                         request: Request | None = None, chosen: Plan | None = None) -> None:
+    """Record a chat request that failed before any call was metered (bad input, unknown model, budget)."""
+    if request is not None:
+        if request.outcome.recorded:
+            return  # its call recorded it
+        request.outcome.recorded = True
+    model = chosen.target.model if chosen else None
+    chat = request.chat if request else chat
+    await services.store.record_task(TaskRecord(
+        requested_model=chat.model if chat else "", route=model.kind if model else None,
+        model=model.name if model else None, stream=bool(chat and chat.stream), status=error.status,
+        error_code=error.code, messages=chat.messages if chat else [], input_tokens=0, output_tokens=0,
+        cost_usd=0.0, latency_ms=(time.monotonic() - started) * 1000,
+        task_type=request.task.task_type if request else None,
+    ))
+
+
+async def _noting_generation(chunks: AsyncIterator[dict[str, Any]], store: Store,
+                             reservation_id: int) -> AsyncIterator[dict[str, Any]]:
+    """`chunks`, the upstream's id noted on the reservation before the first goes by (see reconcile.py).
+
+    Before, not beside: a crash right after the client saw the first words
+    must still find the id, to charge what OpenRouter says the call cost.
+    """
+    async with aclosing(chunks):  # closing this closes the upstream call
+        noted = False
+        async for chunk in chunks:
+            if not noted:
+                await store.note_generation(reservation_id, chunk["id"])
+                noted = True
+            yield chunk
+
+
+async def _collecting(chunks: AsyncIterator[dict[str, Any]], message: StreamedMessage
+                      ) -> AsyncIterator[dict[str, Any]]:
+    """`chunks`, each also added to `message`: the answer the client will send back next turn."""
+    async with aclosing(chunks):
+        async for chunk in chunks:
+            message.add(chunk)
+            yield chunk
+
+
+def _maybe_billed(exc: BaseException) -> bool:
+    """Whether a call that ended with `exc` may have been served (and billed) all the same.
+
+    An upstream that answered with an error did not serve the call; one cut
+    off by a timeout or by the client leaving may have, so its outcome is
+    unknown and it counts at its worst case.
+    """
+    return isinstance(exc, UpstreamTimeout) or not isinstance(exc, HermesError)
+
+
+def _failure(exc: BaseException) -> HermesError:
+    """The error a call ended with, as recorded: a cancellation means the client went away."""
+    if isinstance(exc, HermesError):
+        return exc
+    if isinstance(exc, asyncio.CancelledError):
+        return ClientClosed("The client closed the connection.")
+    return HermesError("Hermes hit an internal error; the details are in its log.", code="internal_error")
+
+
+@dataclass
+class _Call:
+    """One metered call in progress; `settle` ends it exactly once, even if the request is cancelled."""
+
+    report: Report
+    metered: Metered
+    headers: dict[str, str]
+    started: float
+    answer: dict[str, Any] | None = None  # the assistant message given, once known: the session's link
+    streamed: StreamedMessage | None = None  # what a relayed stream's chunks add up to, if it is one
+    _settled: asyncio.Future[dict[str, Any]] | None = None
+
+    @classmethod
+    async def open(cls, services: Services, request: Request, chosen: Plan) -> _Call:
+        metered = await services.meter.start(chosen.target, request.chat, request.task.task_type, request.key)
+        report = Report(services, request, chosen, metered)
+        cloud = chosen.target.model.kind == "cloud"
+        return cls(report, metered, report.headers(cost_usd=None if cloud else 0.0), request.started)
+
+    async def settle(self, usage: dict[str, Any] | None, error: HermesError | None, partial: bool = True) -> dict[str, Any]:
+        if self._settled is None:
+            self.report.request.outcome.recorded = True  # now, not when the task gets to it
+            store = self.report.services.store
+            self._settled = store.spawn(self._settle(usage, error, partial))
+        return await asyncio.shield(self._settled)
+
+    async def _settle(self, usage: dict[str, Any] | None, error: HermesError | None, partial: bool) -> dict[str, Any]:
+        services = self.report.services
+
+        async def settle_and_record() -> dict[str, Any]:  # one transaction: the money and its record, or neither
+            bill = await services.meter.finish(self.metered, usage, failed=error is not None, partial=partial)
+            answer = self.answer or (self.streamed.message() if self.streamed and error is None else None)
+            return await self.report.record(usage, error, bill, self.started, answer)
+
+        return await services.store.atomic(settle_and_record)

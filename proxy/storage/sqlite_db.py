@@ -1,0 +1,143 @@
+"""The SQLite backend: one file on this machine, shared safely by every Hermes process using it.
+
+WAL mode with `synchronous=NORMAL`: a commit is in the WAL when it returns,
+so a killed process loses nothing committed, and no fsync waits on the hot
+path; an OS crash or power cut can lose the commits since the WAL was last
+synced (at each checkpoint), never corrupt the file (see the README).
+
+Two connections: the calls' own statements (point reads and writes on
+indexed rows) run on the event loop's thread (sqlite_inline.py), and
+`rows`, for reports that scan whole tables, on aiosqlite's thread, read-only.
+A unit takes SQLite's write lock at BEGIN (`BEGIN IMMEDIATE`), so a
+read-check-write such as a budget reservation is atomic across every process
+sharing the file, not only within this one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from proxy.storage.database import Database
+from proxy.storage.migrations import migrate
+from proxy.storage.sqlite_errors import BUSY_TIMEOUT_MS, is_locked, retrying_when_locked, unavailable
+from proxy.storage.sqlite_inline import InlineConnection
+
+T = TypeVar("T")
+
+
+class SQLiteDatabase(Database):
+    """The inline connection for the calls, a read-only aiosqlite one for reports."""
+
+    dialect = "sqlite"
+
+    def __init__(self, db: InlineConnection, reports: aiosqlite.Connection) -> None:
+        super().__init__()
+        self._db = db
+        self._reports = reports
+        self._write_lock = asyncio.Lock()  # one connection: its units take turns
+
+    @classmethod
+    async def open(cls, path: Path) -> SQLiteDatabase:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = InlineConnection(path)  # transactions are ours, never implicit
+        try:
+            await retrying_when_locked(db.set_up_wal)  # another process may be setting the file up too
+            reports = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True)
+        except BaseException:
+            await db.close()
+            raise
+        reports.row_factory = aiosqlite.Row
+        database = cls(db, reports)
+        try:
+            await reports.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            # Under the write lock: processes starting together on one file take turns,
+            # and each sees what the one before it applied.
+            await database.atomic(lambda: migrate(database))
+        except BaseException:
+            await database.close()
+            raise
+        return database
+
+    async def close(self) -> None:
+        await super().close()
+        await self._db.close()
+        await self._reports.close()
+
+    async def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
+        await self.insert(sql, params)
+
+    async def insert(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        async def write() -> int:
+            return int(self._db.run(sql, params).lastrowid or 0)
+
+        return await (write() if self._inside_unit() else self.atomic(write))
+
+    async def fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        if self._inside_unit():
+            return self._db.dicts(sql, params)  # a lock here fails the whole unit, which is tried again whole
+
+        async def read() -> list[dict[str, Any]]:
+            return self._db.dicts(sql, params)
+
+        return await retrying_when_locked(read)
+
+    async def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        async def read() -> list[dict[str, Any]]:
+            return [dict(row) for row in await self._reports.execute_fetchall(sql, params)]  # one trip
+
+        return await retrying_when_locked(read)
+
+    async def lock_budget(self) -> None:
+        """Nothing more to do: the unit's BEGIN IMMEDIATE holds the file's write lock already."""
+
+    def json_text(self, column: str, *path: str) -> str:
+        return f"json_extract({column}, '$.{'.'.join(path)}')"
+
+    async def atomic(self, work: Callable[[], Awaitable[T]],
+                     abandoned: Callable[[T], Awaitable[None]] | None = None) -> T:
+        """As `Transactions.atomic`, in the caller's own task when the file's write lock is free.
+
+        A unit's statements run where they are awaited (sqlite_inline.py), so
+        a unit that gets the lock at once never gives the event loop a chance
+        to cancel it half-way: it runs to COMMIT or ROLLBACK here, without the
+        task of its own and the two trips round the loop that costs (a tenth
+        of a relayed call's time). Only a unit that must wait, for this
+        connection or for another process's lock, waits in a task of its own.
+        """
+        if self._inside_unit():
+            return await work()
+        await self._db.writable()  # before anything starts: waiting here leaves nothing half-done
+        if not self._write_lock.locked():
+            async with self._write_lock:  # free: taken without waiting
+                try:
+                    return await self._attempt(work)
+                except sqlite3.Error as exc:
+                    if not is_locked(exc):
+                        raise unavailable(exc) from None
+        return await super().atomic(work, abandoned)  # another process has the file: wait for it
+
+    async def _transaction(self, work: Callable[[], Awaitable[T]]) -> T:
+        async def attempt() -> T:
+            await self._db.writable()
+            return await self._attempt(work)
+
+        async with self._write_lock:
+            return await retrying_when_locked(attempt)
+
+    async def _attempt(self, work: Callable[[], Awaitable[T]]) -> T:
+        if self._db.in_transaction:  # cannot happen; heal rather than fail every later write
+            await self._db.rollback()
+        self._db.run("BEGIN IMMEDIATE")
+        try:
+            result = await self._inside(self._db, work)
+        except BaseException:
+            await self._db.rollback()
+            raise
+        await self._db.commit()
+        return result

@@ -1,0 +1,96 @@
+"""Sessions in the store: their size and cost, the answers that link a conversation's turns, next-turn verdicts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from proxy.storage.records import Records, now
+
+
+class SessionRecords(Records):
+    async def session(self, session_id: str) -> dict[str, Any] | None:
+        rows = await self._db.fetch("SELECT * FROM sessions WHERE id = ?", (session_id,))
+        return rows[0] if rows else None
+
+    async def touch_session(self, session_id: str, turns: int, context_tokens: int, mean_user_tokens: int,
+                            output_tokens: int, cost_usd: float = 0.0, stays_on: str | None = None) -> None:
+        """Note a turn of `session_id`: its size now (the client resends it all, so these replace) and its cost.
+
+        `stays_on`: the cloud model the session moved to (as `stay_on_cloud`), in the same statement.
+        """
+        stamp = now()
+        await self._write(
+            """
+            INSERT INTO sessions (id, started_at, last_seen_at, turns, context_tokens, mean_user_tokens,
+                                  output_tokens, cost_usd, cloud_model)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at, turns = excluded.turns,
+                context_tokens = excluded.context_tokens, mean_user_tokens = excluded.mean_user_tokens,
+                output_tokens = excluded.output_tokens, cost_usd = sessions.cost_usd + excluded.cost_usd,
+                cloud_model = COALESCE(excluded.cloud_model, sessions.cloud_model)
+            """,
+            (session_id, stamp, stamp, turns, context_tokens, mean_user_tokens, output_tokens, cost_usd, stays_on),
+        )
+
+    async def add_session_link(self, thread: str, session_id: str, cloud_model: str | None) -> None:
+        """Note an answer of `session_id` (the conversation through it, digested); the first such answer wins."""
+        await self._write(
+            """INSERT INTO session_links (thread_sha256, session_id, cloud_model, created_at) VALUES (?, ?, ?, ?)
+               ON CONFLICT (thread_sha256) DO NOTHING""",
+            (thread, session_id, cloud_model, now()))
+
+    async def claim_session_link(self, thread: str, next_thread: str, idle_timeout_s: float
+                                 ) -> tuple[str, str | None] | None:
+        """(session id, cloud model) of the answer `thread` ends with, for the turn `next_thread` that follows it.
+
+        None when no such answer is known, it is older than `idle_timeout_s`, or
+        another turn already went on from it (a fork). One statement: two
+        processes cannot both claim it.
+        """
+        since = (datetime.now(timezone.utc) - timedelta(seconds=idle_timeout_s)).isoformat()
+
+        async def claim() -> tuple[str, str | None] | None:
+            rows = await self._db.fetch(
+                """UPDATE session_links SET next_thread_sha256 = ?
+                   WHERE thread_sha256 = ? AND created_at >= ? AND COALESCE(next_thread_sha256, ?) = ?
+                   RETURNING session_id, cloud_model""",
+                (next_thread, thread, since, next_thread, next_thread))
+            return (rows[0]["session_id"], rows[0]["cloud_model"]) if rows else None
+
+        return await self.atomic(claim)
+
+    async def record_outcome(self, session_id: str, verdict: str, reason: str) -> dict[str, Any] | None:
+        """The next turn's verdict on `session_id`'s last answered request (outcome.py): that task row, or None.
+
+        Only the first verdict on a request counts. When it failed and the
+        answer was a local one the cascade accepted, that attempt no longer
+        counts as accepted: the model's record, and so its later skips, learn it.
+        """
+        async def record() -> dict[str, Any] | None:
+            rows = await self._db.fetch(
+                """SELECT id, created_at, requested_model, route, model, task_type, outcome FROM tasks
+                   WHERE session_id = ? AND status = 200 ORDER BY id DESC LIMIT 1""", (session_id,))
+            if not rows or rows[0]["outcome"] is not None:
+                return None
+            task = rows[0]
+            await self._db.execute("UPDATE tasks SET outcome = ?, outcome_reason = ? WHERE id = ?",
+                                   (verdict, reason, task["id"]))
+            if verdict == "failed" and task["route"] == "local" and task["requested_model"] == "auto":
+                await self._db.execute(
+                    """UPDATE local_attempts SET accepted = 0, outcome_reason = ? WHERE id = (
+                           SELECT id FROM local_attempts WHERE model = ? AND task_type = ? AND accepted = 1
+                           AND created_at <= ? ORDER BY id DESC LIMIT 1)""",
+                    (reason, task["model"], task["task_type"], task["created_at"]))
+            return task
+
+        return await self.atomic(record)
+
+    async def stay_on_cloud(self, session_id: str, model: str | None) -> None:
+        """Remember the cloud model a session moved to (None: back to local)."""
+        await self._write("UPDATE sessions SET cloud_model = ? WHERE id = ?", (model, session_id))
+
+    async def mean_session_turns(self, excluding: str) -> tuple[float | None, int]:
+        """(mean turns, how many sessions) over every other session."""
+        [row] = await self.rows("SELECT AVG(turns) AS mean, COUNT(*) AS n FROM sessions WHERE id != ?", (excluding,))
+        return (float(row["mean"]) if row["mean"] is not None else None), int(row["n"])

@@ -1,0 +1,255 @@
+"""Request bodies as they arrive: decoded strictly, and chat requests checked field by field.
+
+A bad request is rejected here, before anything else runs, so it never
+reaches a model, the store or a response header, and never turns into a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from starlette.requests import Request
+
+from proxy.chat import ChatRequest
+from proxy.errors import BadRequest, BodyTooLarge
+from proxy.wire.params import PASS_THROUGH, check_params, is_kind, json_type, shown
+
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+IMAGE_DETAILS = frozenset({"auto", "low", "high"})
+
+# Decoding limits, far past what any chat body needs: 64 levels leaves room
+# for nested tool schemas, and 64 digits for any count or seed, well short of
+# the 4300 digits at which Python's int() gives up.
+MAX_DEPTH = 64
+MAX_INT_DIGITS = 64
+
+# For the depth check on the raw bytes (in UTF-8 no multi-byte character holds an ASCII byte):
+# strings, then everything but brackets, removed; braces become brackets. An unterminated
+# string runs to the end, so no match is retried from the next quote (which is quadratic).
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_BRACKETS = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+async def read_json_body(request: Request, max_body_bytes: int) -> Any:
+    """The request's JSON body, refusing one over `max_body_bytes` before reading it all; see `decode_json`."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_body_bytes:
+        raise BodyTooLarge(_too_large(max_body_bytes))
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > max_body_bytes:
+            raise BodyTooLarge(_too_large(max_body_bytes))
+    return decode_json(bytes(body))
+
+
+def decode_json(raw: bytes) -> Any:
+    """`raw` decoded as JSON, or BadRequest (invalid_json) for anything a later step could not handle.
+
+    Refused, beyond malformed JSON: bytes that are not UTF-8, NaN and
+    Infinity (Python's json takes them; nothing can store or send them
+    back), numbers that overflow a float, integers over MAX_INT_DIGITS
+    digits, nesting deeper than MAX_DEPTH (measured before parsing, so the
+    parser never recurses deeply) and lone UTF-16 surrogates (they cannot be
+    written out as UTF-8 again).
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _invalid(f"it is not UTF-8 (byte {exc.start} is {raw[exc.start:exc.start + 1]!r}).") from None
+    _check_depth(raw)
+    try:
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_bounded_int)
+    except _Refused as exc:
+        raise _invalid(str(exc)) from None
+    except json.JSONDecodeError as exc:
+        raise _invalid(f"{exc}.") from None
+    except RecursionError:  # _check_depth should make this unreachable
+        raise _invalid(f"it nests arrays and objects more than {MAX_DEPTH} levels deep.") from None
+    if _SURROGATE_ESCAPE.search(text):
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise _invalid("a string holds a lone UTF-16 surrogate (such as \\ud800); send valid Unicode.") from None
+    return value
+
+
+class _Refused(ValueError):
+    """Raised from a json.loads hook; its message says why."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _Refused(f"{name} is not a JSON number; send a finite number or null.")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused(f"the number {text[:32]} is too large for a 64-bit float.")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _Refused(f"an integer has more than {MAX_INT_DIGITS} digits.")
+    return int(text)
+
+
+def _check_depth(raw: bytes) -> None:
+    """BadRequest if `raw` nests deeper than MAX_DEPTH, without recursing.
+
+    With strings removed, the brackets left are JSON's structure; each pass
+    removes every innermost pair, so balanced brackets vanish in as many
+    passes as they nest deep.
+    """
+    brackets = _STRING.sub(b"", raw).translate(_BRACKETS, _NOT_BRACKETS)
+    for _ in range(MAX_DEPTH):
+        if not brackets:
+            return
+        inner_removed = brackets.replace(b"[]", b"")
+        if inner_removed == brackets:  # unbalanced, so not JSON: json.loads says where, unless it could nest far
+            if len(brackets) > MAX_DEPTH:
+                raise _invalid(f"its brackets do not balance ({len(brackets)} left unpaired).")
+            return
+        brackets = inner_removed
+    if brackets:
+        raise _invalid(f"it nests arrays and objects more than {MAX_DEPTH} levels deep.")
+
+
+def _invalid(reason: str) -> BadRequest:
+    return BadRequest(f"The request body is not valid JSON: {reason}", code="invalid_json")
+
+
+def json_object(body: Any, known: frozenset[str] | set[str]) -> dict[str, Any]:
+    """`body` as a JSON object with only `known` keys, or BadRequest naming the first stranger."""
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    unknown = sorted(set(body) - set(known))
+    if unknown:
+        raise BadRequest(f"Unknown key {unknown[0]!r}; known: {', '.join(sorted(known))}.")
+    return body
+
+
+def _too_large(limit: int) -> str:
+    return f"The request body is larger than the limit of {limit} bytes (server.max_body_bytes)."
+
+
+def parse_chat_request(body: Any) -> ChatRequest:
+    """Validate a decoded chat body; raise BadRequest naming the first bad field."""
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    model = body.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise BadRequest("'model' is required and must be a non-empty string, e.g. \"auto\".", code="invalid_model")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise BadRequest("'messages' is required and must be a non-empty array.", code="invalid_messages")
+    for index, message in enumerate(messages):
+        _check_message(index, message)
+    stream = _optional(body, "stream", bool, "a boolean", False)
+    options = _optional(body, "stream_options", dict, "an object", {})
+    include_usage = _optional(options, "include_usage", bool, "a boolean", False, prefix="stream_options.")
+    if body.get("n", 1) != 1:
+        raise BadRequest("'n' must be 1: Hermes returns one choice per request.", code="invalid_n")
+    check_params(body)
+    params = {key: body[key] for key in PASS_THROUGH if body.get(key) is not None}
+    return ChatRequest(model=model.strip(), messages=messages, stream=stream, include_usage=include_usage, params=params)
+
+
+def _optional(body: dict, key: str, kind: type, name: str, default: Any, prefix: str = "") -> Any:  # type: ignore[type-arg]
+    value = body.get(key)
+    if value is None:
+        return default
+    if not is_kind(value, kind):
+        raise BadRequest(f"'{prefix}{key}' must be {name}, got {json_type(value)}.", code=f"invalid_{key}")
+    return value
+
+
+def _check_message(index: int, message: Any) -> None:
+    where = f"messages[{index}]"
+    if not isinstance(message, dict):
+        raise BadRequest(f"'{where}' must be an object with 'role' and 'content'.", code="invalid_messages")
+    role = message.get("role")
+    if not isinstance(role, str) or role not in ROLES:
+        raise BadRequest(f"'{where}.role' must be one of {', '.join(sorted(ROLES))}; got {shown(role)}.",
+                         code="invalid_messages")
+    content = message.get("content")
+    if content is None:
+        # Only an assistant turn that calls tools (or refuses) may leave content out.
+        if role != "assistant":
+            raise BadRequest(f"'{where}.content' is required for role '{role}'.", code="invalid_messages")
+    elif isinstance(content, list):
+        for part_index, part in enumerate(content):
+            _check_part(f"{where}.content[{part_index}]", part, role)
+    elif not isinstance(content, str):
+        raise BadRequest(f"'{where}.content' must be a string or an array of parts, got {json_type(content)}.",
+                         code="invalid_messages")
+    for key in ("name", "tool_call_id", "refusal"):
+        if message.get(key) is not None and not isinstance(message[key], str):
+            raise BadRequest(f"'{where}.{key}' must be a string, got {json_type(message[key])}.",
+                             code="invalid_messages")
+    if message.get("tool_calls") is not None:
+        _check_tool_calls(where, message["tool_calls"])
+
+
+# OpenAI's content part types. A text or refusal part carries a string under its type's
+# name, the others an object with these strings (a file: file_data or file_id, checked below).
+PART_OBJECTS: dict[str, tuple[str, ...]] = {"image_url": ("url",), "input_audio": ("data", "format"), "file": ()}
+PART_TYPES = ("text", "refusal", *PART_OBJECTS)
+
+
+def _check_part(where: str, part: Any, role: str) -> None:
+    kind = part.get("type") if isinstance(part, dict) else None
+    if not isinstance(kind, str):
+        raise BadRequest(f"'{where}' must be an object with a 'type'.", code="invalid_messages")
+    if kind not in PART_TYPES:
+        raise BadRequest(f"'{where}.type' must be one of {', '.join(PART_TYPES)}; got {shown(kind)}.",
+                         code="invalid_messages")
+    if kind in ("text", "refusal"):
+        if not isinstance(part.get(kind), str):
+            raise BadRequest(f"'{where}.{kind}' must be a string, got {json_type(part.get(kind))}.",
+                             code="invalid_messages")
+        if kind == "refusal" and role != "assistant":
+            raise BadRequest(f"'{where}': a refusal part belongs in an assistant message, not {role!r}.",
+                             code="invalid_messages")
+        return
+    inner = part.get(kind)
+    if not isinstance(inner, dict):
+        raise BadRequest(f"'{where}.{kind}' must be an object, got {json_type(inner)}.", code="invalid_messages")
+    for name in PART_OBJECTS[kind]:
+        if not isinstance(inner.get(name), str) or not inner[name]:
+            raise BadRequest(f"'{where}.{kind}.{name}' is required and must be a non-empty string.",
+                             code="invalid_messages")
+    detail = inner.get("detail") if kind == "image_url" else None
+    if detail is not None and not (isinstance(detail, str) and detail in IMAGE_DETAILS):
+        raise BadRequest(f"'{where}.image_url.detail' must be auto, low or high; got {shown(detail)}.",
+                         code="invalid_messages")
+    if kind == "file":
+        for name in ("file_data", "file_id", "filename"):
+            if inner.get(name) is not None and not isinstance(inner[name], str):
+                raise BadRequest(f"'{where}.file.{name}' must be a string.", code="invalid_messages")
+        if not inner.get("file_data") and not inner.get("file_id"):
+            raise BadRequest(f"'{where}.file' needs 'file_data' (base64) or 'file_id'.", code="invalid_messages")
+
+
+def _check_tool_calls(where: str, calls: Any) -> None:
+    if not isinstance(calls, list):
+        raise BadRequest(f"'{where}.tool_calls' must be an array.", code="invalid_messages")
+    for index, call in enumerate(calls):
+        at = f"{where}.tool_calls[{index}]"
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict):
+            raise BadRequest(f"'{at}' must be {{\"id\", \"type\": \"function\", \"function\": {{...}}}}.",
+                             code="invalid_messages")
+        if call.get("type", "function") != "function" or not isinstance(call.get("id", ""), str):
+            raise BadRequest(f"'{at}' must have \"type\": \"function\" and a string 'id'.", code="invalid_messages")
+        if not isinstance(function.get("name"), str) or not function["name"]:
+            raise BadRequest(f"'{at}.function.name' must be a non-empty string.", code="invalid_messages")
+        if not isinstance(function.get("arguments"), str):
+            raise BadRequest(f"'{at}.function.arguments' must be a string of JSON, got "
+                             f"{json_type(function.get('arguments'))}.", code="invalid_messages")

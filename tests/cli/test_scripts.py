@@ -1,0 +1,210 @@
+"""The scripts as a user runs them: in a terminal (a real pseudo-terminal), piped, and at each budget tier."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pty
+import select
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from proxy.config import Config, load_config
+from proxy.localmodel.embedded import free_port
+from proxy.money.budget import Budget
+from proxy.money.pricing import PriceTable
+from proxy.storage.store import Store
+from tests.cli.test_cli import HEAVY_MODULES, imported_modules
+from tests.conftest import REPO
+from tests.openrouter_stub import OpenRouterStub
+
+Serve = Callable[..., str]
+SCRIPTS = REPO / "scripts"
+
+
+def environment(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HERMES_") and k != "OPENROUTER_API_KEY"}
+    return env | extra
+
+
+def run_in_terminal(argv: list[str], env: dict[str, str], answer: str | None, cwd: Path,
+                    timeout_s: float = 180) -> tuple[str, int]:
+    """Run `argv` on a pseudo-terminal; type `answer` when it asks [y/N]."""
+    master, slave = pty.openpty()
+    process = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd, close_fds=True)
+    os.close(slave)
+    output, answered, deadline = b"", False, time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the other side has closed
+                    break
+                if not chunk:
+                    break
+                output += chunk
+                if answer is not None and not answered and b"[y/N] " in output:
+                    os.write(master, answer.encode() + b"\n")
+                    answered = True
+            elif process.poll() is not None:
+                break
+        else:
+            process.kill()
+            pytest.fail("the script did not finish:\n" + output.decode(errors="replace"))
+        return output.decode(errors="replace").replace("\r\n", "\n"), process.wait(timeout=30)
+    finally:
+        os.close(master)
+
+
+@pytest.fixture
+def asking_hermes(make_config: Callable[..., Config], serve_hermes: Serve) -> str:
+    """Hermes that never accepts a local answer (kept short) and asks before paying."""
+    return serve_hermes(make_config({"cascade": {"target_quality": 10.0}, "upgrade_policy": "ask",
+                                     "local": {"max_tokens": 24}}))
+
+
+def test_yolo_in_a_terminal_stays_local_on_no(asking_hermes: str, openrouter: OpenRouterStub, tmp_path: Path) -> None:
+    output, code = run_in_terminal([str(SCRIPTS / "yolo"), "Tell me about Rome"],
+                                   environment(HERMES_URL=asking_hermes), "n", cwd=tmp_path)
+    assert code == 0, output
+    assert "Upgrade to claude-3-opus" in output and output.count("[hermes] route=local") == 1
+    assert "route=cloud" not in output and openrouter.requests == []
+
+
+def test_yolo_piped_never_asks(asking_hermes: str, openrouter: OpenRouterStub, tmp_path: Path) -> None:
+    result = subprocess.run([str(SCRIPTS / "yolo"), "Tell me about Rome"], env=environment(HERMES_URL=asking_hermes),
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False, timeout=180,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "[y/N]" not in result.stdout and openrouter.requests == []
+    assert result.stdout.strip().splitlines()[-1].startswith("[hermes] route=local model=smollm2:135m quality=")
+
+
+def test_yolo_says_when_hermes_is_not_running(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    result = subprocess.run([str(SCRIPTS / "yolo"), "hi"], env=environment(HERMES_URL=url), stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, check=False, timeout=60, cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"Hermes is not running at {url}: start it with scripts/start-proxy." in result.stderr
+
+
+@pytest.mark.parametrize("argv", [["check-budget", "--json"], ["check-budget"], ["yolo", "hi"]],
+                         ids=["check-budget-json", "check-budget", "yolo"])
+def test_scripts_answer_without_importing_the_serving_stack(argv: list[str], tmp_path: Path) -> None:
+    env = environment(HERMES_DB=str(tmp_path / "hermes.db"), HERMES_URL=f"http://127.0.0.1:{free_port()}")
+    imported = imported_modules([str(SCRIPTS / argv[0]), *argv[1:]], env)
+    assert "proxy.cli" in imported
+    assert {name.split(".")[0] for name in imported} & HEAVY_MODULES == set()
+
+
+async def _spend(db: Path | str, usd: float) -> None:
+    """Put `usd` of today's spend in the ledger, as usage reported after the fact is."""
+    config = load_config(REPO, {})
+    store = await Store.open(db)
+    budget = Budget(config.budget, store, PriceTable.from_config(config), config.cloud_models)
+    await store.charge((await budget.status()).day, "gemini-flash", usd)
+    await store.close()
+
+
+@pytest.mark.parametrize(
+    ("spent", "tier", "code", "allowed"),
+    [
+        pytest.param(0.0, "normal", 0, "claude-3.5-sonnet, gpt-4, claude-3-opus, gemini-flash", id="normal"),
+        pytest.param(3.0, "cheap", 0, "claude-3.5-sonnet, gemini-flash", id="cheap"),
+        pytest.param(4.6, "emergency", 0, "gemini-flash", id="emergency"),
+        pytest.param(5.0, "blocked", 2, "local models only", id="blocked"),
+    ],
+)
+def test_check_budget_reads_the_file_at_each_tier_when_hermes_is_down(
+    tmp_path: Path, database: Path | str, spent: float, tier: str, code: int, allowed: str
+) -> None:
+    db = database
+    asyncio.run(_spend(db, spent))
+    down = f"http://127.0.0.1:{free_port()}"
+    env = environment(HERMES_DB=str(db), HERMES_URL=down, COLUMNS="250")
+    table = subprocess.run([str(SCRIPTS / "check-budget")], env=env, capture_output=True, text=True, check=False,
+                           timeout=60, cwd=tmp_path)
+    assert table.returncode == code, table.stderr
+    assert f"${spent:.4f}" in table.stdout and f"${5.0 - spent:.4f} of $5.00" in table.stdout
+    assert f"{tier} (" in table.stdout or (tier == "blocked" and "blocked (local models only)" in table.stdout)
+    assert allowed in table.stdout
+    kind = "database" if "://" in str(db) else "database file"  # a PostgreSQL URL is no file
+    assert f"the {kind} {db} (Hermes is not running at {down}.)" in table.stdout
+    machine = subprocess.run([str(SCRIPTS / "check-budget"), "--json"], env=env, capture_output=True, text=True,
+                             check=False, timeout=60, cwd=tmp_path)
+    assert machine.returncode == code
+    report = json.loads(machine.stdout)
+    assert (report["tier"], report["spent_usd"], report["limit_usd"]) == (tier, spent, 5.0)
+    assert (report["source"], report["database"]) == ("database", str(db))
+    assert 0 < report["resets_in_s"] <= 86400
+
+
+def test_check_budget_asks_the_running_proxy(make_config: Callable[..., Config], serve_hermes: Serve,
+                                             tmp_path: Path) -> None:
+    url = serve_hermes(make_config())
+    spent = httpx.post(f"{url}/api/v1/costs/track-usage", timeout=30,
+                       json={"model": "gemini-flash", "input_tokens": 1, "output_tokens": 1, "cost_usd": 5.0})
+    assert spent.json()["budget"]["tier"] == "blocked"
+    elsewhere = tmp_path / "elsewhere" / "hermes.db"  # this shell's HERMES_DB: not the proxy's file
+    env = environment(HERMES_URL=url, HERMES_DB=str(elsewhere), COLUMNS="200")
+    table = subprocess.run([str(SCRIPTS / "check-budget")], env=env, capture_output=True, text=True, check=False,
+                           timeout=60, cwd=tmp_path)
+    assert table.returncode == 2, table.stderr
+    assert "$5.0000" in table.stdout and "$0.0000 of $5.00" in table.stdout
+    assert "blocked (local models only)" in table.stdout and "gemini-flash" in table.stdout  # spend by model
+    assert f"the running proxy at {url}" in table.stdout
+    machine = subprocess.run([str(SCRIPTS / "check-budget"), "--json"], env=env, capture_output=True, text=True,
+                             check=False, timeout=60, cwd=tmp_path)
+    assert machine.returncode == 2, machine.stderr
+    report = json.loads(machine.stdout)
+    assert (report["source"], report["url"], report["spent_usd"], report["tier"]) == ("proxy", url, 5.0, "blocked")
+    assert 0 < report["resets_in_s"] <= 86400
+    assert not elsewhere.parent.exists()
+
+
+@pytest.mark.sqlite_only  # a missing SQLite file, and none created
+def test_check_budget_says_when_neither_hermes_nor_its_file_is_there(tmp_path: Path) -> None:
+    db, down = tmp_path / "data" / "hermes.db", f"http://127.0.0.1:{free_port()}"
+    for argv in ([], ["--json"]):
+        result = subprocess.run([str(SCRIPTS / "check-budget"), *argv],
+                                env=environment(HERMES_DB=str(db), HERMES_URL=down),
+                                capture_output=True, text=True, check=False, timeout=60, cwd=tmp_path)
+        assert result.returncode == 1 and result.stdout == ""
+        assert f"Hermes is not running at {down}. There is no database at {db} either" in result.stderr
+        assert "No file was created." in result.stderr
+    assert not db.parent.exists()
+
+
+def test_start_proxy_prints_the_settings_and_serves(tmp_path: Path, database: Path | str) -> None:
+    port = free_port()
+    env = environment(OLLAMA_API_BASE=f"http://127.0.0.1:{free_port()}", HERMES_DB=str(database))
+    log = tmp_path / "out.txt"
+    with log.open("w") as out:
+        process = subprocess.Popen([str(SCRIPTS / "start-proxy"), "--port", str(port)], env=env, stdout=out,
+                                   stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("start-proxy did not serve:\n" + log.read_text())
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    printed = log.read_text()
+    base = f"http://127.0.0.1:{port}/v1"
+    assert printed.startswith(f"Hermes: {base}\n")
+    assert f"aider --openai-api-base {base} --openai-api-key unused --model openai/auto" in printed
+    assert f'"baseURL": "{base}"' in printed and f"apiBase: {base}" in printed

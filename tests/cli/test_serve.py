@@ -1,0 +1,256 @@
+"""End to end: the real `hermes serve` process, with no Ollama, driven by the official openai client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+import yaml
+
+from proxy.config import BUDGETS_FILE, ROUTING_FILE
+from proxy.localmodel.embedded import free_port
+from tests.conftest import REPO, TEST_API_KEY
+from tests.openrouter_stub import OpenRouterStub
+from tests.postgres import query
+
+TOOLS = [
+    {"type": "function", "function": {
+        "name": "read_file", "description": "Read a file from the project",
+        "parameters": {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+                       "properties": {"path": {"type": "string"}}, "required": ["path"]}}},
+    {"type": "function", "function": {
+        "name": "run_shell", "description": "Run a shell command",
+        "parameters": {"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}}},
+]
+HI = [{"role": "user", "content": "hi"}]
+
+
+class HermesProcess:
+    def __init__(self, url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+        self.url = url
+        self.process = process
+        self.log = log
+
+
+@pytest.fixture(scope="module")
+def hermes(tmp_path_factory: pytest.TempPathFactory, _openrouter_server: tuple[OpenRouterStub, str]) -> Iterator[HermesProcess]:
+    home = tmp_path_factory.mktemp("serve")
+    for name in (ROUTING_FILE, BUDGETS_FILE):
+        shutil.copy(REPO / name, home / name)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("HERMES_") and k not in ("OPENROUTER_API_KEY", "OPENROUTER_API_BASE")}
+    env |= {
+        "OLLAMA_API_BASE": f"http://127.0.0.1:{free_port()}",  # nothing listens there: no Ollama
+        "OPENROUTER_API_BASE": _openrouter_server[1],
+        "OPENROUTER_API_KEY": TEST_API_KEY,
+        "HERMES_DB": str(home / "hermes.db"),
+        "HERMES_PORT": str(port),
+    }
+    hermes_script = Path(sys.executable).parent / "hermes"
+    log = home / "hermes.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([str(hermes_script), "serve", "--config-dir", str(home)],
+                                   env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("hermes serve did not become healthy:\n" + log.read_text())
+        time.sleep(0.1)
+    yield HermesProcess(url, process, log)
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture
+def client(hermes: HermesProcess) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=f"{hermes.url}/v1", api_key="unused", max_retries=0, timeout=120) as client:
+        yield client
+
+
+def test_the_readme_curl_request_gets_a_real_local_answer(hermes: HermesProcess) -> None:
+    # What the README's `curl -H 'Content-Type: application/json' -d '{...}'` sends.
+    response = httpx.post(
+        f"{hermes.url}/v1/chat/completions",
+        content='{"model":"local","messages":[{"role":"user","content":"hi"}]}',
+        headers={"content-type": "application/json"},
+        timeout=120,
+    )
+    assert response.status_code == 200
+    assert response.headers["x-hermes-route"] == "local"
+    assert response.json()["choices"][0]["message"]["content"].strip()
+    log = hermes.log.read_text()
+    assert "starting the embedded model smollm2:135m" in log
+    assert "serving the Ollama API at http://127.0.0.1:" in log
+
+
+# These show the local side of `auto`: the fixture has a cloud key, and the default policy would upgrade.
+NEVER_UPGRADE = {"X-Hermes-Upgrade-Policy": "never"}
+
+
+def test_openai_client_plain(client: openai.OpenAI) -> None:
+    raw = client.chat.completions.with_raw_response.create(model="local", messages=HI, max_tokens=20)
+    assert raw.headers["x-hermes-route"] == "local"
+    completion = raw.parse()
+    assert completion.choices[0].message.content.strip()
+    assert completion.model == "smollm2:135m"
+    assert completion.usage.completion_tokens > 0
+
+
+def test_openai_client_streamed_with_usage(client: openai.OpenAI) -> None:
+    stream = client.chat.completions.create(model="auto", messages=HI, max_tokens=16, stream=True,
+                                            stream_options={"include_usage": True}, extra_headers=NEVER_UPGRADE)
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text.strip()
+    assert chunks[-1].usage.completion_tokens > 0
+    assert chunks[-1].model_extra["hermes"]["route"] == "local"
+
+
+def test_openai_client_local_request_with_tools_like_opencode(client: openai.OpenAI) -> None:
+    stream = client.chat.completions.create(
+        model="auto", stream=True, stream_options={"include_usage": True}, tools=TOOLS, tool_choice="auto",
+        max_tokens=32000, temperature=0, extra_headers=NEVER_UPGRADE,
+        messages=[{"role": "system", "content": "You are a coding agent. Use the tools."},
+                  {"role": "user", "content": "Read the file README.md"}],
+    )
+    chunks = list(stream)
+    assert chunks[-1].usage.completion_tokens <= 512  # OpenCode's 32000 reached the local model as local.max_tokens
+    finish = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert finish and finish[-1] in ("stop", "length", "tool_calls")
+    calls = [call for c in chunks if c.choices for call in (c.choices[0].delta.tool_calls or [])]
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text.strip() or calls[0].function.name in ("read_file", "run_shell")
+
+
+def test_openai_client_cloud_tool_call(client: openai.OpenAI, openrouter: OpenRouterStub) -> None:
+    completion = client.chat.completions.create(model="claude-3.5-sonnet", messages=HI, tools=TOOLS)
+    [call] = completion.choices[0].message.tool_calls
+    assert call.function.name == "read_file"
+    assert json.loads(call.function.arguments) == {"path": "README.md"}
+    assert completion.choices[0].finish_reason == "tool_calls"
+    assert openrouter.requests[0]["json"]["tools"] == TOOLS
+
+
+def test_openai_client_cloud_tool_call_streamed(client: openai.OpenAI, openrouter: OpenRouterStub) -> None:
+    stream = client.chat.completions.create(model="cloud", messages=HI, tools=TOOLS, stream=True)
+    fragments = [call for c in stream if c.choices for call in (c.choices[0].delta.tool_calls or [])]
+    assert fragments[0].id == "call_stub_1" and fragments[0].function.name == "read_file"
+    assert json.loads("".join(f.function.arguments or "" for f in fragments)) == {"path": "README.md"}
+
+
+def test_openai_client_sees_errors_as_exceptions(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError, match="does not exist"):
+        client.chat.completions.create(model="gpt-9", messages=HI)
+    with pytest.raises(openai.BadRequestError, match="messages"):
+        client.chat.completions.create(model="local", messages=[])
+
+
+def test_sigterm_stops_hermes_and_its_embedded_model(hermes: HermesProcess) -> None:
+    # Runs last in this module: it ends the shared process.
+    log = hermes.log.read_text()
+    embedded_url = log.split("serving the Ollama API at ")[1].split()[0]
+    hermes.process.send_signal(signal.SIGTERM)
+    assert hermes.process.wait(timeout=30) == 0
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{embedded_url}/api/version", timeout=1)
+        except httpx.HTTPError:
+            return
+        time.sleep(0.2)
+    pytest.fail("the embedded model outlived hermes serve")
+
+
+def test_two_workers_share_one_embedded_model_and_one_budget(
+    tmp_path: Path, openrouter: OpenRouterStub, database: Path | str
+) -> None:
+    # Twenty calls' worth of budget (each reserves about 0.0094 USD, see
+    # test_shared_file.py: 20 x 0.0094 = 0.188), two hundred requests in flight
+    # together on one port: both worker processes spend, and together exactly what fits.
+    for name in (ROUTING_FILE, BUDGETS_FILE):
+        shutil.copy(REPO / name, tmp_path / name)
+    budgets = yaml.safe_load((tmp_path / BUDGETS_FILE).read_text())
+    budgets |= {"daily_limit_usd": 0.19, "tiers": [{"name": "any", "min_remaining_usd": 0.0, "models": "any"}]}
+    (tmp_path / BUDGETS_FILE).write_text(yaml.safe_dump(budgets))
+    openrouter.delay_s, openrouter.mode, openrouter.cost_usd = 0.5, "slow", 0.01
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HERMES_")}
+    env |= {"OLLAMA_API_BASE": f"http://127.0.0.1:{free_port()}", "OPENROUTER_API_BASE": openrouter.url,  # type: ignore[attr-defined]
+            "OPENROUTER_API_KEY": TEST_API_KEY, "HERMES_DB": str(database)}
+    log = tmp_path / "hermes.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([str(Path(sys.executable).parent / "hermes"), "serve", "--port", str(port),
+                                    "--workers", "2", "--config-dir", str(tmp_path)],
+                                   env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process, log, workers=2)
+        local = httpx.post(f"{url}/v1/chat/completions", timeout=120,
+                           json={"model": "local", "messages": HI, "max_tokens": 4})
+        assert local.headers["x-hermes-route"] == "local"
+        statuses = asyncio.run(_post_together(f"{url}/v1/chat/completions", 200,
+                                              {"model": "cloud", "messages": HI, "max_tokens": 520}))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=60)
+    printed = log.read_text()
+    assert code == 0, printed
+    assert printed.count("starting the embedded model") == 1  # in the parent, once, for both workers
+    assert "2 worker processes" in printed
+    assert sorted(set(statuses)) == [200, 429], statuses
+    assert statuses.count(200) == openrouter.answered == 20
+    rows = query(database, "SELECT state, cost_usd, owner FROM ledger")
+    assert {row["state"] for row in rows} == {"charged"} and sum(row["cost_usd"] for row in rows) <= 0.19
+    assert len({row["owner"] for row in rows}) == 2  # each worker reserved through its own connection
+    embedded_url = printed.split("serving the Ollama API at ")[1].split()[0]
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{embedded_url}/api/version", timeout=1)  # stopped with the parent
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, workers: int) -> None:
+    """Until /health answers and every worker has started (one alone would take every connection)."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            started = log.read_text().count("Application startup complete.")
+            if started >= workers and httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("hermes serve did not become healthy:\n" + log.read_text())
+
+
+async def _post_together(url: str, count: int, body: dict[str, object], gap_s: float = 0.01) -> list[int]:
+    """`count` requests, each on a connection of its own, started `gap_s` apart and all in flight together.
+
+    The gap is what spreads them over the workers: connections that arrive in
+    one burst are all accepted by whichever worker wakes first.
+    """
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=count)) as client:
+        async def post(i: int) -> int:
+            await asyncio.sleep(i * gap_s)
+            return (await client.post(url, json=body)).status_code
+
+        return list(await asyncio.gather(*(post(i) for i in range(count))))

@@ -1,0 +1,68 @@
+"""What a coding agent gets out of the box: the shipped config, `model: auto`, an OpenRouter key.
+
+Agents read neither X-Hermes-Upgrade nor the "hermes" field, so the default
+policy upgrades a local answer that misses its target, within the daily
+budget and the session cap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from proxy.config import Config
+from tests.edge.test_app import sse_events
+from tests.openrouter_stub import OpenRouterStub
+from tests.postgres import query
+
+READ_FILE = {"type": "function", "function": {
+    "name": "read_file", "description": "Read a file of the project",
+    "parameters": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}}}
+
+
+def agent_turn(url: str, session: str, text: str = "Fix the off-by-one error in the pager.") -> httpx.Response:
+    """A request shaped like OpenCode's: a system prompt, tools, streamed with usage."""
+    body = {"model": "auto", "stream": True, "stream_options": {"include_usage": True}, "max_tokens": 24,
+            "tools": [READ_FILE], "temperature": 0,
+            "messages": [{"role": "system", "content": "You are a coding agent. Use the tools to edit files."},
+                         {"role": "user", "content": text}]}
+    return httpx.post(f"{url}/v1/chat/completions", json=body, headers={"X-Session-Id": session}, timeout=300)
+
+
+def test_an_agent_gets_the_cloud_answer_when_the_local_one_misses(
+    make_config: Callable[..., Config], serve_hermes: Callable[..., str], openrouter: OpenRouterStub,
+    database: Path | str,
+) -> None:
+    url = serve_hermes(make_config())  # the shipped files as they are
+    openrouter.cost_usd = 0.00001  # what a one-line edit costs on Gemini Flash
+    response = agent_turn(url, "agent-1")
+    assert response.status_code == 200
+    events = sse_events(response)
+    assert events[-1] == "[DONE]"
+    calls = [c for e in events[:-1] for ch in e["choices"] for c in ch["delta"].get("tool_calls", [])]
+    assert calls and calls[0]["function"]["name"] == "read_file"  # the cloud model's tool call reached the agent
+    hermes = events[-2]["hermes"]
+    assert hermes["route"] == "cloud" and hermes["cascade"]["policy"] == "auto"
+    assert hermes["cascade"]["attempts"][-1]["outcome"] == "rejected"
+    assert hermes["cascade"]["decision"].startswith("policy auto: upgraded to ")
+    [row] = query(database, "SELECT state, cost_usd FROM ledger")
+    assert (row["state"], row["cost_usd"]) == ("charged", 0.00001)
+    assert hermes["cost_usd"] == 0.00001 and hermes["budget_remaining_usd"] == 5.0 - 0.00001
+
+
+def test_the_session_cap_keeps_one_session_local_while_another_still_upgrades(
+    make_config: Callable[..., Config], serve_hermes: Callable[..., str], openrouter: OpenRouterStub
+) -> None:
+    # Two upgrades (2 x 0.000015) reach a 0.00003 cap: the third turn of that session stays local.
+    url = serve_hermes(make_config(budget={"session_limit_usd": 0.00003}))
+    openrouter.cost_usd = 0.000015
+    routes = [sse_events(agent_turn(url, "runaway"))[-2]["hermes"] for _ in range(3)]
+    assert [h["route"] for h in routes] == ["cloud", "cloud", "local"]
+    assert routes[2]["cascade"]["decision"] == (
+        "session cap: this session has spent $0.000030 of its $0.000030 (session_limit_usd); it stays on local models")
+    assert routes[2]["cost_usd"] == 0.0
+    other = sse_events(agent_turn(url, "fresh"))[-2]["hermes"]
+    assert other["route"] == "cloud"
+    assert len(openrouter.requests) == 3
