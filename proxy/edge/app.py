@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,8 +22,8 @@ from starlette.routing import Route
 from starlette.schemas import SchemaGenerator
 
 from proxy.config import ROUTE_NAMES, Config
-from proxy.edge import api, completions, dashboard, metrics, openapi_spec, quality_api, settings_api
-from proxy.edge.early_stream import early_response
+from proxy.edge import api, completions, dashboard, front_doors, metrics, openapi_spec, quality_api, settings_api
+from proxy.edge.front_doors import INTERNAL_ERROR, dialect_for
 from proxy.edge.guard import OriginGuard
 from proxy.edge.key_auth import KeyAuth
 from proxy.errors import HermesError, UnknownModel
@@ -36,78 +35,13 @@ from proxy.money.reconcile import reconcile_unknown_outcomes
 from proxy.pipeline.classify import Classifier
 from proxy.pipeline.local_attempt import LocalSpeeds
 from proxy.pipeline.services import Services
-from proxy.pipeline.steps import Cascade, prepare, record_failure, respond, run_cascade, understand
 from proxy.storage.owner import HEARTBEAT_S
 from proxy.storage.store import Store
 from proxy.upstreams.ollama import LocalCatalog
 from proxy.upstreams.relay import Relay
 from proxy.upstreams.upstream import Upstream
-from proxy.wire.disconnect import unless_client_leaves
-from proxy.wire.openai_api import error_body, error_response
-from proxy.wire.validate import parse_chat_request, read_json_body
 
 log = logging.getLogger("hermes")
-INTERNAL_ERROR = HermesError("Hermes hit an internal error; the details are in its log.", code="internal_error")
-
-
-async def chat_completions(request: Request) -> Response:
-    """`POST /v1/chat/completions`: validate, understand, plan, answer (and record).
-    ---
-    summary: OpenAI chat completions, streamed (SSE) or not, through the local-first cascade
-    requestBody:
-      required: true
-      content: {application/json: {schema: {$ref: '#/components/schemas/ChatCompletionRequest'}}}
-    responses:
-      200:
-        description: An OpenAI chat.completion (or, with stream, SSE chunks) plus the "hermes" field
-        headers:
-          X-Hermes-Route: {$ref: '#/components/headers/Route'}
-          X-Hermes-Model: {$ref: '#/components/headers/Model'}
-          X-Hermes-Task-Type: {$ref: '#/components/headers/TaskType'}
-          X-Hermes-Tier: {$ref: '#/components/headers/Tier'}
-          X-Hermes-Quality: {$ref: '#/components/headers/Quality'}
-          X-Hermes-Cost-USD: {$ref: '#/components/headers/CostUSD'}
-          X-Hermes-Budget-Remaining-USD: {$ref: '#/components/headers/BudgetRemainingUSD'}
-          X-Hermes-Upgrade: {$ref: '#/components/headers/Upgrade'}
-          X-Hermes-Session-Id: {$ref: '#/components/headers/SessionId'}
-          X-Hermes-Reason: {$ref: '#/components/headers/Reason'}
-          X-Hermes-Session-Cost-USD: {$ref: '#/components/headers/SessionCostUSD'}
-        content:
-          application/json: {schema: {$ref: '#/components/schemas/ChatCompletion'}}
-          text/event-stream:
-            schema: {type: string, description: 'data: <ChatCompletionChunk JSON> events, then data: [DONE]'}
-      400: {$ref: '#/components/responses/BadRequest'}
-      401: {$ref: '#/components/responses/Unauthorized'}
-      404: {$ref: '#/components/responses/NotFound'}
-      413: {$ref: '#/components/responses/TooLarge'}
-      429: {$ref: '#/components/responses/BudgetExhausted'}
-      502: {$ref: '#/components/responses/UpstreamError'}
-      504: {$ref: '#/components/responses/UpstreamTimeout'}
-    """
-    services: Services = request.app.state.services
-    started = time.monotonic()
-    chat = understood = chosen = None
-    try:
-        chat = parse_chat_request(await read_json_body(request, services.config.routing.server.max_body_bytes))
-        understood = await understand(services, chat, request.headers, started,
-                                      key=request.scope.get("state", {}).get("hermes_key"))
-
-        async def answer() -> Response:
-            nonlocal chosen
-            status = await services.meter.budget.status()
-            ready = await prepare(services, understood, status)
-            if isinstance(ready, Cascade):
-                if chat.stream:  # starts at once; the cascade runs inside the stream (early_stream.py)
-                    return early_response(services, understood, ready, status)
-                ready = await run_cascade(services, understood, ready)
-            chosen = ready
-            return await respond(services, understood, chosen)
-
-        return await unless_client_leaves(request, answer())
-    except Exception as exc:  # recorded, then answered by the error handlers
-        error = exc if isinstance(exc, HermesError) else INTERNAL_ERROR
-        await services.store.run_to_end(record_failure(services, error, started, chat, understood, chosen))
-        raise
 
 
 async def list_models(request: Request) -> Response:
@@ -217,7 +151,7 @@ SCHEMAS = _Schemas(openapi_spec.BASE_SCHEMA)
 
 async def _hermes_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HermesError)
-    return error_response(exc)
+    return dialect_for(request.url.path).error_response(exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -225,13 +159,14 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     error = HermesError(f"{request.method} {request.url.path}: {exc.detail}", code=f"http_{exc.status_code}")
     error.type = "invalid_request_error"
-    return JSONResponse(error_body(error), status_code=exc.status_code)
+    error.status = exc.status_code
+    return JSONResponse(dialect_for(request.url.path).error_body(error), status_code=exc.status_code)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     # The one broad handler: whatever escaped still reaches the client in OpenAI's shape.
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return JSONResponse(error_body(INTERNAL_ERROR), status_code=500)
+    return JSONResponse(dialect_for(request.url.path).error_body(INTERNAL_ERROR), status_code=500)
 
 
 async def _charge_abandoned(store: Store) -> int:
@@ -317,7 +252,7 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
             Route("/health", health),
             Route("/v1/models", list_models),
             Route("/v1/models/{model:path}", get_model),
-            Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            *front_doors.routes,
             Route("/v1/completions", completions.completions, methods=["POST"]),
             Route("/openapi.json", openapi, include_in_schema=False),
             *api.routes,

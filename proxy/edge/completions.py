@@ -31,8 +31,9 @@ from proxy.storage.store import TaskRecord
 from proxy.upstreams.target import Target
 from proxy.upstreams.upstream_text import finish_reason, text_choice, text_complete, text_stream
 from proxy.wire.disconnect import unless_client_leaves
-from proxy.wire.openai_api import CLOSE_TIMEOUT_S, SSE_DONE, encode_sse, error_body
+from proxy.wire.openai_api import SSE_DONE, encode_sse, error_body
 from proxy.wire.params import check_params, is_kind, json_type, shown
+from proxy.wire.sse import CLOSE_TIMEOUT_S
 from proxy.wire.validate import read_json_body
 
 TASK_TYPE = "autocomplete"

@@ -29,7 +29,6 @@ from proxy.errors import ClientClosed, HermesError
 from proxy.money.budget import BudgetStatus
 from proxy.pipeline.services import Request, Services
 from proxy.pipeline.steps import Cascade, open_stream, record_failure, run_cascade
-from proxy.wire.openai_api import SSE_DONE, encode_sse, error_body, sse_events
 
 log = logging.getLogger("hermes")
 
@@ -66,14 +65,12 @@ async def _body(services: Services, request: Request, pending: Cascade) -> Async
         chunks, settle, _ = await open_stream(services, request, chosen)
     except HermesError as error:
         await _record(services, request, error)
-        yield encode_sse(error_body(error))
-        yield SSE_DONE
+        yield request.dialect.error_event(error)
         return
     except Exception:
         log.exception("unexpected error in a streamed auto request")
         await _record(services, request, INTERNAL_ERROR)
-        yield encode_sse(error_body(INTERNAL_ERROR))
-        yield SSE_DONE
+        yield request.dialect.error_event(INTERNAL_ERROR)
         return
     except BaseException:  # the client went away while the cascade worked
         await _record(services, request, ClientClosed("The client closed the connection before the answer was ready."))
@@ -82,7 +79,7 @@ async def _body(services: Services, request: Request, pending: Cascade) -> Async
         if not cascade.done():
             cascade.cancel()  # stop the local model: nobody will read its answer
             await asyncio.wait({cascade})
-    async for event in sse_events(chunks, request.chat.include_usage, settle):
+    async for event in request.dialect.stream(chunks, request.chat.include_usage, settle):
         yield event
 
 

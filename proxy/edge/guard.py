@@ -16,8 +16,8 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from proxy.config import Config
+from proxy.edge.front_doors import dialect_for
 from proxy.errors import Forbidden, HermesError, UnsupportedMediaType
-from proxy.wire.openai_api import error_response
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -47,7 +47,7 @@ class OriginGuard:
         if scope["type"] == "http":  # Hermes has no websocket routes; the lifespan passes straight through
             error = self.refusal(scope)
             if error is not None:
-                await error_response(error)(scope, receive, send)
+                await dialect_for(scope["path"]).error_response(error)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 

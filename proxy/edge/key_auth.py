@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hmac
 import time
+from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from proxy.config import Config
+from proxy.edge.front_doors import dialect_for
 from proxy.errors import HermesError, Unauthorized
 from proxy.money.keys import KEY_PREFIX, ApiKey, key_sha256
-from proxy.wire.openai_api import error_response
 
 # How long "is any team key in use?" is believed for requests that carry none: a key
 # made by the CLI is enforced within this. A key presented is always looked up.
@@ -37,16 +38,15 @@ class KeyAuth:
             except HermesError as exc:  # the database is unavailable: a 503 saying so
                 refusal = exc
             if refusal is not None:
-                await error_response(refusal)(scope, receive, send)
+                await dialect_for(scope["path"]).error_response(refusal)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
     async def _refusal(self, scope: Scope) -> HermesError | None:
-        given = dict(scope["headers"]).get(b"authorization", b"")
-        if self.operator_key is not None and hmac.compare_digest(given, b"Bearer " + self.operator_key):
+        token = presented_key(scope)
+        if self.operator_key is not None and hmac.compare_digest(token.encode("latin-1"), self.operator_key):
             return None
-        models = scope["path"].startswith("/v1/")
-        token = given[7:].decode("latin-1").strip() if given[:7].lower() == b"bearer " else ""
+        models = scope["path"].startswith(("/v1/", "/v1beta/"))
         if models and token.startswith(KEY_PREFIX):
             found = await scope["app"].state.services.store.find_key(key_sha256(token))
             if found is not None:
@@ -55,7 +55,8 @@ class KeyAuth:
             return Unauthorized("This key is not one of this Hermes's keys, or it was revoked "
                                 "(`hermes keys list` shows them).", code="invalid_api_key")
         if self.operator_key is not None:
-            return Unauthorized("Missing or wrong API key: send Authorization: Bearer $HERMES_API_KEY.")
+            return Unauthorized("Missing or wrong API key: send Authorization: Bearer $HERMES_API_KEY (or, as "
+                                "Anthropic's and Gemini's clients do, x-api-key or x-goog-api-key).")
         if models and await self._keys_in_use(scope):
             return Unauthorized("This Hermes gives each user a key: send Authorization: Bearer <your key> "
                                 "(made with `hermes keys create --name NAME`).", code="missing_api_key")
@@ -67,6 +68,23 @@ class KeyAuth:
             in_use = await scope["app"].state.services.store.keys_in_use() > 0
             self._in_use = (time.monotonic(), in_use)
         return in_use
+
+
+def presented_key(scope: Scope) -> str:
+    """The key a request carries, in whichever dialect's way: `Authorization: Bearer` (OpenAI, and Anthropic's
+    ANTHROPIC_AUTH_TOKEN), `x-api-key` (Anthropic), `x-goog-api-key` or `?key=` (Gemini); "" for none."""
+    headers = dict(scope["headers"])
+    given = headers.get(b"authorization", b"")
+    if given[:7].lower() == b"bearer ":
+        return given[7:].decode("latin-1").strip()
+    for name in (b"x-api-key", b"x-goog-api-key"):
+        if headers.get(name):
+            return headers[name].decode("latin-1").strip()
+    for pair in scope.get("query_string", b"").split(b"&"):
+        name, _, value = pair.partition(b"=")
+        if name == b"key" and value:
+            return unquote_to_bytes(value).decode("latin-1").strip()
+    return ""
 
 
 def _public(path: str) -> bool:

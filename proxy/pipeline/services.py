@@ -22,6 +22,8 @@ from proxy.pipeline.session import Conversation
 from proxy.storage.store import Store
 from proxy.upstreams.ollama import LocalCatalog
 from proxy.upstreams.upstream import Upstream
+from proxy.wire.dialect import Dialect
+from proxy.wire.openai_api import OPENAI
 
 
 @dataclass(frozen=True)
@@ -57,3 +59,4 @@ class Request:
     started: float  # time.monotonic() on arrival: latency includes the cascade
     outcome: Outcome = dataclasses.field(default_factory=Outcome)
     key: ApiKey | None = None  # the team key it came with: whose budget a cloud call draws on (keys.py)
+    dialect: Dialect = OPENAI  # the client's wire dialect: how the answer goes back (wire/dialect.py)

@@ -45,17 +45,13 @@ from proxy.pipeline.services import Request, Services
 from proxy.pipeline.session import identify, remaining_turns, resolve
 from proxy.pipeline.upgrade import tier_models, upgrade_options
 from proxy.storage.store import Store, TaskRecord
-from proxy.wire.openai_api import (
-    Settle,
-    StreamedMessage,
-    completion_chunks,
-    json_response,
-    sse_response,
-)
+from proxy.wire.dialect import Dialect
+from proxy.wire.openai_api import OPENAI, StreamedMessage, completion_chunks
+from proxy.wire.sse import Settle
 
 
 async def understand(services: Services, chat: ChatRequest, headers: Mapping[str, str], started: float,
-                     key: ApiKey | None = None) -> Request:
+                     key: ApiKey | None = None, dialect: Dialect = OPENAI) -> Request:
     """Identify the session and classify; a rule's max_tokens override caps the client's."""
     conversation = identify(headers, chat.messages)  # first: a bad session id is a 400 before anything
     task = services.classifier.classify(chat.messages)
@@ -65,7 +61,7 @@ async def understand(services: Services, chat: ChatRequest, headers: Mapping[str
     verdict = next_turn_outcome(chat.messages) if conversation.resumed else None
     if verdict is not None:  # this turn tells whether the session's last answer worked
         await services.store.record_outcome(conversation.session_id, verdict.verdict, verdict.reason)
-    return Request(chat, conversation, task, headers, started, key=key)
+    return Request(chat, conversation, task, headers, started, key=key, dialect=dialect)
 
 
 @dataclass(frozen=True)
@@ -184,9 +180,9 @@ async def respond(services: Services, request: Request, chosen: Plan) -> Respons
     """Answer per `chosen`, streamed or not; meter it and record it once it ends."""
     if not request.chat.stream:
         answer, hermes, headers = await complete(services, request, chosen)
-        return json_response(answer, hermes, headers)
+        return request.dialect.json_response(answer, hermes, headers)
     chunks, settle, headers = await open_stream(services, request, chosen)
-    return sse_response(chunks, request.chat.include_usage, settle, headers)
+    return request.dialect.sse_response(chunks, request.chat.include_usage, settle, headers)
 
 
 async def open_stream(services: Services, request: Request, chosen: Plan) -> tuple[AsyncIterator[dict[str, Any]], Settle, dict[str, str]]:

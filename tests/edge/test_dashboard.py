@@ -15,7 +15,6 @@ from tests.edge.test_app import HI, chat
 from tests.openrouter_stub import COST_PER_CALL_USD, OpenRouterStub
 from tests.postgres import query
 
-
 SCRIPT_PROMPT = "<script>alert(1)</script> why does this not run?"
 
 
