@@ -7,6 +7,7 @@ start-up with one line naming the file, the key and what was expected.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 from collections.abc import Mapping
@@ -96,6 +97,24 @@ class Config:
             for m in self.routing.cloud.models
         )
 
+    def resolve_alias(self, name: str) -> str:
+        """The route or model a client's model name stands for: itself if it is one, else the most specific
+        alias (routing_rules.yaml `aliases`, glob patterns, any case) that fits it, else itself (a 404 later)."""
+        if name in ROUTE_NAMES or self.find_model(name) is not None:
+            return name
+        lowered = name.lower()
+        for pattern, target in self._aliases_most_specific_first:
+            if fnmatch.fnmatchcase(lowered, pattern):
+                return target
+        return name
+
+    @cached_property
+    def _aliases_most_specific_first(self) -> list[tuple[str, str]]:
+        # Most specific: the most characters besides the wildcards, so "claude-*haiku*" wins over "claude-*"
+        # whatever order a YAML writer keeps the mapping in.
+        aliases = [(pattern.lower(), target) for pattern, target in self.routing.aliases.items()]
+        return sorted(aliases, key=lambda alias: -len(alias[0].replace("*", "").replace("?", "")))
+
     def find_model(self, name: str) -> ModelRef | None:
         """The configured model a client named, by short name or by OpenRouter slug."""
         return self._models_by_name.get(name)
@@ -129,6 +148,7 @@ def load_config(config_dir: Path | None = None, env: Mapping[str, str] | None = 
     _check_unique_names(routing)
     _check_judge(routing)
     _check_task_tiers(routing)
+    _check_aliases(routing)
     database = env.get("HERMES_DB") or routing.server.database
     return Config(
         routing=routing,
@@ -219,6 +239,18 @@ def _check_task_tiers(routing: RoutingConfig) -> None:
         if tier not in mapping:
             raise ConfigError(f"{ROUTING_FILE}: {key} is {tier!r}, which cloud.tiers does not map to cloud models "
                               f"(it maps {', '.join(mapping)})")
+
+
+def _check_aliases(routing: RoutingConfig) -> None:
+    names = set(ROUTE_NAMES) | {m.name for m in routing.local.models} | {m.name for m in routing.cloud.models}
+    if routing.embedded_model.enabled:
+        names.add(routing.embedded_model.name)
+    for pattern, target in routing.aliases.items():
+        if not pattern.strip():
+            raise ConfigError(f"{ROUTING_FILE}: aliases: a pattern must not be empty")
+        if target not in names:
+            raise ConfigError(f"{ROUTING_FILE}: aliases.{pattern} must name a route or a configured model "
+                              f"({', '.join(sorted(names))}), got {target!r}")
 
 
 def _check_unique_names(routing: RoutingConfig) -> None:

@@ -181,6 +181,8 @@ class RoutingConfig(_Section):
     quality: QualityConfig = QualityConfig()
     classification: ClassificationConfig = ClassificationConfig()
     upgrade_policy: Literal["auto", "ask", "never"] = "auto"
+    # Model names agents ask for (claude-*, gpt-5*, gemini-*) -> a route or a configured model; first match wins.
+    aliases: dict[str, str] = {}
 
 
 class BudgetTier(_Section):

@@ -184,3 +184,23 @@ def test_a_rule_whose_tier_has_no_cloud_models_is_refused(config_dir: Path) -> N
     assert load_error(config_dir) == (
         "routing_rules.yaml: classification.rules[1].tier is 'smrt', which cloud.tiers does not map to cloud models "
         "(it maps cheap, smart, yolo, default)")
+
+
+@pytest.mark.parametrize(("asked", "means"), [
+    pytest.param("claude-haiku-4-5-20251001", "local", id="claude-code-small-fast"),
+    pytest.param("claude-opus-4-1", "auto", id="claude-code-main"),
+    pytest.param("CLAUDE-SONNET-4-5", "auto", id="any-case"),
+    pytest.param("gpt-5-codex", "auto", id="codex"),
+    pytest.param("gemini-2.5-flash-lite", "local", id="gemini-cli-router"),
+    pytest.param("gemini-3-pro-preview", "auto", id="gemini-cli-main"),
+    pytest.param("claude-3.5-sonnet", "claude-3.5-sonnet", id="a-configured-model-is-never-aliased"),
+    pytest.param("anthropic/claude-3.5-sonnet", "anthropic/claude-3.5-sonnet", id="nor-its-slug"),
+    pytest.param("gpt-9", "gpt-9", id="no-pattern-fits"),
+])
+def test_shipped_aliases_map_the_agents_model_names(config_dir: Path, asked: str, means: str) -> None:
+    assert load_config(config_dir, {}).resolve_alias(asked) == means
+
+
+def test_an_alias_naming_no_route_or_model_is_refused(config_dir: Path) -> None:
+    replace_in(config_dir / ROUTING_FILE, '"claude-*": auto', '"claude-*": claude-9')
+    assert "aliases.claude-* must name a route or a configured model" in load_error(config_dir)

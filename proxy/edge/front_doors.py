@@ -8,6 +8,7 @@ it (a bad key, a foreign origin, a 404) comes back in that client's shape.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from starlette.requests import Request
@@ -86,6 +87,9 @@ async def answer_chat(request: Request, dialect: Dialect) -> Response:
     try:
         body = await read_json_body(request, services.config.routing.server.max_body_bytes)
         chat = dialect.chat_request(body, request.path_params)
+        resolved = services.config.resolve_alias(chat.model)  # claude-*, gpt-5*, gemini-*: routing_rules.yaml
+        if resolved != chat.model:
+            chat = dataclasses.replace(chat, model=resolved)
         understood = await understand(services, chat, request.headers, started,
                                       key=request.scope.get("state", {}).get("hermes_key"), dialect=dialect)
 

@@ -114,7 +114,9 @@ async def choose_target(
     ref = config.find_model(chat.model)
     if ref is None:
         names = ", ".join(["auto", "local", "cloud"] + [m.name for m in config.local_models + config.cloud_models])
-        raise UnknownModel(f"The model '{chat.model}' does not exist. Available: {names}.")
+        aliases = ", ".join(config.routing.aliases)
+        raise UnknownModel(f"The model '{chat.model}' does not exist. Available: {names}"
+                           + (f"; and names matching {aliases} (aliases in routing_rules.yaml)." if aliases else "."))
     if ref.kind == "cloud":
         return cloud_target(config, ref)
     if not await catalog.has(ref.name):

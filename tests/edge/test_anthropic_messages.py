@@ -207,3 +207,19 @@ def test_count_tokens_counts_the_whole_request(hermes_url: str) -> None:
                                                       system="You are a careful engineer. " * 20)
 
     assert 0 < short.input_tokens < longer.input_tokens
+
+
+def test_claude_codes_small_fast_model_is_answered_locally(hermes_url: str, openrouter: OpenRouterStub) -> None:
+    raw = client(hermes_url).messages.with_raw_response.create(model="claude-haiku-4-5-20251001", max_tokens=8,
+                                                               messages=ASK)
+
+    assert raw.headers["x-hermes-route"] == "local" and raw.headers["x-hermes-model"] == "smollm2:135m"
+    assert openrouter.requests == []
+
+
+def test_claude_codes_main_model_goes_through_the_cascade(hermes_url: str, openrouter: OpenRouterStub) -> None:
+    raw = client(hermes_url).messages.with_raw_response.create(model="claude-sonnet-4-5", max_tokens=8,
+                                                               messages=ASK)
+
+    # auto: the embedded model answered first, and its answer was scored before any upgrade.
+    assert "the best local answer (smollm2:135m) scored" in raw.headers["x-hermes-reason"]
