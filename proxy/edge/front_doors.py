@@ -24,11 +24,12 @@ from proxy.wire.anthropic_api import ANTHROPIC, count_tokens_request
 from proxy.wire.dialect import Dialect
 from proxy.wire.disconnect import unless_client_leaves
 from proxy.wire.openai_api import OPENAI
+from proxy.wire.responses_api import RESPONSES
 from proxy.wire.validate import read_json_body
 
 INTERNAL_ERROR = HermesError("Hermes hit an internal error; the details are in its log.", code="internal_error")
 # Which dialect a path speaks, by its start: the first that matches.
-DIALECT_PATHS: tuple[tuple[str, Dialect], ...] = (("/v1/messages", ANTHROPIC),)
+DIALECT_PATHS: tuple[tuple[str, Dialect], ...] = (("/v1/messages", ANTHROPIC), ("/v1/responses", RESPONSES))
 # Token counts for count_tokens are made with this tokenizer, whatever model is named: Anthropic's
 # own is not public, and the count only has to be close (Claude Code uses it to decide when to compact).
 COUNTING_MODEL = "gpt-4o"
@@ -122,6 +123,17 @@ async def messages(request: Request) -> Response:
     return await answer_chat(request, ANTHROPIC)
 
 
+async def responses(request: Request) -> Response:
+    """`POST /v1/responses`: OpenAI Responses (Codex CLI), through the same pipeline as chat.
+    ---
+    summary: OpenAI Responses, streamed (SSE events) or not, through the local-first cascade
+    responses:
+      200:
+        description: An OpenAI response (or, with stream, its events) plus the "hermes" field
+    """
+    return await answer_chat(request, RESPONSES)
+
+
 async def count_tokens(request: Request) -> Response:
     """`POST /v1/messages/count_tokens`: the input tokens a Messages request would send, counted as Hermes counts them.
     ---
@@ -140,4 +152,5 @@ routes = [
     Route("/v1/chat/completions", chat_completions, methods=["POST"]),
     Route("/v1/messages", messages, methods=["POST"]),
     Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
+    Route("/v1/responses", responses, methods=["POST"]),
 ]

@@ -204,7 +204,7 @@ async def _model_chunks(first: dict[str, Any], rest: AsyncIterator[dict[str, Any
 def _plain(value: Any) -> Any:
     """A translated message or event as plain JSON: LiteLLM's objects dumped, its empty extras left out."""
     if hasattr(value, "model_dump"):
-        value = value.model_dump(exclude_none=True)
+        value = value.model_dump(mode="json", exclude_none=True)
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()
                 if not (key == "provider_specific_fields" and not item)}
