@@ -23,13 +23,16 @@ from proxy.pipeline.steps import Cascade, prepare, record_failure, respond, run_
 from proxy.wire.anthropic_api import ANTHROPIC, count_tokens_request
 from proxy.wire.dialect import Dialect
 from proxy.wire.disconnect import unless_client_leaves
+from proxy.wire.gemini_api import GEMINI
 from proxy.wire.openai_api import OPENAI
 from proxy.wire.responses_api import RESPONSES
 from proxy.wire.validate import read_json_body
 
 INTERNAL_ERROR = HermesError("Hermes hit an internal error; the details are in its log.", code="internal_error")
 # Which dialect a path speaks, by its start: the first that matches.
-DIALECT_PATHS: tuple[tuple[str, Dialect], ...] = (("/v1/messages", ANTHROPIC), ("/v1/responses", RESPONSES))
+DIALECT_PATHS: tuple[tuple[str, Dialect], ...] = (("/v1/messages", ANTHROPIC), ("/v1/responses", RESPONSES),
+                                                  ("/v1beta/", GEMINI))
+GEMINI_METHODS = (":generateContent", ":streamGenerateContent", ":countTokens")
 # Token counts for count_tokens are made with this tokenizer, whatever model is named: Anthropic's
 # own is not public, and the count only has to be close (Claude Code uses it to decide when to compact).
 COUNTING_MODEL = "gpt-4o"
@@ -40,6 +43,8 @@ def dialect_for(path: str) -> Dialect:
     for prefix, dialect in DIALECT_PATHS:
         if path.startswith(prefix):
             return dialect
+    if path.endswith(GEMINI_METHODS):  # Gemini's v1 API, which Google's SDK calls unless told v1beta
+        return GEMINI
     return OPENAI
 
 
@@ -87,7 +92,7 @@ async def answer_chat(request: Request, dialect: Dialect) -> Response:
     chat = understood = chosen = None
     try:
         body = await read_json_body(request, services.config.routing.server.max_body_bytes)
-        chat = dialect.chat_request(body, request.path_params)
+        chat = dialect.chat_request(body, {**request.query_params, **request.path_params})
         resolved = services.config.resolve_alias(chat.model)  # claude-*, gpt-5*, gemini-*: routing_rules.yaml
         if resolved != chat.model:
             chat = dataclasses.replace(chat, model=resolved)
@@ -99,7 +104,7 @@ async def answer_chat(request: Request, dialect: Dialect) -> Response:
             status = await services.meter.budget.status()
             ready = await prepare(services, understood, status)
             if isinstance(ready, Cascade):
-                if chat.stream:  # starts at once; the cascade runs inside the stream (early_stream.py)
+                if chat.stream and dialect.comments_allowed:  # starts at once; the cascade runs inside it
                     return early_response(services, understood, ready, status)
                 ready = await run_cascade(services, understood, ready)
             chosen = ready
@@ -134,6 +139,29 @@ async def responses(request: Request) -> Response:
     return await answer_chat(request, RESPONSES)
 
 
+async def generate_content(request: Request) -> Response:
+    """`POST /v1beta/models/{model}:generateContent` and `:streamGenerateContent?alt=sse` (Gemini CLI), and
+    `:countTokens`, through the same pipeline as chat.
+    ---
+    summary: Gemini's generateContent, streamed (alt=sse) or not, through the local-first cascade
+    parameters:
+      - {name: model_method, in: path, required: true, schema: {type: string},
+         description: 'MODEL:generateContent, MODEL:streamGenerateContent or MODEL:countTokens'}
+    responses:
+      200:
+        description: A GenerateContentResponse (or, streamed, one per event) plus the "hermes" field
+    """
+    if request.path_params["model_method"].endswith(":countTokens"):
+        services: Services = request.app.state.services
+        body = await read_json_body(request, services.config.routing.server.max_body_bytes)
+        method = request.path_params["model_method"].rpartition(":")[0] + ":generateContent"
+        chat = GEMINI.chat_request(body.get("generateContentRequest", body) if isinstance(body, dict) else body,
+                                   {"model_method": method})
+        return JSONResponse({"totalTokens": count_input_tokens(COUNTING_MODEL, chat.messages,
+                                                               chat.params.get("tools"))})
+    return await answer_chat(request, GEMINI)
+
+
 async def count_tokens(request: Request) -> Response:
     """`POST /v1/messages/count_tokens`: the input tokens a Messages request would send, counted as Hermes counts them.
     ---
@@ -153,4 +181,8 @@ routes = [
     Route("/v1/messages", messages, methods=["POST"]),
     Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
     Route("/v1/responses", responses, methods=["POST"]),
+    Route("/v1beta/models/{model_method:path}", generate_content, methods=["POST"]),
+    # After GET /v1/models/{model} (app.py): Starlette takes a route whose method also fits before one whose path
+    # alone does, so a POST here is Gemini's and a GET the OpenAI model card.
+    Route("/v1/models/{model_method:path}", generate_content, methods=["POST"]),
 ]

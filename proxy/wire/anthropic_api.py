@@ -19,6 +19,7 @@ from typing import Any
 from proxy.chat import ChatRequest
 from proxy.errors import BadRequest, HermesError
 from proxy.wire.dialect import Dialect
+from proxy.wire.litellm_stream import LiteLLMChunks, StreamFailed
 from proxy.wire.params import is_kind, json_type, shown
 from proxy.wire.validate import parse_chat_request
 
@@ -49,20 +50,14 @@ class AnthropicMessages(Dialect):
             AnthropicStreamWrapper,
         )
 
-        first = await anext(items, None)
-        if first is None:
-            return
-        if isinstance(first, HermesError):
-            yield self.error_event(first)
-            return
-        verdict: dict[str, Any] = {}
-        events = AnthropicStreamWrapper(_model_chunks(first, items, verdict), model=first.get("model", ""))
+        chunks = LiteLLMChunks(items)
         try:
+            events = AnthropicStreamWrapper(chunks, model=await chunks.first_model())
             async for event in events:
-                if event.get("type") == "message_stop" and "hermes" in verdict:
-                    event = event | {"hermes": verdict["hermes"]}
+                if event.get("type") == "message_stop" and chunks.hermes is not None:
+                    event = event | {"hermes": chunks.hermes}
                 yield encode_event(_plain(event))
-        except _StreamFailed as failed:
+        except StreamFailed as failed:
             yield self.error_event(failed.error)
 
     def error_body(self, error: HermesError) -> dict[str, Any]:
@@ -174,31 +169,6 @@ def _adapter() -> Any:
     )
 
     return LiteLLMAnthropicMessagesAdapter()
-
-
-class _StreamFailed(Exception):
-    def __init__(self, error: HermesError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
-async def _model_chunks(first: dict[str, Any], rest: AsyncIterator[dict[str, Any] | HermesError],
-                        verdict: dict[str, Any]) -> AsyncIterator[Any]:
-    """The settled chunks as LiteLLM's stream objects; the verdict kept aside, an error raised as _StreamFailed."""
-    from litellm.types.utils import ModelResponseStream
-
-    item: dict[str, Any] | HermesError = first
-    while True:
-        if isinstance(item, HermesError):
-            raise _StreamFailed(item)
-        if "hermes" in item:
-            verdict["hermes"] = item["hermes"]
-            item = {key: value for key, value in item.items() if key != "hermes"}
-        yield ModelResponseStream(**item)
-        following = await anext(rest, None)
-        if following is None:
-            return
-        item = following
 
 
 def _plain(value: Any) -> Any:

@@ -29,6 +29,9 @@ class Dialect:
     name = ""
     # Whether the client decides if usage comes in a stream (OpenAI's stream_options); elsewhere it always does.
     usage_optional = False
+    # Whether its clients skip SSE comment lines, so a streamed `auto` answer can start at once and say what the
+    # cascade does while it works (edge/early_stream.py); otherwise the stream starts once the answer does.
+    comments_allowed = True
 
     def chat_request(self, body: Any, path_params: Mapping[str, str]) -> ChatRequest:
         """A decoded body (and the path's parameters) as the pipeline's request; BadRequest naming the bad field."""

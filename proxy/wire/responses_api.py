@@ -20,6 +20,7 @@ from typing import Any
 from proxy.chat import ChatRequest
 from proxy.errors import BadRequest, HermesError
 from proxy.wire.dialect import Dialect
+from proxy.wire.litellm_stream import LiteLLMChunks, StreamFailed
 from proxy.wire.openai_api import error_body
 from proxy.wire.params import is_kind, json_type, shown
 from proxy.wire.validate import parse_chat_request
@@ -64,7 +65,7 @@ class OpenAIResponses(Dialect):
             LiteLLMCompletionStreamingIterator,
         )
 
-        chunks = _Chunks(items)
+        chunks = LiteLLMChunks(items)
         events = LiteLLMCompletionStreamingIterator(model="", litellm_custom_stream_wrapper=chunks,  # type: ignore[arg-type]
                                                     request_input="", responses_api_request={})
         try:
@@ -73,7 +74,7 @@ class OpenAIResponses(Dialect):
                 if data.get("type") == "response.completed" and chunks.hermes is not None:
                     data["hermes"] = chunks.hermes
                 yield encode_event(data)
-        except _StreamFailed as failed:
+        except StreamFailed as failed:
             yield self.error_event(failed.error)
 
     def error_body(self, error: HermesError) -> dict[str, Any]:
@@ -173,43 +174,3 @@ def _transformation() -> Any:
     )
 
     return LiteLLMCompletionResponsesConfig
-
-
-class _StreamFailed(Exception):
-    def __init__(self, error: HermesError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
-class _Chunks:
-    """A settled stream (sse.py) as the stream LiteLLM's iterator reads: LiteLLM's chunk objects, one at a time.
-
-    Its iterator reads usage only from chunks that carry choices, so the usage
-    chunk that ends an OpenAI stream is folded into the chunk before it.
-    """
-
-    logging_obj = None  # the iterator's cost logging: Hermes meters the call itself
-
-    def __init__(self, items: AsyncIterator[dict[str, Any] | HermesError]) -> None:
-        self._items = items
-        self._held: dict[str, Any] | None = None
-        self.hermes: dict[str, Any] | None = None
-
-    async def __anext__(self) -> Any:
-        from litellm.types.utils import ModelResponseStream
-
-        while True:
-            item = await anext(self._items, None)
-            if isinstance(item, HermesError):
-                raise _StreamFailed(item)
-            if item is not None and "hermes" in item:
-                self.hermes = item["hermes"]
-                item = {key: value for key, value in item.items() if key != "hermes"}
-            if item is not None and not item.get("choices") and self._held is not None:
-                self._held = self._held | {"usage": item.get("usage")}
-                continue
-            held, self._held = self._held, item
-            if held is not None:
-                return ModelResponseStream(**held)
-            if item is None:
-                raise StopAsyncIteration
