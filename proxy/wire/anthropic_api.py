@@ -20,7 +20,7 @@ from proxy.chat import ChatRequest
 from proxy.errors import BadRequest, HermesError
 from proxy.wire.dialect import Dialect
 from proxy.wire.litellm_stream import LiteLLMChunks, StreamFailed
-from proxy.wire.params import is_kind, json_type, shown
+from proxy.wire.params import is_kind, is_one_of, json_type, shown
 from proxy.wire.validate import parse_chat_request
 
 ROLES = frozenset({"user", "assistant", "system"})  # Claude Code sends its environment as a system message inside
@@ -98,7 +98,7 @@ def check_messages_request(body: Any, max_tokens_required: bool) -> None:
         raise BadRequest("'messages' is required and must be a non-empty array.", code="invalid_messages")
     for index, message in enumerate(messages):
         where = f"messages[{index}]"
-        if not isinstance(message, dict) or message.get("role") not in ROLES:
+        if not isinstance(message, dict) or not is_one_of(message.get("role"), ROLES):
             raise BadRequest(f"'{where}' must be an object with 'role' user or assistant, and 'content'.",
                              code="invalid_messages")
         _check_content(where, message.get("content"))

@@ -23,7 +23,7 @@ from proxy.chat import ChatRequest
 from proxy.errors import BadRequest, HermesError
 from proxy.wire.dialect import Dialect
 from proxy.wire.litellm_stream import LiteLLMChunks, StreamFailed
-from proxy.wire.params import is_kind, json_type, shown
+from proxy.wire.params import is_kind, is_one_of, json_type, shown
 from proxy.wire.validate import parse_chat_request
 
 METHODS = ("generateContent", "streamGenerateContent")
@@ -169,7 +169,7 @@ def _check_content(where: str, content: Any, role_required: bool = True) -> None
     if not isinstance(content, dict):
         raise BadRequest(f"'{where}' must be an object with 'parts'.", code="invalid_contents")
     role = content.get("role")
-    if role is not None and role not in ROLES:
+    if role is not None and not is_one_of(role, ROLES):
         raise BadRequest(f"'{where}.role' must be user or model, got {shown(role)}.", code="invalid_contents")
     parts = content.get("parts")
     if not isinstance(parts, list) or not parts:

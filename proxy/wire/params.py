@@ -69,6 +69,11 @@ def is_kind(value: Any, kind: type | tuple[type, ...]) -> bool:
     return isinstance(value, kind)
 
 
+def is_one_of(value: Any, names: frozenset[str] | tuple[str, ...]) -> bool:
+    """Whether a decoded JSON value is one of `names` (a list or an object is never, and never raises)."""
+    return isinstance(value, str) and value in names
+
+
 def json_type(value: Any) -> str:
     names = {bool: "boolean", int: "number", float: "number", str: "string", list: "array", dict: "object"}
     return "null" if value is None else names.get(type(value), type(value).__name__)

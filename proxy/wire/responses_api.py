@@ -22,7 +22,7 @@ from proxy.errors import BadRequest, HermesError
 from proxy.wire.dialect import Dialect
 from proxy.wire.litellm_stream import LiteLLMChunks, StreamFailed
 from proxy.wire.openai_api import error_body
-from proxy.wire.params import is_kind, json_type, shown
+from proxy.wire.params import is_kind, is_one_of, json_type, shown
 from proxy.wire.validate import parse_chat_request
 
 # What the transformation reads besides `model` and `input`; the rest (store, include,
@@ -131,7 +131,7 @@ def check_responses_request(body: Any) -> None:
         raise BadRequest(f"'max_output_tokens' must be a positive integer, got {shown(limit)}.",
                          code="invalid_max_output_tokens")
     effort = (body.get("reasoning") or {}).get("effort")
-    if effort is not None and effort not in EFFORTS:
+    if effort is not None and not is_one_of(effort, EFFORTS):
         raise BadRequest(f"'reasoning.effort' must be one of {', '.join(sorted(EFFORTS))}; got {shown(effort)}.",
                          code="invalid_reasoning")
 
@@ -141,7 +141,7 @@ def _check_item(where: str, item: Any) -> None:
         raise BadRequest(f"'{where}' must be an object.", code="invalid_input")
     kind = item.get("type", "message")
     if kind == "message" or (kind is None and "role" in item):
-        if item.get("role") not in ITEM_ROLES:
+        if not is_one_of(item.get("role"), ITEM_ROLES):
             raise BadRequest(f"'{where}.role' must be one of {', '.join(sorted(ITEM_ROLES))}; got "
                              f"{shown(item.get('role'))}.", code="invalid_input")
         content = item.get("content")

@@ -195,6 +195,11 @@ def _check_message(index: int, message: Any) -> None:
                              code="invalid_messages")
     if message.get("tool_calls") is not None:
         _check_tool_calls(where, message["tool_calls"])
+    call = message.get("function_call")  # OpenAI's legacy form of one tool call; LiteLLM raises on any other shape
+    if call is not None and not (role == "assistant" and isinstance(call, dict) and isinstance(call.get("name"), str)
+                                 and isinstance(call.get("arguments"), str)):
+        raise BadRequest(f"'{where}.function_call' must be an object with string 'name' and 'arguments', on an "
+                         "assistant message.", code="invalid_messages")
 
 
 # OpenAI's content part types. A text or refusal part carries a string under its type's

@@ -65,3 +65,19 @@ def test_parts_a_local_model_cannot_take_are_an_upstream_error_not_a_500(hermes_
     response = httpx.post(f"{hermes_url}/v1/chat/completions", timeout=120, json={
         "model": "local", "max_tokens": 4, "messages": [message, {"role": "user", "content": "hi"}]})
     assert_openai_error(response, 502, "upstream_error")
+
+
+@pytest.mark.parametrize("message", [
+    pytest.param({"role": "user", "content": "say hello", "function_call": 1.5}, id="a-number-on-a-user-message"),
+    pytest.param({"role": "assistant", "content": "x", "function_call": {"name": "f", "arguments": {}}},
+                 id="arguments-not-a-string"),
+])
+@pytest.mark.parametrize("model", ["local", "cloud"])
+def test_a_legacy_function_call_of_another_shape_is_400(hermes_url: str, openrouter: OpenRouterStub,
+                                                         message: dict, model: str) -> None:
+    # LiteLLM's token counter raised ValueError on these, and the request was a 500.
+    response = httpx.post(f"{hermes_url}/v1/chat/completions", timeout=30,
+                          json={"model": model, "messages": [message, {"role": "user", "content": "hi"}]})
+    error = assert_openai_error(response, 400, "invalid_messages")
+    assert "messages[0].function_call" in error["message"]
+    assert openrouter.requests == []
