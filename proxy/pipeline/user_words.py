@@ -2,7 +2,8 @@
 
 Agents send their own text inside the user's message: aider appends its edit-format
 reminder ("... MUST use this *file listing* format"), OpenCode adds read-tool output
-for attached files and `<system-reminder>` blocks, Continue prefixes `<context>` blocks.
+for attached files and `<system-reminder>` blocks (as Claude Code does), Continue prefixes
+`<context>` blocks, Codex sends its `<environment_context>` as a user message of its own.
 Classifying that text routes every request of a client the same way (issue 15), so
 rules see only what is left. Recorded examples are in tests/clients/.
 """
@@ -19,6 +20,8 @@ from typing import Any
 WRAPPER_BLOCKS: tuple[tuple[str, str], ...] = (
     ("<system-reminder>", "</system-reminder>"),  # Claude Code, OpenCode (plan mode, queued notes)
     ("<context name=", "</context>"),  # Continue CLI: an attached file (`oot` in @continuedev/cli 1.5)
+    ("<environment_context>", "</environment_context>"),  # Codex CLI: cwd, shell, sandbox, as a user message
+    ("<user_instructions>", "</user_instructions>"),  # Codex CLI: AGENTS.md, in its older form
 )
 
 # How aider 0.86 opens the `system_reminder` it appends to the last user message after

@@ -109,6 +109,11 @@ AIDER_WHOLE_REMINDER = (
         pytest.param([{"type": "text", "text": "Read tool failed to read /p/x with the following error: nope"},
                       {"type": "text", "text": "explain x"}], "explain x", id="opencode-read-failed"),
         pytest.param('"say \\"hi\\" to me"', 'say "hi" to me', id="opencode-run-quotes"),
+        pytest.param("<environment_context>\n  <cwd>/tmp/x</cwd>\n  <approval_policy>never</approval_policy>\n"
+                     "</environment_context>", "", id="codex-environment-context"),
+        pytest.param([{"type": "text", "text": "<system-reminder>\nDo what has been asked; nothing more, quickly.\n"
+                                               "</system-reminder>"},
+                      {"type": "text", "text": "refactor the parser"}], "refactor the parser", id="claude-code"),
         pytest.param('"a" and "b"', '"a" and "b"', id="quotes-inside-are-kept"),
     ],
 )
