@@ -3,8 +3,34 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+
+class Native(Protocol):
+    """A client's request as it came in its own dialect, for a cloud upstream that speaks that dialect too.
+
+    A cloud call then goes out in the client's dialect and comes back as it
+    came (cache_control, thinking signatures, encrypted reasoning, tool call
+    ids kept); the pipeline reads it through chat-shaped shadows of it
+    (wire/anthropic_native.py, wire/responses_native.py).
+    """
+
+    path: str  # the upstream's endpoint for the dialect, under its API base ("/messages")
+    headers: dict[str, str]  # what the dialect's endpoint needs besides the key
+
+    def body(self, model: str, max_tokens: int | None, stream: bool) -> dict[str, Any]:
+        """The client's body for `model`, its output capped at `max_tokens` (the meter's cap)."""
+        ...
+
+    def answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A whole native answer as a `chat.completion` shadow, the answer itself under "native"."""
+        ...
+
+    def shadows(self) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        """A converter for one stream: each native event as a `chat.completion.chunk` shadow, it under "native"."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -16,6 +42,7 @@ class ChatRequest:
     stream: bool = False
     include_usage: bool = False
     params: dict[str, Any] = field(default_factory=dict)
+    native: Native | None = None  # the request in the client's own dialect, where a cloud call can go in it
 
     @property
     def max_tokens(self) -> int | None:

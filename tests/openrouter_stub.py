@@ -1,7 +1,7 @@
 """An OpenRouter-shaped HTTP server for tests: the one stand-in Hermes allows.
 
 It speaks OpenRouter's wire format (OpenAI chat completions, streamed and
-not, with `usage.cost`), records every request it gets, and can be told to
+not, with `usage.cost`; Anthropic Messages in openrouter_dialects.py), records every request it gets, and can be told to
 misbehave the ways real upstreams do (`mode`):
 
     ok            answers
@@ -44,6 +44,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests import openrouter_dialects
 
 # What each answer costs, as OpenRouter reports it in usage.cost.
 COST_PER_CALL_USD = 0.00125
@@ -117,7 +119,12 @@ class OpenRouterStub:
         self.gate: threading.Event | None = None  # paced: the chunks after the first wait for it
         self.sent: list[str] = []  # the data of each streamed event, as sent
         self.app = Starlette(routes=[Route("/api/v1/chat/completions", self.chat, methods=["POST"]),
+                                     Route("/api/v1/messages", self.messages, methods=["POST"]),
                                      Route("/api/v1/generation", self.generation)])
+
+    async def messages(self, request: Request) -> Response:
+        """Anthropic Messages, as OpenRouter serves them (openrouter_dialects.py)."""
+        return await openrouter_dialects.messages(self, request)
 
     def reset(self) -> None:
         self.requests.clear()

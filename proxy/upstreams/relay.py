@@ -90,9 +90,9 @@ class Relay:
                 async with self._post(target, chat, stream=False) as response:
                     body = await response.read()
         except (*TRANSPORT_ERRORS, TimeoutError) as exc:
-            raise _transport_error(exc, target) from exc
+            raise transport_error(exc, target) from exc
         if response.status >= 400:
-            raise _status_error(response.status, body, response.headers, target)
+            raise status_error(response.status, body, response.headers, target)
         return _answer(body, target)
 
     async def stream(self, target: Target, chat: ChatRequest) -> AsyncIterator[dict[str, Any]]:
@@ -117,16 +117,16 @@ class Relay:
                         body = await response.read()
                     finally:
                         response.close()
-                    raise _status_error(response.status, body, response.headers, target)
+                    raise status_error(response.status, body, response.headers, target)
         except (*TRANSPORT_ERRORS, TimeoutError) as exc:
-            raise _transport_error(exc, target) from exc
+            raise transport_error(exc, target) from exc
         chunks = _chunks(response, target)
         try:
             async with asyncio.timeout_at(deadline):
                 first = await anext(chunks)
         except TimeoutError as exc:
             await chunks.aclose()
-            raise _transport_error(exc, target) from exc
+            raise transport_error(exc, target) from exc
         except BaseException:
             await chunks.aclose()
             raise
@@ -156,11 +156,11 @@ async def _chunks(response: aiohttp.ClientResponse, target: Target) -> AsyncIter
     name = target.model.name
     stream_id: str | None = None
     finished = drained = False
-    events = _sse_data(response, target)
+    events = sse_data(response, target)
     try:
         async for data in events:
             if data == "[DONE]":
-                drained = await _drain(events)
+                drained = await drain(events)
                 break
             chunk = _chunk(data, target)
             choices = chunk["choices"]
@@ -173,7 +173,7 @@ async def _chunks(response: aiohttp.ClientResponse, target: Target) -> AsyncIter
             chunk["model"] = name
             yield chunk
     except TimeoutError as exc:
-        raise _transport_error(exc, target) from exc
+        raise transport_error(exc, target) from exc
     except TRANSPORT_ERRORS as exc:  # a reset, or a body cut before its end
         raise incomplete(f"{name} closed the connection mid-answer") from exc
     finally:
@@ -197,7 +197,7 @@ async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
         yield pending.removesuffix(b"\r").decode(errors="replace")
 
 
-async def _sse_data(response: aiohttp.ClientResponse, target: Target) -> AsyncIterator[str]:
+async def sse_data(response: aiohttp.ClientResponse, target: Target) -> AsyncIterator[str]:
     """The data of each server-sent event; comments (OpenRouter's keep-alive) and other fields skipped."""
     lines = 0
     data: list[str] = []
@@ -220,7 +220,7 @@ async def _sse_data(response: aiohttp.ClientResponse, target: Target) -> AsyncIt
         raise bad_response(f"{target.model.name} answered with an empty body: there is no answer in it.")
 
 
-async def _drain(events: AsyncIterator[str]) -> bool:
+async def drain(events: AsyncIterator[str]) -> bool:
     """Read the body to its end, so its connection can go back to the pool; whether it ended in time."""
     with contextlib.suppress(TimeoutError, *TRANSPORT_ERRORS, HermesError):
         async with asyncio.timeout(DRAIN_TIMEOUT_S):
@@ -264,7 +264,7 @@ def _answer(body: bytes, target: Target) -> dict[str, Any]:
     if isinstance(answer, dict) and answer.get("error") is not None and not answer.get("choices"):
         error = answer["error"]
         status = error.get("code") if isinstance(error, dict) else None
-        raise _status_error(status if isinstance(status, int) and status >= 400 else 502, body, {}, target)
+        raise status_error(status if isinstance(status, int) and status >= 400 else 502, body, {}, target)
     choices = answer.get("choices") if isinstance(answer, dict) else None
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict) \
             or not isinstance(choices[0].get("message"), dict):
@@ -288,7 +288,7 @@ def _check_usage(usage: Any, target: Target) -> None:
         raise bad_response(f"{target.model.name} sent a usage that is not token counts ({snippet(json.dumps(usage))}).")
 
 
-def _transport_error(exc: BaseException, target: Target) -> HermesError:
+def transport_error(exc: BaseException, target: Target) -> HermesError:
     """The Hermes error for a call that got no HTTP answer (cf. httpx's map_httpcore_exceptions)."""
     name = target.model.name
     if isinstance(exc, TimeoutError):
@@ -296,7 +296,7 @@ def _transport_error(exc: BaseException, target: Target) -> HermesError:
     return UpstreamError(f"Could not get an answer from {name} at {target.api_base}: {snippet(str(exc) or type(exc).__name__)}")
 
 
-def _status_error(status: int, body: bytes, headers: Any, target: Target) -> HermesError:
+def status_error(status: int, body: bytes, headers: Any, target: Target) -> HermesError:
     """The Hermes error for an HTTP error status, in the upstream's own words."""
     name, detail = target.model.name, _error_detail(body)
     if status == 429:

@@ -1,4 +1,5 @@
-"""Every model call: `Upstream` sends cloud targets to the relay (relay.py), local ones through LiteLLM.
+"""Every model call: `Upstream` sends cloud targets to the relay (relay.py; native_relay.py for a request in its
+own dialect), local ones through LiteLLM.
 
 The functions here are Hermes's LiteLLM chat calls, for local models through
 its Ollama backend, each under a timeout. They turn LiteLLM's response
@@ -21,6 +22,7 @@ import litellm
 
 from proxy.chat import ChatRequest
 from proxy.errors import BadRequest, bad_response, snippet
+from proxy.upstreams import native_relay
 from proxy.upstreams.litellm_errors import incomplete_stream, stream_error, translate_error
 from proxy.upstreams.stream_guard import StreamGuard
 from proxy.upstreams.target import Target, prepend
@@ -42,14 +44,19 @@ class Upstream:
         self.relay = relay
 
     async def complete(self, target: Target, chat: ChatRequest) -> dict[str, Any]:
-        """One non-streamed answer as an OpenAI `chat.completion` dict."""
+        """One non-streamed answer as an OpenAI `chat.completion` dict (for a call in the client's own dialect,
+        its shadow: native_relay.py)."""
         if target.model.kind == "cloud":
+            if chat.native is not None:
+                return await native_relay.complete(self.relay, target, chat)
             return await self.relay.complete(target, chat)
         return await complete(target, chat)
 
     async def stream(self, target: Target, chat: ChatRequest) -> AsyncIterator[dict[str, Any]]:
         """OpenAI `chat.completion.chunk` dicts; the first is awaited before this returns."""
         if target.model.kind == "cloud":
+            if chat.native is not None:
+                return await native_relay.stream(self.relay, target, chat)
             return await self.relay.stream(target, chat)
         return await stream(target, chat)
 

@@ -7,17 +7,21 @@ other (validate.py). Answers and streams go back through the same adapter:
 `message_start`, content blocks (`text_delta`, `input_json_delta`,
 `thinking_delta`), `message_delta` with the stop reason and usage,
 `message_stop`, which carries Hermes's verdict as an extra "hermes" field,
-as the non-streamed message does; Anthropic's clients ignore both.
+as the non-streamed message does; Anthropic's clients ignore both. A cloud
+call goes out in Anthropic's own dialect instead (anthropic_native.py), and
+its message or events come back as they came, plus the verdict.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from proxy.chat import ChatRequest
 from proxy.errors import BadRequest, HermesError
+from proxy.wire.anthropic_native import AnthropicNative
 from proxy.wire.dialect import Dialect
 from proxy.wire.litellm_stream import LiteLLMChunks, StreamFailed
 from proxy.wire.params import is_kind, is_one_of, json_type, shown
@@ -37,11 +41,13 @@ class AnthropicMessages(Dialect):
 
     def chat_request(self, body: Any, path_params: Mapping[str, str]) -> ChatRequest:
         check_messages_request(body, max_tokens_required=True)
-        return _as_chat(body)
+        return dataclasses.replace(_as_chat(body), native=AnthropicNative(body))
 
     def answer(self, answer: dict[str, Any], hermes: dict[str, Any]) -> dict[str, Any]:
         from litellm import ModelResponse
 
+        if "native" in answer:  # relayed in Anthropic's dialect: as it came
+            return answer["native"] | {"hermes": hermes}
         message = _adapter().translate_openai_response_to_anthropic(ModelResponse(**answer))
         return _plain(dict(message)) | {"hermes": hermes}
 
@@ -52,6 +58,10 @@ class AnthropicMessages(Dialect):
 
         chunks = LiteLLMChunks(items)
         try:
+            if await chunks.first_is_native():  # relayed in Anthropic's dialect: its events as they came
+                async for event in chunks.native_events():
+                    yield encode_event(event)
+                return
             events = AnthropicStreamWrapper(chunks, model=await chunks.first_model())
             async for event in events:
                 if event.get("type") == "message_stop" and chunks.hermes is not None:

@@ -1,5 +1,7 @@
 """A settled stream (sse.py) as LiteLLM's stream adapters read it: their chunk objects, one at a time.
 
+(Or, for a call relayed in the client's own dialect, the events it carries, as they came.)
+
 LiteLLM's adapters for Anthropic Messages, OpenAI Responses and Gemini each
 turn an OpenAI chat stream into their dialect's events; this feeds them
 Hermes's settled chunks, and keeps aside what they must not see: Hermes's
@@ -40,9 +42,30 @@ class LiteLLMChunks:
         self.hermes: dict[str, Any] | None = None  # the verdict, once the last chunk has gone by
         self.error: HermesError | None = None  # what ended the stream, if it failed
 
+    async def first_is_native(self) -> bool:
+        """Whether the stream is a relay in the client's own dialect (chat.Native): its chunks carry the events."""
+        if not self._started:
+            await self._next_item()
+        return self._held is not None and "native" in self._held
+
+    async def native_events(self) -> AsyncIterator[dict[str, Any]]:
+        """A relay in the client's own dialect (chat.Native): each shadow's event as it came, the verdict on the last.
+
+        No adapter reads these, so nothing is folded: every event goes out.
+        """
+        if not self._started:
+            await self._next_item()
+        while self._held is not None:
+            event, last = self._held["native"], self.hermes is not None  # the verdict comes with the last chunk
+            yield event | {"hermes": self.hermes} if last else event
+            if last:
+                return
+            await self._next_item()
+
     async def first_model(self) -> str:
         """The model the stream's first chunk names ("" if it has none), read ahead for adapters that need it first."""
-        await self._next_item()
+        if not self._started:
+            await self._next_item()
         return str(self._held.get("model", "")) if self._held else ""
 
     def __aiter__(self) -> LiteLLMChunks:
@@ -75,3 +98,4 @@ class LiteLLMChunks:
             item = {key: value for key, value in item.items() if key != "hermes"}
         self._held = item
         return item
+

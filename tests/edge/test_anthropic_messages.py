@@ -105,9 +105,9 @@ def test_a_tool_use_round_trip_stays_in_one_session(hermes_url: str, openrouter:
     second = anthropic_client.messages.with_raw_response.create(model="cloud", max_tokens=64, messages=history)
 
     assert second.headers["x-hermes-session-id"] == first.headers["x-hermes-session-id"]
-    sent = openrouter.requests[1]["json"]["messages"]
-    assert sent[1]["tool_calls"][0]["id"] == call.id
-    assert sent[2] == {"role": "tool", "tool_call_id": call.id, "content": "# Hermes"}
+    # Relayed in Anthropic's own dialect: the history goes to OpenRouter's /messages as the client wrote it.
+    assert [request["path"] for request in openrouter.requests] == ["/messages", "/messages"]
+    assert openrouter.requests[1]["json"]["messages"] == history
 
 
 def test_a_streamed_cloud_tool_call_arrives_as_input_json_deltas(hermes_url: str) -> None:
@@ -223,3 +223,71 @@ def test_claude_codes_main_model_goes_through_the_cascade(hermes_url: str, openr
 
     # auto: the embedded model answered first, and its answer was scored before any upgrade.
     assert "the best local answer (smollm2:135m) scored" in raw.headers["x-hermes-reason"]
+
+
+# -- a cloud call in Anthropic's own dialect: OpenRouter's /messages, relayed as it comes -------------------------
+
+
+def test_a_recorded_stream_comes_through_with_the_same_values_plus_the_verdict(
+    hermes_url: str, openrouter: OpenRouterStub, database: Path | str
+) -> None:
+    openrouter.mode = "recorded"
+    events = sse(hermes_url, {"model": "cloud", "max_tokens": 1024, "messages": ASK, "tools": [READ_TOOL]})
+
+    sent = [json.loads(data) for data in openrouter.sent]
+    assert [{k: v for k, v in event.items() if k not in ("_event", "hermes")} for event in events] == sent
+    assert events[-1]["type"] == "message_stop" and events[-1]["hermes"]["route"] == "cloud"
+    [task] = tasks(database)
+    assert task["cost_usd"] == pytest.approx(COST_PER_CALL_USD)
+    assert (task["input_tokens"], task["output_tokens"]) == (12 + 2048, 42)  # cache reads are input too
+
+
+def test_the_sdk_reads_thinking_and_a_split_tool_call_from_the_relayed_stream(
+    hermes_url: str, openrouter: OpenRouterStub
+) -> None:
+    openrouter.mode = "recorded"
+    with client(hermes_url).messages.stream(model="cloud", max_tokens=1024, messages=ASK, tools=[READ_TOOL],
+                                            thinking={"type": "enabled", "budget_tokens": 512}) as stream:
+        final = stream.get_final_message()
+
+    thinking, text, call = final.content
+    assert (thinking.type, thinking.thinking, thinking.signature) == ("thinking", "The user wants the README.",
+                                                                      "EqQBCkYIBxgC")
+    assert text.text == "Reading it." and (call.name, call.input) == ("Read", {"file_path": "/p/README.md"})
+    assert final.usage.cache_read_input_tokens == 2048
+
+
+def test_the_body_goes_out_as_the_client_wrote_it_with_the_model_and_cap_set(
+    hermes_url: str, openrouter: OpenRouterStub
+) -> None:
+    body = {"model": "cloud", "max_tokens": 200_000, "stream": False,
+            "system": [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],
+            "messages": ASK, "thinking": {"type": "enabled", "budget_tokens": 1024}, "metadata": {"user_id": "u1"}}
+    response = httpx.post(f"{hermes_url}/v1/messages", json=body, timeout=60)
+
+    assert response.status_code == 200, response.text
+    [sent] = openrouter.requests
+    assert sent["path"] == "/messages" and sent["headers"]["anthropic-version"] == "2023-06-01"
+    assert sent["json"]["model"] == "anthropic/claude-3.5-sonnet"
+    assert sent["json"]["max_tokens"] < 200_000  # the meter's cap: what the budget reserved
+    assert {key: sent["json"][key] for key in ("system", "messages", "thinking", "metadata")} == {
+        key: body[key] for key in ("system", "messages", "thinking", "metadata")}
+    assert response.json()["id"] == "gen-stub-msg-1" and response.json()["hermes"]["route"] == "cloud"
+
+
+def test_a_relayed_stream_cut_midway_ends_with_an_anthropic_error_event(
+    hermes_url: str, openrouter: OpenRouterStub, database: Path | str
+) -> None:
+    openrouter.mode = "cut"
+    events = sse(hermes_url, {"model": "cloud", "max_tokens": 1024, "messages": ASK})
+
+    assert events[-1]["type"] == "error" and events[-1]["error"]["type"] == "api_error"
+    assert [task["status"] for task in tasks(database)] == [502]
+
+
+def test_an_upstream_error_is_a_502_in_anthropics_shape(hermes_url: str, openrouter: OpenRouterStub) -> None:
+    openrouter.mode = "error"
+    with pytest.raises(anthropic.InternalServerError) as raised:
+        client(hermes_url).messages.create(model="cloud", max_tokens=64, messages=ASK)
+
+    assert raised.value.status_code == 502 and "Provider returned error" in raised.value.body["error"]["message"]
