@@ -120,3 +120,109 @@ def _broken(stub: Any, error: dict[str, Any]) -> Response | None:
     if stub.mode == "rate_limited":
         return JSONResponse(error, status_code=429, headers={"Retry-After": "7"})
     return None
+
+
+def recorded_response(model: str, cost: float) -> list[dict[str, Any]]:
+    """A streamed Responses answer: an encrypted reasoning item with a summary, text, a call split across deltas."""
+    response = {"id": "gen-stub-resp-1", "object": "response", "created_at": 1765000000, "model": model,
+                "status": "in_progress", "output": []}
+    reasoning = {"id": "rs_stub_1", "type": "reasoning", "summary": [], "encrypted_content": "gAAAAABstub=="}
+    message = {"id": "msg_stub_1", "type": "message", "role": "assistant", "status": "in_progress", "content": []}
+    call = {"id": "fc_stub_1", "type": "function_call", "call_id": "call_stub_1", "name": "exec_command",
+            "arguments": "", "status": "in_progress"}
+    done_call = call | {"arguments": '{"cmd": "cat README.md"}', "status": "completed"}
+    text = {"type": "output_text", "text": "Reading it.", "annotations": []}
+    usage = {"input_tokens": 2060, "input_tokens_details": {"cached_tokens": 2048}, "output_tokens": 42,
+             "output_tokens_details": {"reasoning_tokens": 30}, "total_tokens": 2102, "cost": cost}
+    return [
+        {"type": "response.created", "sequence_number": 0, "response": response},
+        {"type": "response.in_progress", "sequence_number": 1, "response": response},
+        {"type": "response.output_item.added", "sequence_number": 2, "output_index": 0, "item": reasoning},
+        {"type": "response.reasoning_summary_text.delta", "sequence_number": 3, "item_id": "rs_stub_1",
+         "output_index": 0, "summary_index": 0, "delta": "Read the README first."},
+        {"type": "response.output_item.done", "sequence_number": 4, "output_index": 0,
+         "item": reasoning | {"summary": [{"type": "summary_text", "text": "Read the README first."}]}},
+        {"type": "response.output_item.added", "sequence_number": 5, "output_index": 1, "item": message},
+        {"type": "response.content_part.added", "sequence_number": 6, "item_id": "msg_stub_1", "output_index": 1,
+         "content_index": 0, "part": text | {"text": ""}},
+        {"type": "response.output_text.delta", "sequence_number": 7, "item_id": "msg_stub_1", "output_index": 1,
+         "content_index": 0, "delta": "Reading it."},
+        {"type": "response.output_text.done", "sequence_number": 8, "item_id": "msg_stub_1", "output_index": 1,
+         "content_index": 0, "text": "Reading it."},
+        {"type": "response.output_item.done", "sequence_number": 9, "output_index": 1,
+         "item": message | {"status": "completed", "content": [text]}},
+        {"type": "response.output_item.added", "sequence_number": 10, "output_index": 2, "item": call},
+        {"type": "response.function_call_arguments.delta", "sequence_number": 11, "item_id": "fc_stub_1",
+         "output_index": 2, "delta": '{"cmd": "cat '},
+        {"type": "response.function_call_arguments.delta", "sequence_number": 12, "item_id": "fc_stub_1",
+         "output_index": 2, "delta": 'README.md"}'},
+        {"type": "response.function_call_arguments.done", "sequence_number": 13, "item_id": "fc_stub_1",
+         "output_index": 2, "arguments": done_call["arguments"]},
+        {"type": "response.output_item.done", "sequence_number": 14, "output_index": 2, "item": done_call},
+        {"type": "response.completed", "sequence_number": 15, "response": response | {
+            "status": "completed", "output": [reasoning, message | {"status": "completed", "content": [text]},
+                                              done_call], "usage": usage}},
+    ]
+
+
+def plain_response(model: str, body: dict[str, Any], cost: float) -> dict[str, Any]:
+    """A whole Responses answer: a greeting, or a call of the first function offered."""
+    function = next((tool for tool in body.get("tools") or () if tool.get("type") == "function"), None)
+    if function is not None:
+        item = {"id": "fc_stub_1", "type": "function_call", "call_id": "call_stub_1", "name": function["name"],
+                "arguments": json.dumps({"path": "README.md"}), "status": "completed"}
+    else:
+        item = {"id": "msg_stub_1", "type": "message", "role": "assistant", "status": "completed",
+                "content": [{"type": "output_text", "text": f"Hello from {model} in the cloud.", "annotations": []}]}
+    return {"id": "gen-stub-resp-1", "object": "response", "created_at": 1765000000, "model": model,
+            "status": "completed", "output": [item],
+            "usage": {"input_tokens": 12, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 7,
+                      "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 19, "cost": cost}}
+
+
+def plain_response_events(response: dict[str, Any]) -> list[dict[str, Any]]:
+    """`response` as the events a stream of it carries, a word a delta."""
+    started = response | {"status": "in_progress", "output": []}
+    item = response["output"][0]
+    events: list[dict[str, Any]] = [{"type": "response.created", "response": started},
+                                    {"type": "response.in_progress", "response": started},
+                                    {"type": "response.output_item.added", "output_index": 0,
+                                     "item": item | {"status": "in_progress"} | (
+                                         {"arguments": ""} if item["type"] == "function_call" else {"content": []})}]
+    if item["type"] == "function_call":
+        events += [{"type": "response.function_call_arguments.delta", "item_id": item["id"], "output_index": 0,
+                    "delta": item["arguments"]},
+                   {"type": "response.function_call_arguments.done", "item_id": item["id"], "output_index": 0,
+                    "arguments": item["arguments"]}]
+    else:
+        part = item["content"][0]
+        words = part["text"].split(" ")
+        events.append({"type": "response.content_part.added", "item_id": item["id"], "output_index": 0,
+                       "content_index": 0, "part": part | {"text": ""}})
+        events += [{"type": "response.output_text.delta", "item_id": item["id"], "output_index": 0,
+                    "content_index": 0, "delta": word if i == 0 else " " + word} for i, word in enumerate(words)]
+        events += [{"type": "response.output_text.done", "item_id": item["id"], "output_index": 0,
+                    "content_index": 0, "text": part["text"]},
+                   {"type": "response.content_part.done", "item_id": item["id"], "output_index": 0,
+                    "content_index": 0, "part": part}]
+    return events + [{"type": "response.output_item.done", "output_index": 0, "item": item},
+                     {"type": "response.completed", "response": response}]
+
+
+async def responses(stub: Any, request: Request) -> Response:
+    """OpenRouter's `POST /api/v1/responses`."""
+    body = await request.json()
+    stub.requests.append({"path": "/responses", "headers": dict(request.headers), "json": body})
+    broken = _broken(stub, {"error": {"message": "Provider returned error", "code": 500}})
+    if broken is not None:
+        return broken
+    model = body["model"]
+    if stub.mode == "recorded":
+        events = recorded_response(model, stub.cost_usd)
+    else:
+        response = plain_response(model, body, stub.cost_usd)
+        if not body.get("stream"):
+            stub.answered += 1
+            return JSONResponse(response)
+        events = plain_response_events(response)
+    return StreamingResponse(_sse(stub, events, named=True), media_type="text/event-stream")

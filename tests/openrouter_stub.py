@@ -1,7 +1,7 @@
 """An OpenRouter-shaped HTTP server for tests: the one stand-in Hermes allows.
 
 It speaks OpenRouter's wire format (OpenAI chat completions, streamed and
-not, with `usage.cost`; Anthropic Messages in openrouter_dialects.py), records every request it gets, and can be told to
+not, with `usage.cost`; Anthropic Messages and OpenAI Responses in openrouter_dialects.py), records every request it gets, and can be told to
 misbehave the ways real upstreams do (`mode`):
 
     ok            answers
@@ -120,11 +120,16 @@ class OpenRouterStub:
         self.sent: list[str] = []  # the data of each streamed event, as sent
         self.app = Starlette(routes=[Route("/api/v1/chat/completions", self.chat, methods=["POST"]),
                                      Route("/api/v1/messages", self.messages, methods=["POST"]),
+                                     Route("/api/v1/responses", self.responses, methods=["POST"]),
                                      Route("/api/v1/generation", self.generation)])
 
     async def messages(self, request: Request) -> Response:
         """Anthropic Messages, as OpenRouter serves them (openrouter_dialects.py)."""
         return await openrouter_dialects.messages(self, request)
+
+    async def responses(self, request: Request) -> Response:
+        """OpenAI Responses, as OpenRouter serves them (openrouter_dialects.py)."""
+        return await openrouter_dialects.responses(self, request)
 
     def reset(self) -> None:
         self.requests.clear()

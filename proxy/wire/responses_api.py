@@ -8,11 +8,14 @@ checked as any other. Streams go back as Responses events (`response.created`,
 `response.completed` with the usage), through LiteLLM's streaming iterator;
 `response.completed` carries Hermes's verdict as an extra "hermes" field, as
 the non-streamed response does. A failure once the stream has begun is a
-`response.failed` event, which Codex reports as the turn's error.
+`response.failed` event, which Codex reports as the turn's error. A cloud
+call goes out in Responses' own dialect instead (responses_native.py), and
+its response or events come back as they came, plus the verdict.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -23,6 +26,7 @@ from proxy.wire.dialect import Dialect
 from proxy.wire.litellm_stream import LiteLLMChunks, StreamFailed
 from proxy.wire.openai_api import error_body
 from proxy.wire.params import is_kind, is_one_of, json_type, shown
+from proxy.wire.responses_native import ResponsesNative
 from proxy.wire.validate import parse_chat_request
 
 # What the transformation reads besides `model` and `input`; the rest (store, include,
@@ -53,9 +57,11 @@ class OpenAIResponses(Dialect):
         if effort is not None:
             chat["reasoning_effort"] = effort
         chat["stream_options"] = {"include_usage": True}  # response.completed carries the usage
-        return parse_chat_request(chat)
+        return dataclasses.replace(parse_chat_request(chat), native=ResponsesNative(body))
 
     def answer(self, answer: dict[str, Any], hermes: dict[str, Any]) -> dict[str, Any]:
+        if "native" in answer:  # relayed in Responses' own dialect: as it came
+            return answer["native"] | {"hermes": hermes}
         response = _transformation().transform_chat_completion_response_to_responses_api_response(
             request_input="", responses_api_request={}, chat_completion_response=answer)
         return response.model_dump(mode="json", exclude_none=True) | {"hermes": hermes}
@@ -69,6 +75,10 @@ class OpenAIResponses(Dialect):
         events = LiteLLMCompletionStreamingIterator(model="", litellm_custom_stream_wrapper=chunks,  # type: ignore[arg-type]
                                                     request_input="", responses_api_request={})
         try:
+            if await chunks.first_is_native():  # relayed in Responses' own dialect: its events as they came
+                async for native in chunks.native_events():
+                    yield encode_event(native)
+                return
             async for event in events:
                 data = event.model_dump(mode="json", exclude_none=True) if hasattr(event, "model_dump") else dict(event)
                 if data.get("type") == "response.completed" and chunks.hermes is not None:

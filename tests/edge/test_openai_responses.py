@@ -85,8 +85,9 @@ def test_a_cloud_answer_is_charged_what_openrouter_billed(hermes_url: str, openr
     assert float(raw.headers["x-hermes-cost-usd"]) == pytest.approx(COST_PER_CALL_USD)
     [task] = tasks(database)
     assert task["cost_usd"] == pytest.approx(COST_PER_CALL_USD)
-    sent = openrouter.requests[0]["json"]["messages"]
-    assert sent[0] == {"role": "system", "content": "You are Codex."}
+    [sent] = openrouter.requests  # relayed in Responses' own dialect, as the client wrote it
+    assert sent["path"] == "/responses" and sent["json"]["instructions"] == "You are Codex."
+    assert sent["json"]["model"] == "anthropic/claude-3.5-sonnet" and sent["json"]["input"] == "Say hi."
 
 
 def test_a_function_call_round_trip_stays_in_one_session(hermes_url: str, openrouter: OpenRouterStub) -> None:
@@ -101,9 +102,7 @@ def test_a_function_call_round_trip_stays_in_one_session(hermes_url: str, openro
     second = responses.with_raw_response.create(model="cloud", input=history)  # type: ignore[arg-type]
 
     assert second.headers["x-hermes-session-id"] == first.headers["x-hermes-session-id"]
-    sent = openrouter.requests[1]["json"]["messages"]
-    assert sent[1]["tool_calls"][0]["id"] == call.call_id
-    assert sent[2] == {"role": "tool", "tool_call_id": call.call_id, "content": "# Hermes"}
+    assert openrouter.requests[1]["path"] == "/responses" and openrouter.requests[1]["json"]["input"] == history
 
 
 def test_a_streamed_cloud_function_call_arrives_as_argument_deltas(hermes_url: str) -> None:
@@ -178,3 +177,52 @@ def test_a_wrong_key_is_a_401(make_config: Callable[..., Config], serve_hermes: 
     assert client(url, key=TEST_API_KEY).responses.create(model="local", input="hi", max_output_tokens=8).output
     with pytest.raises(openai.AuthenticationError):
         client(url, key="wrong").responses.create(model="local", input="hi", max_output_tokens=8)
+
+
+# -- a cloud call in Responses' own dialect: OpenRouter's /responses, relayed as it comes --------------------------
+
+
+def test_a_recorded_stream_comes_through_with_the_same_values_plus_the_verdict(
+    hermes_url: str, openrouter: OpenRouterStub, database: Path | str
+) -> None:
+    openrouter.mode = "recorded"
+    found = events(hermes_url, {"model": "cloud", "input": "Read the README.", "tools": [EXEC],
+                                "include": ["reasoning.encrypted_content"], "store": False})
+
+    sent = [json.loads(data) for data in openrouter.sent]
+    assert [{k: v for k, v in event.items() if k not in ("_event", "hermes")} for event in found] == sent
+    assert found[-1]["type"] == "response.completed" and found[-1]["hermes"]["route"] == "cloud"  # type: ignore[index]
+    [task] = tasks(database)
+    assert task["cost_usd"] == pytest.approx(COST_PER_CALL_USD)
+    assert (task["input_tokens"], task["output_tokens"]) == (2060, 42)
+
+
+def test_the_sdk_reads_the_encrypted_reasoning_and_the_call_from_the_relayed_stream(
+    hermes_url: str, openrouter: OpenRouterStub
+) -> None:
+    openrouter.mode = "recorded"
+    with client(hermes_url).responses.stream(model="cloud", input="Read the README.", tools=[EXEC],  # type: ignore[list-item]
+                                             include=["reasoning.encrypted_content"]) as stream:
+        final = stream.get_final_response()
+
+    reasoning, message, call = final.output
+    assert reasoning.type == "reasoning" and reasoning.encrypted_content == "gAAAAABstub=="  # type: ignore[union-attr]
+    assert final.output_text == "Reading it."
+    assert call.type == "function_call" and json.loads(call.arguments) == {"cmd": "cat README.md"}  # type: ignore[union-attr]
+
+
+def test_the_body_goes_out_as_the_client_wrote_it_with_the_model_and_cap_set(
+    hermes_url: str, openrouter: OpenRouterStub
+) -> None:
+    body = {"model": "cloud", "input": [{"role": "user", "content": [{"type": "input_text", "text": "hi"}]}],
+            "instructions": "Be brief.", "store": False, "include": ["reasoning.encrypted_content"],
+            "reasoning": {"effort": "high", "summary": "auto"}, "prompt_cache_key": "k-1",
+            "max_output_tokens": 200_000}
+    response = httpx.post(f"{hermes_url}/v1/responses", json=body, timeout=60)
+
+    assert response.status_code == 200, response.text
+    [sent] = openrouter.requests
+    assert sent["json"]["model"] == "anthropic/claude-3.5-sonnet" and sent["json"]["max_output_tokens"] < 200_000
+    assert {key: sent["json"][key] for key in body if key not in ("model", "max_output_tokens")} == {
+        key: value for key, value in body.items() if key not in ("model", "max_output_tokens")}
+    assert response.json()["id"] == "gen-stub-resp-1" and response.json()["hermes"]["route"] == "cloud"
