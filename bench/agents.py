@@ -1,6 +1,8 @@
 """Do real coding agents finish a one-file edit through Hermes? (issue 9)
 
-    .venv/bin/python bench/agents.py                      # OpenCode, Continue, aider against Hermes
+    .venv/bin/python bench/agents.py                      # all six agents against Hermes
+    .venv/bin/python bench/agents.py --clients claude,codex,gemini   # the three other dialects
+    .venv/bin/python bench/agents.py --model cloud        # every agent on `cloud`, skipping the local models
     .venv/bin/python bench/agents.py --clients opencode --limit 400
     .venv/bin/python bench/agents.py --direct             # control: the agents straight at the cloud stub
     .venv/bin/python bench/agents.py --direct --comments 5 --comment-gap 2   # SSE comment lines first
@@ -117,14 +119,14 @@ def run_client(name: str, args: argparse.Namespace) -> dict[str, Any]:
     served: list[Served] = [Served(cloud.app, free_port())]
     hermes: subprocess.Popen[bytes] | None = None
     result: dict[str, Any] = {"client": name, "version": client.version, "own_timeout": client.own_timeout,
-                              "via": "direct" if args.direct else "hermes", "work": str(work)}
+                              "via": "direct" if args.direct else f"hermes, {args.model}", "work": str(work)}
     try:
         upstream = served[0].url
         if not args.direct:
             hermes, upstream, result["hermes_start_s"] = start_hermes(args.hermes_src, work, served[0].url)
         tap = Tap(upstream)
         served.append(Served(tap.app, free_port()))
-        argv, env = client.command(args.clients_dir, project, home, f"{served[1].url}/v1")
+        argv, env = client.command(args.clients_dir, project, home, f"{served[1].url}/v1", args.model)
         started, result["load_before"] = time.monotonic(), round(os.getloadavg()[0], 1)
         with open(work / "client.out", "wb") as out, open(work / "client.err", "wb") as err:
             agent = subprocess.Popen(argv, cwd=project, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
@@ -219,8 +221,12 @@ def summary(results: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clients", default="opencode,continue,aider", help="comma-separated: opencode,continue,aider")
+    parser.add_argument("--clients", default="opencode,continue,aider,claude,codex,gemini",
+                        help="comma-separated: opencode,continue,aider,claude,codex,gemini")
     parser.add_argument("--limit", type=float, default=900, help="seconds one agent may run before it is stopped")
+    parser.add_argument("--model", default="auto",
+                        help="what the agents ask for: auto (Claude Code, Codex and Gemini CLI keep their own names, "
+                             "aliased to auto), local or cloud")
     parser.add_argument("--direct", action="store_true", help="point the agents at the cloud stub, not at Hermes")
     parser.add_argument("--comments", type=int, default=0, help="SSE comment lines the stub sends before its answer")
     parser.add_argument("--comment-gap", type=float, default=0.5, help="seconds between those comment lines")

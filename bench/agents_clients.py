@@ -17,6 +17,17 @@ written. What each needs, and its own limits as read in its code:
   (without `--auto` a headless run offers no edit tool: only Read, List, Bash,
   ...). The OpenAI SDK inside waits 600 s for headers (2 retries of its own),
   and cn wraps each call in up to 10 more tries on network errors and 5xx.
+- Claude Code (npm `@anthropic-ai/claude-code`, a native binary): Anthropic
+  Messages at ANTHROPIC_BASE_URL; `claude -p "<task>" --permission-mode
+  acceptEdits`, its nonessential traffic and telemetry off, everything else
+  through a proxy on a closed loopback port.
+- Codex CLI (npm `@openai/codex`): OpenAI Responses, a provider in
+  `$CODEX_HOME/config.toml` with `wire_api = "responses"`; `codex exec
+  --skip-git-repo-check --dangerously-bypass-approvals-and-sandbox` (its
+  sandbox needs namespaces this machine's runner may not give).
+- Gemini CLI (npm `@google/gemini-cli`): Gemini's API at
+  GOOGLE_GEMINI_BASE_URL; `gemini -p "<task>" --yolo`, telemetry and usage
+  statistics off in its settings.
 - aider (PyPI `aider-chat`, in a venv of its own; optional): `--model
   openai/auto` with OPENAI_API_BASE, whole-file edit format, `--message`.
   litellm's 600 s request timeout.
@@ -33,6 +44,13 @@ from pathlib import Path
 OPENCODE_VERSION = "1.18.33"
 CONTINUE_VERSION = "1.5.47"
 AIDER_VERSION = "0.86.2"
+CLAUDE_VERSION = "2.1.332"
+CODEX_VERSION = "0.171.0"
+GEMINI_VERSION = "0.61.0"
+# Where the agents' own traffic (telemetry, update checks) goes: a closed port on loopback. Hermes is reached
+# directly (NO_PROXY), so only what is not Hermes is blocked.
+BLOCKED = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
+           "http_proxy": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
 TASK = "fix the typo in greet.py"
 GREET_BEFORE = 'def greet(name):\n    return f"Helo, {name}!"\n\n\nif __name__ == "__main__":\n    print(greet("world"))\n'
 GREET_AFTER = GREET_BEFORE.replace("Helo", "Hello")
@@ -46,15 +64,20 @@ class Client:
     version: str
     own_timeout: str  # its own request limits, as read in its code (the module docstring says more)
 
-    def command(self, clients_dir: Path, project: Path, home: Path, base_url: str) -> tuple[list[str], dict[str, str]]:
-        """The argv and environment that run this client headless on TASK in `project` against `base_url`."""
+    def command(self, clients_dir: Path, project: Path, home: Path, base_url: str,
+                model: str = "auto") -> tuple[list[str], dict[str, str]]:
+        """The argv and environment that run this client headless on TASK in `project` against `base_url`.
+
+        `model` is what the agent asks for; "auto" leaves Claude Code, Codex and Gemini CLI on their own
+        model names, which Hermes's aliases send to auto (and their small fast models to local).
+        """
         env = sandbox_env(home)
         if self.name == "opencode":
             config = {"$schema": "https://opencode.ai/config.json", "autoupdate": False, "share": "disabled",
                       "provider": {"hermes": {"npm": "@ai-sdk/openai-compatible", "name": "Hermes",
                                               "options": {"baseURL": base_url, "apiKey": "unused"},
-                                              "models": {"auto": {"name": "Hermes (local first)"}}}},
-                      "model": "hermes/auto", "small_model": "hermes/auto"}
+                                              "models": {model: {"name": f"Hermes ({model})"}}}},
+                      "model": f"hermes/{model}", "small_model": f"hermes/{model}"}
             (project / "opencode.json").write_text(json.dumps(config, indent=1))
             env |= {"OPENCODE_DISABLE_AUTOUPDATE": "1", "OPENCODE_DISABLE_MODELS_FETCH": "1",
                     "OPENCODE_DISABLE_LSP_DOWNLOAD": "1", "OPENCODE_DISABLE_DEFAULT_PLUGINS": "1",
@@ -65,15 +88,42 @@ class Client:
             config_dir.mkdir(parents=True, exist_ok=True)
             (config_dir / "config.yaml").write_text(
                 "name: Hermes\nversion: 0.0.1\nschema: v1\nmodels:\n  - name: Hermes (local first)\n"
-                f"    provider: openai\n    model: auto\n    apiBase: {base_url}\n    apiKey: unused\n"
+                f"    provider: openai\n    model: {model}\n    apiBase: {base_url}\n    apiKey: unused\n"
                 "    roles: [chat, edit, apply]\n")
             env |= {"CONTINUE_GLOBAL_DIR": str(config_dir), "CONTINUE_METRICS_ENABLED": "0",
                     "CONTINUE_CLI_ENABLE_TELEMETRY": "0"}
             cn = clients_dir / "node_modules" / ".bin" / "cn"
             return [str(cn), "--config", str(config_dir / "config.yaml"), "--auto", "-p", TASK], env
+        root = base_url.removesuffix("/v1")
+        if self.name == "claude":
+            env |= BLOCKED | {"ANTHROPIC_BASE_URL": root, "ANTHROPIC_API_KEY": "unused",
+                              "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_TELEMETRY": "1",
+                              "DISABLE_AUTOUPDATER": "1", "DISABLE_ERROR_REPORTING": "1"}
+            chosen = [] if model == "auto" else ["--model", model]
+            return [str(clients_dir / "node_modules" / ".bin" / "claude"), "-p", TASK,
+                    "--permission-mode", "acceptEdits", *chosen], env
+        if self.name == "codex":
+            codex_home = home / ".codex"
+            codex_home.mkdir(parents=True, exist_ok=True)
+            (codex_home / "config.toml").write_text(
+                f'model = "{"gpt-5-codex" if model == "auto" else model}"\nmodel_provider = "hermes"\n\n[model_providers.hermes]\nname = "Hermes"\n'
+                f'base_url = "{base_url}"\nwire_api = "responses"\n')
+            env |= BLOCKED | {"CODEX_HOME": str(codex_home)}
+            return [str(clients_dir / "node_modules" / ".bin" / "codex"), "exec", "--skip-git-repo-check",
+                    "--dangerously-bypass-approvals-and-sandbox", TASK], env
+        if self.name == "gemini":
+            settings = home / ".gemini"
+            settings.mkdir(parents=True, exist_ok=True)
+            (settings / "settings.json").write_text(json.dumps({
+                "telemetry": {"enabled": False}, "privacy": {"usageStatisticsEnabled": False},
+                "general": {"disableAutoUpdate": True, "disableUpdateNag": True},
+                "security": {"auth": {"selectedType": "gemini-api-key"}}}))
+            env |= BLOCKED | {"GOOGLE_GEMINI_BASE_URL": root, "GEMINI_API_KEY": "unused", "GEMINI_CLI_TRUST_WORKSPACE": "true"}
+            chosen = [] if model == "auto" else ["-m", model]
+            return [str(clients_dir / "node_modules" / ".bin" / "gemini"), "-p", TASK, "--yolo", *chosen], env
         env |= {"OPENAI_API_BASE": base_url, "OPENAI_API_KEY": "unused", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
         aider = clients_dir / "aider-venv" / "bin" / "aider"
-        return [str(aider), "--model", "openai/auto", "--edit-format", "whole", "--yes-always", "--no-git",
+        return [str(aider), "--model", f"openai/{model}", "--edit-format", "whole", "--yes-always", "--no-git",
                 "--no-auto-commits", "--no-check-update", "--analytics-disable", "--no-show-model-warnings",
                 "--no-pretty", "--no-fancy-input", "--message", TASK, "greet.py"], env
 
@@ -84,6 +134,9 @@ CLIENTS = {
     "continue": Client("continue", f"@continuedev/cli {CONTINUE_VERSION}",
                        "headers 600 s (OpenAI SDK); retries"),
     "aider": Client("aider", f"aider-chat {AIDER_VERSION}", "600 s (litellm)"),
+    "claude": Client("claude", f"@anthropic-ai/claude-code {CLAUDE_VERSION}", "600 s (Anthropic SDK); retries"),
+    "codex": Client("codex", f"@openai/codex {CODEX_VERSION}", "stream idle 300 s; retries"),
+    "gemini": Client("gemini", f"@google/gemini-cli {GEMINI_VERSION}", "retries"),
 }
 
 
@@ -108,7 +161,9 @@ def install(clients_dir: Path, names: list[str]) -> dict[str, str]:
     """Install the clients missing from `clients_dir`; returns why a client could not be had, by name."""
     clients_dir.mkdir(parents=True, exist_ok=True)
     problems: dict[str, str] = {}
-    npm = {"opencode": f"opencode-ai@{OPENCODE_VERSION}", "continue": f"@continuedev/cli@{CONTINUE_VERSION}"}
+    npm = {"opencode": f"opencode-ai@{OPENCODE_VERSION}", "continue": f"@continuedev/cli@{CONTINUE_VERSION}",
+           "claude": f"@anthropic-ai/claude-code@{CLAUDE_VERSION}", "codex": f"@openai/codex@{CODEX_VERSION}",
+           "gemini": f"@google/gemini-cli@{GEMINI_VERSION}"}
     wanted = [spec for name, spec in npm.items() if name in names and not _installed(clients_dir, name)]
     if wanted:
         if not (clients_dir / "package.json").exists():
@@ -135,4 +190,6 @@ def _installed(clients_dir: Path, name: str) -> bool:
         return opencode_binary(clients_dir).is_file()
     if name == "continue":
         return (clients_dir / "node_modules" / ".bin" / "cn").exists()
+    if name in ("claude", "codex", "gemini"):
+        return (clients_dir / "node_modules" / ".bin" / name).exists()
     return (clients_dir / "aider-venv" / "bin" / "aider").exists()

@@ -1,13 +1,15 @@
 """The two servers of `bench/agents.py`: a scripted cloud and a recording tap.
 
 `ScriptedCloud` plays OpenRouter (the wire format of tests/openrouter_stub.py:
-OpenAI chat completions, streamed or not, `usage.cost`) as a capable model
-would on one task, fixing a typo in one file:
+OpenAI chat completions, streamed or not, `usage.cost`; Anthropic Messages and
+Responses in agents_dialects.py) as a capable model would on one task, fixing
+a typo in one file:
 
 - a request with `tools` (OpenCode, Continue): read the file with the
   client's read tool, then replace the typo with its edit tool (or rewrite the
   file with its write tool), then say so in one line once the result is back;
   tool names and argument names are taken from the request's tool list;
+- a request whose tools can only run commands (Codex): `sed` on the line;
 - an aider prompt: the edit in aider's SEARCH/REPLACE or whole-file format;
 - anything else (a title request): a short line of text.
 
@@ -35,6 +37,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from bench import agents_dialects
 
 
 @dataclass(frozen=True)
@@ -66,8 +70,18 @@ class ScriptedCloud:
         self.comment_interval_s = comment_interval_s
         self.log: list[dict[str, Any]] = []
         routes = [Route(f"{prefix}/chat/completions", self.chat, methods=["POST"]) for prefix in ("/api/v1", "/v1")]
-        routes += [Route("/v1/models", self.models), Route("/api/v1/generation", self.generation)]
+        routes += [Route("/v1/models", self.models), Route("/api/v1/generation", self.generation),
+                   Route("/api/v1/messages", self.messages, methods=["POST"]),
+                   Route("/api/v1/responses", self.responses, methods=["POST"])]
         self.app = Starlette(routes=routes)
+
+    async def messages(self, request: Request) -> Response:
+        """Anthropic Messages, where Hermes relays Claude Code's cloud calls (agents_dialects.py)."""
+        return await agents_dialects.messages(self, request)
+
+    async def responses(self, request: Request) -> Response:
+        """OpenAI Responses, where Hermes relays Codex's cloud calls (agents_dialects.py)."""
+        return await agents_dialects.responses(self, request)
 
     async def models(self, request: Request) -> Response:
         return JSONResponse({"object": "list", "data": [{"id": "auto", "object": "model", "owned_by": "stub"}]})
@@ -127,13 +141,19 @@ class ScriptedCloud:
             args = {_prop(schema, "filepath", "path", "file"): self.edit.path, _prop(schema, "old", "search"): self.edit.old,
                     _prop(schema, "new", "replace"): self.edit.new}
             if None not in args:
-                return f"call {edit}", _call(edit, args, len(messages))
+                return f"call {edit}", _call(edit, _with_required(schema, args), len(messages))
         if write and write not in called and edit not in called:
             schema = tools[write]
             args = {_prop(schema, "filepath", "path", "file"): self.edit.path,
                     _prop(schema, "content", "text"): self.edit.after}
             if None not in args:
                 return f"call {write}", _call(write, args, len(messages))
+        shell = next((lowered[n] for n in ("exec_command", "shell", "run_shell_command", "bash") if n in lowered), None)
+        command = _prop(tools[shell], "cmd", "command") if shell else None
+        if shell and command and not called:  # Codex edits with a command (its apply_patch is not a function)
+            fixed = self.edit.new.strip().replace("'", "'\\''")
+            sed = f"sed -i 's/{self.edit.old.strip()}/{fixed}/' {self.edit.path}"
+            return f"call {shell}", _call(shell, {command: sed}, len(messages))
         if called:
             return "final text", _say("Fixed the typo in greet.py.")
         return "no usable tool", _say(f"I cannot edit files with these tools: {', '.join(tools)}.")
@@ -172,6 +192,13 @@ def _say(text: str) -> dict[str, Any]:
     return {"role": "assistant", "content": text}
 
 
+def _with_required(schema: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    """`args`, plus a plain sentence for any other required string (Gemini CLI's replace wants an `instruction`)."""
+    extra = {name: "Fix the typo in greet.py." for name in schema.get("required") or ()
+             if name not in args and (schema.get("properties") or {}).get(name, {}).get("type") == "string"}
+    return args | extra
+
+
 def _call(name: str, args: dict[str, Any], turn: int) -> dict[str, Any]:
     call = {"id": f"call_agents_{turn}", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
     return {"role": "assistant", "content": None, "tool_calls": [call]}
@@ -198,6 +225,10 @@ class Exchange:
     hermes: dict[str, Any] | None = None
 
 
+# The paths of each dialect's chat door (Hermes's front_doors.py): the requests the tap records.
+CHAT_DOORS = ("/chat/completions", "/messages", "/responses", ":generateContent", ":streamGenerateContent")
+
+
 class Tap:
     """A byte-for-byte relay to Hermes that records each exchange."""
 
@@ -214,10 +245,14 @@ class Tap:
         except ValueError:
             body = {}
         body = body if isinstance(body, dict) else {}
-        exchange = Exchange(time.monotonic(), approx_tokens(body.get("messages")) + approx_tokens(body.get("tools") or []),
-                            len(body.get("tools") or []), len(body.get("messages") or []),
-                            body.get("max_tokens"), bool(body.get("stream")))
-        if request.url.path.endswith("/chat/completions"):
+        # Each dialect's conversation: chat's and Anthropic's messages, Responses' input, Gemini's contents.
+        turns = body.get("messages") or body.get("input") or body.get("contents") or []
+        tools = body.get("tools") or []
+        exchange = Exchange(time.monotonic(), approx_tokens(turns) + approx_tokens(body.get("system"))
+                            + approx_tokens(tools), len(tools), len(turns) if isinstance(turns, list) else 1,
+                            body.get("max_tokens") or body.get("max_output_tokens"),
+                            bool(body.get("stream")) or "streamGenerateContent" in request.url.path)
+        if request.url.path.endswith(CHAT_DOORS):
             self.exchanges.append(exchange)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
         upstream = self.client.build_request(request.method, request.url.path, params=request.query_params,

@@ -18,9 +18,8 @@ import threading
 import time
 from pathlib import Path
 
-import yaml
-
 import mock_bodies
+import yaml
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
