@@ -47,6 +47,8 @@ AIDER_VERSION = "0.86.2"
 CLAUDE_VERSION = "2.1.332"
 CODEX_VERSION = "0.171.0"
 GEMINI_VERSION = "0.61.0"
+QWEN_VERSION = "0.24.4"
+CLINE_VERSION = "3.0.65"
 # Where the agents' own traffic (telemetry, update checks) goes: a closed port on loopback. Hermes is reached
 # directly (NO_PROXY), so only what is not Hermes is blocked.
 BLOCKED = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
@@ -121,6 +123,22 @@ class Client:
             env |= BLOCKED | {"GOOGLE_GEMINI_BASE_URL": root, "GEMINI_API_KEY": "unused", "GEMINI_CLI_TRUST_WORKSPACE": "true"}
             chosen = [] if model == "auto" else ["-m", model]
             return [str(clients_dir / "node_modules" / ".bin" / "gemini"), "-p", TASK, "--yolo", *chosen], env
+        if self.name == "qwen":
+            settings = home / ".qwen"
+            settings.mkdir(parents=True, exist_ok=True)
+            (settings / "settings.json").write_text(json.dumps({
+                "telemetry": {"enabled": False}, "privacy": {"usageStatisticsEnabled": False},
+                "security": {"auth": {"selectedType": "openai"}}, "general": {"disableAutoUpdate": True}}))
+            env |= BLOCKED | {"OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": "unused", "OPENAI_MODEL": model,
+                              "QWEN_CODE_TRUST_WORKSPACE": "true", "GEMINI_CLI_TRUST_WORKSPACE": "true"}
+            return [str(clients_dir / "node_modules" / ".bin" / "qwen"), TASK, "--yolo"], env
+        if self.name == "cline":
+            config = home / ".cline"
+            env |= BLOCKED
+            bin_ = str(clients_dir / "node_modules" / ".bin" / "cline")
+            subprocess.run([bin_, "auth", "-p", "openai", "-k", "unused", "-m", model, "-b", base_url,
+                            "--config", str(config)], env=env, capture_output=True, timeout=60, check=False)
+            return [bin_, "--config", str(config), "--auto-approve", "true", TASK], env
         env |= {"OPENAI_API_BASE": base_url, "OPENAI_API_KEY": "unused", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
         aider = clients_dir / "aider-venv" / "bin" / "aider"
         return [str(aider), "--model", f"openai/{model}", "--edit-format", "whole", "--yes-always", "--no-git",
@@ -137,6 +155,8 @@ CLIENTS = {
     "claude": Client("claude", f"@anthropic-ai/claude-code {CLAUDE_VERSION}", "600 s (Anthropic SDK); retries"),
     "codex": Client("codex", f"@openai/codex {CODEX_VERSION}", "stream idle 300 s; retries"),
     "gemini": Client("gemini", f"@google/gemini-cli {GEMINI_VERSION}", "retries"),
+    "qwen": Client("qwen", f"@qwen-code/qwen-code {QWEN_VERSION}", "retries"),
+    "cline": Client("cline", f"cline {CLINE_VERSION}", "retries"),
 }
 
 
@@ -163,7 +183,8 @@ def install(clients_dir: Path, names: list[str]) -> dict[str, str]:
     problems: dict[str, str] = {}
     npm = {"opencode": f"opencode-ai@{OPENCODE_VERSION}", "continue": f"@continuedev/cli@{CONTINUE_VERSION}",
            "claude": f"@anthropic-ai/claude-code@{CLAUDE_VERSION}", "codex": f"@openai/codex@{CODEX_VERSION}",
-           "gemini": f"@google/gemini-cli@{GEMINI_VERSION}"}
+           "gemini": f"@google/gemini-cli@{GEMINI_VERSION}", "qwen": f"@qwen-code/qwen-code@{QWEN_VERSION}",
+           "cline": f"cline@{CLINE_VERSION}"}
     wanted = [spec for name, spec in npm.items() if name in names and not _installed(clients_dir, name)]
     if wanted:
         if not (clients_dir / "package.json").exists():
@@ -190,6 +211,6 @@ def _installed(clients_dir: Path, name: str) -> bool:
         return opencode_binary(clients_dir).is_file()
     if name == "continue":
         return (clients_dir / "node_modules" / ".bin" / "cn").exists()
-    if name in ("claude", "codex", "gemini"):
+    if name in ("claude", "codex", "gemini", "qwen", "cline"):
         return (clients_dir / "node_modules" / ".bin" / name).exists()
     return (clients_dir / "aider-venv" / "bin" / "aider").exists()

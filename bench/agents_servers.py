@@ -130,7 +130,7 @@ class ScriptedCloud:
                   for c in m.get("tool_calls") or []]
         lowered = {name.lower(): name for name in tools}
         read = next((lowered[n] for n in ("read", "read_file", "readfile", "view") if n in lowered), None)
-        edit = next((lowered[n] for n in ("edit", "edit_file", "str_replace", "search_replace", "replace")
+        edit = next((lowered[n] for n in ("edit", "edit_file", "str_replace", "search_replace", "replace", "editor")
                      if n in lowered), None)
         write = next((lowered[n] for n in ("write", "write_file", "create_new_file", "writefile") if n in lowered), None)
         if read and read not in called and not (set(called) & {edit, write}):
