@@ -127,10 +127,12 @@ def litellm_version() -> str:
 
 def start_nginx(children: Children, tmp: Path) -> int:
     port = free_port()
-    sse, json_body = mock_bodies.instant_stream().decode(), mock_bodies.completion().decode()
-    assert "'" not in sse + json_body and "\\" not in sse + json_body, "bodies must fit in an nginx '...' string"
-    conf = (BENCH / "mock_nginx.conf").read_text()
-    conf = conf.replace("@TMP@", str(tmp)).replace("@PORT@", str(port)).replace("@SSE@", sse).replace("@JSON@", json_body)
+    bodies = {"@SSE@": mock_bodies.instant_stream().decode(), "@JSON@": mock_bodies.completion().decode(),
+              "@MESSAGE@": mock_bodies.message().decode(), "@RESPONSE@": mock_bodies.response().decode()}
+    assert not any("'" in body or "\\" in body for body in bodies.values()), "bodies must fit in an nginx '...' string"
+    conf = (BENCH / "mock_nginx.conf").read_text().replace("@TMP@", str(tmp)).replace("@PORT@", str(port))
+    for name, body in bodies.items():
+        conf = conf.replace(name, body)
     (tmp / "nginx.conf").write_text(conf)
     log = tmp / "nginx.log"
     process = children.start("nginx", [shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(tmp), "-c",

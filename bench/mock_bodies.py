@@ -68,5 +68,29 @@ def instant_stream() -> bytes:
     return b"".join(stream_events(WORDS))
 
 
+def message() -> bytes:
+    """One non-streamed Anthropic message, as OpenRouter's `/messages` answers (bench/dialects_compare.py)."""
+    return _dumps({
+        "id": "gen-bench-0003", "type": "message", "role": "assistant", "model": MODEL,
+        "content": [{"type": "text", "text": "".join(WORDS)}], "stop_reason": "end_turn", "stop_sequence": None,
+        "usage": {"input_tokens": 12, "output_tokens": len(WORDS), "cache_read_input_tokens": 0,
+                  "cache_creation_input_tokens": 0, "cost": USAGE["cost"]},
+    })
+
+
+def response() -> bytes:
+    """One non-streamed Responses answer, as OpenRouter's `/responses` answers (bench/dialects_compare.py)."""
+    return _dumps({
+        "id": "gen-bench-0004", "object": "response", "created_at": 1700000000, "model": MODEL, "status": "completed",
+        "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
+        "output": [{"id": "msg-bench-1", "type": "message", "role": "assistant", "status": "completed",
+                    "content": [{"type": "output_text", "text": "".join(WORDS), "annotations": []}]}],
+        "usage": {"input_tokens": 12, "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+                  "output_tokens": len(WORDS),
+                  "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 12 + len(WORDS),
+                  "cost": USAGE["cost"]},
+    })
+
+
 def _dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()

@@ -5,6 +5,7 @@ No figure is asserted on (no timed test): only that the bench reads what it meas
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -99,3 +100,14 @@ def test_instant_stream_ends_with_usage_cost_and_done() -> None:
     events = mock_bodies.instant_stream().decode().split("\n\n")
     assert events[-2:] == ["data: [DONE]", ""]
     assert '"cost":0.000171' in events[-3]
+
+
+def test_the_dialect_mock_bodies_are_what_the_vendors_sdks_read() -> None:
+    # bench/dialects_compare.py times Hermes's relays against these: they must be real answers of each dialect.
+    import anthropic.types
+    import openai.types.responses
+
+    message = anthropic.types.Message.model_validate(json.loads(mock_bodies.message()))
+    response = openai.types.responses.Response.model_validate(json.loads(mock_bodies.response()))
+
+    assert message.content[0].text == response.output_text == "".join(mock_bodies.WORDS)  # type: ignore[union-attr]
