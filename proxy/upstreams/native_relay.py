@@ -24,12 +24,13 @@ from proxy.upstreams.relay import (
     TRANSPORT_ERRORS,
     Relay,
     drain,
+    first_awaited,
     openrouter_id,
     sse_data,
     status_error,
     transport_error,
 )
-from proxy.upstreams.target import Target, prepend
+from proxy.upstreams.target import Target
 
 # The events that end a stream whole; one that stops before any of them was cut.
 FINAL_EVENTS = frozenset({"message_stop", "response.completed", "response.incomplete"})
@@ -73,17 +74,7 @@ async def stream(relay: Relay, target: Target, chat: ChatRequest) -> AsyncIterat
                 raise status_error(response.status, body, response.headers, target)
     except (*TRANSPORT_ERRORS, TimeoutError) as exc:
         raise transport_error(exc, target) from exc
-    shadows = _shadows(response, target, chat.native)
-    try:
-        async with asyncio.timeout_at(deadline):
-            first = await anext(shadows)
-    except TimeoutError as exc:
-        await shadows.aclose()
-        raise transport_error(exc, target) from exc
-    except BaseException:
-        await shadows.aclose()
-        raise
-    return prepend(first, shadows)
+    return await first_awaited(_shadows(response, target, chat.native), deadline, target)
 
 
 def _post(relay: Relay, target: Target, chat: ChatRequest, stream: bool) -> Any:

@@ -24,7 +24,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import aiohttp
 
@@ -59,6 +59,7 @@ HEADERS = {
 # connection to the pool. An upstream that lingers is cut off after this long.
 DRAIN_TIMEOUT_S = 1.0
 _TAGS = re.compile(r"<[^>]*>")
+T = TypeVar("T")
 
 
 class Relay:
@@ -120,17 +121,7 @@ class Relay:
                     raise status_error(response.status, body, response.headers, target)
         except (*TRANSPORT_ERRORS, TimeoutError) as exc:
             raise transport_error(exc, target) from exc
-        chunks = _chunks(response, target)
-        try:
-            async with asyncio.timeout_at(deadline):
-                first = await anext(chunks)
-        except TimeoutError as exc:
-            await chunks.aclose()
-            raise transport_error(exc, target) from exc
-        except BaseException:
-            await chunks.aclose()
-            raise
-        return prepend(first, chunks)
+        return await first_awaited(_chunks(response, target), deadline, target)
 
     def _post(self, target: Target, chat: ChatRequest, stream: bool) -> Any:
         """The POST, as aiohttp's request context (await it, or use it with `async with`)."""
@@ -145,6 +136,21 @@ class Relay:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=target.timeout_s, sock_read=target.timeout_s)
         return self.session.post(f"{target.api_base}/chat/completions", headers=headers, timeout=timeout,
                                  data=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+async def first_awaited(items: AsyncIterator[T], deadline: float, target: Target) -> AsyncIterator[T]:
+    """`items`, its first one awaited by `deadline` (the loop's clock): a stream that fails at once fails here,
+    before the client has a status line, and gets a proper HTTP error."""
+    try:
+        async with asyncio.timeout_at(deadline):
+            first = await anext(items)
+    except TimeoutError as exc:
+        await items.aclose()  # type: ignore[attr-defined]
+        raise transport_error(exc, target) from exc
+    except BaseException:
+        await items.aclose()  # type: ignore[attr-defined]
+        raise
+    return prepend(first, items)
 
 
 def openrouter_id(target: Target) -> str:

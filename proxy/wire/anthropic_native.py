@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from proxy.wire import shadow
+
 # Anthropic's stop reasons as chat's finish reasons (what the meter and the record read).
 FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls",
           "pause_turn": "stop", "refusal": "content_filter", "model_context_window_exceeded": "length"}
@@ -43,23 +45,20 @@ class AnthropicNative:
                   "function": {"name": block.get("name", ""), "arguments": _json(block.get("input", {}))}}
                  for block in body.get("content") or () if block.get("type") == "tool_use"]
         message = {"role": "assistant", "content": text, **({"tool_calls": calls} if calls else {})}
-        return {"id": body.get("id") or "", "object": "chat.completion", "created": int(time.time()),
-                "model": body.get("model", ""), "native": body,
-                "choices": [{"index": 0, "message": message, "finish_reason": FINISH.get(body.get("stop_reason"), "stop")}],
-                "usage": chat_usage(body.get("usage"))}
+        return shadow.completion(body, message, FINISH.get(body.get("stop_reason"), "stop"), chat_usage(body.get("usage")))
 
     def shadows(self) -> Callable[[dict[str, Any]], dict[str, Any]]:
-        return _Shadows().shadow
+        return _Shadows().shadow_of
 
 
 def chat_usage(usage: Any, output_tokens: int | None = None) -> dict[str, Any] | None:
     """Anthropic's usage in chat's terms: every input token (cached or not) as prompt tokens, the cached ones apart."""
     if not isinstance(usage, dict):
         return None
-    cached = _count(usage.get("cache_read_input_tokens"))
-    written = _count(usage.get("cache_creation_input_tokens"))
-    prompt = _count(usage.get("input_tokens")) + cached + written
-    completion = output_tokens if output_tokens is not None else _count(usage.get("output_tokens"))
+    cached = shadow.count(usage.get("cache_read_input_tokens"))
+    written = shadow.count(usage.get("cache_creation_input_tokens"))
+    prompt = shadow.count(usage.get("input_tokens")) + cached + written
+    completion = output_tokens if output_tokens is not None else shadow.count(usage.get("output_tokens"))
     found = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
              "prompt_tokens_details": {"cached_tokens": cached, "cache_write_tokens": written}}
     if usage.get("cost") is not None:  # OpenRouter's own figure for what the call cost
@@ -78,7 +77,7 @@ class _Shadows:
         self.calls = itertools.count()
         self.created = int(time.time())
 
-    def shadow(self, event: dict[str, Any]) -> dict[str, Any]:
+    def shadow_of(self, event: dict[str, Any]) -> dict[str, Any]:
         kind = event.get("type")
         delta: dict[str, Any] = {}
         finish = usage = None
@@ -106,17 +105,8 @@ class _Shadows:
             finish = FINISH.get((event.get("delta") or {}).get("stop_reason"), "stop")
             final = event.get("usage") or {}
             usage = chat_usage(self.started | {k: v for k, v in final.items() if v is not None})
-        chunk: dict[str, Any] = {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                                 "model": self.model, "native": event,
-                                 "choices": [] if kind == "message_stop" else
-                                 [{"index": 0, "delta": delta, "finish_reason": finish}]}
-        if usage is not None:
-            chunk["usage"] = usage
-        return chunk
-
-
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+        return shadow.chunk(self.id, self.model, self.created, event, None if kind == "message_stop" else delta,
+                            finish, usage)
 
 
 def _json(value: Any) -> str:

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from proxy.wire import shadow
+
 
 @dataclass(frozen=True)
 class ResponsesNative:
@@ -39,21 +41,18 @@ class ResponsesNative:
                   "function": {"name": item.get("name", ""), "arguments": item.get("arguments", "")}}
                  for item in output if item.get("type") == "function_call"]
         message = {"role": "assistant", "content": text, **({"tool_calls": calls} if calls else {})}
-        return {"id": body.get("id") or "", "object": "chat.completion", "created": int(time.time()),
-                "model": body.get("model", ""), "native": body,
-                "choices": [{"index": 0, "message": message, "finish_reason": _finish(body, bool(calls))}],
-                "usage": chat_usage(body.get("usage"))}
+        return shadow.completion(body, message, _finish(body, bool(calls)), chat_usage(body.get("usage")))
 
     def shadows(self) -> Callable[[dict[str, Any]], dict[str, Any]]:
-        return _Shadows().shadow
+        return _Shadows().shadow_of
 
 
 def chat_usage(usage: Any) -> dict[str, Any] | None:
     """Responses' usage in chat's terms (its input_tokens already count the cached ones)."""
     if not isinstance(usage, dict):
         return None
-    prompt, completion = _count(usage.get("input_tokens")), _count(usage.get("output_tokens"))
-    cached = _count((usage.get("input_tokens_details") or {}).get("cached_tokens"))
+    prompt, completion = shadow.count(usage.get("input_tokens")), shadow.count(usage.get("output_tokens"))
+    cached = shadow.count((usage.get("input_tokens_details") or {}).get("cached_tokens"))
     found = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
              "prompt_tokens_details": {"cached_tokens": cached}}
     if usage.get("cost") is not None:  # OpenRouter's own figure for what the call cost
@@ -71,7 +70,7 @@ class _Shadows:
         self.counter = itertools.count()
         self.created = int(time.time())
 
-    def shadow(self, event: dict[str, Any]) -> dict[str, Any]:
+    def shadow_of(self, event: dict[str, Any]) -> dict[str, Any]:
         kind = event.get("type")
         delta: dict[str, Any] = {}
         finish = usage = None
@@ -92,12 +91,7 @@ class _Shadows:
         elif kind in ("response.completed", "response.incomplete"):
             response = event.get("response") or {}
             finish, usage = _finish(response, bool(self.calls)), chat_usage(response.get("usage"))
-        chunk: dict[str, Any] = {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                                 "model": self.model, "native": event,
-                                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-        if usage is not None:
-            chunk["usage"] = usage
-        return chunk
+        return shadow.chunk(self.id, self.model, self.created, event, delta, finish, usage)
 
 
 def _finish(response: dict[str, Any], called: bool) -> str:
@@ -105,6 +99,3 @@ def _finish(response: dict[str, Any], called: bool) -> str:
         return "length"
     return "tool_calls" if called else "stop"
 
-
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
