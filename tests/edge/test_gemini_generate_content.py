@@ -193,3 +193,15 @@ def test_the_sdks_default_v1_api_is_served_too(hermes_url: str) -> None:
     assert response.text and response.sdk_http_response.headers["x-hermes-route"] == "local"
     # and the OpenAI model card still answers a GET on the same path
     assert httpx.get(f"{hermes_url}/v1/models/local", timeout=10).json()["id"] == "local"
+
+
+def test_the_key_is_taken_from_the_query_as_googles_rest_examples_send_it(
+    make_config: Callable[..., Config], serve_hermes: Callable[[Config], str]
+) -> None:
+    url = serve_hermes(make_config(HERMES_API_KEY=TEST_API_KEY))
+    body = {"contents": [{"parts": [{"text": "hi"}]}], "generationConfig": {"maxOutputTokens": 4}}
+
+    assert httpx.post(f"{url}/v1beta/models/local:generateContent?key={TEST_API_KEY}", json=body,
+                      timeout=60).status_code == 200
+    refused = httpx.post(f"{url}/v1beta/models/local:generateContent?key=wrong", json=body, timeout=60)
+    assert refused.status_code == 401 and refused.json()["error"]["status"] == "UNAUTHENTICATED"
