@@ -10,7 +10,7 @@ The package, one concern a folder, imports pointing down this list:
     judgment/    the 0-10 scorer and its checks
     upstreams/   the cloud relay, LiteLLM's local calls, stream guards, error mapping
     storage/     the database interface, SQLite, PostgreSQL, migrations, the store
-    wire/        OpenAI's wire format: requests checked, answers, errors and SSE written
+    wire/        each dialect's wire format: requests checked, answers, errors and SSE written
 
 and beside them the modules every package may import, which import none of
 them: errors.py (every error Hermes raises on purpose), config.py and
