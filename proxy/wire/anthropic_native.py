@@ -51,19 +51,14 @@ class AnthropicNative:
         return _Shadows().shadow_of
 
 
-def chat_usage(usage: Any, output_tokens: int | None = None) -> dict[str, Any] | None:
-    """Anthropic's usage in chat's terms: every input token (cached or not) as prompt tokens, the cached ones apart."""
+def chat_usage(usage: Any) -> dict[str, Any] | None:
+    """Anthropic's usage in chat's terms: every input token (cached, written to the cache, or not) as prompt tokens."""
     if not isinstance(usage, dict):
         return None
     cached = shadow.count(usage.get("cache_read_input_tokens"))
     written = shadow.count(usage.get("cache_creation_input_tokens"))
     prompt = shadow.count(usage.get("input_tokens")) + cached + written
-    completion = output_tokens if output_tokens is not None else shadow.count(usage.get("output_tokens"))
-    found = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-             "prompt_tokens_details": {"cached_tokens": cached, "cache_write_tokens": written}}
-    if usage.get("cost") is not None:  # OpenRouter's own figure for what the call cost
-        found["cost"] = usage["cost"]
-    return found
+    return shadow.usage(prompt, shadow.count(usage.get("output_tokens")), cached, usage, written)
 
 
 class _Shadows:

@@ -51,13 +51,8 @@ def chat_usage(usage: Any) -> dict[str, Any] | None:
     """Responses' usage in chat's terms (its input_tokens already count the cached ones)."""
     if not isinstance(usage, dict):
         return None
-    prompt, completion = shadow.count(usage.get("input_tokens")), shadow.count(usage.get("output_tokens"))
     cached = shadow.count((usage.get("input_tokens_details") or {}).get("cached_tokens"))
-    found = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-             "prompt_tokens_details": {"cached_tokens": cached}}
-    if usage.get("cost") is not None:  # OpenRouter's own figure for what the call cost
-        found["cost"] = usage["cost"]
-    return found
+    return shadow.usage(shadow.count(usage.get("input_tokens")), shadow.count(usage.get("output_tokens")), cached, usage)
 
 
 class _Shadows:

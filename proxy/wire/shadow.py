@@ -31,6 +31,18 @@ def chunk(stream_id: str, model: str, created: int, event: dict[str, Any], delta
     return shadow
 
 
+def usage(prompt: int, completion: int, cached: int, source: dict[str, Any], written: int = 0) -> dict[str, Any]:
+    """A usage in chat's terms: `prompt` counts every input token, `cached` (and `written`) among them; the
+    upstream's own cost (OpenRouter's `usage.cost`) kept where `source` gives one."""
+    found: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
+                             "total_tokens": prompt + completion, "prompt_tokens_details": {"cached_tokens": cached}}
+    if written:
+        found["prompt_tokens_details"]["cache_write_tokens"] = written
+    if source.get("cost") is not None:
+        found["cost"] = source["cost"]
+    return found
+
+
 def count(value: Any) -> int:
     """A token count as the upstream gave it; anything that is not a positive integer counts 0."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
