@@ -34,6 +34,7 @@ from proxy.pipeline.cascade import (
     cloud_target,
     deadline_s,
     decide,
+    known_too_long,
     local_target,
     requested_plan,
     run_local_cascade,
@@ -154,7 +155,8 @@ async def run_cascade(services: Services, request: Request, pending: Cascade,
 async def _live_local(services: Services, request: Request) -> Plan | None:
     """For a streamed request whose rule turns scoring off (yolo): the first local model, its tokens relayed live.
 
-    None when no local model is there: then the cascade's own fallbacks apply.
+    None when no local model is there, or when the prompt is known not to fit it: then the cascade's own
+    fallbacks apply (under `auto`, the cloud), rather than a 400 the client would get on every try.
     """
     if request.task.cascade or not request.chat.stream:
         return None
@@ -162,6 +164,8 @@ async def _live_local(services: Services, request: Request) -> Plan | None:
         target = await choose_target(dataclasses.replace(request.chat, model="local"), services.config,
                                      services.catalog, [])
     except HermesError:
+        return None
+    if known_too_long(services.config, target.model, request.chat):
         return None
     attempt = Attempt(target.model.name, "unscored", detail=f"relayed live: rule {request.task.rule} turns the cascade off")
     return Plan(target, cascade=CascadeResult((attempt,)), reason=f"rule {request.task.rule}: the first local answer, live")

@@ -354,3 +354,17 @@ def test_a_prompt_too_long_for_the_local_model_without_an_upgrade_is_a_400(
     error = assert_openai_error(chat(url, {"model": "auto", "messages": TOO_LONG}), 400, "context_length_exceeded")
     assert "too long for the local models" in error["message"] and "smollm2:135m: too_long" in error["message"]
     assert openrouter.requests == []
+
+
+def test_a_streamed_prompt_too_long_for_the_local_model_moves_on_to_the_cloud_under_a_rule_without_cascade(
+    hermes_url: str, openrouter: OpenRouterStub
+) -> None:
+    # "quickly" picks the yolo rule, which relays the first local model live; a prompt its context cannot hold
+    # went there all the same, and every try was a 400 (issue 26).
+    messages = [{"role": "user", "content": "Summarise this log quickly. " + "error at line 12; " * 3000}]
+    events = sse_events(chat(hermes_url, {"model": "auto", "messages": messages, "stream": True}))
+
+    assert events[-1] == "[DONE]"
+    hermes = events[-2]["hermes"]  # type: ignore[index]
+    assert hermes["route"] == "cloud" and hermes["cascade"]["attempts"][-1]["outcome"] == "too_long"
+    assert len(openrouter.requests) == 1
