@@ -302,15 +302,6 @@ def _short_of_target(result: CascadeResult, target_quality: float) -> str:
     return f"the best local answer ({best.model}) scored {best.score.score:.1f}, below the target {target_quality:.1f}"
 
 
-def known_too_long(config: Config, ref: ModelRef, chat: ChatRequest) -> bool:
-    """Whether `chat` is known not to fit `ref`'s context: the embedded model's is in the config; an Ollama
-    model's is not known until it refuses, so a prompt is assumed to fit it."""
-    embedded = config.routing.embedded_model
-    if not embedded.enabled or ref.name != embedded.name:
-        return False
-    return count_input_tokens(ref.litellm_model, chat.messages, chat.params.get("tools")) >= embedded.context_tokens
-
-
 def local_target(config: Config, ref: ModelRef) -> Target:
     return Target(ref, config.ollama_api_base, None, config.routing.local.timeout_s)
 

@@ -33,7 +33,9 @@ from statistics import median
 from typing import Any
 
 from proxy.chat import ChatRequest
+from proxy.config import Config, ModelRef
 from proxy.errors import HermesError
+from proxy.money.estimate import count_input_tokens
 from proxy.upstreams import upstream
 from proxy.upstreams.target import Target
 
@@ -209,3 +211,11 @@ class _Assembler:
             "usage": self.usage,
         }
 
+
+def known_too_long(config: Config, ref: ModelRef, chat: ChatRequest) -> bool:
+    """Whether `chat` is known not to fit `ref`'s context: the embedded model's is in the config; an Ollama
+    model's is not known until it refuses, so a prompt is assumed to fit it."""
+    embedded = config.routing.embedded_model
+    if not embedded.enabled or ref.name != embedded.name:
+        return False
+    return count_input_tokens(ref.litellm_model, chat.messages, chat.params.get("tools")) >= embedded.context_tokens

@@ -34,13 +34,12 @@ from proxy.pipeline.cascade import (
     cloud_target,
     deadline_s,
     decide,
-    known_too_long,
     local_target,
     requested_plan,
     run_local_cascade,
     upgrade_policy,
 )
-from proxy.pipeline.local_attempt import Progress, no_progress
+from proxy.pipeline.local_attempt import Progress, known_too_long, no_progress
 from proxy.pipeline.report import Report, usd
 from proxy.pipeline.services import Request, Services
 from proxy.pipeline.session import identify, remaining_turns, resolve

@@ -25,6 +25,7 @@ from proxy.upstreams.relay import (
     Relay,
     drain,
     first_awaited,
+    opened,
     openrouter_id,
     sse_data,
     status_error,
@@ -63,17 +64,7 @@ async def stream(relay: Relay, target: Target, chat: ChatRequest) -> AsyncIterat
     """The upstream's events as `chat.completion.chunk` shadows; the first is awaited before this returns."""
     assert chat.native is not None
     deadline = asyncio.get_running_loop().time() + target.timeout_s
-    try:
-        async with asyncio.timeout_at(deadline):
-            response = await _post(relay, target, chat, stream=True)
-            if response.status >= 400:
-                try:
-                    body = await response.read()
-                finally:
-                    response.close()
-                raise status_error(response.status, body, response.headers, target)
-    except (*TRANSPORT_ERRORS, TimeoutError) as exc:
-        raise transport_error(exc, target) from exc
+    response = await opened(_post(relay, target, chat, stream=True), target, deadline)
     return await first_awaited(_shadows(response, target, chat.native), deadline, target)
 
 

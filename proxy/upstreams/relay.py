@@ -23,7 +23,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Self, TypeVar
 
 import aiohttp
@@ -110,17 +110,7 @@ class Relay:
         (the upstream's generation id, which its cost can be looked up by).
         """
         deadline = asyncio.get_running_loop().time() + target.timeout_s
-        try:
-            async with asyncio.timeout_at(deadline):
-                response = await self._post(target, chat, stream=True)
-                if response.status >= 400:
-                    try:
-                        body = await response.read()
-                    finally:
-                        response.close()
-                    raise status_error(response.status, body, response.headers, target)
-        except (*TRANSPORT_ERRORS, TimeoutError) as exc:
-            raise transport_error(exc, target) from exc
+        response = await opened(self._post(target, chat, stream=True), target, deadline)
         return await first_awaited(_chunks(response, target), deadline, target)
 
     def _post(self, target: Target, chat: ChatRequest, stream: bool) -> Any:
@@ -136,6 +126,22 @@ class Relay:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=target.timeout_s, sock_read=target.timeout_s)
         return self.session.post(f"{target.api_base}/chat/completions", headers=headers, timeout=timeout,
                                  data=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+async def opened(post: Awaitable[aiohttp.ClientResponse], target: Target, deadline: float) -> aiohttp.ClientResponse:
+    """A streamed POST's response, its status in by `deadline`; an error status raised in the upstream's words."""
+    try:
+        async with asyncio.timeout_at(deadline):
+            response = await post
+            if response.status >= 400:
+                try:
+                    body = await response.read()
+                finally:
+                    response.close()
+                raise status_error(response.status, body, response.headers, target)
+    except (*TRANSPORT_ERRORS, TimeoutError) as exc:
+        raise transport_error(exc, target) from exc
+    return response
 
 
 async def first_awaited(items: AsyncIterator[T], deadline: float, target: Target) -> AsyncIterator[T]:
