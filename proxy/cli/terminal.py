@@ -53,6 +53,10 @@ def render_budget(report: dict[str, Any], console: Console) -> None:
             limit = "global" if row["daily_limit_usd"] is None else f"${row['daily_limit_usd']:.2f}"
             by_key.add_row(row["name"] + (" (revoked)" if row["revoked"] else ""), f"${row['spent_usd']:.4f}", limit)
         console.print(by_key)
+    for row in report.get("stale_prices") or []:
+        console.print(f"[bold yellow]Stale price:[/] {row['model']} billed ${row['bill_usd']:.4f} on a "
+                      f"${row['reserved_usd']:.4f} reservation ({row['found_at'][:16].replace('T', ' ')} UTC): its "
+                      f"reservations now scale x{row['factor']:.3g}. Set its price in routing_rules.yaml.")
 
 
 def render_stats(data: dict[str, Any], console: Console) -> None:

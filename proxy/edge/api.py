@@ -28,7 +28,9 @@ async def costs_analysis(request: Request) -> Response:
 
     `savings`: the estimated cost of the cloud calls today's local answers
     stood in for (savings.py); `today_usd` is null while none did. `by_key`:
-    each team key's daily limit and spend today (keys.py).
+    each team key's daily limit and spend today (keys.py). `stale_prices`: the
+    models whose bills showed their table price too low, and the factor their
+    reservations now scale by (budget.py).
     ---
     summary: Today's spend by model, remaining budget, tier, reset time and savings
     responses:
@@ -41,6 +43,7 @@ async def costs_analysis(request: Request) -> Response:
         "by_model": await services.store.spend_by_model(status.day),
         "savings": await reports.saved_today(services.store, status.resets_at),
         "by_key": await reports.spend_by_key(services.store, status.day),  # [] with no team keys
+        "stale_prices": await services.store.stale_prices(),  # models billed above their table price
     })
 
 

@@ -82,6 +82,7 @@ async def dashboard_data(request: Request) -> Response:
         "budget": status.as_dict(),
         "savings": await reports.saved_today(store, status.resets_at),  # "saved $X today" under the budget
         "by_key": await reports.spend_by_key(store, status.day),  # each team key's spend today, if any
+        "stale_prices": await store.stale_prices(),  # models billed above their table price (budget.py)
         "spend_by_day": await _spend_by_day(services, status.day),
         "by_task_type": _by_task_type(answered, attempts),
         "upgrade": _upgrade(answered),

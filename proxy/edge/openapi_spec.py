@@ -274,6 +274,11 @@ _DASHBOARD = {
         "latest": {"type": "array", "items": _ref("LatestRequest")},
         "by_key": {"type": "array", "items": {"type": "object", "properties": {
             "name": _STRING, "daily_limit_usd": _nullable(_USD), "spent_usd": _USD, "revoked": _BOOLEAN}}},
+        "stale_prices": {"type": "array", "description": (
+            "models whose bill was above its reservation: their table price is too low, and their "
+            "reservations now scale by `factor`"), "items": {"type": "object", "properties": {
+                "model": _STRING, "factor": _NUMBER, "bill_usd": _USD, "reserved_usd": _USD, "found_at": _STRING,
+                "input_usd": _NUMBER, "output_usd": _NUMBER}}},
     },
 }
 

@@ -3,10 +3,13 @@
 Before a cloud call its worst case (input tokens x input price + max_tokens x
 output price, plus `reservation_margin`) is reserved in the ledger,
 atomically with the check that it fits; afterwards the reservation becomes
-the actual cost, or is released. A call is never charged more than its
-reservation nor less than nothing, whatever the upstream reports, so
-concurrent requests and a lying upstream never push spend past the limit.
-Local models are free and never pass through here.
+what the upstream billed, or is released. The bill is charged even above the
+reservation: it is what the user pays. Such a bill means the model's price is
+stale (an old table, a dearer provider); it is logged and that model's
+reservations scale up from then on (store_prices.py), so a stale price costs
+at most the calls already in flight. A figure that is not a finite number of
+dollars, or is negative, is never believed. Local models are free and never
+pass through here.
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ class Grant:
     reserved_usd: float
     max_tokens: int
     status: BudgetStatus
+    price_factor: float = 1.0  # the model's table price was found this many times too low (store_prices.py)
 
 
 class Budget:
@@ -156,7 +160,9 @@ class Budget:
                     code="model_not_in_budget_tier",
                 )
             granted_tokens = self._max_tokens(model, max_tokens, status.tier)
-            worst_usd = self._prices.price(model.name).cost_usd(input_tokens, granted_tokens)
+            price = self._prices.price(model.name)
+            factor = await self._store.price_factor(model.name, price.input_usd, price.output_usd)
+            worst_usd = price.cost_usd(input_tokens, granted_tokens) * factor
             worst_usd *= 1 + self._config.reservation_margin
             if worst_usd > status.remaining_usd:
                 raise BudgetExhausted(
@@ -169,7 +175,7 @@ class Budget:
                 await self._check_key_room(key, status, model, worst_usd)
             reservation_id = await self._store.insert_reservation(status.day, model.name, worst_usd,
                                                                   None if key is None else key.id)
-            return Grant(reservation_id, model, worst_usd, granted_tokens, self._holding(status, worst_usd))
+            return Grant(reservation_id, model, worst_usd, granted_tokens, self._holding(status, worst_usd), factor)
 
         async def release(grant: Grant) -> None:  # the caller went away while it was being made
             await self._store.settle_reservation(grant.reservation_id, None, note="caller cancelled")
@@ -186,26 +192,50 @@ class Budget:
                 f"${max(left, 0.0):.4f} left of key '{key.name}''s ${key.daily_limit_usd:.2f} a day. "
                 f"It resets at {_clock_time(status.resets_at)}.", code="key_budget_exhausted")
 
-    async def settle(self, grant: Grant, cost_usd: float | None, note: str | None = None) -> BudgetStatus:
-        """Replace the reservation by the actual cost (None releases it); the status after.
+    async def settle(self, grant: Grant, cost_usd: float | None, note: str | None = None,
+                     priced_usd: float | None = None) -> BudgetStatus:
+        """Replace the reservation by the bill (None releases it); the status after.
 
-        A cost that is not a finite number from 0 to the reservation is not
-        believed: it is clamped into that range, logged, and kept beside the
-        charge as what the upstream reported.
+        `priced_usd`: the call's tokens at the table price, against which a
+        bill is found stale. A bill that is not a finite number of dollars is
+        charged the reservation; a negative one, nothing; both are logged and
+        kept beside the charge as what the upstream reported.
         """
         reported = None
-        if cost_usd is not None and not 0 <= cost_usd <= grant.reserved_usd:
+        if cost_usd is not None and not (math.isfinite(cost_usd) and cost_usd >= 0):
             reported = cost_usd if math.isfinite(cost_usd) else None
-            charged = grant.reserved_usd if not math.isfinite(cost_usd) or cost_usd > 0 else 0.0
-            note = f"upstream reported ${cost_usd}, charged ${charged:.6f} (the reservation bounds a call)"
+            charged = grant.reserved_usd if not math.isfinite(cost_usd) else 0.0
+            note = f"upstream reported ${cost_usd}, charged ${charged:.6f}"
             log.warning("%s: %s", grant.model.name, note)
             cost_usd = charged
+        factor = None if cost_usd is None else self._stale_factor(grant, cost_usd, priced_usd)
+        if factor is not None:
+            note = (f"billed ${cost_usd:.6f}, above its ${grant.reserved_usd:.6f} reservation: "
+                    f"{grant.model.name}'s price is stale; its reservations now scale x{factor:.3g}")
+            log.warning("%s", note)
 
         async def charge() -> BudgetStatus:
             await self._store.settle_reservation(grant.reservation_id, cost_usd, reported_usd=reported, note=note)
+            if factor is not None and cost_usd is not None:
+                price = self._prices.price(grant.model.name)
+                await self._store.raise_price_factor(grant.model.name, price.input_usd, price.output_usd, factor,
+                                                     cost_usd, grant.reserved_usd)
             return await self.status()  # in the same transaction: what this settlement left
 
         return await self._store.atomic(charge)
+
+    @staticmethod
+    def _stale_factor(grant: Grant, bill_usd: float, priced_usd: float | None) -> float | None:
+        """The factor `grant.model`'s price must scale by, when this bill is above its reservation.
+
+        At least what makes this call's reservation cover its bill; where the
+        call's tokens are known, their bill over their table price, which says
+        how far off the price is (a worst case sized on max_tokens hides it).
+        """
+        if bill_usd <= grant.reserved_usd:
+            return None
+        covering = grant.price_factor * bill_usd / grant.reserved_usd
+        return max(covering, bill_usd / priced_usd if priced_usd else 0.0)
 
     def _holding(self, status: BudgetStatus, reserved_usd: float) -> BudgetStatus:
         """`status` with `reserved_usd` more held, and the tier that leaves (no second read of the ledger)."""

@@ -68,6 +68,7 @@ def proxy_report(url: str, headers: dict[str, str], now: datetime | None = None)
         "by_model": data["by_model"],
         "savings": data.get("savings"),  # None from a proxy that predates savings
         "by_key": data.get("by_key", []),
+        "stale_prices": data.get("stale_prices", []),
         "local_success_rate": None,
         "local_tries": None,
     }
@@ -116,6 +117,7 @@ async def budget_report(config: Config, clock: Clock | None = None) -> dict[str,
             "by_model": await store.spend_by_model(status.day),
             "savings": await reports.saved_today(store, status.resets_at),
             "by_key": await reports.spend_by_key(store, status.day),
+            "stale_prices": await store.stale_prices(),
             "local_success_rate": round(accepted / tried, 4) if tried else None,
             "local_tries": tried,
         }

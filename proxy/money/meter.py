@@ -80,6 +80,7 @@ class Meter:
             return Bill(0.0, await self.budget.status())
         if usage:  # the upstream said what the call used, even if the client left before the end
             cost = self._prices.actual_cost_usd(model.name, usage)
+            priced = self._prices.priced_usd(model.name, usage)
             await self._store.record_prediction(Prediction(
                 task_type=metered.task_type,
                 model=model.name,
@@ -87,10 +88,10 @@ class Meter:
                 predicted_output_tokens=metered.estimate.output_tokens,
                 actual_output_tokens=int(usage.get("completion_tokens", 0)),
                 predicted_cost_usd=metered.estimated_cost_usd,
-                actual_cost_usd=min(cost, metered.grant.reserved_usd),
+                actual_cost_usd=cost,
                 confidence=metered.estimate.confidence,
             ))
-            status = await self.budget.settle(metered.grant, cost)
+            status = await self.budget.settle(metered.grant, cost, priced_usd=priced)
         elif partial:
             # Output may have been generated and billed, and its usage is unknown:
             # count the whole reservation rather than risk under-counting.
@@ -98,7 +99,7 @@ class Meter:
             status = await self.budget.settle(metered.grant, cost, note="usage unknown: charged the reservation")
         else:
             return Bill(0.0, await self.budget.settle(metered.grant, None))
-        return Bill(min(cost, metered.grant.reserved_usd), status)
+        return Bill(cost, status)
 
     async def _learn(self, task_type: str, model: str, output_tokens: int) -> None:
         # Inside finish's transaction, so no other writer comes between the read and the write.

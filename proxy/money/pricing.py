@@ -87,13 +87,17 @@ class PriceTable:
         """What a call cost: the upstream's own `usage.cost` when it gives a sane one, else the table's.
 
         A negative or non-finite cost is no cost at all: the tokens are priced
-        instead. (One above the reservation is the budget's to bound.)
+        instead. One above the table price is the bill all the same (budget.py).
         """
         reported = usage.get("cost")
         if isinstance(reported, (int, float)) and not isinstance(reported, bool):
             if math.isfinite(reported) and reported >= 0:
                 return float(reported)
             log.warning("%s: upstream reported a cost of %r; pricing its tokens instead", name, reported)
+        return self.priced_usd(name, usage)
+
+    def priced_usd(self, name: str, usage: Mapping[str, Any]) -> float:
+        """A call's tokens at the table price (cached input at the cache price)."""
         cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
         return self.price(name).cost_usd(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)),
                                          int(cached))

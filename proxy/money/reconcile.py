@@ -3,9 +3,9 @@
 At start-up, calls whose process died mid-call are charged at their
 reserved worst case (store.charge_abandoned_reservations). OpenRouter keeps
 a record of each generation, by the id its stream began with; where that
-record gives a cost, it replaces the worst case. Anything that goes wrong
-here leaves the worst case standing: it can only lower a charge to a figure
-OpenRouter vouches for, never below zero nor above the reservation.
+record gives a cost, it replaces the worst case: what OpenRouter billed is
+what the user pays, above the reservation too (never below zero). Anything
+that goes wrong here leaves the worst case standing.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ async def reconcile_unknown_outcomes(store: Store, client: httpx.AsyncClient, co
         for row in await store.unknown_outcomes():
             cost = await generation_cost(client, config, row["generation_id"])
             if cost is not None:
-                await store.reconcile(row["id"], min(max(cost, 0.0), row["reserved_usd"]), cost)
+                await store.reconcile(row["id"], max(cost, 0.0), cost)
                 reconciled += 1
     except HermesError as exc:  # the database is busy or gone: the worst cases stand
         log.warning("Could not reconcile calls cut by a crash: %s", exc.message)

@@ -261,10 +261,28 @@ async def m012_ledger_indexes(db: Schema) -> None:
     await db.execute("CREATE INDEX ledger_key_day ON ledger (key_id, day, state) WHERE key_id IS NOT NULL")
 
 
+async def m013_price_corrections(db: Schema) -> None:
+    # A model found to bill more than its table price (store_prices.py): its reservations scale by
+    # `factor` for as long as its table price stays the one the bill was measured on.
+    await db.execute(
+        """
+        CREATE TABLE price_corrections (
+            model TEXT PRIMARY KEY,
+            input_usd REAL NOT NULL,
+            output_usd REAL NOT NULL,
+            factor REAL NOT NULL,
+            bill_usd REAL NOT NULL,
+            reserved_usd REAL NOT NULL,
+            found_at TEXT NOT NULL
+        )
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[Schema], Awaitable[None]]] = [
     m001_initial, m002_money, m003_cascade, m004_preferences, m005_reservation_owners, m006_day_totals,
     m007_task_detail, m008_savings, m009_session_links, m010_keys,
-    m011_outcomes, m012_ledger_indexes]
+    m011_outcomes, m012_ledger_indexes, m013_price_corrections]
 
 
 async def migrate(db: Schema) -> None:

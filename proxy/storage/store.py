@@ -19,6 +19,7 @@ from proxy.storage.database import Database
 from proxy.storage.owner import is_gone, this_process
 from proxy.storage.records import now
 from proxy.storage.store_keys import KeyRecords
+from proxy.storage.store_prices import PriceRecords
 from proxy.storage.store_sessions import SessionRecords
 
 # The note on a reservation charged at its worst case because its process died mid-call.
@@ -69,10 +70,11 @@ class Prediction:
     confidence: float
 
 
-class Store(SessionRecords, KeyRecords):
+class Store(SessionRecords, KeyRecords, PriceRecords):
     """Hermes's records on one database, opened and migrated in the app's lifespan.
 
-    Sessions (store_sessions.py) and team keys (store_keys.py) have modules of their own.
+    Sessions (store_sessions.py), team keys (store_keys.py) and stale prices (store_prices.py) have
+    modules of their own.
     """
 
     def __init__(self, db: Database, store_prompts: bool = False) -> None:

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -21,6 +22,7 @@ from proxy.money.budget import Budget
 from proxy.money.pricing import PriceTable, bundled_cost_map, live_cost_map
 from proxy.storage.store import Store
 from tests.conftest import REPO
+from tests.openrouter_stub import OpenRouterStub
 
 
 def test_help_lists_the_commands() -> None:
@@ -133,6 +135,16 @@ def test_budget_reads_the_database_it_is_pointed_at_file_or_url(hermes_url: str,
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert (report["source"], report["spent_usd"]) == ("database", 0.75)
+
+
+def test_budget_says_which_model_was_billed_above_its_price(hermes_url: str, openrouter: OpenRouterStub) -> None:
+    openrouter.cost_usd = 0.01  # above the ~$0.0075 a gpt-4 call of 100 tokens reserves at the table's price
+    assert httpx.post(f"{hermes_url}/v1/chat/completions", timeout=30, json={
+        "model": "gpt-4", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 100}).status_code == 200
+    result = CliRunner().invoke(cli, ["budget", "--url", hermes_url], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "Stale price: gpt-4 billed $0.0100 on a $0.0075 reservation" in result.output
+    assert "Set its price in routing_rules.yaml." in result.output
 
 
 async def _charge(db: Path | str, usd: float) -> None:

@@ -192,7 +192,7 @@ def test_two_workers_share_one_embedded_model_and_one_budget(
     budgets = yaml.safe_load((tmp_path / BUDGETS_FILE).read_text())
     budgets |= {"daily_limit_usd": 0.19, "tiers": [{"name": "any", "min_remaining_usd": 0.0, "models": "any"}]}
     (tmp_path / BUDGETS_FILE).write_text(yaml.safe_dump(budgets))
-    openrouter.delay_s, openrouter.mode, openrouter.cost_usd = 0.5, "slow", 0.01
+    openrouter.delay_s, openrouter.mode, openrouter.cost_usd = 0.5, "slow", 0.009  # within each reservation
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HERMES_")}
     env |= {"OLLAMA_API_BASE": f"http://127.0.0.1:{free_port()}", "OPENROUTER_API_BASE": openrouter.url,  # type: ignore[attr-defined]
@@ -218,9 +218,13 @@ def test_two_workers_share_one_embedded_model_and_one_budget(
     assert printed.count("starting the embedded model") == 1  # in the parent, once, for both workers
     assert "2 worker processes" in printed
     assert sorted(set(statuses)) == [200, 429], statuses
-    assert statuses.count(200) == openrouter.answered == 20
+    # Twenty fit while all are in flight; one that starts after some settled may use the room their
+    # bills left under their reservations.
+    assert 20 <= statuses.count(200) == openrouter.answered <= 21
     rows = query(database, "SELECT state, cost_usd, owner FROM ledger")
-    assert {row["state"] for row in rows} == {"charged"} and sum(row["cost_usd"] for row in rows) <= 0.19
+    assert {row["state"] for row in rows} == {"charged"}
+    spent = sum(row["cost_usd"] for row in rows)
+    assert spent == pytest.approx(openrouter.answered * 0.009) and spent <= 0.19  # the stub's bill, within the limit
     assert len({row["owner"] for row in rows}) == 2  # each worker reserved through its own connection
     embedded_url = printed.split("serving the Ollama API at ")[1].split()[0]
     with pytest.raises(httpx.HTTPError):

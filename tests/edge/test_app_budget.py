@@ -111,24 +111,37 @@ def test_prompts_are_kept_only_when_asked(
     assert json.loads(kept["prompt"]) == HI
 
 
-@pytest.mark.parametrize("reported", [100.0, -1.0], ids=["charges-100-dollars", "credits-a-dollar"])
-def test_an_upstream_that_lies_about_cost_cannot_push_spend_past_the_limit(
+@pytest.mark.parametrize("billed", [0.01, 100.0], ids=["a-stale-price", "a-lie-of-100-dollars"])
+def test_what_the_upstream_bills_is_charged_even_above_the_reservation(
     make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub, database: Path | str,
-    reported: float,
+    billed: float,
 ) -> None:
     url = serve_hermes(make_config(budget={"daily_limit_usd": 0.05, "tiers": [
         {"name": "any", "min_remaining_usd": 0.0, "models": "any"}]}))
-    openrouter.cost_usd = reported
-    statuses = [chat(url, {"model": "gpt-4", "messages": HI, "max_tokens": 100}).status_code for _ in range(12)]
-    charged = query(database, "SELECT cost_usd, reserved_usd FROM ledger WHERE state = 'charged'")
-    [noted] = query(database, "SELECT COUNT(*) AS n FROM ledger WHERE note LIKE 'upstream reported%'")
-    notes = noted["n"]
-    spent = sum(row["cost_usd"] for row in charged)
-    assert spent <= 0.05  # never past the limit, whatever the upstream says
-    assert all(0 < row["cost_usd"] <= row["reserved_usd"] for row in charged)  # never free, never above the reservation
-    if reported > 0:
-        assert statuses.count(200) == len(charged) == notes > 0 and 429 in statuses
-    else:  # a negative cost is no cost: the tokens are priced (12 in, 7 out at gpt-4's prices)
-        assert charged[0]["cost_usd"] == pytest.approx(12 * 30e-6 + 7 * 60e-6)
+    openrouter.cost_usd = billed
+    statuses = [chat(url, {"model": "gpt-4", "messages": HI, "max_tokens": 100}) for _ in range(3)]
+    [charged] = query(database, "SELECT cost_usd, reserved_usd, note FROM ledger WHERE state = 'charged'")
+    # The ledger holds the bill, above its reservation (about $0.0075: 12 + 100 tokens at gpt-4's table price).
+    assert charged["cost_usd"] == billed > charged["reserved_usd"]
+    assert "gpt-4's price is stale" in charged["note"]
+    assert [r.status_code for r in statuses] == [200, 429, 429]
+    # The next reservation is sized by what the bill showed (19 tokens billed $0.01: about 13 times the table),
+    # so it no longer fits in what is left: a stale price costs at most the calls already in flight.
+    error = statuses[1].json()["error"]["message"]
+    assert ("could cost up to" if billed < 1 else "budget is spent") in error
     analysis = httpx.get(f"{url}/api/v1/costs/analysis", timeout=10).json()
-    assert analysis["spent_usd"] == pytest.approx(spent) and analysis["remaining_usd"] >= 0
+    assert analysis["spent_usd"] == pytest.approx(billed)
+    assert analysis["tier"] == ("blocked" if billed > 0.05 else "any")  # a lie stops the day: the safe direction
+    [stale] = analysis["stale_prices"]
+    assert (stale["model"], stale["bill_usd"]) == ("gpt-4", billed) and stale["factor"] > 10
+
+
+def test_a_negative_cost_is_no_cost_the_tokens_are_priced(
+    make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub, database: Path | str,
+) -> None:
+    url = serve_hermes(make_config())
+    openrouter.cost_usd = -1.0
+    assert chat(url, {"model": "gpt-4", "messages": HI, "max_tokens": 100}).status_code == 200
+    [charged] = query(database, "SELECT cost_usd FROM ledger WHERE state = 'charged'")
+    assert charged["cost_usd"] == pytest.approx(12 * 30e-6 + 7 * 60e-6)  # 12 in, 7 out at gpt-4's prices
+    assert httpx.get(f"{url}/api/v1/costs/analysis", timeout=10).json()["stale_prices"] == []

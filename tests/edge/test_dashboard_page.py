@@ -113,6 +113,21 @@ def test_dashboard_page_shows_the_api_figures_and_prompts_only_as_text(
     assert ("$0.00125" in [cost for _, cost in cells]) and all_amounts_in_one_format(dom)
 
 
+@needs_chromium
+def test_dashboard_says_when_a_models_price_was_found_stale(
+    serve_hermes: Serve, hermes_url: str, openrouter: OpenRouterStub, tmp_path: Path
+) -> None:
+    openrouter.cost_usd = 0.01  # above the ~$0.0075 a gpt-4 call of 100 tokens reserves at the table's price
+    assert chat(hermes_url, {"model": "gpt-4", "messages": [{"role": "user", "content": "hi"}],
+                             "max_tokens": 100}).status_code == 200
+    [stale] = dashboard_data(hermes_url)["stale_prices"]
+    dom, console = browse(f"{hermes_url}/dashboard", tmp_path, "--dump-dom")
+    assert console == []
+    line = re.search(r'id="budget-stale"[^>]*><li>([^<]*)</li>', dom)
+    assert line and line.group(1) == (f"gpt-4's price is stale: billed $0.0100 on a {usd(stale['reserved_usd'])} "
+                                      f"reservation; its reservations now scale ×{stale['factor']:.3g}")
+
+
 def usd(value: float) -> str:
     """The dashboard's one money format: whole cents from 10 cents up, three significant digits below."""
     if value == 0:

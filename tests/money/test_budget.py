@@ -19,7 +19,7 @@ from proxy.config import Config, load_config
 from proxy.config_schema import BudgetTier
 from proxy.errors import BudgetExhausted
 from proxy.money.budget import Budget
-from proxy.money.pricing import PriceTable
+from proxy.money.pricing import Price, PriceTable
 from proxy.storage.store import Store
 from tests.conftest import REPO
 
@@ -211,13 +211,13 @@ async def test_the_margin_makes_a_reservation_an_upper_bound(make_budget: Callab
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize(("reported", "charged"), [
-    pytest.param(100.0, "reserved", id="far-above-the-reservation"),
+    pytest.param(100.0, 100.0, id="far-above-the-reservation"),
     pytest.param(float("inf"), "reserved", id="infinite"),
     pytest.param(float("nan"), "reserved", id="nan"),
     pytest.param(-1.0, 0.0, id="negative"),
     pytest.param(0.002, 0.002, id="plausible"),
 ])
-async def test_a_settled_cost_is_held_between_zero_and_the_reservation(
+async def test_a_settled_cost_is_the_bill_unless_it_is_no_amount_of_money(
     make_budget: Callable[..., Budget], config: Config, store: Store, reported: float, charged: object
 ) -> None:
     budget = make_budget(daily_limit_usd=1.0, tiers=(BudgetTier(name="any", min_remaining_usd=0, models="any"),))
@@ -225,6 +225,51 @@ async def test_a_settled_cost_is_held_between_zero_and_the_reservation(
     status = await budget.settle(grant, reported)
     expected = grant.reserved_usd if charged == "reserved" else charged
     assert status.spent_usd == pytest.approx(expected)
-    assert status.spent_usd <= status.limit_usd
+    assert status.tier is None if reported == 100.0 else status.spent_usd <= status.limit_usd  # a lie stops the day
     [row] = await store.rows("SELECT cost_usd, note FROM ledger", ())
     assert (row["note"] is None) == (reported == 0.002)
+
+
+@pytest.mark.asyncio
+async def test_a_bill_above_the_reservation_marks_the_price_stale_and_scales_the_next_reservations(
+    make_budget: Callable[..., Budget], config: Config, store: Store
+) -> None:
+    budget = make_budget(daily_limit_usd=10.0)
+    gpt4 = model(config, "gpt-4")
+    first = await budget.reserve(gpt4, 1000, 500)
+    assert first.reserved_usd == pytest.approx(0.06)
+    # The call's 1000 + 100 tokens are $0.036 at the table's price; the upstream billed ten times that.
+    await budget.settle(first, 0.36, priced_usd=0.036)
+    second = await budget.reserve(gpt4, 1000, 500)
+    assert second.reserved_usd == pytest.approx(0.6)  # the same call now reserves ten times the table
+    [stale] = await store.stale_prices()
+    assert (stale["model"], stale["factor"], stale["bill_usd"]) == ("gpt-4", pytest.approx(10.0), 0.36)
+    [row] = await store.rows("SELECT cost_usd, note FROM ledger WHERE id = ?", (first.reservation_id,))
+    assert row["cost_usd"] == 0.36 and "price is stale" in row["note"]
+    other = await budget.reserve(model(config, "gemini-flash"), 1000, 500)
+    assert other.price_factor == 1.0  # the other models keep their prices
+
+
+@pytest.mark.asyncio
+async def test_a_bill_within_the_reservation_leaves_the_price_alone(
+    make_budget: Callable[..., Budget], config: Config, store: Store
+) -> None:
+    budget = make_budget(daily_limit_usd=10.0)
+    gpt4 = model(config, "gpt-4")
+    await budget.settle(await budget.reserve(gpt4, 1000, 500), 0.05, priced_usd=0.01)  # 5x its tokens, under $0.06
+    assert (await budget.reserve(gpt4, 1000, 500)).reserved_usd == pytest.approx(0.06)
+    assert await store.stale_prices() == []
+
+
+@pytest.mark.asyncio
+async def test_a_correction_lapses_when_the_table_price_changes(
+    make_budget: Callable[..., Budget], config: Config, store: Store, clock: Clock
+) -> None:
+    budget = make_budget(daily_limit_usd=10.0)
+    gpt4 = model(config, "gpt-4")
+    await budget.settle(await budget.reserve(gpt4, 1000, 500), 0.6, priced_usd=0.036)
+    table = PriceTable.from_config(config)
+    repriced = PriceTable({m.name: table.price(m.name) for m in config.cloud_models} | {
+        "gpt-4": Price(300e-6, 600e-6)})  # the YAML now says the right price
+    new_budget = Budget(budget._config, store, repriced, config.cloud_models, clock)
+    assert (await new_budget.reserve(gpt4, 1000, 500)).reserved_usd == pytest.approx(0.6)  # no second scaling

@@ -24,38 +24,49 @@ from tests.openrouter_stub import OpenRouterStub
 pytestmark = pytest.mark.sqlite_only
 
 
-def test_three_processes_on_one_file_never_spend_past_the_limit(tmp_path: Path, openrouter: OpenRouterStub) -> None:
+def test_three_processes_on_one_file_charge_the_bill_and_stop_at_a_stale_price(
+        tmp_path: Path, openrouter: OpenRouterStub) -> None:
     # Each call reserves about 0.0094 USD (a few input tokens and 520 output at
     # claude-3.5-sonnet's prices, plus the 20% margin): ten fit in 0.10. The
-    # stub charges 0.01 a call, more than was reserved: the ledger holds each
-    # call to its reservation, so what fits is still ten calls, 0.10 at most.
+    # stub bills 0.01 a call, more than was reserved: the ledger charges the
+    # bill, marks the price stale, and no reservation made after the first bill
+    # fits any more. What the stub billed is within the limit plus the calls
+    # in flight when the first bill arrived (all ten, as they run together).
     home = cloud_only_home(tmp_path, {"daily_limit_usd": 0.10, **ONE_TIER})
     openrouter.delay_s, openrouter.mode, openrouter.cost_usd = 0.5, "slow", 0.01
     ports = [free_port() for _ in range(3)]
     processes = [start_hermes(home, port, openrouter.url) for port in ports]  # type: ignore[attr-defined]
 
-    async def fire() -> list[int]:
+    async def fire(calls: int) -> list[int]:
         limits = httpx.Limits(max_connections=300)
         async with httpx.AsyncClient(timeout=60, limits=limits) as client:
             body = {"model": "cloud", "messages": HI, "max_tokens": 520}
-            calls = [client.post(f"http://127.0.0.1:{ports[i % 3]}/v1/chat/completions", json=body)
-                     for i in range(300)]
-            return [r.status_code for r in await asyncio.gather(*calls)]
+            sent = [client.post(f"http://127.0.0.1:{ports[i % 3]}/v1/chat/completions", json=body)
+                    for i in range(calls)]
+            return [r.status_code for r in await asyncio.gather(*sent)]
 
     try:
-        statuses = asyncio.run(fire())
+        statuses = asyncio.run(fire(300))
+        with sqlite3.connect(home / "hermes.db") as db:
+            [(first_bill,)] = db.execute("SELECT MIN(settled_at) FROM ledger WHERE state = 'charged'").fetchall()
+            [(in_flight,)] = db.execute("SELECT COUNT(*) FROM ledger WHERE created_at <= ?", (first_bill,)).fetchall()
+        after = asyncio.run(fire(3))  # the price is now known to be stale: nothing fits
     finally:
         for process in processes:
             process.terminate()
         for process in processes:
             process.wait(timeout=30)
     assert sorted(set(statuses)) == [200, 429], statuses
-    assert statuses.count(200) == openrouter.answered == 10
-    assert openrouter.answered * openrouter.cost_usd <= 0.10 + 1e-9  # the stub's bill
+    assert statuses.count(200) == openrouter.answered == 10 == in_flight
+    assert after == [429, 429, 429]
     with sqlite3.connect(home / "hermes.db") as db:
         [(state, calls, spent)] = db.execute(
             "SELECT state, COUNT(*), SUM(cost_usd) FROM ledger GROUP BY state").fetchall()
-    assert (state, calls) == ("charged", 10) and spent <= 0.10
+        [(factor,)] = db.execute("SELECT factor FROM price_corrections WHERE model = 'claude-3.5-sonnet'").fetchall()
+    assert (state, calls) == ("charged", 10)
+    assert spent == pytest.approx(openrouter.answered * 0.01)  # the ledger is the stub's bill
+    assert spent <= 0.10 + in_flight * 0.01
+    assert factor > 0.01 / 0.0094  # the next reservations cover such a bill
 
 
 def test_a_second_process_leaves_the_first_ones_reservation_alone(tmp_path: Path, openrouter: OpenRouterStub) -> None:

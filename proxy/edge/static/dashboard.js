@@ -546,6 +546,19 @@ function renderSavings(savings) {
   line.title = `${answers}, each at the estimated cost of the cloud model it stood in for`;
 }
 
+function renderStale(stale) {
+  // A model billed above its reservation: its table price is too low, and its reservations now scale up.
+  const list = document.getElementById("budget-stale");
+  list.hidden = !stale || stale.length === 0;
+  if (list.hidden) return;
+  list.replaceChildren(...stale.map((row) => {
+    const item = document.createElement("li");
+    item.textContent = `${row.model}'s price is stale: billed ${usd(row.bill_usd)} on a `
+      + `${usd(row.reserved_usd)} reservation; its reservations now scale ×${row.factor.toPrecision(3)}`;
+    return item;
+  }));
+}
+
 function renderKeys(keys) {
   // Team keys (hermes keys create): each one's spend today against its own limit; hidden without any.
   const table = document.getElementById("budget-keys");
@@ -568,6 +581,7 @@ function render(data) {
   renderBudget(data.budget);
   renderSavings(data.savings);
   renderKeys(data.by_key);
+  renderStale(data.stale_prices);
   renderKpis(data);
   renderSpend(data.spend_by_day, requests);
   renderTaskTypes(data.by_task_type);
