@@ -43,6 +43,7 @@ from proxy.pipeline.local_attempt import Progress, known_too_long, no_progress
 from proxy.pipeline.report import Report, usd
 from proxy.pipeline.services import Request, Services
 from proxy.pipeline.session import identify, remaining_turns, resolve
+from proxy.pipeline.unseen import Unseen
 from proxy.pipeline.upgrade import tier_models, upgrade_options
 from proxy.storage.store import Store, TaskRecord
 from proxy.wire.dialect import Dialect
@@ -195,14 +196,17 @@ async def open_stream(services: Services, request: Request, chosen: Plan) -> tup
     cannot be reached), having settled it.
     """
     call = await _Call.open(services, request, chosen)
+    grant = call.metered.grant
     try:
         if chosen.answer is not None:
             chunks = completion_chunks(chosen.answer)
             call.answer = chosen.answer["choices"][0]["message"]
         else:
-            chunks = await services.upstream.stream(chosen.target, call.metered.chat)
-            if call.metered.grant is not None:
-                chunks = _noting_generation(chunks, services.store, call.metered.grant.reservation_id)
+            opening = services.upstream.stream(chosen.target, call.metered.chat)
+            if call.unseen is not None and grant is not None:  # a cloud call: read to its end if its client leaves
+                chunks = _noting_generation(await call.unseen.opened(opening), services.store, grant.reservation_id)
+            else:
+                chunks = await opening
             call.streamed = StreamedMessage()
             chunks = _collecting(chunks, call.streamed)
     except BaseException as exc:
@@ -215,7 +219,12 @@ async def complete(services: Services, request: Request, chosen: Plan) -> tuple[
     """A non-streamed answer per `chosen`: (the chat.completion, the "hermes" field, the headers)."""
     call = await _Call.open(services, request, chosen)
     try:
-        answer = chosen.answer or await services.upstream.complete(chosen.target, call.metered.chat)
+        if chosen.answer is not None:
+            answer = chosen.answer
+        elif call.unseen is not None:  # a cloud call: read to its end even if its client leaves
+            answer = await call.unseen.answer(services.upstream.complete(chosen.target, call.metered.chat))
+        else:
+            answer = await services.upstream.complete(chosen.target, call.metered.chat)
     except BaseException as exc:
         await call.settle(None, _failure(exc), partial=_maybe_billed(exc))
         raise
@@ -297,6 +306,7 @@ class _Call:
     started: float
     answer: dict[str, Any] | None = None  # the assistant message given, once known: the session's link
     streamed: StreamedMessage | None = None  # what a relayed stream's chunks add up to, if it is one
+    unseen: Unseen | None = None  # a cloud call's rest, read if its client leaves (unseen.py)
     _settled: asyncio.Future[dict[str, Any]] | None = None
 
     @classmethod
@@ -304,7 +314,8 @@ class _Call:
         metered = await services.meter.start(chosen.target, request.chat, request.task.task_type, request.key)
         report = Report(services, request, chosen, metered)
         cloud = chosen.target.model.kind == "cloud"
-        return cls(report, metered, report.headers(cost_usd=None if cloud else 0.0), request.started)
+        unseen = Unseen(services.store.spawn) if metered.grant is not None else None
+        return cls(report, metered, report.headers(cost_usd=None if cloud else 0.0), request.started, unseen=unseen)
 
     async def settle(self, usage: dict[str, Any] | None, error: HermesError | None, partial: bool = True) -> dict[str, Any]:
         if self._settled is None:
@@ -315,6 +326,9 @@ class _Call:
 
     async def _settle(self, usage: dict[str, Any] | None, error: HermesError | None, partial: bool) -> dict[str, Any]:
         services = self.report.services
+
+        if usage is None and self.unseen is not None and self.unseen.left:
+            usage = await self.unseen.usage()  # the client left; the upstream's bill came at the end all the same
 
         async def settle_and_record() -> dict[str, Any]:  # one transaction: the money and its record, or neither
             bill = await services.meter.finish(self.metered, usage, failed=error is not None, partial=partial)

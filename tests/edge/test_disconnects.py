@@ -6,6 +6,7 @@ SDK all look alike from here: the connection closes before the answer ends.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,22 +44,26 @@ def read_two_chunks_and_leave(client: httpx.Client, url: str, body: dict[str, ob
                 break  # leaving the block closes the connection mid-stream
 
 
-def test_twenty_interrupted_cloud_streams_then_twenty_requests_that_all_succeed(
+def test_twenty_interrupted_cloud_streams_are_charged_their_bills_then_twenty_requests_all_succeed(
     make_config: Callable[..., Config], serve_hermes: Callable[..., str], openrouter: OpenRouterStub,
     database: Path | str,
 ) -> None:
     db = database
     url = serve_hermes(make_config(budget=ONE_TIER))
-    openrouter.mode = "stall"  # two words, then silence: the client is the one to end it
+    # Two chunks, then the rest waits for the gate: the clients leave while the answers are still being made.
+    openrouter.mode, openrouter.gate = "paced", threading.Event()
     body = {"model": "cloud", "messages": HI, "stream": True, "max_tokens": 100}
     with httpx.Client(timeout=30) as client:
         for _ in range(20):
             read_two_chunks_and_leave(client, url, body)
+    assert rows(db, "SELECT state, COUNT(*) AS n FROM ledger GROUP BY state") == [("held", 20)]
+    openrouter.gate.set()  # the upstream goes on to the end of each answer, and bills it
     wait_for(lambda: len(rows(db, "SELECT id FROM tasks")) == 20)
 
-    # Each interrupted call may have been billed: charged its reservation, none left held.
+    # Hermes read each to its end, unseen: each is charged what the upstream billed, not its reservation.
     assert rows(db, "SELECT state, COUNT(*) AS n FROM ledger GROUP BY state") == [("charged", 20)]
-    assert rows(db, "SELECT COUNT(*) AS n FROM ledger WHERE cost_usd != reserved_usd OR cost_usd <= 0") == [(0,)]
+    assert rows(db, f"SELECT COUNT(*) AS n FROM ledger WHERE cost_usd = {COST_PER_CALL_USD}") == [(20,)]
+    assert rows(db, "SELECT COUNT(*) AS n FROM ledger WHERE generation_id IS NULL") == [(0,)]
     assert rows(db, "SELECT DISTINCT status, error_code, stream FROM tasks") == [(499, "client_closed", 1)]
 
     openrouter.mode = "ok"
@@ -79,22 +84,38 @@ def test_twenty_interrupted_cloud_streams_then_twenty_requests_that_all_succeed(
     assert rows(db, "SELECT COUNT(*) AS n FROM ledger WHERE state = 'held'") == [(0,)]
 
 
-def test_a_client_leaving_a_non_streamed_cloud_call_is_charged_its_reservation_and_recorded(
+def test_a_client_leaving_a_non_streamed_cloud_call_is_charged_the_bill_that_comes_after(
     make_config: Callable[..., Config], serve_hermes: Callable[..., str], openrouter: OpenRouterStub,
     database: Path | str,
 ) -> None:
     db = database
     url = serve_hermes(make_config(budget=ONE_TIER))
-    openrouter.mode = "hang"
+    openrouter.mode, openrouter.delay_s = "slow", 2.0
     try:
-        httpx.post(f"{url}/v1/chat/completions", json={"model": "cloud", "messages": HI}, timeout=1.0)
+        httpx.post(f"{url}/v1/chat/completions", json={"model": "cloud", "messages": HI}, timeout=0.5)
     except httpx.ReadTimeout:
-        pass  # the client gave up, as an impatient user does
+        pass  # the client gave up, as an impatient user does (OpenCode's title request)
     wait_for(lambda: rows(db, "SELECT status FROM tasks") == [(499,)])
     [(state, cost, reserved)] = rows(db, "SELECT state, cost_usd, reserved_usd FROM ledger")
-    assert state == "charged" and cost == reserved > 0  # it may have been served: never free
+    assert state == "charged" and cost == COST_PER_CALL_USD < reserved  # the stub's bill, when it came
     openrouter.mode = "ok"
     assert chat(url, {"model": "cloud", "messages": HI}).status_code == 200
+
+
+def test_a_call_left_by_its_client_that_never_ends_is_charged_its_reservation(
+    make_config: Callable[..., Config], serve_hermes: Callable[..., str], openrouter: OpenRouterStub,
+    database: Path | str,
+) -> None:
+    db = database
+    url = serve_hermes(make_config({"cloud": {"timeout_s": 2}}, budget=ONE_TIER))
+    openrouter.mode = "hang"
+    try:
+        httpx.post(f"{url}/v1/chat/completions", json={"model": "cloud", "messages": HI}, timeout=0.5)
+    except httpx.ReadTimeout:
+        pass
+    wait_for(lambda: rows(db, "SELECT status FROM tasks") == [(499,)])  # once the upstream's timeout ran out
+    [(state, cost, reserved)] = rows(db, "SELECT state, cost_usd, reserved_usd FROM ledger")
+    assert state == "charged" and cost == reserved > 0  # it may have been served: never free
 
 
 def test_a_client_leaving_before_a_local_answer_frees_the_model_for_the_next_request(
