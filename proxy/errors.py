@@ -119,6 +119,14 @@ class ClientClosed(HermesError):
     code = "client_closed"
 
 
+class ShuttingDown(HermesError):
+    """Hermes is stopping (SIGTERM, Ctrl-C) and cut a call that had not ended within the grace period."""
+
+    status = 503
+    type = "server_error"
+    code = "shutting_down"
+
+
 class UpstreamError(HermesError):
     """A model behind Hermes failed or could not be reached."""
 

@@ -26,6 +26,7 @@ from proxy.edge import api, completions, dashboard, front_doors, metrics, openap
 from proxy.edge.front_doors import INTERNAL_ERROR, dialect_for
 from proxy.edge.guard import OriginGuard
 from proxy.edge.key_auth import KeyAuth
+from proxy.edge.shutdown import cut_streams_on_exit
 from proxy.errors import HermesError, UnknownModel
 from proxy.money.budget import Budget, Clock, system_clock
 from proxy.money.meter import Meter
@@ -35,6 +36,7 @@ from proxy.money.reconcile import reconcile_unknown_outcomes
 from proxy.pipeline.classify import Classifier
 from proxy.pipeline.local_attempt import LocalSpeeds
 from proxy.pipeline.services import Services
+from proxy.pipeline.unseen import InFlight
 from proxy.storage.owner import HEARTBEAT_S
 from proxy.storage.store import Store
 from proxy.upstreams.ollama import LocalCatalog
@@ -222,6 +224,7 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
                 # In the background: start-up does not wait on OpenRouter.
                 reconciling = asyncio.ensure_future(reconcile_unknown_outcomes(store, client, config))
                 beating = asyncio.ensure_future(_keep_beating(store, client, config))
+                in_flight = InFlight()
                 budget = Budget(config.budget, store, prices, config.cloud_models, clock,
                                 lambda: preferences.current.daily_limit_usd)
                 app.state.services = Services(
@@ -234,13 +237,15 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
                     preferences=preferences,
                     speeds=LocalSpeeds(),
                     upstream=Upstream(relay),
+                    in_flight=in_flight,
                 )
                 # Start-up made ~300,000 objects (LiteLLM's alone) that live as long as the
                 # process: out of the collector's sight, a full collection no longer stalls
                 # every stream for hundreds of milliseconds.
                 gc.freeze()
                 try:
-                    yield
+                    with cut_streams_on_exit(in_flight):
+                        yield
                 finally:
                     reconciling.cancel()
                     beating.cancel()

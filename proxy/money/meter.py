@@ -19,7 +19,7 @@ from proxy.money.budget import Budget, BudgetStatus, Grant
 from proxy.money.estimate import Estimate, count_input_tokens, estimate_output, learn
 from proxy.money.keys import ApiKey
 from proxy.money.pricing import PriceTable
-from proxy.storage.store import Prediction, Store
+from proxy.storage.store import USAGE_UNKNOWN, Prediction, Store
 from proxy.upstreams.target import Target
 
 
@@ -96,7 +96,7 @@ class Meter:
             # Output may have been generated and billed, and its usage is unknown:
             # count the whole reservation rather than risk under-counting.
             cost = metered.grant.reserved_usd
-            status = await self.budget.settle(metered.grant, cost, note="usage unknown: charged the reservation")
+            status = await self.budget.settle(metered.grant, cost, note=USAGE_UNKNOWN)
         else:
             return Bill(0.0, await self.budget.settle(metered.grant, None))
         return Bill(cost, status)

@@ -1,7 +1,8 @@
-"""After a crash: ask OpenRouter what the calls that were in flight really cost.
+"""After a crash or a cut: ask OpenRouter what the calls charged at their worst case really cost.
 
 At start-up, calls whose process died mid-call are charged at their
-reserved worst case (store.charge_abandoned_reservations). OpenRouter keeps
+reserved worst case (store.charge_abandoned_reservations), as were calls
+cut off before their usage came (a timeout, a shutdown). OpenRouter keeps
 a record of each generation, by the id its stream began with; where that
 record gives a cost, it replaces the worst case: what OpenRouter billed is
 what the user pays, above the reservation too (never below zero). Anything
@@ -35,9 +36,9 @@ async def reconcile_unknown_outcomes(store: Store, client: httpx.AsyncClient, co
                 await store.reconcile(row["id"], max(cost, 0.0), cost)
                 reconciled += 1
     except HermesError as exc:  # the database is busy or gone: the worst cases stand
-        log.warning("Could not reconcile calls cut by a crash: %s", exc.message)
+        log.warning("Could not reconcile calls cut short: %s", exc.message)
     if reconciled:
-        log.info("Reconciled %d calls cut by a crash with OpenRouter's record of their cost", reconciled)
+        log.info("Reconciled %d calls cut short with OpenRouter's record of their cost", reconciled)
     return reconciled
 
 

@@ -19,6 +19,7 @@ from proxy.money.pricing import PriceTable
 from proxy.pipeline.classify import Classifier, TaskClass
 from proxy.pipeline.local_attempt import LocalSpeeds
 from proxy.pipeline.session import Conversation
+from proxy.pipeline.unseen import InFlight
 from proxy.storage.store import Store
 from proxy.upstreams.ollama import LocalCatalog
 from proxy.upstreams.upstream import Upstream
@@ -39,6 +40,7 @@ class Services:
     preferences: Preferences
     speeds: LocalSpeeds  # the local models' measured prefill speeds (local_attempt.py)
     upstream: Upstream  # cloud calls through the pooled relay, local ones through LiteLLM
+    in_flight: InFlight | None = None  # the cloud streams running now: what a shutdown cuts (unseen.py)
 
 
 @dataclass

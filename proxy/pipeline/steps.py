@@ -314,7 +314,7 @@ class _Call:
         metered = await services.meter.start(chosen.target, request.chat, request.task.task_type, request.key)
         report = Report(services, request, chosen, metered)
         cloud = chosen.target.model.kind == "cloud"
-        unseen = Unseen(services.store.spawn) if metered.grant is not None else None
+        unseen = Unseen(services.store.spawn, services.in_flight) if metered.grant is not None else None
         return cls(report, metered, report.headers(cost_usd=None if cloud else 0.0), request.started, unseen=unseen)
 
     async def settle(self, usage: dict[str, Any] | None, error: HermesError | None, partial: bool = True) -> dict[str, Any]:

@@ -29,11 +29,29 @@ log = logging.getLogger("hermes")
 UNSEEN_READ_S = 600.0
 
 
+class InFlight:
+    """The cloud streams being relayed now: what a shutdown cuts short (edge/shutdown.py)."""
+
+    def __init__(self) -> None:
+        self._pumps: set[_Pump] = set()
+
+    def cut_all(self, error: HermesError) -> int:
+        """End every stream still running with `error` (its client gets it as an error event); how many."""
+        pumps, self._pumps = self._pumps, set()
+        for pump in pumps:
+            pump.cut(error)
+        if pumps:
+            log.warning("Cut %d cloud stream(s) still running at shutdown; each is charged its reservation until "
+                        "the next start asks OpenRouter what it cost", len(pumps))
+        return len(pumps)
+
+
 class Unseen:
     """The rest of one cloud call that nobody reads any more, once it is left; its usage at the end."""
 
-    def __init__(self, spawn: Spawn) -> None:
+    def __init__(self, spawn: Spawn, in_flight: InFlight | None = None) -> None:
         self._spawn = spawn
+        self._in_flight = in_flight
         self._rest: asyncio.Task[dict[str, Any] | None] | None = None
 
     @property
@@ -69,11 +87,15 @@ class Unseen:
         """`chunks`, read by a task of their own: a client that leaves cancels only the wait for the next
         one, and the reading goes on to the end, unseen."""
         pump = _Pump(chunks)
-        reading = self._spawn(pump.run())
+        pump.reading = reading = self._spawn(pump.run())
+        if self._in_flight is not None:
+            self._in_flight._pumps.add(pump)
         try:
             while (chunk := await pump.next()) is not None:
                 yield chunk
         finally:
+            if self._in_flight is not None:
+                self._in_flight._pumps.discard(pump)
             if not pump.ended:  # the client left
                 pump.unseen = True  # what comes next is not kept for anyone
                 self._rest = self._spawn(_bounded(_usage_of(reading)))
@@ -87,6 +109,13 @@ class _Pump:
         self._queue: asyncio.Queue[dict[str, Any] | BaseException | None] = asyncio.Queue()
         self.unseen = False
         self.ended = False  # `next` has given the end, or the stream's error
+        self.reading: asyncio.Task[dict[str, Any]] | None = None
+
+    def cut(self, error: HermesError) -> None:
+        """Stop reading (closing the upstream call) and end the stream with `error`."""
+        self._queue.put_nowait(error)
+        if self.reading is not None:
+            self.reading.cancel()
 
     async def run(self) -> dict[str, Any]:
         """Read to the end; {"usage": the last usage seen} (as an answer carries it)."""
@@ -98,6 +127,8 @@ class _Pump:
                         usage = chunk["usage"]
                     if not self.unseen:
                         self._queue.put_nowait(chunk)
+        except asyncio.CancelledError:  # cut: `cut` has told the reader
+            raise
         except BaseException as exc:
             self._queue.put_nowait(exc)
             raise

@@ -24,6 +24,10 @@ from proxy.storage.store_sessions import SessionRecords
 
 # The note on a reservation charged at its worst case because its process died mid-call.
 UNKNOWN_OUTCOME = "outcome unknown: its process ended mid-call"
+# ... because its call was cut off (a timeout, a shutdown, a stream that ended without its usage).
+USAGE_UNKNOWN = "usage unknown: charged the reservation"
+# Both are worst cases that OpenRouter's record of the generation can replace (reconcile.py).
+_WORST_CASES = f"('{UNKNOWN_OUTCOME}', '{USAGE_UNKNOWN}')"
 
 
 @dataclass(frozen=True)
@@ -163,17 +167,17 @@ class Store(SessionRecords, KeyRecords, PriceRecords):
                           (generation_id, reservation_id))
 
     async def unknown_outcomes(self) -> list[dict[str, Any]]:
-        """Calls charged at their worst case after a crash that the upstream may still tell the cost of."""
+        """Calls charged at their worst case (a crash, a cut) that the upstream may still tell the cost of."""
         return await self.rows(
             f"""SELECT id, generation_id, reserved_usd FROM ledger
-                WHERE note = '{UNKNOWN_OUTCOME}' AND generation_id IS NOT NULL""", ())
+                WHERE note IN {_WORST_CASES} AND generation_id IS NOT NULL""", ())
 
     async def reconcile(self, reservation_id: int, cost_usd: float, reported_usd: float) -> None:
         """Replace a worst-case charge by what the upstream says the call cost."""
         await self._write(
             f"""UPDATE ledger SET cost_usd = ?, reported_cost_usd = ?,
                 note = 'outcome unknown, then reconciled with the upstream''s record'
-                WHERE id = ? AND note = '{UNKNOWN_OUTCOME}'""",
+                WHERE id = ? AND note IN {_WORST_CASES}""",
             (cost_usd, reported_usd, reservation_id))
 
     async def charge_abandoned_reservations(self) -> int:
@@ -252,12 +256,23 @@ class Store(SessionRecords, KeyRecords, PriceRecords):
 
     # -- local attempts ----------------------------------------------------------
 
-    async def record_attempt(self, model: str, task_type: str, score: float | None, accepted: bool | None) -> None:
-        """A local model's try in a cascade; `accepted` None records a skip."""
+    async def record_attempt(self, model: str, task_type: str, score: float | None, accepted: bool | None,
+                             tools: bool = False) -> None:
+        """A local model's try in a cascade; `accepted` None records a skip; `tools`: an agent's tool turn."""
         await self._write(
-            "INSERT INTO local_attempts (created_at, model, task_type, score, accepted) VALUES (?, ?, ?, ?, ?)",
-            (now(), model, task_type, score, None if accepted is None else int(accepted)),
+            "INSERT INTO local_attempts (created_at, model, task_type, score, accepted, tools) VALUES (?, ?, ?, ?, ?, ?)",
+            (now(), model, task_type, score, None if accepted is None else int(accepted), int(tools)),
         )
+
+    async def tool_turn_record(self, model: str) -> tuple[int, int, int]:
+        """`model` on agents' tool turns: (tries accepted, tries, skips since the last try)."""
+        [row] = await self._db.fetch(
+            """SELECT COALESCE(SUM(accepted), 0) AS passed, COUNT(accepted) AS tries,
+                      COALESCE(SUM(CASE WHEN accepted IS NULL AND id > COALESCE(
+                          (SELECT MAX(id) FROM local_attempts WHERE model = ? AND tools = 1 AND accepted IS NOT NULL),
+                          0) THEN 1 ELSE 0 END), 0) AS skips
+               FROM local_attempts WHERE model = ? AND tools = 1""", (model, model))
+        return int(row["passed"]), int(row["tries"]), int(row["skips"])
 
     async def attempt_record(self, model: str, task_type: str, window: int) -> tuple[list[bool], int]:
         """(the last `window` outcomes, newest first; skips since the last try)."""

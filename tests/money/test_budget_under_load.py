@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -179,3 +180,44 @@ def test_a_stream_cut_by_a_crash_is_charged_what_openrouter_says_it_cost(
     [row] = query(database, "SELECT cost_usd, reserved_usd, note FROM ledger")
     assert row["cost_usd"] == pytest.approx(0.0042) and row["cost_usd"] < row["reserved_usd"]
     assert row["note"] == "outcome unknown, then reconciled with the upstream's record"
+
+
+def test_a_stream_cut_by_a_shutdown_ends_with_an_error_event_and_is_reconciled_at_the_next_start(
+    tmp_path: Path, openrouter: OpenRouterStub, database: Path | str
+) -> None:
+    # SIGTERM mid-stream: the client is told why its answer stops (an SSE error event, not a dropped
+    # connection), the call is charged its worst case with its generation id, and the next start
+    # replaces that with what OpenRouter says the generation cost, as after a crash.
+    home = cloud_only_home(tmp_path)
+    openrouter.mode, openrouter.cost_usd = "stall", 0.0042
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = start_hermes(home, port, openrouter.url, db=database)  # type: ignore[attr-defined]
+    body = {"model": "gpt-4", "messages": HI, "max_tokens": 100, "stream": True}
+    with httpx.Client(timeout=30) as client, client.stream("POST", f"{url}/v1/chat/completions", json=body) as response:
+        lines = response.iter_lines()
+        while "Hello" not in next(lines):
+            pass  # the first words are here: the call is in flight
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        rest = [line for line in lines if line.startswith("data: ")]
+    assert time.monotonic() - signalled < 5.0  # within uvicorn's graceful shutdown: not cut by it
+    assert process.wait(timeout=30) == 0
+    assert rest[-1] == "data: [DONE]"
+    error = json.loads(rest[-2].removeprefix("data: "))["error"]
+    assert error["code"] == "shutting_down" and "shutting down" in error["message"]
+    [row] = query(database, "SELECT state, cost_usd, reserved_usd, note, generation_id FROM ledger")
+    assert row["state"] == "charged" and row["cost_usd"] == row["reserved_usd"]
+    assert row["note"] == "usage unknown: charged the reservation" and row["generation_id"] in openrouter.generations
+    [task] = query(database, "SELECT status, error_code FROM tasks")
+    assert (task["status"], task["error_code"]) == (503, "shutting_down")
+
+    process = start_hermes(home, port, openrouter.url, db=database)  # type: ignore[attr-defined]
+    try:
+        deadline = time.monotonic() + 20
+        while ledger(database)["charged"][1] != pytest.approx(0.0042):
+            assert time.monotonic() < deadline, ledger(database)
+            time.sleep(0.1)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
