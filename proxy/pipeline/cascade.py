@@ -26,6 +26,7 @@ from proxy.money.estimate import count_input_tokens
 from proxy.pipeline import local_attempt
 from proxy.pipeline.classify import TaskClass
 from proxy.pipeline.local_attempt import LocalSpeeds, Progress, TooSlow, no_progress
+from proxy.pipeline.skips import skip_for
 from proxy.pipeline.upgrade import UpgradeOption, best_option, tier_models
 from proxy.storage.store import Store
 from proxy.upstreams import upstream
@@ -163,10 +164,11 @@ class LocalRun:
 async def run_local_cascade(chat: ChatRequest, task: TaskClass, target_quality: float, run: LocalRun) -> CascadeResult:
     """Try the local models in order until one's answer reaches `target_quality`.
 
-    A model with a poor record is skipped, but the skip saves time, never the
-    answer: when nothing else answered, the best skipped model is tried anyway.
-    A model too slow for the prompt (local_attempt.py) is not: its answer would
-    come after the client has given up.
+    A model with a poor record is skipped (skips.py), but that skip saves
+    time, never the answer: when nothing else answered, the best skipped model
+    is tried anyway, unless it has never passed an agent's tool turn and the
+    request can escalate. A model too slow for the prompt (local_attempt.py)
+    is not: its answer would come after the client has given up.
     """
     config, store = run.config, run.store
     pulled = await run.catalog.models()
@@ -177,15 +179,17 @@ async def run_local_cascade(chat: ChatRequest, task: TaskClass, target_quality: 
     skipped: list[tuple[float, float, ModelRef]] = []  # (acceptance rate, quality prior, model)
     best: Attempt | None = None
     best_answer: dict[str, Any] | None = None
+    tools = bool(chat.params.get("tools"))  # an agent's tool turn (skips.py)
     for ref in config.local_models:
         if not await run.catalog.has(ref.name):
             attempts.append(Attempt(ref.name, "unavailable", detail="not pulled"))
             continue
-        skip, rate = await _skip_reason(store, ref.name, task.task_type, config)
-        if skip:
-            await store.record_attempt(ref.name, task.task_type, None, None)
-            attempts.append(Attempt(ref.name, "skipped", detail=skip))
-            skipped.append((rate, ref.quality_prior, ref))
+        skip = await skip_for(store, ref.name, task.task_type, tools, config)
+        if skip is not None:
+            await store.record_attempt(ref.name, task.task_type, None, None, tools)
+            attempts.append(Attempt(ref.name, "skipped", detail=skip.reason))
+            if not skip.final or run.deadline_s is None:  # a deadline: there is somewhere to escalate to
+                skipped.append((skip.rate, ref.quality_prior, ref))
             continue
         attempt, answer = await _try_local(ref, chat, task, target_quality, run)
         attempts.append(attempt)
@@ -231,7 +235,7 @@ async def _try_local(
                                chat.params.get("tools"), task.task_type, config.routing.quality,
                                _judge(config), peers)
     accepted = score.score >= target_quality
-    await run.store.record_attempt(ref.name, task.task_type, score.score, accepted)
+    await run.store.record_attempt(ref.name, task.task_type, score.score, accepted, bool(chat.params.get("tools")))
     return Attempt(ref.name, "accepted" if accepted else "rejected", score, note), answer
 
 
@@ -326,19 +330,6 @@ def _judge(config: Config) -> Judge | None:
         return str(answer["choices"][0]["message"].get("content") or "")
 
     return grade
-
-
-async def _skip_reason(store: Store, model: str, task_type: str, config: Config) -> tuple[str, float]:
-    """(why `model` sits this one out for `task_type`, "" to try it; its recent acceptance rate)."""
-    cascade = config.routing.cascade
-    tries, skips = await store.attempt_record(model, task_type, cascade.skip_window)
-    if len(tries) < cascade.skip_window:
-        return "", 1.0
-    rate = sum(tries) / len(tries)
-    if rate >= cascade.skip_below_acceptance or skips + 1 >= cascade.probe_every:
-        return "", rate  # good enough, or due a probe to earn its way back
-    return (f"accepted {rate:.0%} of its last {len(tries)} {task_type} tries; "
-            f"next probe in {cascade.probe_every - skips - 1} requests"), rate
 
 
 async def _first_local(config: Config, catalog: LocalCatalog) -> Target:

@@ -279,10 +279,17 @@ async def m013_price_corrections(db: Schema) -> None:
     )
 
 
+async def m014_tool_turns(db: Schema) -> None:
+    # Whether a local attempt was at an agent's tool turn (the request offered tools): a model that
+    # never passed one sits such turns out (pipeline/skips.py). Few rows are tool turns of one model.
+    await db.execute("ALTER TABLE local_attempts ADD COLUMN tools INTEGER NOT NULL DEFAULT 0")
+    await db.execute("CREATE INDEX local_attempts_tools ON local_attempts (model, id) WHERE tools = 1")
+
+
 MIGRATIONS: list[Callable[[Schema], Awaitable[None]]] = [
     m001_initial, m002_money, m003_cascade, m004_preferences, m005_reservation_owners, m006_day_totals,
     m007_task_detail, m008_savings, m009_session_links, m010_keys,
-    m011_outcomes, m012_ledger_indexes, m013_price_corrections]
+    m011_outcomes, m012_ledger_indexes, m013_price_corrections, m014_tool_turns]
 
 
 async def migrate(db: Schema) -> None:

@@ -45,7 +45,10 @@ def test_an_agent_gets_the_cloud_answer_when_the_local_one_misses(
     assert calls and calls[0]["function"]["name"] == "read_file"  # the cloud model's tool call reached the agent
     hermes = events[-2]["hermes"]
     assert hermes["route"] == "cloud" and hermes["cascade"]["policy"] == "auto"
-    assert hermes["cascade"]["attempts"][-1]["outcome"] == "rejected"
+    # The embedded model has never passed an agent's tool turn: it sits this one out, and says why.
+    [attempt] = [a for a in hermes["cascade"]["attempts"] if a["model"] == "smollm2:135m"]  # the others: not pulled
+    assert (attempt["outcome"], attempt["detail"]) == (
+        "skipped", "an agent's tool turn: smollm2:135m has passed none so far; next probe in 9 such requests")
     assert hermes["cascade"]["decision"].startswith("policy auto: upgraded to ")
     [row] = query(database, "SELECT state, cost_usd FROM ledger")
     assert (row["state"], row["cost_usd"]) == ("charged", 0.00001)
@@ -66,3 +69,17 @@ def test_the_session_cap_keeps_one_session_local_while_another_still_upgrades(
     other = sse_events(agent_turn(url, "fresh"))[-2]["hermes"]
     assert other["route"] == "cloud"
     assert len(openrouter.requests) == 3
+
+
+def test_a_local_model_that_never_passed_a_tool_turn_is_probed_every_tenth_one(
+    make_config: Callable[..., Config], serve_hermes: Callable[..., str], openrouter: OpenRouterStub,
+    database: Path | str,
+) -> None:
+    url = serve_hermes(make_config())
+    outcomes = [a["outcome"] for n in range(11) for a in sse_events(agent_turn(url, f"agent-{n}"))[-2]["hermes"][
+        "cascade"]["attempts"] if a["model"] == "smollm2:135m"]
+    # Nine skipped at once, the tenth tried (and rejected: the 135M model cannot make this edit), then skipped again.
+    assert outcomes == ["skipped"] * 9 + ["rejected", "skipped"]
+    assert len(openrouter.requests) == 11  # every turn got the cloud's answer
+    [row] = query(database, "SELECT COUNT(*) AS n FROM local_attempts WHERE tools = 1 AND accepted IS NULL")
+    assert row["n"] == 10

@@ -41,7 +41,8 @@ async def test_migrations_run_once_and_are_recorded(tmp_path: Path) -> None:
                                                                  ("m005_reservation_owners",), ("m006_day_totals",),
                                                                  ("m007_task_detail",), ("m008_savings",),
                                                                  ("m009_session_links",), ("m010_keys",), ("m011_outcomes",),
-                                                                 ("m012_ledger_indexes",), ("m013_price_corrections",)]
+                                                                 ("m012_ledger_indexes",), ("m013_price_corrections",),
+                                                                 ("m014_tool_turns",)]
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
