@@ -53,10 +53,15 @@ from proxy.wire.sse import Settle
 
 async def understand(services: Services, chat: ChatRequest, headers: Mapping[str, str], started: float,
                      key: ApiKey | None = None, dialect: Dialect = OPENAI) -> Request:
-    """Identify the session and classify; a rule's max_tokens override caps the client's."""
+    """Identify the session and classify; a rule's max_tokens override caps the client's answer.
+
+    Not an agent's tool turn (one that offers tools): a rule is about the
+    words of the request ("now" in Claude Code's environment block reads as
+    yolo), and a tool call cut at 256 tokens is no edit at all.
+    """
     conversation = identify(headers, chat.messages)  # first: a bad session id is a 400 before anything
     task = services.classifier.classify(chat.messages)
-    if task.max_tokens:
+    if task.max_tokens and not chat.params.get("tools"):
         chat = chat.limited_to(task.max_tokens)
     conversation = await resolve(conversation, services.store, services.config.budget.session.idle_timeout_s)
     verdict = next_turn_outcome(chat.messages) if conversation.resumed else None

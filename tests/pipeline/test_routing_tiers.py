@@ -179,6 +179,20 @@ def test_model_cloud_for_yolo_is_the_fastest_model_capped_at_256_tokens(
     assert openrouter.requests[0]["json"]["max_tokens"] == 256  # the yolo rule's cap, on the cloud call too
 
 
+def test_the_yolo_cap_never_cuts_an_agents_tool_call(
+    make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub
+) -> None:
+    # Claude Code's environment block says "now": yolo by its words, but an agent's turn (it offers tools)
+    # whose edit must not be cut at 256 tokens.
+    url = serve_hermes(make_config())
+    tools = [{"type": "function", "function": {"name": "edit", "parameters": {"type": "object", "properties": {}}}}]
+    response = chat(url, {"model": "cloud", "messages": [{"role": "user", "content": "fix the parser now"}],
+                          "max_tokens": 2000, "tools": tools})
+    assert response.status_code == 200, response.text
+    assert response.headers["x-hermes-task-type"] == "quick_qa; tier=yolo; rule=yolo"
+    assert openrouter.requests[0]["json"]["max_tokens"] == 2000  # the client's own, not the rule's 256
+
+
 def test_model_cloud_within_the_emergency_budget_tier_uses_what_it_allows(
     make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub
 ) -> None:
