@@ -111,6 +111,26 @@ class BudgetExhausted(HermesError):
     retry = False
 
 
+class CloudUnavailable(HermesError):
+    """A cloud model was asked for and none can be reached: no OPENROUTER_API_KEY. A 400, not a 502: it is
+    this configuration that cannot serve it, and clients retry a 5xx for a minute or more."""
+
+    status = 400
+    type = "invalid_request_error"
+    code = "cloud_unavailable"
+    retry = False
+
+
+class UpgradeOffered(HermesError):
+    """Policy `ask` and no local answer: only a paid cloud answer would do, and the person must accept it.
+    A 400, which agents show and do not retry, with the offer in its message."""
+
+    status = 400
+    type = "invalid_request_error"
+    code = "upgrade_offered"
+    retry = False
+
+
 class ClientClosed(HermesError):
     """The client went away before the answer was complete (nginx's 499)."""
 

@@ -26,9 +26,10 @@ import httpx
 
 TIMEOUT = httpx.Timeout(600.0, connect=5.0)
 STATUS_PREFIX = ": hermes: "
-# What a `no_local_answer` error (proxy/pipeline/cascade.py) offers under policy ask; yolo asks or says how instead.
-RESEND_ADVICE = re.compile(r"\s*Re-send with header X-Hermes-Upgrade: (?P<model>\S+) "
-                           r"to pay ~\$(?P<cost>[0-9.]+) for a cloud answer\.")
+# What an `upgrade_offered` error (proxy/pipeline/cascade.py) offers under policy ask, and how it says to accept;
+# yolo asks, or says how, instead.
+OFFER = re.compile(r"(?P<model>\S+) would answer for ~\$(?P<cost>[0-9.]+) ")
+RESEND_ADVICE = re.compile(r"\s*To accept, re-send with header X-Hermes-Upgrade: .*$")
 
 
 class View(Protocol):
@@ -258,9 +259,9 @@ def json_error(body: bytes) -> dict[str, Any]:
 
 
 def _error(error: dict[str, Any]) -> YoloError:
-    """The error as yolo says it; a `no_local_answer` that offers an upgrade carries the offer instead of the advice."""
+    """The error as yolo says it; an `upgrade_offered` carries the offer instead of the proxy's advice."""
     message = str(error.get("message") or "the stream failed")
-    found = RESEND_ADVICE.search(message) if error.get("code") == "no_local_answer" else None
+    found = OFFER.search(message) if error.get("code") == "upgrade_offered" else None
     if found is None:
         return YoloError(message)
     offer = Offer(found["model"], float(found["cost"]))

@@ -199,8 +199,8 @@ def _log_cloud_key(config: Config) -> None:
         log.info("OPENROUTER_API_KEY is set: cloud models (%s) are reachable through %s", names,
                  config.openrouter_api_base)
     else:
-        log.info("OPENROUTER_API_KEY is not set: answers stay local, and a request for a cloud model (%s) "
-                 "gets a 502 saying so", names)
+        log.warning("OPENROUTER_API_KEY is not set: auto cannot upgrade, so every answer is local, and a request "
+                    "for a cloud model (%s) gets a 400 saying so", names)
 
 
 def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable | None = None) -> Starlette:

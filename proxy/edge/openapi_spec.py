@@ -192,6 +192,8 @@ _HERMES_VERDICT = {
             "decision": _nullable(_STRING)}}),
         "upgrade_options": {"type": "array", "items": _ref("UpgradeOption")},
         "session": {"type": "object", "properties": {"id": _STRING, "turns": _INTEGER}},
+        "cloud_unavailable": _nullable({"type": "string", "description": (
+            "for `auto` with no OPENROUTER_API_KEY: that it has no cloud model to upgrade to")}),
     },
 }
 

@@ -19,7 +19,15 @@ from typing import Any
 
 from proxy.chat import ChatRequest
 from proxy.config import Config, ModelRef
-from proxy.errors import BadRequest, HermesError, UnknownModel, UpstreamError
+from proxy.errors import (
+    BadRequest,
+    BudgetExhausted,
+    CloudUnavailable,
+    HermesError,
+    UnknownModel,
+    UpgradeOffered,
+    UpstreamError,
+)
 from proxy.judgment import maths
 from proxy.judgment.quality import Judge, QualityScore, content_text, score_answer, task_text
 from proxy.money.estimate import count_input_tokens
@@ -312,7 +320,8 @@ def local_target(config: Config, ref: ModelRef) -> Target:
 
 def cloud_target(config: Config, ref: ModelRef) -> Target:
     if config.openrouter_api_key is None:
-        raise _unavailable(f"{ref.name} is a cloud model and OPENROUTER_API_KEY is not set; set it and restart Hermes.")
+        raise CloudUnavailable(f"{ref.name} is a cloud model and OPENROUTER_API_KEY is not set: set it and restart "
+                               "Hermes, or ask for model 'local'.")
     return Target(ref, config.openrouter_api_base, config.openrouter_api_key, config.routing.cloud.timeout_s)
 
 
@@ -360,11 +369,18 @@ def _no_local_answer(result: CascadeResult, best: UpgradeOption | None, policy: 
                           "was possible: shorten it, or ask for a cloud model.", code="context_length_exceeded")
     if best is None:
         advice = "No cloud upgrade is available (no OPENROUTER_API_KEY, or none today's budget tier allows)."
-    elif policy == "auto":
-        advice = f"{best.model} would cost ~${best.estimated_cost_usd:.4f}, more than the budget left."
+    elif policy == "auto":  # the budget's refusal: a 429 that says not to retry
+        return BudgetExhausted(f"No local model answered ({tried}). {best.model} would cost "
+                               f"~${best.estimated_cost_usd:.4f}, more than the budget left.")
+    elif policy == "never":
+        advice = f"Upgrade policy 'never' keeps answers local ({best.model} would cost ~${best.estimated_cost_usd:.4f})."
     else:
-        advice = (f"Re-send with header X-Hermes-Upgrade: {best.model} to pay ~${best.estimated_cost_usd:.4f} "
-                  "for a cloud answer.")
+        rest = best.session.rest_of_session_cost_usd
+        return UpgradeOffered(
+            f"Hermes asks before paying (upgrade policy 'ask'): no local model could answer ({tried}). "
+            f"{best.model} would answer for ~${best.estimated_cost_usd:.4f} (continuing this session on it: "
+            f"~${rest:.4f} more). To accept, re-send with header X-Hermes-Upgrade: {best.model}, or set "
+            "upgrade_policy: auto in routing_rules.yaml (or POST /api/v1/settings/update-preferences).")
     error = UpstreamError(f"No local model answered ({tried}). {advice}", code="no_local_answer")
     error.retry = False
     return error

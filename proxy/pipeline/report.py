@@ -57,7 +57,16 @@ class Report:
             skipped = [f"{a.model} ({a.detail})" for a in plan.cascade.attempts if a.outcome == "skipped"]
             if skipped:
                 headers["X-Hermes-Skipped"] = "; ".join(skipped)
+        if self._no_cloud():
+            headers["X-Hermes-Cloud"] = "unavailable: OPENROUTER_API_KEY is not set"
         return headers
+
+    def _no_cloud(self) -> str | None:
+        """Why `auto` has nowhere to upgrade to, said on every answer while it is so; None when it has."""
+        if self.request.chat.model != "auto" or self.services.config.openrouter_api_key is not None:
+            return None
+        return ("OPENROUTER_API_KEY is not set: auto cannot upgrade to a cloud model, so every answer is local; "
+                "set the key and restart Hermes")
 
     def hermes(self, bill: Bill, savings: Savings | None = None) -> dict[str, Any]:
         metered, plan, task = self.metered, self.plan, self.request.task
@@ -88,6 +97,7 @@ class Report:
             "upgrade_options": [o.as_dict() for o in plan.options],
             "savings": None if savings is None else savings.as_dict(),  # a local answer's avoided cloud cost
             "session": {"id": self.request.conversation.session_id, "turns": self.request.conversation.turns},
+            "cloud_unavailable": self._no_cloud(),  # null while auto can upgrade
         }
 
     async def record(self, usage: dict[str, Any] | None, error: HermesError | None, bill: Bill,

@@ -85,7 +85,7 @@ def test_yolo_at_a_terminal_shows_status_costs_and_markdown_and_upgrades_on_yes(
     assert "Rome is old and big." in visible(cloud)
     assert "**old**" not in cloud and "# Rome" not in visible(cloud)
     assert re.search(r"\x1b\[1m(\x1b\[[0-9;]*m)*old", cloud), cloud
-    assert "X-Hermes-Upgrade" not in seen and "Re-send" not in seen
+    assert "X-Hermes-Upgrade" not in seen and "re-send" not in seen
     [sent] = markdown_cloud.requests
     assert sent["headers"].get("x-hermes-upgrade") is None  # Hermes consumed it; OpenRouter sees a plain call
 
@@ -114,11 +114,11 @@ def test_yolo_offers_the_upgrade_when_no_local_model_answers(
                                    terminal_env(hermes_without_local), "y", cwd=tmp_path)
     seen = visible(output)
     assert code == 0, seen
-    assert "No local model answered (" in seen
+    assert "no local model could answer (" in seen
     found = re.search(r"Upgrade to (\S+) for \$\d+\.\d{4}\? \[y/N\]", seen)
     assert found, seen
     assert f"[hermes] route=cloud model={found[1]} quality=n/a" in seen and "Rome is old and big." in seen
-    assert "X-Hermes-Upgrade" not in seen and "Re-send" not in seen
+    assert "X-Hermes-Upgrade" not in seen and "re-send" not in seen
     assert len(markdown_cloud.requests) == 1
 
 
@@ -129,7 +129,7 @@ def test_yolo_piped_says_how_to_buy_the_answer_no_local_model_gave(
                             env=environment(HERMES_URL=hermes_without_local), stdin=subprocess.DEVNULL,
                             capture_output=True, text=True, check=False, timeout=120, cwd=tmp_path)
     assert result.returncode == 1
-    assert "No local model answered (" in result.stderr
+    assert "no local model could answer (" in result.stderr
     assert re.search(r"Run again with --upgrade \S+ to pay ~\$\d+\.\d{4} for a cloud answer\.", result.stderr)
-    assert "X-Hermes-Upgrade" not in result.stderr and "Re-send" not in result.stderr
+    assert "X-Hermes-Upgrade" not in result.stderr and "re-send" not in result.stderr
     assert markdown_cloud.requests == []

@@ -222,15 +222,32 @@ def test_cloud_stream_carries_usage_cost(hermes_url: str, openrouter: OpenRouter
     assert events[-2]["hermes"]["route"] == "cloud"
 
 
-def test_cloud_without_key_is_a_clear_502_that_says_not_to_retry(
+def test_cloud_without_key_is_a_clear_400_that_agents_do_not_retry(
+    make_config: Callable[..., Config], serve_hermes: Callable[[Config], str], openrouter: OpenRouterStub
+) -> None:
+    # A 4xx: aider, OpenCode and Continue retry any 5xx for a minute or more, whatever x-should-retry says.
+    url = serve_hermes(make_config(OPENROUTER_API_KEY=""))
+    for body in ({"model": "gpt-4", "messages": HI}, {"model": "cloud", "messages": HI, "stream": True}):
+        response = chat(url, body)
+        error = assert_openai_error(response, 400, "cloud_unavailable")  # streamed too: before any byte
+        assert error["message"] == (f"{'gpt-4' if body['model'] == 'gpt-4' else 'claude-3.5-sonnet'} is a cloud "
+                                    "model and OPENROUTER_API_KEY is not set: set it and restart Hermes, or ask "
+                                    "for model 'local'.")
+        assert response.headers["x-should-retry"] == "false"
+    assert openrouter.requests == []
+
+
+def test_auto_without_key_says_on_every_answer_that_it_cannot_upgrade(
     make_config: Callable[..., Config], serve_hermes: Callable[[Config], str], openrouter: OpenRouterStub
 ) -> None:
     url = serve_hermes(make_config(OPENROUTER_API_KEY=""))
-    response = chat(url, {"model": "gpt-4", "messages": HI})
-    error = assert_openai_error(response, 502, "model_unavailable")
-    assert "OPENROUTER_API_KEY" in error["message"]
-    assert response.headers["x-should-retry"] == "false"
-    assert openrouter.requests == []
+    response = chat(url, {"model": "auto", "messages": HI, "max_tokens": 4})
+    assert response.status_code == 200 and response.headers["x-hermes-route"] == "local"
+    assert response.headers["x-hermes-cloud"] == "unavailable: OPENROUTER_API_KEY is not set"
+    assert response.json()["hermes"]["cloud_unavailable"].startswith(
+        "OPENROUTER_API_KEY is not set: auto cannot upgrade to a cloud model")
+    local = chat(url, {"model": "local", "messages": HI, "max_tokens": 4})  # asked for local: nothing to say
+    assert "x-hermes-cloud" not in local.headers and local.json()["hermes"]["cloud_unavailable"] is None
 
 
 def test_slow_cloud_model_times_out_with_504(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -168,8 +169,15 @@ def test_ollama_down_is_noted_and_the_cascade_goes_on(
     attempts = response.json()["hermes"]["cascade"]["attempts"]
     assert attempts == [{"model": "ollama", "outcome": "unavailable", "detail": "nothing answers at http://127.0.0.1:9"}]
     asked = auto(url, headers={"X-Hermes-Upgrade-Policy": "ask", "X-Session-Id": "other"})
-    error = assert_openai_error(asked, 502, "no_local_answer")
-    assert "Re-send with header X-Hermes-Upgrade: claude-3.5-sonnet" in error["message"]
+    # A 400 that agents show and do not retry, with the offer: what it costs, what the session would, how to accept.
+    error = assert_openai_error(asked, 400, "upgrade_offered")
+    assert asked.headers["x-should-retry"] == "false"
+    assert re.fullmatch(
+        r"Hermes asks before paying \(upgrade policy 'ask'\): no local model could answer \(ollama: unavailable "
+        r"\(nothing answers at http://127\.0\.0\.1:9\)\)\. claude-3\.5-sonnet would answer for ~\$0\.\d{4} "
+        r"\(continuing this session on it: ~\$\d+\.\d{4} more\)\. To accept, re-send with header "
+        r"X-Hermes-Upgrade: claude-3\.5-sonnet, or set upgrade_policy: auto in routing_rules\.yaml "
+        r"\(or POST /api/v1/settings/update-preferences\)\.", error["message"]), error["message"]
 
 
 def test_auto_still_answers_when_the_skip_would_leave_no_local_model(

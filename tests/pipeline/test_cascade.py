@@ -10,7 +10,7 @@ import pytest_asyncio
 
 from proxy.chat import ChatRequest
 from proxy.config import Config
-from proxy.errors import UnknownModel, UpstreamError
+from proxy.errors import CloudUnavailable, UnknownModel, UpstreamError
 from proxy.pipeline.cascade import choose_target
 from proxy.upstreams.ollama import LocalCatalog
 
@@ -88,6 +88,6 @@ async def test_no_configured_local_model_pulled(make_config: Callable[..., Confi
 
 @pytest.mark.asyncio
 async def test_cloud_without_key(make_config: Callable[..., Config], http: httpx.AsyncClient) -> None:
-    with pytest.raises(UpstreamError, match="OPENROUTER_API_KEY is not set") as info:
+    with pytest.raises(CloudUnavailable, match="OPENROUTER_API_KEY is not set") as info:
         await choose(make_config(OPENROUTER_API_KEY=""), http, "cloud")
-    assert info.value.retry is False
+    assert (info.value.status, info.value.retry) == (400, False)
