@@ -125,7 +125,7 @@ class Report:
                                   conversation.mean_user_tokens, output_tokens or self.metered.estimate.output_tokens,
                                   bill.cost_usd, stays_on=stays_on)
         if answer is not None and not conversation.named:  # the next turn finds its session by this answer
-            await store.add_session_link(answer_link(conversation, answer), conversation.session_id, stays_on)
+            await store.add_answer_link(answer_link(conversation, answer), conversation.session_id, stays_on)
         return hermes
 
     def _quality(self) -> dict[str, Any] | None:

@@ -4,13 +4,20 @@ A client that names its session (`X-Session-Id`, or OpenCode's
 `X-Session-Affinity`) gets that one. Otherwise the conversation's own history
 says: aider, OpenCode and Continue resend the whole conversation every turn,
 so a request that carries one of Hermes's answers continues the session that
-answer was given in. Each answer is recorded as a link, a digest of the client
-and everything up to and including the answer (`thread`); the next turn looks
-up the digest of its history through its last assistant message. Two
-conversations that open alike ("hi") start as two sessions, since a request
-with no answer in it gets a new id; if their histories are the same up to an
-answer, the first to go on from it keeps the session and the other forks into
-a new one. A link unused for `idle_timeout_s` has expired.
+answer was given in. Agents rewrite the rest of their history as they go
+(aider moves its "files in chat" messages, with the files' new contents,
+after the earlier turns; Continue writes tool arguments out again; OpenCode
+compacts old turns), so the link is what they cannot change: each answer,
+with the message it answered, digested with the client (`answer_link`). The
+next turn looks its assistant messages up among those links, all in one
+query, and continues the session most of them belong to, from the latest.
+
+Two conversations that open alike ("hi") start as two sessions, since a
+request with no answer in it gets a new id. An answer is continued by one
+turn (a retry of that turn is the same turn): a second conversation going on
+from the same answer (the same words, answered the same way) takes the
+other session that answer was given in, or forks into a new one. A link
+unused for `idle_timeout_s` has expired.
 
 Staying on a cloud model rides on the links too: it is kept only by the
 conversation whose own history holds the answer of the upgrade it accepted.
@@ -53,10 +60,15 @@ class Conversation:
     turns: int  # user messages so far, this one included
     mean_user_tokens: int
     named: bool = False  # the client named the session
-    thread: str = ""  # digest of the client and every message so far: with the answer, the next turn's link
-    continues: str | None = None  # digest through the last assistant message: the link this turn looks up
+    tail: str = ""  # the client and this request's last message, digested: what this turn's answer links to
+    answers: tuple[tuple[int, str], ...] = ()  # (position, link) of each assistant message: looked up by `resolve`
+    digests: tuple[str, ...] = dataclasses.field(default=(), repr=False)  # each message's digest, in order
     stays_on: str | None = None  # the cloud model this conversation accepted an upgrade to, from its link
     resumed: bool = False  # a session that was there before this request (named, or found by its link)
+
+    def after(self, position: int) -> str:
+        """What follows the message at `position`, digested: the turn that goes on from that answer."""
+        return hashlib.sha256("\0".join(self.digests[position + 1:]).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -92,25 +104,46 @@ def identify(headers: Mapping[str, str], messages: Sequence[dict[str, Any]]) -> 
     user_texts = [message_text(m) for m in messages if m.get("role") == "user"]
     tokens = [count_text_tokens(text) for text in user_texts if text]  # remembered: a session repeats them
     mean_user_tokens = round(sum(tokens) / len(tokens)) if tokens else 0
-    thread, continues = _digests(headers.get("user-agent", ""), messages)
+    client = hashlib.sha256(headers.get("user-agent", "").encode()).hexdigest()
+    digests = tuple(_digest(message) for message in messages)
+    answers = tuple((position, _link(client, digests[position - 1] if position else "", digests[position]))
+                    for position, message in enumerate(messages) if message.get("role") == "assistant")
     return Conversation(given[:MAX_SESSION_ID_CHARS], max(len(user_texts), 1), mean_user_tokens, named=bool(given),
-                        thread=thread, continues=continues)
+                        tail=f"{client}\0{digests[-1] if digests else ''}", answers=answers, digests=digests)
 
 
 async def resolve(conversation: Conversation, store: Store, idle_timeout_s: float) -> Conversation:
-    """`conversation` with its session: the named one, the one its last answer was given in, or a new one."""
+    """`conversation` with its session: the named one, the one its earlier answers were given in, or a new one.
+
+    Of the sessions its assistant messages are answers of, the one with the
+    most of them (then the latest, then the oldest session); this turn goes
+    on from its latest answer here, unless another turn already did.
+    """
     if conversation.named:
         return dataclasses.replace(conversation, resumed=True)
-    if conversation.continues is not None:
-        link = await store.claim_session_link(conversation.continues, conversation.thread, idle_timeout_s)
-        if link is not None:
-            return dataclasses.replace(conversation, session_id=link[0], stays_on=link[1], resumed=True)
+    if conversation.answers:
+        position_of = {link: position for position, link in conversation.answers}
+        found: dict[str, list[dict[str, Any]]] = {}
+        for row in await store.answer_links(list(position_of), idle_timeout_s):
+            found.setdefault(row["session_id"], []).append(row | {"position": position_of[row["link_sha256"]]})
+        ranked = sorted(found.values(), key=lambda rows: (-len(rows), -max(r["position"] for r in rows),
+                                                          min(r["created_at"] for r in rows)))
+        for rows in ranked:
+            latest = max(rows, key=lambda row: row["position"])
+            goes_on = conversation.after(latest["position"])
+            if latest["next_sha256"] not in (None, goes_on):
+                continue  # another turn went on from that answer: a fork
+            cloud_model = await store.claim_answer_link(latest["link_sha256"], latest["session_id"], goes_on)
+            if cloud_model is not False:
+                return dataclasses.replace(conversation, session_id=latest["session_id"],
+                                           stays_on=cloud_model or None, resumed=True)
     return dataclasses.replace(conversation, session_id=new_session_id())
 
 
 def answer_link(conversation: Conversation, answer: dict[str, Any]) -> str:
-    """The digest the next turn will look up: this conversation with `answer` (an assistant message) after it."""
-    return _chain(conversation.thread, answer)
+    """The link the next turn will look up: `answer` (an assistant message), given to this request's last message."""
+    client, last = conversation.tail.split("\0")
+    return _link(client, last, _digest(answer))
 
 
 def new_session_id() -> str:
@@ -158,19 +191,13 @@ def session_impact(
     )
 
 
-def _digests(client: str, messages: Sequence[dict[str, Any]]) -> tuple[str, str | None]:
-    """(the whole thread, the thread through the last assistant message or None)."""
-    digest = hashlib.sha256(client.encode()).hexdigest()
-    continues = None
-    for message in messages:
-        digest = _chain(digest, message)
-        if message.get("role") == "assistant":
-            continues = digest
-    return digest, continues
+def _link(client: str, previous: str, answer: str) -> str:
+    """An answer's link: the client, the message it answered (digested) and the answer (digested)."""
+    return hashlib.sha256(f"{client}\0{previous}\0{answer}".encode()).hexdigest()
 
 
-def _chain(digest: str, message: dict[str, Any]) -> str:
-    """`digest` extended by one message, as a client echoes it back: its role, text and tool calls.
+def _digest(message: dict[str, Any]) -> str:
+    """One message as a client echoes it back: its role, text and tool calls, digested.
 
     Whitespace is folded, content parts joined and tool-call arguments read
     as JSON, so an answer a client resends in another shape still links: a
@@ -180,7 +207,7 @@ def _chain(digest: str, message: dict[str, Any]) -> str:
     functions = [c.get("function") or {} for c in message.get("tool_calls") or () if isinstance(c, dict)]
     calls = "".join(f"\0{f.get('name')}\0{_arguments(f.get('arguments'))}" for f in functions if isinstance(f, dict))
     text = " ".join(message_text(message).split())
-    return hashlib.sha256(f"{digest}\0{message.get('role')}\0{text}{calls}".encode()).hexdigest()
+    return hashlib.sha256(f"{message.get('role')}\0{text}{calls}".encode(errors="surrogatepass")).hexdigest()
 
 
 def _arguments(arguments: Any) -> str:

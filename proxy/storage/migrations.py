@@ -286,10 +286,30 @@ async def m014_tool_turns(db: Schema) -> None:
     await db.execute("CREATE INDEX local_attempts_tools ON local_attempts (model, id) WHERE tools = 1")
 
 
+async def m015_answer_links(db: Schema) -> None:
+    # Each answer Hermes gave, linked by what agents do not rewrite: the answer and the message it answered
+    # (session.py), no longer the whole history before it, which aider reorders every turn. The same
+    # answer to the same message in two conversations is two rows; `next_sha256`: the turn that went on.
+    await db.execute(
+        """
+        CREATE TABLE answer_links (
+            link_sha256 TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            cloud_model TEXT,
+            next_sha256 TEXT,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (link_sha256, session_id)
+        )
+        """
+    )
+    await db.execute("DROP TABLE session_links")
+
+
 MIGRATIONS: list[Callable[[Schema], Awaitable[None]]] = [
     m001_initial, m002_money, m003_cascade, m004_preferences, m005_reservation_owners, m006_day_totals,
     m007_task_detail, m008_savings, m009_session_links, m010_keys,
-    m011_outcomes, m012_ledger_indexes, m013_price_corrections, m014_tool_turns]
+    m011_outcomes, m012_ledger_indexes, m013_price_corrections, m014_tool_turns,
+    m015_answer_links]
 
 
 async def migrate(db: Schema) -> None:

@@ -33,30 +33,31 @@ class SessionRecords(Records):
             (session_id, stamp, stamp, turns, context_tokens, mean_user_tokens, output_tokens, cost_usd, stays_on),
         )
 
-    async def add_session_link(self, thread: str, session_id: str, cloud_model: str | None) -> None:
-        """Note an answer of `session_id` (the conversation through it, digested); the first such answer wins."""
+    async def add_answer_link(self, link: str, session_id: str, cloud_model: str | None) -> None:
+        """Note an answer of `session_id` by its link (session.py); the same answer in another session is another row."""
         await self._write(
-            """INSERT INTO session_links (thread_sha256, session_id, cloud_model, created_at) VALUES (?, ?, ?, ?)
-               ON CONFLICT (thread_sha256) DO NOTHING""",
-            (thread, session_id, cloud_model, now()))
+            """INSERT INTO answer_links (link_sha256, session_id, cloud_model, created_at) VALUES (?, ?, ?, ?)
+               ON CONFLICT (link_sha256, session_id) DO NOTHING""",
+            (link, session_id, cloud_model, now()))
 
-    async def claim_session_link(self, thread: str, next_thread: str, idle_timeout_s: float
-                                 ) -> tuple[str, str | None] | None:
-        """(session id, cloud model) of the answer `thread` ends with, for the turn `next_thread` that follows it.
-
-        None when no such answer is known, it is older than `idle_timeout_s`, or
-        another turn already went on from it (a fork). One statement: two
-        processes cannot both claim it.
-        """
+    async def answer_links(self, links: list[str], idle_timeout_s: float) -> list[dict[str, Any]]:
+        """The answers among `links` given within `idle_timeout_s`, with their session and the turn that went on."""
         since = (datetime.now(timezone.utc) - timedelta(seconds=idle_timeout_s)).isoformat()
+        marks = ", ".join("?" * len(links))
+        return await self._db.fetch(
+            f"""SELECT link_sha256, session_id, cloud_model, next_sha256, created_at FROM answer_links
+                WHERE link_sha256 IN ({marks}) AND created_at >= ?""", (*links, since))
 
-        async def claim() -> tuple[str, str | None] | None:
+    async def claim_answer_link(self, link: str, session_id: str, next_turn: str) -> str | None | bool:
+        """Go on from `session_id`'s answer `link` with the turn `next_turn`: its cloud model (or None), or False
+        when another turn went on from it first. One statement: two processes cannot both claim it."""
+        async def claim() -> str | None | bool:
             rows = await self._db.fetch(
-                """UPDATE session_links SET next_thread_sha256 = ?
-                   WHERE thread_sha256 = ? AND created_at >= ? AND COALESCE(next_thread_sha256, ?) = ?
-                   RETURNING session_id, cloud_model""",
-                (next_thread, thread, since, next_thread, next_thread))
-            return (rows[0]["session_id"], rows[0]["cloud_model"]) if rows else None
+                """UPDATE answer_links SET next_sha256 = ?
+                   WHERE link_sha256 = ? AND session_id = ? AND COALESCE(next_sha256, ?) = ?
+                   RETURNING cloud_model""",
+                (next_turn, link, session_id, next_turn, next_turn))
+            return rows[0]["cloud_model"] if rows else False
 
         return await self.atomic(claim)
 

@@ -53,7 +53,7 @@ async def answered(store: Store, messages: list[dict], answer: dict, cloud_model
                    headers: dict | None = None) -> Conversation:
     """One turn as the pipeline does it: resolve the session, then link the answer given."""
     conversation = await resolve(identify(headers or {}, messages), store, idle_timeout_s=3600)
-    await store.add_session_link(answer_link(conversation, answer), conversation.session_id, cloud_model)
+    await store.add_answer_link(answer_link(conversation, answer), conversation.session_id, cloud_model)
     return conversation
 
 
@@ -67,7 +67,9 @@ async def test_two_conversations_that_open_with_hi_are_two_sessions(database: Pa
         a2 = await answered(store, HI + [HELLO, {"role": "user", "content": "fix the typo in README"}], HELLO)
         b2 = await answered(store, HI + [HELLO, {"role": "user", "content": "write a haiku"}], HELLO)
         assert a2.session_id == a1.session_id  # the first to go on from the shared answer keeps the session
-        assert b2.session_id not in (a1.session_id, b1.session_id)  # the other forks into its own
+        assert b2.session_id == b1.session_id  # the other goes on in the other session that answer was given in
+        c2 = await answered(store, HI + [HELLO, {"role": "user", "content": "a third"}], HELLO)
+        assert c2.session_id not in (a1.session_id, b1.session_id)  # a third forks into its own
         retried = await resolve(identify({}, HI + [HELLO, {"role": "user", "content": "fix the typo in README"}]),
                                 store, idle_timeout_s=3600)
         assert retried.session_id == a1.session_id  # a retry of the same turn is the same session
@@ -102,7 +104,7 @@ async def test_an_answer_resent_in_another_shape_still_links_and_an_idle_one_exp
         assert (await resolve(later, store, 3600)).session_id == first.session_id
         other_client = identify({"user-agent": "curl/8"}, HI + [parts, {"role": "user", "content": "more"}])
         assert (await resolve(other_client, store, 3600)).session_id != first.session_id
-        query(database, "UPDATE session_links SET created_at = '2020-01-01T00:00:00+00:00', next_thread_sha256 = NULL")
+        query(database, "UPDATE answer_links SET created_at = '2020-01-01T00:00:00+00:00', next_sha256 = NULL")
         assert (await resolve(later, store, 3600)).session_id != first.session_id  # idle for years: a new one
     finally:
         await store.close()
@@ -130,10 +132,10 @@ async def test_an_agent_that_writes_a_tool_calls_arguments_out_again_stays_in_it
         assert elsewhere.session_id != first.session_id  # other arguments are another answer
         escaped = {**echoed, "tool_calls": [{"id": "call_1", "type": "function", "function": {
             "name": "Read", "arguments": '{"filepath": "\\ud800.py"}'}}]}  # valid JSON text, a lone surrogate inside
-        assert identify({}, task + [escaped, result]).continues is not None
+        assert identify({}, task + [escaped, result]).answers
         nested = {**echoed, "tool_calls": [{"id": "call_1", "type": "function", "function": {
             "name": "Read", "arguments": "[" * 100_000 + "]" * 100_000}}]}  # deeper than json.loads follows
-        assert identify({}, task + [nested, result]).continues is not None  # a digest, never a 500
+        assert identify({}, task + [nested, result]).answers  # a digest, never a 500
     finally:
         await store.close()
 

@@ -42,7 +42,7 @@ async def test_migrations_run_once_and_are_recorded(tmp_path: Path) -> None:
                                                                  ("m007_task_detail",), ("m008_savings",),
                                                                  ("m009_session_links",), ("m010_keys",), ("m011_outcomes",),
                                                                  ("m012_ledger_indexes",), ("m013_price_corrections",),
-                                                                 ("m014_tool_turns",)]
+                                                                 ("m014_tool_turns",), ("m015_answer_links",)]
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
