@@ -6,6 +6,8 @@
     .venv/bin/python bench/agents.py --clients opencode --limit 400
     .venv/bin/python bench/agents.py --direct             # control: the agents straight at the cloud stub
     .venv/bin/python bench/agents.py --direct --comments 5 --comment-gap 2   # SSE comment lines first
+    .venv/bin/python bench/agents.py --clients aider,opencode,continue --model cloud --aider-tests \
+        --record tests/clients/sessions    # each agent's requests, for tests/pipeline/test_recorded_sessions.py
 
 Per client: a scripted cloud on loopback (bench/agents_servers.py, OpenRouter's
 wire format, answering as a capable model would), a fresh `hermes serve` (its
@@ -38,6 +40,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.agents_clients import (
+    CHECK_ONCE,
     CLIENTS,
     FIXED_LINE,
     GREET_AFTER,
@@ -105,7 +108,7 @@ def hermes_tasks(db: Path) -> list[dict[str, Any]]:
         conn.row_factory = sqlite3.Row
         return [dict(row) for row in conn.execute(
             "SELECT id, created_at, requested_model, route, model, stream, status, error_code, input_tokens,"
-            " output_tokens, cost_usd, latency_ms, task_type FROM tasks ORDER BY id")]
+            " output_tokens, cost_usd, latency_ms, task_type, session_id FROM tasks ORDER BY id")]
 
 
 def run_client(name: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -114,6 +117,10 @@ def run_client(name: str, args: argparse.Namespace) -> dict[str, Any]:
     project, home = work / "project", work / "home"
     project.mkdir()
     (project / "greet.py").write_text(GREET_BEFORE)
+    test_cmd = None
+    if args.aider_tests and name == "aider":
+        (project / "check.py").write_text(CHECK_ONCE)
+        test_cmd = f"{sys.executable} check.py"
     cloud = ScriptedCloud(Edit(str(project / "greet.py"), TYPO_LINE, FIXED_LINE, GREET_BEFORE, GREET_AFTER),
                           comments=args.comments, comment_interval_s=args.comment_gap)
     served: list[Served] = [Served(cloud.app, free_port())]
@@ -126,7 +133,7 @@ def run_client(name: str, args: argparse.Namespace) -> dict[str, Any]:
             hermes, upstream, result["hermes_start_s"] = start_hermes(args.hermes_src, work, served[0].url)
         tap = Tap(upstream)
         served.append(Served(tap.app, free_port()))
-        argv, env = client.command(args.clients_dir, project, home, f"{served[1].url}/v1", args.model)
+        argv, env = client.command(args.clients_dir, project, home, f"{served[1].url}/v1", args.model, test_cmd)
         started, result["load_before"] = time.monotonic(), round(os.getloadavg()[0], 1)
         with open(work / "client.out", "wb") as out, open(work / "client.err", "wb") as err:
             agent = subprocess.Popen(argv, cwd=project, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
@@ -149,6 +156,11 @@ def run_client(name: str, args: argparse.Namespace) -> dict[str, Any]:
         result["client_said"] = [line.strip()[:200] for line in output.splitlines()
                                  if any(word in line.lower() for word in GAVE_UP) or "error" in line.lower()][-6:]
         result["cloud_calls"] = cloud.log
+        if args.record:
+            args.record.mkdir(parents=True, exist_ok=True)
+            (args.record / f"{name}.json").write_text(json.dumps({
+                "client": client.version, "recorded": time.strftime("%Y-%m-%d"), "model": args.model,
+                "edit_path": str(project / "greet.py"), "requests": tap.recorded}, indent=1) + "\n")
     finally:
         for server in reversed(served):
             server.stop()
@@ -188,7 +200,7 @@ def describe(exchange: dict[str, Any]) -> str:
 
 
 def summary(results: list[dict[str, Any]]) -> str:
-    rows = [("| client | via | result | wall | requests (client/hermes/cloud) | longest wait for a first byte |"
+    rows = [("| client | via | result | wall | requests (client/hermes/cloud), sessions | longest wait for a first byte |"
              " first request; first with tools | own timeout | load |"), "|---|---|---|---:|---|---:|---|---|---|"]
     details = []
     for r in results:
@@ -207,7 +219,8 @@ def summary(results: list[dict[str, Any]]) -> str:
         sizes = [e for e in exchanges[:1]] + [e for e in exchanges if e["tools"]][:1]
         first = "; ".join(f"{e['client_tokens'] / 1000:.1f}k tok, {e['tools']} tools" for e in sizes) or "-"
         waits = [e["first_byte_s"] if e["first_byte_s"] is not None else (e["client_hung_up_s"] or 0) for e in exchanges]
-        counts = f"{len(exchanges)}/{len(r['hermes_tasks'])}/{len(r['cloud_calls'])}"
+        sessions = len({t["session_id"] for t in r["hermes_tasks"] if t.get("session_id")})
+        counts = f"{len(exchanges)}/{len(r['hermes_tasks'])}/{len(r['cloud_calls'])}, {sessions} session(s)"
         rows.append(f"| {r['version']} | {r['via']} | {verdict} | {r['wall_s']:.1f}s | {counts} |"
                     f" {max(waits, default=0):.1f}s | {first} | {r['own_timeout']} | {r['load_before']}-{r['load_after']} |")
         details.append(f"{r['client']} ({r['work']}):")
@@ -233,6 +246,10 @@ def main() -> None:
     parser.add_argument("--hermes-src", type=Path, default=REPO, help="the Hermes source tree to serve (default: this one)")
     parser.add_argument("--clients-dir", type=Path, default=Path(tempfile.gettempdir()) / "hermes-agents")
     parser.add_argument("--json", type=Path, default=None, help="where to write the results (default: in the temp dir)")
+    parser.add_argument("--record", type=Path, default=None,
+                        help="write each agent's requests, as sent, to RECORD/<client>.json (for the session tests)")
+    parser.add_argument("--aider-tests", action="store_true",
+                        help="aider runs a test command that fails once: a second turn with a traceback")
     args = parser.parse_args()
     names = [name.strip() for name in args.clients.split(",") if name.strip()]
     unknown = [name for name in names if name not in CLIENTS]

@@ -58,6 +58,17 @@ GREET_BEFORE = 'def greet(name):\n    return f"Helo, {name}!"\n\n\nif __name__ =
 GREET_AFTER = GREET_BEFORE.replace("Helo", "Hello")
 TYPO_LINE = '    return f"Helo, {name}!"'
 FIXED_LINE = '    return f"Hello, {name}!"'
+# aider's test command under --aider-tests: fails its first run with a traceback, as a test the first edit
+# did not satisfy, so aider sends the failure back as a second turn (its "reflection"), then passes.
+CHECK_ONCE = """import pathlib, sys
+ran = pathlib.Path(".checked")
+if not ran.exists():
+    ran.touch()
+    print("Traceback (most recent call last):")
+    print('  File "test_greet.py", line 4, in test_greet')
+    print("AssertionError: greet('world') != 'Hello, world!'")
+    sys.exit(1)
+"""
 
 
 @dataclass(frozen=True)
@@ -67,7 +78,7 @@ class Client:
     own_timeout: str  # its own request limits, as read in its code (the module docstring says more)
 
     def command(self, clients_dir: Path, project: Path, home: Path, base_url: str,
-                model: str = "auto") -> tuple[list[str], dict[str, str]]:
+                model: str = "auto", test_cmd: str | None = None) -> tuple[list[str], dict[str, str]]:
         """The argv and environment that run this client headless on TASK in `project` against `base_url`.
 
         `model` is what the agent asks for; "auto" leaves Claude Code, Codex and Gemini CLI on their own
@@ -143,7 +154,8 @@ class Client:
         aider = clients_dir / "aider-venv" / "bin" / "aider"
         return [str(aider), "--model", f"openai/{model}", "--edit-format", "whole", "--yes-always", "--no-git",
                 "--no-auto-commits", "--no-check-update", "--analytics-disable", "--no-show-model-warnings",
-                "--no-pretty", "--no-fancy-input", "--message", TASK, "greet.py"], env
+                "--no-pretty", "--no-fancy-input", "--message", TASK, "greet.py",
+                *(["--auto-test", "--test-cmd", test_cmd] if test_cmd else [])], env
 
 
 CLIENTS = {

@@ -225,6 +225,8 @@ class Exchange:
     hermes: dict[str, Any] | None = None
 
 
+# What a recording keeps of a request's headers: what Hermes reads to tell sessions and dialects apart.
+RECORDED_HEADERS = ("user-agent", "x-session-id", "x-session-affinity", "anthropic-version", "content-type")
 # The paths of each dialect's chat door (Hermes's front_doors.py): the requests the tap records.
 CHAT_DOORS = ("/chat/completions", "/messages", "/responses", ":generateContent", ":streamGenerateContent")
 
@@ -235,6 +237,7 @@ class Tap:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.exchanges: list[Exchange] = []
+        self.recorded: list[dict[str, Any]] = []  # each chat request as the agent sent it (agents.py --record)
         self.client = httpx.AsyncClient(base_url=upstream, timeout=None)
         self.app = Starlette(routes=[Route("/{path:path}", self.relay, methods=["GET", "POST"])])
 
@@ -254,6 +257,8 @@ class Tap:
                             bool(body.get("stream")) or "streamGenerateContent" in request.url.path)
         if request.url.path.endswith(CHAT_DOORS):
             self.exchanges.append(exchange)
+            self.recorded.append({"path": request.url.path, "query": str(request.query_params), "body": body,
+                                  "headers": {k: v for k, v in request.headers.items() if k.lower() in RECORDED_HEADERS}})
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
         upstream = self.client.build_request(request.method, request.url.path, params=request.query_params,
                                              headers=headers, content=raw)

@@ -21,9 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 import compare_procs as procs
+import httpx
 import mock_bodies
 from compare_measure import wrk
 

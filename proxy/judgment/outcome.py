@@ -9,8 +9,10 @@ judges it after (store.record_outcome), and the cascade's per-model record
 learns from it (a local answer accepted, then shown to fail, counts as a
 failed try).
 
-Only what follows the conversation's last assistant message is read: the
-rest was judged on earlier turns.
+Only what follows the answer being judged is read (the session's latest
+answer, where the session knows it: aider puts its own "Ok." replies after
+it; else the conversation's last assistant message): the rest was judged on
+earlier turns.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ _RUN_FAILED = re.compile(
     r"Traceback \(most recent call last\)|^\s*(?:Error|error|ERROR)\b[:\s]|\b\d+ failed\b|^FAILED\b|AssertionError"
     r"|exit(?:ed)? (?:with )?(?:code|status) [1-9]|command not found|No such file or directory|SyntaxError",
     re.MULTILINE)
+# aider's words when it sends back a test or lint run (--auto-test, --auto-lint) after an edit.
+_RAN = re.compile(r"\s*I ran this command:")
 _WORDS = re.compile(r"[a-z0-9_]+")
 SAME_QUESTION = 0.8  # word-set overlap (Jaccard) at which a user message asks the same thing again
 
@@ -46,10 +50,11 @@ class Outcome:
     reason: str  # one line, for the dashboard
 
 
-def next_turn_outcome(messages: Sequence[dict[str, Any]]) -> Outcome | None:
-    """The verdict the messages after the last assistant message give it; None when there is none yet."""
-    last = max((i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "assistant"),
-               default=None)
+def next_turn_outcome(messages: Sequence[dict[str, Any]], answer_at: int | None = None) -> Outcome | None:
+    """The verdict the messages after the answer at `answer_at` (default: the last assistant message) give it;
+    None when there is none yet."""
+    last = answer_at if answer_at is not None else max(
+        (i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "assistant"), default=None)
     if last is None or last == len(messages) - 1:
         return None
     after = [m for m in messages[last + 1:] if isinstance(m, dict)]
@@ -59,6 +64,8 @@ def next_turn_outcome(messages: Sequence[dict[str, Any]]) -> Outcome | None:
             return Outcome(FAILED, "the edit did not apply: " + _line(_EDIT_FAILED, text))
         if message.get("role") == "tool" and _RUN_FAILED.search(text):
             return Outcome(FAILED, "a tool call it made failed: " + _line(_RUN_FAILED, text))
+        if message.get("role") == "user" and _RAN.match(text) and _RUN_FAILED.search(text):
+            return Outcome(FAILED, "the tests run after it failed: " + _line(_RUN_FAILED, text))
     question = _last_user(messages[last + 1:])
     earlier = _last_user(messages[:last])
     if question is not None and earlier is not None and _overlap(question, earlier) >= SAME_QUESTION:

@@ -7,10 +7,11 @@ so a request that carries one of Hermes's answers continues the session that
 answer was given in. Agents rewrite the rest of their history as they go
 (aider moves its "files in chat" messages, with the files' new contents,
 after the earlier turns; Continue writes tool arguments out again; OpenCode
-compacts old turns), so the link is what they cannot change: each answer,
-with the message it answered, digested with the client (`answer_link`). The
-next turn looks its assistant messages up among those links, all in one
-query, and continues the session most of them belong to, from the latest.
+compacts old turns, and aider even drops the instructions it appended to the
+message an answer answered), so the link is what they cannot change: each
+answer Hermes gave, digested with the client (`answer_link`). The next turn
+looks its assistant messages up among those links, all in one query, and
+continues the session most of them belong to, from the latest.
 
 Two conversations that open alike ("hi") start as two sessions, since a
 request with no answer in it gets a new id. An answer is continued by one
@@ -60,11 +61,12 @@ class Conversation:
     turns: int  # user messages so far, this one included
     mean_user_tokens: int
     named: bool = False  # the client named the session
-    tail: str = ""  # the client and this request's last message, digested: what this turn's answer links to
+    client: str = ""  # the client (its User-Agent), digested: an answer links within one client's sessions
     answers: tuple[tuple[int, str], ...] = ()  # (position, link) of each assistant message: looked up by `resolve`
     digests: tuple[str, ...] = dataclasses.field(default=(), repr=False)  # each message's digest, in order
     stays_on: str | None = None  # the cloud model this conversation accepted an upgrade to, from its link
     resumed: bool = False  # a session that was there before this request (named, or found by its link)
+    answered_at: int | None = None  # where in the messages the session's latest answer is, when found by it
 
     def after(self, position: int) -> str:
         """What follows the message at `position`, digested: the turn that goes on from that answer."""
@@ -106,18 +108,18 @@ def identify(headers: Mapping[str, str], messages: Sequence[dict[str, Any]]) -> 
     mean_user_tokens = round(sum(tokens) / len(tokens)) if tokens else 0
     client = hashlib.sha256(headers.get("user-agent", "").encode()).hexdigest()
     digests = tuple(_digest(message) for message in messages)
-    answers = tuple((position, _link(client, digests[position - 1] if position else "", digests[position]))
+    answers = tuple((position, _link(client, digests[position]))
                     for position, message in enumerate(messages) if message.get("role") == "assistant")
     return Conversation(given[:MAX_SESSION_ID_CHARS], max(len(user_texts), 1), mean_user_tokens, named=bool(given),
-                        tail=f"{client}\0{digests[-1] if digests else ''}", answers=answers, digests=digests)
+                        client=client, answers=answers, digests=digests)
 
 
 async def resolve(conversation: Conversation, store: Store, idle_timeout_s: float) -> Conversation:
     """`conversation` with its session: the named one, the one its earlier answers were given in, or a new one.
 
     Of the sessions its assistant messages are answers of, the one with the
-    most of them (then the latest, then the oldest session); this turn goes
-    on from its latest answer here, unless another turn already did.
+    most of them (then as ranked below); this turn goes on from its latest
+    answer here, unless another turn already did.
     """
     if conversation.named:
         return dataclasses.replace(conversation, resumed=True)
@@ -126,24 +128,26 @@ async def resolve(conversation: Conversation, store: Store, idle_timeout_s: floa
         found: dict[str, list[dict[str, Any]]] = {}
         for row in await store.answer_links(list(position_of), idle_timeout_s):
             found.setdefault(row["session_id"], []).append(row | {"position": position_of[row["link_sha256"]]})
-        ranked = sorted(found.values(), key=lambda rows: (-len(rows), -max(r["position"] for r in rows),
-                                                          min(r["created_at"] for r in rows)))
-        for rows in ranked:
-            latest = max(rows, key=lambda row: row["position"])
-            goes_on = conversation.after(latest["position"])
-            if latest["next_sha256"] not in (None, goes_on):
+        latest = {session: max(rows, key=lambda row: row["position"]) for session, rows in found.items()}
+        # The most answers; then the latest; then one no turn went on from yet (two identical conversations:
+        # each its own), then the oldest session.
+        ranked = sorted(found, key=lambda session: (-len(found[session]), -latest[session]["position"],
+                                                    latest[session]["next_sha256"] is not None,
+                                                    min(row["created_at"] for row in found[session])))
+        for session in ranked:
+            goes_on = conversation.after(latest[session]["position"])
+            if latest[session]["next_sha256"] not in (None, goes_on):
                 continue  # another turn went on from that answer: a fork
-            cloud_model = await store.claim_answer_link(latest["link_sha256"], latest["session_id"], goes_on)
+            cloud_model = await store.claim_answer_link(latest[session]["link_sha256"], session, goes_on)
             if cloud_model is not False:
-                return dataclasses.replace(conversation, session_id=latest["session_id"],
-                                           stays_on=cloud_model or None, resumed=True)
+                return dataclasses.replace(conversation, session_id=session, stays_on=cloud_model or None,
+                                           resumed=True, answered_at=latest[session]["position"])
     return dataclasses.replace(conversation, session_id=new_session_id())
 
 
 def answer_link(conversation: Conversation, answer: dict[str, Any]) -> str:
-    """The link the next turn will look up: `answer` (an assistant message), given to this request's last message."""
-    client, last = conversation.tail.split("\0")
-    return _link(client, last, _digest(answer))
+    """The link the next turn will look up: `answer` (an assistant message), as this conversation's client sent it."""
+    return _link(conversation.client, _digest(answer))
 
 
 def new_session_id() -> str:
@@ -191,9 +195,9 @@ def session_impact(
     )
 
 
-def _link(client: str, previous: str, answer: str) -> str:
-    """An answer's link: the client, the message it answered (digested) and the answer (digested)."""
-    return hashlib.sha256(f"{client}\0{previous}\0{answer}".encode()).hexdigest()
+def _link(client: str, answer: str) -> str:
+    """An answer's link: the client and the answer, digested."""
+    return hashlib.sha256(f"{client}\0{answer}".encode()).hexdigest()
 
 
 def _digest(message: dict[str, Any]) -> str:

@@ -64,7 +64,7 @@ async def understand(services: Services, chat: ChatRequest, headers: Mapping[str
     if task.max_tokens and not chat.params.get("tools"):
         chat = chat.limited_to(task.max_tokens)
     conversation = await resolve(conversation, services.store, services.config.budget.session.idle_timeout_s)
-    verdict = next_turn_outcome(chat.messages) if conversation.resumed else None
+    verdict = next_turn_outcome(chat.messages, conversation.answered_at) if conversation.resumed else None
     if verdict is not None:  # this turn tells whether the session's last answer worked
         await services.store.record_outcome(conversation.session_id, verdict.verdict, verdict.reason)
     return Request(chat, conversation, task, headers, started, key=key, dialect=dialect)

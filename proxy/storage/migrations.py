@@ -287,9 +287,9 @@ async def m014_tool_turns(db: Schema) -> None:
 
 
 async def m015_answer_links(db: Schema) -> None:
-    # Each answer Hermes gave, linked by what agents do not rewrite: the answer and the message it answered
-    # (session.py), no longer the whole history before it, which aider reorders every turn. The same
-    # answer to the same message in two conversations is two rows; `next_sha256`: the turn that went on.
+    # Each answer Hermes gave, linked by what agents do not rewrite: the answer itself (session.py), no
+    # longer the whole history before it, which aider reorders every turn. The same answer in two
+    # conversations is two rows; `next_sha256`: the turn that went on from it.
     await db.execute(
         """
         CREATE TABLE answer_links (
