@@ -30,6 +30,12 @@ LANGUAGE_BY_EXTENSION = {".py": "python", ".pyi": "python", ".json": "json", ".y
 
 
 
+def asks_for_edits(messages: Sequence[Message]) -> bool:
+    """Whether the system prompt asks for aider's edit formats: an agent's edit turn, without tools."""
+    return any(m.get("role") == "system" and ("SEARCH/REPLACE" in (text := message_text(m)) or WHOLE_FORMAT in text)
+               for m in messages)
+
+
 def edit_verdict(messages: Sequence[Message], text: str) -> Verdict:
     """Whether an answer's aider edits apply to the files the prompt carries, and leave them parsing.
 

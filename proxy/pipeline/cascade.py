@@ -34,7 +34,7 @@ from proxy.money.estimate import count_input_tokens
 from proxy.pipeline import local_attempt
 from proxy.pipeline.classify import TaskClass
 from proxy.pipeline.local_attempt import LocalSpeeds, Progress, TooSlow, no_progress
-from proxy.pipeline.skips import skip_for
+from proxy.pipeline.skips import agent_turn, skip_for
 from proxy.pipeline.upgrade import UpgradeOption, best_option, tier_models
 from proxy.storage.store import Store
 from proxy.upstreams import upstream
@@ -187,14 +187,14 @@ async def run_local_cascade(chat: ChatRequest, task: TaskClass, target_quality: 
     skipped: list[tuple[float, float, ModelRef]] = []  # (acceptance rate, quality prior, model)
     best: Attempt | None = None
     best_answer: dict[str, Any] | None = None
-    tools = bool(chat.params.get("tools"))  # an agent's tool turn (skips.py)
+    agent = agent_turn(chat)  # an agent's turn: tools, or aider's edit formats (skips.py)
     for ref in config.local_models:
         if not await run.catalog.has(ref.name):
             attempts.append(Attempt(ref.name, "unavailable", detail="not pulled"))
             continue
-        skip = await skip_for(store, ref.name, task.task_type, tools, config)
+        skip = await skip_for(store, ref.name, task.task_type, agent, config)
         if skip is not None:
-            await store.record_attempt(ref.name, task.task_type, None, None, tools)
+            await store.record_attempt(ref.name, task.task_type, None, None, agent)
             attempts.append(Attempt(ref.name, "skipped", detail=skip.reason))
             if not skip.final or run.deadline_s is None:  # a deadline: there is somewhere to escalate to
                 skipped.append((skip.rate, ref.quality_prior, ref))
@@ -243,7 +243,7 @@ async def _try_local(
                                chat.params.get("tools"), task.task_type, config.routing.quality,
                                _judge(config), peers)
     accepted = score.score >= target_quality
-    await run.store.record_attempt(ref.name, task.task_type, score.score, accepted, bool(chat.params.get("tools")))
+    await run.store.record_attempt(ref.name, task.task_type, score.score, accepted, agent_turn(chat))
     return Attempt(ref.name, "accepted" if accepted else "rejected", score, note), answer
 
 

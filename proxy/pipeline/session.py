@@ -129,16 +129,18 @@ async def resolve(conversation: Conversation, store: Store, idle_timeout_s: floa
         for row in await store.answer_links(list(position_of), idle_timeout_s):
             found.setdefault(row["session_id"], []).append(row | {"position": position_of[row["link_sha256"]]})
         latest = {session: max(rows, key=lambda row: row["position"]) for session, rows in found.items()}
-        # The most answers; then the latest; then one no turn went on from yet (two identical conversations:
-        # each its own), then the oldest session.
-        ranked = sorted(found, key=lambda session: (-len(found[session]), -latest[session]["position"],
-                                                    latest[session]["next_sha256"] is not None,
-                                                    min(row["created_at"] for row in found[session])))
+        goes_on = {session: conversation.after(row["position"]) for session, row in latest.items()}
+        # The most answers; then the latest; then one no turn went on from yet (two identical conversations,
+        # an agent's task run twice: each its own), then one this very turn went on from before (a retry);
+        # then the oldest session.
+        ranked = sorted(found, key=lambda session: (
+            -len(found[session]), -latest[session]["position"],
+            {None: 0, goes_on[session]: 1}.get(latest[session]["next_sha256"], 2),
+            min(row["created_at"] for row in found[session])))
         for session in ranked:
-            goes_on = conversation.after(latest[session]["position"])
-            if latest[session]["next_sha256"] not in (None, goes_on):
+            if latest[session]["next_sha256"] not in (None, goes_on[session]):
                 continue  # another turn went on from that answer: a fork
-            cloud_model = await store.claim_answer_link(latest[session]["link_sha256"], session, goes_on)
+            cloud_model = await store.claim_answer_link(latest[session]["link_sha256"], session, goes_on[session])
             if cloud_model is not False:
                 return dataclasses.replace(conversation, session_id=session, stays_on=cloud_model or None,
                                            resumed=True, answered_at=latest[session]["position"])

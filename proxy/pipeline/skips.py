@@ -3,11 +3,12 @@
 Two rules, each with a probe now and then (`cascade.probe_every`), so that a
 model that got better, or a new one, is noticed:
 
-- an agent's tool turn (the request offers tools) for a model that has never
-  passed one: a small CPU model spends the whole deadline on such a turn and
-  its answer is thrown away (Continue waited 20 s a turn for the cloud
-  answer it got in the end). Such a skip is final when there is somewhere to
-  escalate to: the cloud answers at once instead.
+- an agent's turn (the request offers tools, or asks for aider's edit
+  formats) for a model that has never passed one: a small CPU model spends
+  the whole deadline on such a turn and its answer is thrown away (Continue
+  waited 20 s a turn, aider 7 s, for the cloud answer they got in the end).
+  Such a skip is final when there is somewhere to escalate to: the cloud
+  answers at once instead.
 - a task type the model's answers are rarely accepted for (below
   `skip_below_acceptance` over its last `skip_window` tries). That skip saves
   time, never the answer: when no other local model answered, the best
@@ -18,7 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from proxy.chat import ChatRequest
 from proxy.config import Config
+from proxy.judgment.aider_edits import asks_for_edits
 from proxy.storage.store import Store
 
 
@@ -29,14 +32,19 @@ class Skip:
     final: bool  # not tried as a fallback either, when the request can escalate
 
 
-async def skip_for(store: Store, model: str, task_type: str, tools: bool, config: Config) -> Skip | None:
-    """Why `model` sits this request out, or None to try it."""
+def agent_turn(chat: ChatRequest) -> bool:
+    """Whether `chat` is an agent's turn: it offers tools, or asks for aider's edit formats."""
+    return bool(chat.params.get("tools")) or asks_for_edits(chat.messages)
+
+
+async def skip_for(store: Store, model: str, task_type: str, agent: bool, config: Config) -> Skip | None:
+    """Why `model` sits this request out, or None to try it; `agent`: an agent's turn (`agent_turn`)."""
     cascade = config.routing.cascade
-    if tools:
+    if agent:
         passed, tries, skips = await store.tool_turn_record(model)
         if passed == 0 and skips + 1 < cascade.probe_every:
             record = f"none of its {tries}" if tries else "none so far"
-            return Skip(f"an agent's tool turn: {model} has passed {record}; "
+            return Skip(f"an agent's turn: {model} has passed {record}; "
                         f"next probe in {cascade.probe_every - skips - 1} such requests", 0.0, final=True)
     outcomes, skips = await store.attempt_record(model, task_type, cascade.skip_window)
     if len(outcomes) < cascade.skip_window:

@@ -280,8 +280,8 @@ async def m013_price_corrections(db: Schema) -> None:
 
 
 async def m014_tool_turns(db: Schema) -> None:
-    # Whether a local attempt was at an agent's tool turn (the request offered tools): a model that
-    # never passed one sits such turns out (pipeline/skips.py). Few rows are tool turns of one model.
+    # Whether a local attempt was at an agent's turn (the request offered tools, or asked for aider's edit
+    # formats): a model that never passed one sits such turns out (pipeline/skips.py).
     await db.execute("ALTER TABLE local_attempts ADD COLUMN tools INTEGER NOT NULL DEFAULT 0")
     await db.execute("CREATE INDEX local_attempts_tools ON local_attempts (model, id) WHERE tools = 1")
 

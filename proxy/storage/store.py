@@ -258,14 +258,14 @@ class Store(SessionRecords, KeyRecords, PriceRecords):
 
     async def record_attempt(self, model: str, task_type: str, score: float | None, accepted: bool | None,
                              tools: bool = False) -> None:
-        """A local model's try in a cascade; `accepted` None records a skip; `tools`: an agent's tool turn."""
+        """A local model's try in a cascade; `accepted` None records a skip; `tools`: an agent's turn (skips.py)."""
         await self._write(
             "INSERT INTO local_attempts (created_at, model, task_type, score, accepted, tools) VALUES (?, ?, ?, ?, ?, ?)",
             (now(), model, task_type, score, None if accepted is None else int(accepted), int(tools)),
         )
 
     async def tool_turn_record(self, model: str) -> tuple[int, int, int]:
-        """`model` on agents' tool turns: (tries accepted, tries, skips since the last try)."""
+        """`model` on agents' turns (skips.py): (tries accepted, tries, skips since the last try)."""
         [row] = await self._db.fetch(
             """SELECT COALESCE(SUM(accepted), 0) AS passed, COUNT(accepted) AS tries,
                       COALESCE(SUM(CASE WHEN accepted IS NULL AND id > COALESCE(

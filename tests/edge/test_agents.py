@@ -45,10 +45,10 @@ def test_an_agent_gets_the_cloud_answer_when_the_local_one_misses(
     assert calls and calls[0]["function"]["name"] == "read_file"  # the cloud model's tool call reached the agent
     hermes = events[-2]["hermes"]
     assert hermes["route"] == "cloud" and hermes["cascade"]["policy"] == "auto"
-    # The embedded model has never passed an agent's tool turn: it sits this one out, and says why.
+    # The embedded model has never passed an agent's turn: it sits this one out, and says why.
     [attempt] = [a for a in hermes["cascade"]["attempts"] if a["model"] == "smollm2:135m"]  # the others: not pulled
     assert (attempt["outcome"], attempt["detail"]) == (
-        "skipped", "an agent's tool turn: smollm2:135m has passed none so far; next probe in 9 such requests")
+        "skipped", "an agent's turn: smollm2:135m has passed none so far; next probe in 9 such requests")
     assert hermes["cascade"]["decision"].startswith("policy auto: upgraded to ")
     [row] = query(database, "SELECT state, cost_usd FROM ledger")
     assert (row["state"], row["cost_usd"]) == ("charged", 0.00001)

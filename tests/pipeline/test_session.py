@@ -68,11 +68,11 @@ async def test_two_conversations_that_open_with_hi_are_two_sessions(database: Pa
         b2 = await answered(store, HI + [HELLO, {"role": "user", "content": "write a haiku"}], HELLO)
         assert a2.session_id == a1.session_id  # the first to go on from the shared answer keeps the session
         assert b2.session_id == b1.session_id  # the other goes on in the other session that answer was given in
-        c2 = await answered(store, HI + [HELLO, {"role": "user", "content": "a third"}], HELLO)
-        assert c2.session_id not in (a1.session_id, b1.session_id)  # a third forks into its own
         retried = await resolve(identify({}, HI + [HELLO, {"role": "user", "content": "fix the typo in README"}]),
                                 store, idle_timeout_s=3600)
         assert retried.session_id == a1.session_id  # a retry of the same turn is the same session
+        c2 = await answered(store, HI + [HELLO, {"role": "user", "content": "a third"}], HELLO)
+        assert c2.session_id not in (a1.session_id, b1.session_id)  # a third forks into its own
     finally:
         await store.close()
 
