@@ -39,15 +39,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.agents_clients import (
-    CHECK_ONCE,
-    CLIENTS,
-    FIXED_LINE,
-    GREET_AFTER,
-    GREET_BEFORE,
-    TYPO_LINE,
-    install,
-)
+from bench.agents_clients import CHECK_ONCE, CLIENTS, MULTI, ONE_FILE, install
 from bench.agents_servers import Edit, ScriptedCloud, Served, Tap
 from proxy.localmodel.embedded import free_port
 
@@ -116,13 +108,18 @@ def run_client(name: str, args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"hermes-agents-{name}-"))
     project, home = work / "project", work / "home"
     project.mkdir()
-    (project / "greet.py").write_text(GREET_BEFORE)
-    test_cmd = None
+    task = MULTI if args.task == "multi" else ONE_FILE
+    for fix in task.fixes:
+        (project / fix.name).write_text(fix.before)
+    for file_name, content in task.extra_files:
+        (project / file_name).write_text(content)
+    test_cmd = task.test_cmd if name == "aider" else None  # aider runs it itself (--auto-test), after its edit
     if args.aider_tests and name == "aider":
         (project / "check.py").write_text(CHECK_ONCE)
         test_cmd = f"{sys.executable} check.py"
-    cloud = ScriptedCloud(Edit(str(project / "greet.py"), TYPO_LINE, FIXED_LINE, GREET_BEFORE, GREET_AFTER),
-                          comments=args.comments, comment_interval_s=args.comment_gap)
+    edits = [Edit(str(project / fix.name), fix.old, fix.new, fix.before, fix.after) for fix in task.fixes]
+    cloud = ScriptedCloud(edits, comments=args.comments, comment_interval_s=args.comment_gap,
+                          test_command=task.test_cmd)
     served: list[Served] = [Served(cloud.app, free_port())]
     hermes: subprocess.Popen[bytes] | None = None
     result: dict[str, Any] = {"client": name, "version": client.version, "own_timeout": client.own_timeout,
@@ -133,7 +130,7 @@ def run_client(name: str, args: argparse.Namespace) -> dict[str, Any]:
             hermes, upstream, result["hermes_start_s"] = start_hermes(args.hermes_src, work, served[0].url)
         tap = Tap(upstream)
         served.append(Served(tap.app, free_port()))
-        argv, env = client.command(args.clients_dir, project, home, f"{served[1].url}/v1", args.model, test_cmd)
+        argv, env = client.command(args.clients_dir, project, home, f"{served[1].url}/v1", args.model, test_cmd, task)
         started, result["load_before"] = time.monotonic(), round(os.getloadavg()[0], 1)
         with open(work / "client.out", "wb") as out, open(work / "client.err", "wb") as err:
             agent = subprocess.Popen(argv, cwd=project, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
@@ -146,7 +143,7 @@ def run_client(name: str, args: argparse.Namespace) -> dict[str, Any]:
                 exited = time.monotonic()
                 stop(agent, grace_s=5)
         result["wall_s"], result["load_after"] = round(time.monotonic() - started, 1), round(os.getloadavg()[0], 1)
-        result["file_fixed"] = (project / "greet.py").read_text() == GREET_AFTER
+        result["file_fixed"] = all((project / fix.name).read_text() == fix.after for fix in task.fixes)
         result["exchanges"] = [asdict(exchange) | {"left_at_exit": exchange.client_hung_up_s is not None and
                                                    exchange.started + exchange.client_hung_up_s >= exited - EXIT_SLACK_S}
                                for exchange in tap.exchanges]
@@ -160,7 +157,8 @@ def run_client(name: str, args: argparse.Namespace) -> dict[str, Any]:
             args.record.mkdir(parents=True, exist_ok=True)
             (args.record / f"{name}.json").write_text(json.dumps({
                 "client": client.version, "recorded": time.strftime("%Y-%m-%d"), "model": args.model,
-                "edit_path": str(project / "greet.py"), "requests": tap.recorded}, indent=1) + "\n")
+                "task": args.task, "edit_paths": [edit.path for edit in edits], "requests": tap.recorded},
+                indent=1) + "\n")
     finally:
         for server in reversed(served):
             server.stop()
@@ -250,6 +248,11 @@ def main() -> None:
                         help="write each agent's requests, as sent, to RECORD/<client>.json (for the session tests)")
     parser.add_argument("--aider-tests", action="store_true",
                         help="aider runs a test command that fails once: a second turn with a traceback")
+    parser.add_argument("--task", choices=("one", "multi"), default="one",
+                        help="one: fix a typo in greet.py; multi: read and fix two files, run the tests, answer")
+    parser.add_argument("--modes", default=None,
+                        help="compare: run each client in each of these (e.g. direct,cloud,auto) and print per agent "
+                             "the time of each, and auto's extra time per request over cloud's")
     args = parser.parse_args()
     names = [name.strip() for name in args.clients.split(",") if name.strip()]
     unknown = [name for name in names if name not in CLIENTS]
@@ -259,20 +262,43 @@ def main() -> None:
     print(f"installing into {args.clients_dir} what is missing ...", flush=True)
     problems = install(args.clients_dir, names)
     results: list[dict[str, Any]] = []
+    modes = [m.strip() for m in args.modes.split(",")] if args.modes else [None]
     for name in names:
         if name in problems:
             results.append({"client": name, "via": "-", "error": problems[name]})
             continue
-        print(f"running {name} ({'direct' if args.direct else 'via Hermes from ' + str(args.hermes_src)},"
-              f" limit {args.limit:.0f}s) ...", flush=True)
-        try:
-            results.append(run_client(name, args))
-        except Exception as exc:  # noqa: BLE001 - one client's failure to start is its row, not the end of the run
-            results.append({"client": name, "via": "direct" if args.direct else "hermes", "error": repr(exc)[:300]})
-        print(summary(results[-1:]), flush=True)
+        for mode in modes:
+            run_args = argparse.Namespace(**vars(args))
+            if mode is not None:
+                run_args.direct, run_args.model = mode == "direct", args.model if mode == "direct" else mode
+            print(f"running {name} ({'direct' if run_args.direct else 'via Hermes from ' + str(args.hermes_src)},"
+                  f" {run_args.model}, limit {args.limit:.0f}s) ...", flush=True)
+            try:
+                results.append(run_client(name, run_args) | {"mode": mode})
+            except Exception as exc:  # noqa: BLE001 - one client's failure to start is its row, not the end
+                results.append({"client": name, "via": "direct" if run_args.direct else "hermes",
+                                "error": repr(exc)[:300]})
+            print(summary(results[-1:]), flush=True)
     path = args.json or Path(tempfile.gettempdir()) / f"hermes-agents-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(results, indent=1, default=str))
-    print("\n== summary ==\n" + summary(results) + f"\n\nresults: {path}")
+    print("\n== summary ==\n" + summary(results) + (compared(results) if args.modes else "") + f"\n\nresults: {path}")
+
+
+def compared(results: list[dict[str, Any]]) -> str:
+    """Per agent, its wall time in each mode, and auto's extra time per request over cloud's."""
+    rows = ["", "| agent | requests | direct | cloud | auto | auto - cloud, per request | sessions (auto) |",
+            "|---|---:|---:|---:|---:|---:|---:|"]
+    for name in dict.fromkeys(r["client"] for r in results):
+        runs = {r.get("mode"): r for r in results if r["client"] == name and "error" not in r}
+        def wall(mode: str) -> str:
+            run = runs.get(mode)
+            return "-" if run is None else f"{run['wall_s']:.1f}s" + ("" if run["success"] else " (FAILED)")
+        auto, cloud = runs.get("auto"), runs.get("cloud")
+        turns = len(auto["exchanges"]) if auto else 0
+        extra = f"{(auto['wall_s'] - cloud['wall_s']) / turns:+.2f}s" if auto and cloud and turns else "-"
+        sessions = len({t["session_id"] for t in auto["hermes_tasks"] if t.get("session_id")}) if auto else "-"
+        rows.append(f"| {name} | {turns} | {wall('direct')} | {wall('cloud')} | {wall('auto')} | {extra} | {sessions} |")
+    return "\n".join(rows)
 
 
 if __name__ == "__main__":

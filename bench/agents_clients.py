@@ -58,6 +58,40 @@ GREET_BEFORE = 'def greet(name):\n    return f"Helo, {name}!"\n\n\nif __name__ =
 GREET_AFTER = GREET_BEFORE.replace("Helo", "Hello")
 TYPO_LINE = '    return f"Helo, {name}!"'
 FIXED_LINE = '    return f"Hello, {name}!"'
+# The multi-turn task (--task multi): read two files, edit both, run the tests, answer.
+MULTI_TASK = ("fix the typos in greet.py and farewell.py, then run the tests with `python3 test_words.py` "
+              "and tell me whether they pass")
+FAREWELL_BEFORE = 'def farewell(name):\n    return f"Goodbey, {name}."\n'
+FAREWELL_AFTER = FAREWELL_BEFORE.replace("Goodbey", "Goodbye")
+TESTS = ("from farewell import farewell\nfrom greet import greet\n\n"
+         "assert greet('Ada') == 'Hello, Ada!', greet('Ada')\n"
+         "assert farewell('Ada') == 'Goodbye, Ada.', farewell('Ada')\nprint('2 passed')\n")
+
+
+@dataclass(frozen=True)
+class FileFix:
+    name: str
+    before: str
+    after: str
+    old: str  # the line with the typo
+    new: str  # the line fixed
+
+
+@dataclass(frozen=True)
+class Task:
+    """What the agent is asked, the files it must leave fixed, and the test it runs (if any)."""
+
+    text: str
+    fixes: tuple[FileFix, ...]
+    test_cmd: str | None = None  # the shell command the task asks for
+    extra_files: tuple[tuple[str, str], ...] = ()  # (name, content) the project also holds
+
+
+ONE_FILE = Task(TASK, (FileFix("greet.py", GREET_BEFORE, GREET_AFTER, TYPO_LINE, FIXED_LINE),))
+MULTI = Task(MULTI_TASK, (FileFix("greet.py", GREET_BEFORE, GREET_AFTER, TYPO_LINE, FIXED_LINE),
+                          FileFix("farewell.py", FAREWELL_BEFORE, FAREWELL_AFTER, '    return f"Goodbey, {name}."',
+                                  '    return f"Goodbye, {name}."')),
+             "python3 test_words.py", (("test_words.py", TESTS),))
 # aider's test command under --aider-tests: fails its first run with a traceback, as a test the first edit
 # did not satisfy, so aider sends the failure back as a second turn (its "reflection"), then passes.
 CHECK_ONCE = """import pathlib, sys
@@ -77,9 +111,9 @@ class Client:
     version: str
     own_timeout: str  # its own request limits, as read in its code (the module docstring says more)
 
-    def command(self, clients_dir: Path, project: Path, home: Path, base_url: str,
-                model: str = "auto", test_cmd: str | None = None) -> tuple[list[str], dict[str, str]]:
-        """The argv and environment that run this client headless on TASK in `project` against `base_url`.
+    def command(self, clients_dir: Path, project: Path, home: Path, base_url: str, model: str = "auto",
+                test_cmd: str | None = None, task: Task = ONE_FILE) -> tuple[list[str], dict[str, str]]:
+        """The argv and environment that run this client headless on `task` in `project` against `base_url`.
 
         `model` is what the agent asks for; "auto" leaves Claude Code, Codex and Gemini CLI on their own
         model names, which Hermes's aliases send to auto (and their small fast models to local).
@@ -95,7 +129,7 @@ class Client:
             env |= {"OPENCODE_DISABLE_AUTOUPDATE": "1", "OPENCODE_DISABLE_MODELS_FETCH": "1",
                     "OPENCODE_DISABLE_LSP_DOWNLOAD": "1", "OPENCODE_DISABLE_DEFAULT_PLUGINS": "1",
                     "OPENCODE_DISABLE_SHARE": "1", "OPENCODE_DISABLE_CLAUDE_CODE": "1"}
-            return [str(opencode_binary(clients_dir)), "run", "--print-logs", TASK], env
+            return [str(opencode_binary(clients_dir)), "run", "--print-logs", task.text], env
         if self.name == "continue":
             config_dir = home / ".continue"
             config_dir.mkdir(parents=True, exist_ok=True)
@@ -106,14 +140,14 @@ class Client:
             env |= {"CONTINUE_GLOBAL_DIR": str(config_dir), "CONTINUE_METRICS_ENABLED": "0",
                     "CONTINUE_CLI_ENABLE_TELEMETRY": "0"}
             cn = clients_dir / "node_modules" / ".bin" / "cn"
-            return [str(cn), "--config", str(config_dir / "config.yaml"), "--auto", "-p", TASK], env
+            return [str(cn), "--config", str(config_dir / "config.yaml"), "--auto", "-p", task.text], env
         root = base_url.removesuffix("/v1")
         if self.name == "claude":
             env |= BLOCKED | {"ANTHROPIC_BASE_URL": root, "ANTHROPIC_API_KEY": "unused",
                               "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_TELEMETRY": "1",
                               "DISABLE_AUTOUPDATER": "1", "DISABLE_ERROR_REPORTING": "1"}
             chosen = [] if model == "auto" else ["--model", model]
-            return [str(clients_dir / "node_modules" / ".bin" / "claude"), "-p", TASK,
+            return [str(clients_dir / "node_modules" / ".bin" / "claude"), "-p", task.text,
                     "--permission-mode", "acceptEdits", *chosen], env
         if self.name == "codex":
             codex_home = home / ".codex"
@@ -123,7 +157,7 @@ class Client:
                 f'base_url = "{base_url}"\nwire_api = "responses"\n')
             env |= BLOCKED | {"CODEX_HOME": str(codex_home)}
             return [str(clients_dir / "node_modules" / ".bin" / "codex"), "exec", "--skip-git-repo-check",
-                    "--dangerously-bypass-approvals-and-sandbox", TASK], env
+                    "--dangerously-bypass-approvals-and-sandbox", task.text], env
         if self.name == "gemini":
             settings = home / ".gemini"
             settings.mkdir(parents=True, exist_ok=True)
@@ -133,7 +167,7 @@ class Client:
                 "security": {"auth": {"selectedType": "gemini-api-key"}}}))
             env |= BLOCKED | {"GOOGLE_GEMINI_BASE_URL": root, "GEMINI_API_KEY": "unused", "GEMINI_CLI_TRUST_WORKSPACE": "true"}
             chosen = [] if model == "auto" else ["-m", model]
-            return [str(clients_dir / "node_modules" / ".bin" / "gemini"), "-p", TASK, "--yolo", *chosen], env
+            return [str(clients_dir / "node_modules" / ".bin" / "gemini"), "-p", task.text, "--yolo", *chosen], env
         if self.name == "qwen":
             settings = home / ".qwen"
             settings.mkdir(parents=True, exist_ok=True)
@@ -142,19 +176,19 @@ class Client:
                 "security": {"auth": {"selectedType": "openai"}}, "general": {"disableAutoUpdate": True}}))
             env |= BLOCKED | {"OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": "unused", "OPENAI_MODEL": model,
                               "QWEN_CODE_TRUST_WORKSPACE": "true", "GEMINI_CLI_TRUST_WORKSPACE": "true"}
-            return [str(clients_dir / "node_modules" / ".bin" / "qwen"), TASK, "--yolo"], env
+            return [str(clients_dir / "node_modules" / ".bin" / "qwen"), task.text, "--yolo"], env
         if self.name == "cline":
             config = home / ".cline"
             env |= BLOCKED
             bin_ = str(clients_dir / "node_modules" / ".bin" / "cline")
             subprocess.run([bin_, "auth", "-p", "openai", "-k", "unused", "-m", model, "-b", base_url,
                             "--config", str(config)], env=env, capture_output=True, timeout=60, check=False)
-            return [bin_, "--config", str(config), "--auto-approve", "true", TASK], env
+            return [bin_, "--config", str(config), "--auto-approve", "true", task.text], env
         env |= {"OPENAI_API_BASE": base_url, "OPENAI_API_KEY": "unused", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
         aider = clients_dir / "aider-venv" / "bin" / "aider"
         return [str(aider), "--model", f"openai/{model}", "--edit-format", "whole", "--yes-always", "--no-git",
                 "--no-auto-commits", "--no-check-update", "--analytics-disable", "--no-show-model-warnings",
-                "--no-pretty", "--no-fancy-input", "--message", TASK, "greet.py",
+                "--no-pretty", "--no-fancy-input", "--message", task.text, "greet.py",
                 *(["--auto-test", "--test-cmd", test_cmd] if test_cmd else [])], env
 
 

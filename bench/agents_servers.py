@@ -64,8 +64,13 @@ def _prop(schema: dict[str, Any], *hints: str) -> str | None:
 
 
 class ScriptedCloud:
-    def __init__(self, edit: Edit, comments: int = 0, comment_interval_s: float = 0.5) -> None:
-        self.edit = edit
+    """A capable model, scripted: it reads each file, fixes it, runs `test_command` if there is one, and says so."""
+
+    def __init__(self, edit: Edit | list[Edit], comments: int = 0, comment_interval_s: float = 0.5,
+                 test_command: str | None = None) -> None:
+        self.edits = edit if isinstance(edit, list) else [edit]
+        self.edit = self.edits[0]
+        self.test_command = test_command
         self.comments = comments  # SSE comment lines sent before the first data line
         self.comment_interval_s = comment_interval_s
         self.log: list[dict[str, Any]] = []
@@ -117,46 +122,64 @@ class ScriptedCloud:
         if tools:
             return self._agent_step(messages, tools)
         if "SEARCH/REPLACE" in system:
-            name = self.edit.path.rsplit("/", 1)[-1]
-            fence = f"{name}\n```python\n<<<<<<< SEARCH\n{self.edit.old}\n=======\n{self.edit.new}\n>>>>>>> REPLACE\n```"
-            return "aider-diff", _say(f"Fixing the typo.\n\n{fence}\n")
+            fences = [f"{e.path.rsplit('/', 1)[-1]}\n```python\n<<<<<<< SEARCH\n{e.old}\n=======\n{e.new}\n"
+                      ">>>>>>> REPLACE\n```" for e in self.edits]
+            return "aider-diff", _say("Fixing the typo.\n\n" + "\n\n".join(fences) + "\n")
         if "file listing" in system.lower() or "entire content" in system.lower():
-            name = self.edit.path.rsplit("/", 1)[-1]
-            return "aider-whole", _say(f"Fixing the typo.\n\n{name}\n```python\n{self.edit.after}```\n")
+            listings = [f"{e.path.rsplit('/', 1)[-1]}\n```python\n{e.after}```" for e in self.edits]
+            return "aider-whole", _say("Fixing the typo.\n\n" + "\n\n".join(listings) + "\n")
         return "text", _say("Fix typo in greet.py")
 
     def _agent_step(self, messages: list[dict[str, Any]], tools: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
-        called = [c["function"]["name"] for m in messages if m.get("role") == "assistant"
-                  for c in m.get("tool_calls") or []]
+        """The next step: for each file in turn, read it (where a read tool is offered), then fix it; then run
+        the tests (where there are some and a shell tool); then say what was done."""
+        calls = [(c["function"]["name"], str(c["function"].get("arguments") or "")) for m in messages
+                 if m.get("role") == "assistant" for c in m.get("tool_calls") or []]
         lowered = {name.lower(): name for name in tools}
         read = next((lowered[n] for n in ("read", "read_file", "readfile", "view") if n in lowered), None)
         edit = next((lowered[n] for n in ("edit", "edit_file", "str_replace", "search_replace", "replace", "editor")
                      if n in lowered), None)
         write = next((lowered[n] for n in ("write", "write_file", "create_new_file", "writefile") if n in lowered), None)
-        if read and read not in called and not (set(called) & {edit, write}):
-            path = _prop(tools[read], "filepath", "path", "file")
-            return f"call {read}", _call(read, {path: self.edit.path} if path else {}, len(messages))
-        if edit and edit not in called and write not in called:
-            schema = tools[edit]
-            args = {_prop(schema, "filepath", "path", "file"): self.edit.path, _prop(schema, "old", "search"): self.edit.old,
-                    _prop(schema, "new", "replace"): self.edit.new}
-            if None not in args:
-                return f"call {edit}", _call(edit, _with_required(schema, args), len(messages))
-        if write and write not in called and edit not in called:
-            schema = tools[write]
-            args = {_prop(schema, "filepath", "path", "file"): self.edit.path,
-                    _prop(schema, "content", "text"): self.edit.after}
-            if None not in args:
-                return f"call {write}", _call(write, args, len(messages))
-        shell = next((lowered[n] for n in ("exec_command", "shell", "run_shell_command", "bash") if n in lowered), None)
+        shell = next((lowered[n] for n in ("exec_command", "shell", "run_shell_command", "bash", "run_terminal_command")
+                      if n in lowered), None)
         command = _prop(tools[shell], "cmd", "command") if shell else None
-        if shell and command and not called:  # Codex edits with a command (its apply_patch is not a function)
-            fixed = self.edit.new.strip().replace("'", "'\\''")
-            sed = f"sed -i 's/{self.edit.old.strip()}/{fixed}/' {self.edit.path}"
-            return f"call {shell}", _call(shell, {command: sed}, len(messages))
-        if called:
-            return "final text", _say("Fixed the typo in greet.py.")
+        for fix in self.edits:
+            touched = [name for name, args in calls if fix.path in args]
+            changed = bool({edit, write} & set(touched)) or (shell in touched and not (edit or write))
+            if changed:
+                continue
+            if read and read not in touched:
+                path = _prop(tools[read], "filepath", "path", "file")
+                return f"call {read}", _call(read, {path: fix.path} if path else {}, len(messages))
+            step = self._fix(fix, tools, edit, write, shell, command, len(messages))
+            if step is not None:
+                return step
+            return "no usable tool", _say(f"I cannot edit files with these tools: {', '.join(tools)}.")
+        ran = any(name == shell and self.test_command and self.test_command in args for name, args in calls)
+        if self.test_command and shell and command and not ran:
+            return f"call {shell}", _call(shell, {command: self.test_command}, len(messages))
+        if calls:
+            return "final text", _say("Fixed the typos; the tests pass." if ran else "Fixed the typo in greet.py.")
         return "no usable tool", _say(f"I cannot edit files with these tools: {', '.join(tools)}.")
+
+    def _fix(self, fix: Edit, tools: dict[str, dict[str, Any]], edit: str | None, write: str | None,
+             shell: str | None, command: str | None, turn: int) -> tuple[str, dict[str, Any]] | None:
+        """The call that fixes `fix`'s file with the tools there are, or None if none can."""
+        if edit:
+            schema = tools[edit]
+            args = {_prop(schema, "filepath", "path", "file"): fix.path, _prop(schema, "old", "search"): fix.old,
+                    _prop(schema, "new", "replace"): fix.new}
+            if None not in args:
+                return f"call {edit}", _call(edit, _with_required(schema, args), turn)
+        if write:
+            schema = tools[write]
+            args = {_prop(schema, "filepath", "path", "file"): fix.path, _prop(schema, "content", "text"): fix.after}
+            if None not in args:
+                return f"call {write}", _call(write, args, turn)
+        if shell and command:  # Codex edits with a command (its apply_patch is not a function)
+            fixed = fix.new.strip().replace("'", "'\\''")
+            return f"call {shell}", _call(shell, {command: f"sed -i 's/{fix.old.strip()}/{fixed}/' {fix.path}"}, turn)
+        return None
 
     async def _events(self, base: dict[str, Any], message: dict[str, Any], finish: str, usage: dict[str, Any]):  # type: ignore[no-untyped-def]
         def event(choices: list[dict[str, Any]], **extra: Any) -> bytes:

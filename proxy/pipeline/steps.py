@@ -43,6 +43,7 @@ from proxy.pipeline.local_attempt import Progress, known_too_long, no_progress
 from proxy.pipeline.report import Report, usd
 from proxy.pipeline.services import Request, Services
 from proxy.pipeline.session import identify, remaining_turns, resolve
+from proxy.pipeline.skips import agent_turn, skip_for
 from proxy.pipeline.unseen import Unseen
 from proxy.pipeline.upgrade import tier_models, upgrade_options
 from proxy.storage.store import Store, TaskRecord
@@ -122,7 +123,12 @@ async def prepare(services: Services, request: Request, status: BudgetStatus) ->
     if live is not None:
         return live
     target = request.task.target_quality or services.preferences.current.target_quality
-    return Cascade(list(allowed), capped, policy, target)
+    pending = Cascade(list(allowed), capped, policy, target)
+    if await _no_local_try(services, request, pending):
+        # Decided now, before a streamed answer's first byte: an offer under `ask` is then a 400 the agent
+        # shows (inside a 200 stream, OpenCode retried it 5 times), and under `auto` the cloud answers at once.
+        return await run_cascade(services, request, pending)
+    return pending
 
 
 async def run_cascade(services: Services, request: Request, pending: Cascade,
@@ -174,6 +180,21 @@ async def _live_local(services: Services, request: Request) -> Plan | None:
         return None
     attempt = Attempt(target.model.name, "unscored", detail=f"relayed live: rule {request.task.rule} turns the cascade off")
     return Plan(target, cascade=CascadeResult((attempt,)), reason=f"rule {request.task.rule}: the first local answer, live")
+
+
+async def _no_local_try(services: Services, request: Request, pending: Cascade) -> bool:
+    """Whether no local model will even try this request: an agent's turn every available one sits out for
+    good (skips.py), while there is somewhere to escalate to."""
+    config = services.config
+    if (not agent_turn(request.chat) or config.openrouter_api_key is None or not pending.allowed
+            or pending.policy == "never"):
+        return False
+    for ref in config.local_models:
+        if await services.catalog.has(ref.name):
+            skip = await skip_for(services.store, ref.name, request.task.task_type, True, config)
+            if skip is None or not skip.final:
+                return False
+    return True
 
 
 def _session_capped(config: Config, session: dict[str, Any] | None) -> str | None:

@@ -83,3 +83,29 @@ def test_a_local_model_that_never_passed_a_tool_turn_is_probed_every_tenth_one(
     assert len(openrouter.requests) == 11  # every turn got the cloud's answer
     [row] = query(database, "SELECT COUNT(*) AS n FROM local_attempts WHERE tools = 1 AND accepted IS NULL")
     assert row["n"] == 10
+
+
+def test_under_ask_an_agents_turn_no_local_model_takes_is_an_offer_before_any_byte(
+    make_config: Callable[..., Config], serve_hermes: Callable[..., str], openrouter: OpenRouterStub,
+    database: Path | str,
+) -> None:
+    # A streamed turn: the decision that no local model will try is made before the stream would start,
+    # so the offer is a 400 the agent shows, not an error event inside a 200 it retries.
+    url = serve_hermes(make_config({"upgrade_policy": "ask"}))
+    response = agent_turn(url, "asked")
+    assert response.status_code == 400 and response.headers["x-should-retry"] == "false"
+    error = response.json()["error"]
+    assert error["code"] == "upgrade_offered" and "re-send with header X-Hermes-Upgrade: " in error["message"]
+    assert "an agent's turn: smollm2:135m has passed none so far" in error["message"]
+    assert openrouter.requests == []
+    [task] = query(database, "SELECT status, error_code FROM tasks")
+    assert (task["status"], task["error_code"]) == (400, "upgrade_offered")
+
+
+def test_under_auto_an_agents_turn_no_local_model_takes_goes_to_the_cloud_without_status_comments(
+    make_config: Callable[..., Config], serve_hermes: Callable[..., str], openrouter: OpenRouterStub
+) -> None:
+    url = serve_hermes(make_config())
+    response = agent_turn(url, "straight")
+    assert response.status_code == 200 and response.headers["x-hermes-route"] == "cloud"  # known before the body
+    assert ": hermes: " not in response.text  # no cascade ran inside the stream

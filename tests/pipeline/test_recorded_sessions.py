@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bench.agents_clients import FIXED_LINE, GREET_AFTER, GREET_BEFORE, TYPO_LINE
+from bench.agents_clients import MULTI, ONE_FILE
 from bench.agents_servers import Edit, ScriptedCloud, Served
 from proxy.config import Config
 from proxy.localmodel.embedded import free_port
@@ -42,8 +42,10 @@ def cloud_for() -> Iterator[Callable[[dict[str, Any]], str]]:
     served: list[Served] = []
 
     def start(recorded: dict[str, Any]) -> str:
-        edit = Edit(recorded["edit_path"], TYPO_LINE, FIXED_LINE, GREET_BEFORE, GREET_AFTER)
-        served.append(Served(ScriptedCloud(edit).app, free_port()))
+        task = MULTI if recorded["task"] == "multi" else ONE_FILE
+        edits = [Edit(path, fix.old, fix.new, fix.before, fix.after)
+                 for path, fix in zip(recorded["edit_paths"], task.fixes, strict=True)]
+        served.append(Served(ScriptedCloud(edits, test_command=task.test_cmd).app, free_port()))
         return f"{served[-1].url}/api/v1"
 
     yield start
