@@ -25,6 +25,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -50,17 +52,27 @@ GAVE_UP = ("timed out", "timeout", "aborted", "econnreset", "socket hang up", "p
 EXIT_SLACK_S = 1.0
 
 
-def start_hermes(src: Path, work: Path, cloud_url: str) -> tuple[subprocess.Popen[bytes], str, float]:
-    """`hermes serve` from the source tree `src`: embedded model, policy auto, the cloud at `cloud_url`."""
+def start_hermes(src: Path, work: Path, cloud_url: str, key: bool = True,
+                 policy: str | None = None) -> tuple[subprocess.Popen[bytes], str, float]:
+    """`hermes serve` from the source tree `src`: embedded model, the shipped policy (auto) or `policy`, the cloud
+    at `cloud_url` with a key (`key`) or without one."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HERMES_", "OPENROUTER_", "OLLAMA_"))}
     env |= {"PYTHONPATH": str(src), "HERMES_DB": str(work / "hermes.db"), "HERMES_PORT": str(port),
             "OLLAMA_API_BASE": f"http://127.0.0.1:{free_port()}",  # nothing answers there: the embedded model
-            "OPENROUTER_API_KEY": "test", "OPENROUTER_API_BASE": f"{cloud_url}/api/v1"}
+            "OPENROUTER_API_BASE": f"{cloud_url}/api/v1"} | ({"OPENROUTER_API_KEY": "test"} if key else {})
+    config_dir = src
+    if policy is not None:  # the shipped files, with another upgrade policy
+        config_dir = work / "config"
+        config_dir.mkdir()
+        shutil.copy(src / "budgets.yaml", config_dir / "budgets.yaml")
+        rules = (src / "routing_rules.yaml").read_text()
+        (config_dir / "routing_rules.yaml").write_text(re.sub(r"(?m)^upgrade_policy: \w+", f"upgrade_policy: {policy}",
+                                                              rules))
     started = time.monotonic()
     log = open(work / "hermes.log", "wb")  # noqa: SIM115 - the child keeps it
     process = subprocess.Popen([sys.executable, "-c", "from proxy.cli.main import cli; cli()", "serve",
-                                "--config-dir", str(src)], cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                "--config-dir", str(config_dir)], cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     while time.monotonic() - started < 240:
@@ -127,7 +139,8 @@ def run_client(name: str, args: argparse.Namespace) -> dict[str, Any]:
     try:
         upstream = served[0].url
         if not args.direct:
-            hermes, upstream, result["hermes_start_s"] = start_hermes(args.hermes_src, work, served[0].url)
+            hermes, upstream, result["hermes_start_s"] = start_hermes(args.hermes_src, work, served[0].url,
+                                                                      key=not args.no_key, policy=args.policy)
         tap = Tap(upstream)
         served.append(Served(tap.app, free_port()))
         argv, env = client.command(args.clients_dir, project, home, f"{served[1].url}/v1", args.model, test_cmd, task)
@@ -248,6 +261,9 @@ def main() -> None:
                         help="write each agent's requests, as sent, to RECORD/<client>.json (for the session tests)")
     parser.add_argument("--aider-tests", action="store_true",
                         help="aider runs a test command that fails once: a second turn with a traceback")
+    parser.add_argument("--no-key", action="store_true", help="Hermes without OPENROUTER_API_KEY")
+    parser.add_argument("--policy", choices=("auto", "ask", "never"), default=None,
+                        help="Hermes's upgrade_policy (default: the shipped one, auto)")
     parser.add_argument("--task", choices=("one", "multi"), default="one",
                         help="one: fix a typo in greet.py; multi: read and fix two files, run the tests, answer")
     parser.add_argument("--modes", default=None,

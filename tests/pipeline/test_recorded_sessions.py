@@ -1,15 +1,17 @@
 """Real agents' sessions, replayed over HTTP: each conversation is one session, however the agent rewrites it.
 
 The recordings in tests/clients/sessions/ are the requests aider 0.86.2,
-OpenCode 1.18.33 and Continue CLI 1.5.47 sent through Hermes while fixing a
-typo (`bench/agents.py --clients aider,opencode,continue --model cloud
---aider-tests --record tests/clients/sessions`): aider's two turns (its test
-command fails once, and it sends the traceback back after moving its file
-listing, with the file's new content, after the earlier turns), OpenCode's
-title request and three tool turns, Continue's three tool turns (their
-arguments written out again). They are replayed in order against the same
-scripted cloud they were recorded with, so each answer Hermes gives is the
-one the next recorded request carries back.
+OpenCode 1.18.33 and Continue CLI 1.5.47 sent through Hermes on the
+multi-turn task (`bench/agents.py --clients aider,opencode,continue --task
+multi --model cloud --aider-tests --record tests/clients/sessions`): read
+and fix greet.py and farewell.py, run the tests, answer. aider edits both in
+one turn, its test command fails once, and it sends the traceback back as a
+second turn after moving its file listing (with the files' new contents)
+after the earlier turns and dropping the instructions it had appended to the
+first message; OpenCode sends a title request and six tool turns, Continue
+six tool turns (their arguments written out again). They are replayed in
+order against the scripted cloud they were recorded with, so each answer
+Hermes gives is the one the next recorded request carries back.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def test_each_recorded_agent_conversation_is_one_session_whose_cost_adds_up(
     found = sessions(database)
     conversation = found[-1]
     # OpenCode's title request is a conversation of its own; every turn of the agent's is in one session.
-    assert [len(s["tasks"]) for s in found] == {"aider": [2], "continue": [3], "opencode": [1, 3]}[agent]
+    assert [len(s["tasks"]) for s in found] == {"aider": [2], "continue": [6], "opencode": [1, 6]}[agent]
     [session] = query(database, "SELECT turns, cost_usd FROM sessions WHERE id = ?", (conversation["id"],))
     assert session["cost_usd"] == pytest.approx(sum(task["cost_usd"] for task in conversation["tasks"]))
     assert session["cost_usd"] > 0  # what the session cap counts: every turn's charge, in one place
@@ -118,9 +120,9 @@ def test_two_conversations_alike_are_two_sessions(
     url = serve_hermes(make_config(OPENROUTER_API_BASE=cloud_for(recorded)))
     replay(url, recorded)
     replay(url, recorded)
-    assert [len(s["tasks"]) for s in sessions(database)] == [3, 3]
+    assert [len(s["tasks"]) for s in sessions(database)] == [6, 6]
     # And a different agent's conversation on the same Hermes is a third.
     aider = recording("aider")
     other = serve_hermes(make_config(OPENROUTER_API_BASE=cloud_for(aider)))
     replay(other, aider)
-    assert [len(s["tasks"]) for s in sessions(database)] == [3, 3, 2]
+    assert [len(s["tasks"]) for s in sessions(database)] == [6, 6, 2]
