@@ -15,7 +15,7 @@ from proxy.errors import HermesError
 from proxy.money.meter import Bill, Metered
 from proxy.pipeline.cascade import Plan
 from proxy.pipeline.savings import Savings, estimate_savings
-from proxy.pipeline.session import answer_link
+from proxy.pipeline.session import answer_links
 from proxy.pipeline.upgrade import UpgradeOption, best_option, tier_models
 from proxy.storage.store import TaskRecord
 
@@ -125,7 +125,8 @@ class Report:
                                   conversation.mean_user_tokens, output_tokens or self.metered.estimate.output_tokens,
                                   bill.cost_usd, stays_on=stays_on)
         if answer is not None and not conversation.named:  # the next turn finds its session by this answer
-            await store.add_answer_link(answer_link(conversation, answer), conversation.session_id, stays_on)
+            for link in answer_links(conversation, answer):
+                await store.add_answer_link(link, conversation.session_id, stays_on)
         return hermes
 
     def _quality(self) -> dict[str, Any] | None:

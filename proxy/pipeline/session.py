@@ -7,9 +7,11 @@ so a request that carries one of Hermes's answers continues the session that
 answer was given in. Agents rewrite the rest of their history as they go
 (aider moves its "files in chat" messages, with the files' new contents,
 after the earlier turns; Continue writes tool arguments out again; OpenCode
-compacts old turns, and aider even drops the instructions it appended to the
-message an answer answered), so the link is what they cannot change: each
-answer Hermes gave, digested with the client (`answer_link`). The next turn
+compacts old turns, aider drops the instructions it appended to the message
+an answer answered, Claude Code fills in a tool call's default arguments),
+so the link is what they cannot change: each answer Hermes gave, its text
+and its tool calls (by id, and by arguments), digested with the client
+(`answer_links`). The next turn
 looks its assistant messages up among those links, all in one query, and
 continues the session most of them belong to, from the latest.
 
@@ -107,11 +109,11 @@ def identify(headers: Mapping[str, str], messages: Sequence[dict[str, Any]]) -> 
     tokens = [count_text_tokens(text) for text in user_texts if text]  # remembered: a session repeats them
     mean_user_tokens = round(sum(tokens) / len(tokens)) if tokens else 0
     client = hashlib.sha256(headers.get("user-agent", "").encode()).hexdigest()
-    digests = tuple(_digest(message) for message in messages)
-    answers = tuple((position, _link(client, digests[position]))
-                    for position, message in enumerate(messages) if message.get("role") == "assistant")
+    spellings = [_digests(message) for message in messages]
+    answers = tuple((position, _link(client, digest)) for position, message in enumerate(messages)
+                    if message.get("role") == "assistant" for digest in spellings[position])
     return Conversation(given[:MAX_SESSION_ID_CHARS], max(len(user_texts), 1), mean_user_tokens, named=bool(given),
-                        client=client, answers=answers, digests=digests)
+                        client=client, answers=answers, digests=tuple(digests[0] for digests in spellings))
 
 
 async def resolve(conversation: Conversation, store: Store, idle_timeout_s: float) -> Conversation:
@@ -128,28 +130,34 @@ async def resolve(conversation: Conversation, store: Store, idle_timeout_s: floa
         found: dict[str, list[dict[str, Any]]] = {}
         for row in await store.answer_links(list(position_of), idle_timeout_s):
             found.setdefault(row["session_id"], []).append(row | {"position": position_of[row["link_sha256"]]})
-        latest = {session: max(rows, key=lambda row: row["position"]) for session, rows in found.items()}
-        goes_on = {session: conversation.after(row["position"]) for session, row in latest.items()}
+        at = {session: max(row["position"] for row in rows) for session, rows in found.items()}
+        latest = {session: [row for row in rows if row["position"] == at[session]] for session, rows in found.items()}
+        goes_on = {session: conversation.after(position) for session, position in at.items()}
+
+        def went_on(session: str) -> int:  # 0: no turn yet, 1: this very turn (a retry), 2: another (a fork)
+            nexts = {row["next_sha256"] for row in latest[session]} - {None}
+            return 0 if not nexts else 1 if nexts == {goes_on[session]} else 2
+
         # The most answers; then the latest; then one no turn went on from yet (two identical conversations,
         # an agent's task run twice: each its own), then one this very turn went on from before (a retry);
         # then the oldest session.
         ranked = sorted(found, key=lambda session: (
-            -len(found[session]), -latest[session]["position"],
-            {None: 0, goes_on[session]: 1}.get(latest[session]["next_sha256"], 2),
+            -len({row["position"] for row in found[session]}), -at[session], went_on(session),
             min(row["created_at"] for row in found[session])))
         for session in ranked:
-            if latest[session]["next_sha256"] not in (None, goes_on[session]):
+            if went_on(session) == 2:
                 continue  # another turn went on from that answer: a fork
-            cloud_model = await store.claim_answer_link(latest[session]["link_sha256"], session, goes_on[session])
+            links = [row["link_sha256"] for row in latest[session]]
+            cloud_model = await store.claim_answer_link(links, session, goes_on[session])
             if cloud_model is not False:
                 return dataclasses.replace(conversation, session_id=session, stays_on=cloud_model or None,
-                                           resumed=True, answered_at=latest[session]["position"])
+                                           resumed=True, answered_at=at[session])
     return dataclasses.replace(conversation, session_id=new_session_id())
 
 
-def answer_link(conversation: Conversation, answer: dict[str, Any]) -> str:
-    """The link the next turn will look up: `answer` (an assistant message), as this conversation's client sent it."""
-    return _link(conversation.client, _digest(answer))
+def answer_links(conversation: Conversation, answer: dict[str, Any]) -> tuple[str, ...]:
+    """The links the next turn will look up: `answer` (an assistant message), as this conversation's client sent it."""
+    return tuple(_link(conversation.client, digest) for digest in _digests(answer))
 
 
 def new_session_id() -> str:
@@ -202,18 +210,26 @@ def _link(client: str, answer: str) -> str:
     return hashlib.sha256(f"{client}\0{answer}".encode()).hexdigest()
 
 
-def _digest(message: dict[str, Any]) -> str:
-    """One message as a client echoes it back: its role, text and tool calls, digested.
+def _digests(message: dict[str, Any]) -> tuple[str, ...]:
+    """One message as a client echoes it back, digested: its role, text and tool calls; two ways for tool calls.
 
-    Whitespace is folded, content parts joined and tool-call arguments read
-    as JSON, so an answer a client resends in another shape still links: a
-    string or a list of text parts, and arguments parsed and written out
-    again (Continue's CLI sends back `{"path":"a"}` for a model's `{"path": "a"}`).
+    Whitespace is folded and content parts joined. A tool call is known both
+    by its id and by its arguments (read as JSON), since clients keep one or
+    the other: Claude Code sends the id back but fills in default arguments
+    (`"replace_all": false`); a Gemini client's calls have no id, so the one a
+    translation gives them is new each time, but their arguments come back as
+    they went. Continue's CLI writes arguments out again (`{"path":"a"}` for
+    `{"path": "a"}`), which reading them as JSON undoes.
     """
-    functions = [c.get("function") or {} for c in message.get("tool_calls") or () if isinstance(c, dict)]
-    calls = "".join(f"\0{f.get('name')}\0{_arguments(f.get('arguments'))}" for f in functions if isinstance(f, dict))
+    calls = [c for c in message.get("tool_calls") or () if isinstance(c, dict)]
+    functions = [c.get("function") if isinstance(c.get("function"), dict) else {} for c in calls]
     text = " ".join(message_text(message).split())
-    return hashlib.sha256(f"{message.get('role')}\0{text}{calls}".encode(errors="surrogatepass")).hexdigest()
+    head = f"{message.get('role')}\0{text}"
+    by_arguments = head + "".join(f"\0{f.get('name')}\0{_arguments(f.get('arguments'))}" for f in functions)
+    spellings = [by_arguments]
+    if calls and all(c.get("id") for c in calls):
+        spellings.insert(0, head + "".join(f"\0{f.get('name')}\0{c['id']}" for c, f in zip(calls, functions)))
+    return tuple(hashlib.sha256(spelling.encode(errors="surrogatepass")).hexdigest() for spelling in spellings)
 
 
 def _arguments(arguments: Any) -> str:

@@ -48,15 +48,16 @@ class SessionRecords(Records):
             f"""SELECT link_sha256, session_id, cloud_model, next_sha256, created_at FROM answer_links
                 WHERE link_sha256 IN ({marks}) AND created_at >= ?""", (*links, since))
 
-    async def claim_answer_link(self, link: str, session_id: str, next_turn: str) -> str | None | bool:
-        """Go on from `session_id`'s answer `link` with the turn `next_turn`: its cloud model (or None), or False
-        when another turn went on from it first. One statement: two processes cannot both claim it."""
+    async def claim_answer_link(self, links: list[str], session_id: str, next_turn: str) -> str | None | bool:
+        """Go on from `session_id`'s answer (its `links`) with the turn `next_turn`: its cloud model (or None), or
+        False when another turn went on from it first. One statement: two processes cannot both claim it."""
         async def claim() -> str | None | bool:
+            marks = ", ".join("?" * len(links))
             rows = await self._db.fetch(
-                """UPDATE answer_links SET next_sha256 = ?
-                   WHERE link_sha256 = ? AND session_id = ? AND COALESCE(next_sha256, ?) = ?
-                   RETURNING cloud_model""",
-                (next_turn, link, session_id, next_turn, next_turn))
+                f"""UPDATE answer_links SET next_sha256 = ?
+                    WHERE link_sha256 IN ({marks}) AND session_id = ? AND COALESCE(next_sha256, ?) = ?
+                    RETURNING cloud_model""",
+                (next_turn, *links, session_id, next_turn, next_turn))
             return rows[0]["cloud_model"] if rows else False
 
         return await self.atomic(claim)

@@ -87,11 +87,13 @@ class StreamedMessage:
             if delta.get("content"):
                 self._text.append(delta["content"])
             for part in delta.get("tool_calls") or ():
-                call = self._calls.setdefault(part.get("index", 0), {"name": "", "arguments": ""})
+                call = self._calls.setdefault(part.get("index", 0), {"id": None, "name": "", "arguments": ""})
+                call["id"] = call["id"] or part.get("id")  # the client sends it back: the session's link (session.py)
                 function = part.get("function") or {}
                 call["name"] += function.get("name") or ""
                 call["arguments"] += function.get("arguments") or ""
 
     def message(self) -> dict[str, Any]:
-        calls = [{"type": "function", "function": self._calls[i]} for i in sorted(self._calls)]
+        calls = [{"id": call["id"], "type": "function", "function": {"name": call["name"], "arguments": call["arguments"]}}
+                 for call in (self._calls[i] for i in sorted(self._calls))]
         return {"role": "assistant", "content": "".join(self._text), **({"tool_calls": calls} if calls else {})}

@@ -10,7 +10,7 @@ import pytest
 from proxy.config import load_config
 from proxy.money.estimate import count_input_tokens
 from proxy.money.pricing import Price, PriceTable
-from proxy.pipeline.session import Conversation, answer_link, identify, remaining_turns, resolve, session_impact
+from proxy.pipeline.session import Conversation, answer_links, identify, remaining_turns, resolve, session_impact
 from proxy.storage.store import Store
 from tests.conftest import REPO
 from tests.postgres import query
@@ -53,7 +53,8 @@ async def answered(store: Store, messages: list[dict], answer: dict, cloud_model
                    headers: dict | None = None) -> Conversation:
     """One turn as the pipeline does it: resolve the session, then link the answer given."""
     conversation = await resolve(identify(headers or {}, messages), store, idle_timeout_s=3600)
-    await store.add_answer_link(answer_link(conversation, answer), conversation.session_id, cloud_model)
+    for link in answer_links(conversation, answer):
+        await store.add_answer_link(link, conversation.session_id, cloud_model)
     return conversation
 
 
@@ -126,14 +127,22 @@ async def test_an_agent_that_writes_a_tool_calls_arguments_out_again_stays_in_it
         result = {"role": "tool", "tool_call_id": "call_1", "content": 'def greet(name):\n    return f"Helo, {name}!"'}
         second = await resolve(identify({"user-agent": "ls/JS 5.23.2"}, task + [echoed, result]), store, 3600)
         assert (second.session_id, second.stays_on) == (first.session_id, "gemini-flash")
-        other = {**echoed, "tool_calls": [{"id": "call_1", "type": "function", "function": {
+        other = {**echoed, "tool_calls": [{"id": "call_2", "type": "function", "function": {
             "name": "Read", "arguments": '{"filepath":"other.py","limit":200}'}}]}
         elsewhere = await resolve(identify({"user-agent": "ls/JS 5.23.2"}, task + [other, result]), store, 3600)
-        assert elsewhere.session_id != first.session_id  # other arguments are another answer
-        escaped = {**echoed, "tool_calls": [{"id": "call_1", "type": "function", "function": {
+        assert elsewhere.session_id != first.session_id  # another call (its id, its arguments) is another answer
+        fresh_id = {**echoed, "tool_calls": [{"id": "call_9", "type": "function", "function": {
+            "name": "Read", "arguments": '{"filepath":"greet.py","limit":200}'}}]}
+        again = await resolve(identify({"user-agent": "ls/JS 5.23.2"}, task + [fresh_id, result]), store, 3600)
+        assert again.session_id == first.session_id  # a Gemini client's call gets a new id each translation
+        filled = {**echoed, "tool_calls": [{"id": "call_1", "type": "function", "function": {
+            "name": "Read", "arguments": '{"filepath":"greet.py","limit":200,"offset":0}'}}]}
+        third = await resolve(identify({"user-agent": "ls/JS 5.23.2"}, task + [filled, result]), store, 3600)
+        assert third.session_id == first.session_id  # Claude Code fills in defaults: the same call, by its id
+        escaped = {**echoed, "tool_calls": [{"type": "function", "function": {  # no id: known by its arguments
             "name": "Read", "arguments": '{"filepath": "\\ud800.py"}'}}]}  # valid JSON text, a lone surrogate inside
         assert identify({}, task + [escaped, result]).answers
-        nested = {**echoed, "tool_calls": [{"id": "call_1", "type": "function", "function": {
+        nested = {**echoed, "tool_calls": [{"type": "function", "function": {
             "name": "Read", "arguments": "[" * 100_000 + "]" * 100_000}}]}  # deeper than json.loads follows
         assert identify({}, task + [nested, result]).answers  # a digest, never a 500
     finally:
