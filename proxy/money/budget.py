@@ -234,8 +234,10 @@ class Budget:
         """
         if bill_usd <= grant.reserved_usd:
             return None
-        covering = grant.price_factor * bill_usd / grant.reserved_usd
-        return max(covering, bill_usd / priced_usd if priced_usd else 0.0)
+        covering = grant.price_factor * bill_usd / grant.reserved_usd if grant.reserved_usd > 0 else 0.0
+        # A model the table calls free scales to nothing: its price must be set (routing_rules.yaml); it is
+        # still marked stale, and its bills still charged.
+        return max(covering, bill_usd / priced_usd if priced_usd else 0.0, grant.price_factor)
 
     def _holding(self, status: BudgetStatus, reserved_usd: float) -> BudgetStatus:
         """`status` with `reserved_usd` more held, and the tier that leaves (no second read of the ledger)."""

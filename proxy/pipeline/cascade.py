@@ -174,8 +174,8 @@ async def run_local_cascade(chat: ChatRequest, task: TaskClass, target_quality: 
 
     A model with a poor record is skipped (skips.py), but that skip saves
     time, never the answer: when nothing else answered, the best skipped model
-    is tried anyway, unless it has never passed an agent's tool turn and the
-    request can escalate. A model too slow for the prompt (local_attempt.py)
+    is tried anyway, unless it has never passed an agent's turn (a skip only
+    made when the request can escalate). A model too slow for the prompt (local_attempt.py)
     is not: its answer would come after the client has given up.
     """
     config, store = run.config, run.store
@@ -187,7 +187,8 @@ async def run_local_cascade(chat: ChatRequest, task: TaskClass, target_quality: 
     skipped: list[tuple[float, float, ModelRef]] = []  # (acceptance rate, quality prior, model)
     best: Attempt | None = None
     best_answer: dict[str, Any] | None = None
-    agent = agent_turn(chat)  # an agent's turn: tools, or aider's edit formats (skips.py)
+    # An agent's turn (skips.py), where there is somewhere to escalate to: else a local answer beats none.
+    agent = agent_turn(chat) and run.deadline_s is not None
     for ref in config.local_models:
         if not await run.catalog.has(ref.name):
             attempts.append(Attempt(ref.name, "unavailable", detail="not pulled"))
@@ -196,7 +197,7 @@ async def run_local_cascade(chat: ChatRequest, task: TaskClass, target_quality: 
         if skip is not None:
             await store.record_attempt(ref.name, task.task_type, None, None, agent)
             attempts.append(Attempt(ref.name, "skipped", detail=skip.reason))
-            if not skip.final or run.deadline_s is None:  # a deadline: there is somewhere to escalate to
+            if not skip.final:
                 skipped.append((skip.rate, ref.quality_prior, ref))
             continue
         attempt, answer = await _try_local(ref, chat, task, target_quality, run)

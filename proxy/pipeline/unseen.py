@@ -35,6 +35,12 @@ class InFlight:
     def __init__(self) -> None:
         self._pumps: set[_Pump] = set()
 
+    def add(self, pump: _Pump) -> None:
+        self._pumps.add(pump)
+
+    def discard(self, pump: _Pump) -> None:
+        self._pumps.discard(pump)
+
     def cut_all(self, error: HermesError) -> int:
         """End every stream still running with `error` (its client gets it as an error event); how many."""
         pumps, self._pumps = self._pumps, set()
@@ -89,13 +95,13 @@ class Unseen:
         pump = _Pump(chunks)
         pump.reading = reading = self._spawn(pump.run())
         if self._in_flight is not None:
-            self._in_flight._pumps.add(pump)
+            self._in_flight.add(pump)
         try:
             while (chunk := await pump.next()) is not None:
                 yield chunk
         finally:
             if self._in_flight is not None:
-                self._in_flight._pumps.discard(pump)
+                self._in_flight.discard(pump)
             if not pump.ended:  # the client left
                 pump.unseen = True  # what comes next is not kept for anyone
                 self._rest = self._spawn(_bounded(_usage_of(reading)))

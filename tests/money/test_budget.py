@@ -273,3 +273,18 @@ async def test_a_correction_lapses_when_the_table_price_changes(
         "gpt-4": Price(300e-6, 600e-6)})  # the YAML now says the right price
     new_budget = Budget(budget._config, store, repriced, config.cloud_models, clock)
     assert (await new_budget.reserve(gpt4, 1000, 500)).reserved_usd == pytest.approx(0.6)  # no second scaling
+
+
+@pytest.mark.asyncio
+async def test_a_bill_for_a_model_the_table_calls_free_is_charged_and_marks_it_stale(
+    make_budget: Callable[..., Budget], config: Config, store: Store, clock: Clock
+) -> None:
+    table = PriceTable.from_config(config)
+    free = PriceTable({m.name: table.price(m.name) for m in config.cloud_models} | {"gpt-4": Price(0.0, 0.0)})
+    budget = Budget(make_budget()._config, store, free, config.cloud_models, clock)
+    grant = await budget.reserve(model(config, "gpt-4"), 1000, 500)
+    assert grant.reserved_usd == 0.0
+    status = await budget.settle(grant, 0.02, priced_usd=0.0)
+    assert status.spent_usd == pytest.approx(0.02)
+    [stale] = await store.stale_prices()
+    assert (stale["model"], stale["bill_usd"], stale["factor"]) == ("gpt-4", 0.02, 1.0)
