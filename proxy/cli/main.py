@@ -250,6 +250,45 @@ def _file_report(config_dir: Path | None, db: str | None, reason: str) -> dict[s
 
 @cli.command()
 @click.option("--url", envvar="HERMES_URL", default=None, help="The running proxy (default http://127.0.0.1:$HERMES_PORT).")
+@click.option("--reset", "reset", multiple=True, is_flag=False, flag_value="all", default=None,
+              metavar="[SETTING]", help="Drop the override of SETTING (target_quality, upgrade_policy, "
+                                        "daily_limit_usd), or of every one: the files' values are in force again.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def settings(url: str | None, reset: tuple[str, ...], as_json: bool) -> None:
+    """The running proxy's settings, and those changed through the API over the YAML files (overrides)."""
+    import json
+
+    import httpx
+
+    url = _proxy_url(url)
+    try:
+        if reset:
+            keys = None if "all" in reset else list(reset)
+            response = httpx.post(f"{url}/api/v1/settings/reset-preferences", headers=_auth_headers(), timeout=30,
+                                  json={} if keys is None else {"keys": keys})
+        else:
+            response = httpx.get(f"{url}/api/v1/route/status", headers=_auth_headers(), timeout=30)
+    except httpx.HTTPError:
+        raise click.ClickException(f"Hermes is not running at {url}: start it with `hermes serve` "
+                                   "(or set HERMES_URL).") from None
+    if response.status_code != 200:
+        raise click.ClickException(f"Hermes at {url} answered {response.status_code}: {response.text[:300]}")
+    data = response.json()
+    if as_json:
+        click.echo(json.dumps({"preferences": data["preferences"], "overrides": data["overrides"]}, indent=2))
+        return
+    for name, value in data["preferences"].items():
+        click.echo(f"{name}: {value}")
+    for row in data["overrides"]:
+        click.echo(f"override: {row['name']} = {row['value']}, set through the API on "
+                   f"{row['set_at'][:16].replace('T', ' ')} UTC; {row['file']} ({row['key_in_file']}) says "
+                   f"{row['file_value']}. `hermes settings --reset {row['name']}` goes back to the file.")
+    if not data["overrides"]:
+        click.echo("no overrides: every setting is the files' own")
+
+
+@cli.command()
+@click.option("--url", envvar="HERMES_URL", default=None, help="The running proxy (default http://127.0.0.1:$HERMES_PORT).")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw figures as JSON.")
 def stats(url: str | None, as_json: bool) -> None:
     """The monitoring figures of the running proxy: spend, upgrade rate, quality, latency, by task type."""

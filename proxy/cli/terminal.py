@@ -53,6 +53,12 @@ def render_budget(report: dict[str, Any], console: Console) -> None:
             limit = "global" if row["daily_limit_usd"] is None else f"${row['daily_limit_usd']:.2f}"
             by_key.add_row(row["name"] + (" (revoked)" if row["revoked"] else ""), f"${row['spent_usd']:.4f}", limit)
         console.print(by_key)
+    for row in report.get("overrides") or []:
+        shown = {key: f"${row[key]:.2f}" if row["name"] == "daily_limit_usd" else str(row[key])
+                 for key in ("value", "file_value")}
+        console.print(f"[bold yellow]Override:[/] {row['name']} {shown['value']}, set through the API on "
+                      f"{row['set_at'][:16].replace('T', ' ')} UTC; {row['file']} says {shown['file_value']}. "
+                      "Editing the file (then restarting) or `hermes settings --reset` goes back to it.")
     for row in report.get("stale_prices") or []:
         console.print(f"[bold yellow]Stale price:[/] {row['model']} billed ${row['bill_usd']:.4f} on a "
                       f"${row['reserved_usd']:.4f} reservation ({row['found_at'][:16].replace('T', ' ')} UTC): its "

@@ -44,6 +44,7 @@ async def costs_analysis(request: Request) -> Response:
         "savings": await reports.saved_today(services.store, status.resets_at),
         "by_key": await reports.spend_by_key(services.store, status.day),  # [] with no team keys
         "stale_prices": await services.store.stale_prices(),  # models billed above their table price
+        "overrides": services.preferences.overrides_list(),  # settings changed through the API over their files
     })
 
 

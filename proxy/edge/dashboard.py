@@ -83,6 +83,7 @@ async def dashboard_data(request: Request) -> Response:
         "savings": await reports.saved_today(store, status.resets_at),  # "saved $X today" under the budget
         "by_key": await reports.spend_by_key(store, status.day),  # each team key's spend today, if any
         "stale_prices": await store.stale_prices(),  # models billed above their table price (budget.py)
+        "overrides": services.preferences.overrides_list(),  # settings changed through the API over their files
         "spend_by_day": await _spend_by_day(services, status.day),
         "by_task_type": _by_task_type(answered, attempts),
         "upgrade": _upgrade(answered),

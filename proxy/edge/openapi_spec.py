@@ -281,6 +281,11 @@ _DASHBOARD = {
             "reservations now scale by `factor`"), "items": {"type": "object", "properties": {
                 "model": _STRING, "factor": _NUMBER, "bill_usd": _USD, "reserved_usd": _USD, "found_at": _STRING,
                 "input_usd": _NUMBER, "output_usd": _NUMBER}}},
+        "overrides": {"type": "array", "description": (
+            "settings changed through the API, in force over their file until it is edited after them"),
+            "items": {"type": "object", "properties": {
+                "name": _STRING, "value": {}, "set_at": _STRING, "file": _STRING, "file_value": {},
+                "key_in_file": _STRING}}},
     },
 }
 

@@ -43,6 +43,7 @@ async def route_status(request: Request) -> Response:
                   "allowed_models": [m.name for m in services.meter.budget.allowed_models(status)]},
         "budget": status.as_dict(),
         "preferences": services.preferences.current.as_dict(),
+        "overrides": services.preferences.overrides_list(),  # settings changed through the API over their files
     })
 
 
@@ -97,7 +98,35 @@ async def update_preferences(request: Request) -> Response:
     services = request.app.state.services
     body = await read_json_body(request, services.config.routing.server.max_body_bytes)
     settings = await services.preferences.update(body)
-    return JSONResponse({"preferences": settings.as_dict()})
+    return JSONResponse({"preferences": settings.as_dict(), "overrides": services.preferences.overrides_list()})
+
+
+async def reset_preferences(request: Request) -> Response:
+    """Drop settings changed through the API: the files' values are in force again, from the next request on.
+    ---
+    summary: Reset preferences to the YAML files (all, or the `keys` given)
+    requestBody:
+      content:
+        application/json:
+          schema:
+            type: object
+            additionalProperties: false
+            properties:
+              keys: {type: array, items: {type: string, enum: [target_quality, upgrade_policy, daily_limit_usd]}}
+    responses:
+      200:
+        description: The preferences now in force, and the overrides left
+      400:
+        description: A bad key; nothing changed
+    """
+    services = request.app.state.services
+    raw = await request.body()
+    body = await read_json_body(request, services.config.routing.server.max_body_bytes) if raw.strip() else {}
+    if not isinstance(body, dict) or set(body) - {"keys"}:
+        raise BadRequest("Send nothing, or a JSON object {\"keys\": [...]} naming the settings to reset.",
+                         code="invalid_request")
+    settings = await services.preferences.reset(body.get("keys"))
+    return JSONResponse({"preferences": settings.as_dict(), "overrides": services.preferences.overrides_list()})
 
 
 async def track_usage(request: Request) -> Response:
@@ -195,6 +224,7 @@ routes = [
     Route("/api/v1/route/status", route_status),
     Route("/api/v1/settings/models", settings_models),
     Route("/api/v1/settings/update-preferences", update_preferences, methods=["POST"]),
+    Route("/api/v1/settings/reset-preferences", reset_preferences, methods=["POST"]),
     Route("/api/v1/costs/track-usage", track_usage, methods=["POST"]),
     Route("/api/v1/monitoring/predictions", predictions),
 ]

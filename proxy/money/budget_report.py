@@ -69,6 +69,7 @@ def proxy_report(url: str, headers: dict[str, str], now: datetime | None = None)
         "savings": data.get("savings"),  # None from a proxy that predates savings
         "by_key": data.get("by_key", []),
         "stale_prices": data.get("stale_prices", []),
+        "overrides": data.get("overrides", []),
         "local_success_rate": None,
         "local_tries": None,
     }
@@ -118,6 +119,7 @@ async def budget_report(config: Config, clock: Clock | None = None) -> dict[str,
             "savings": await reports.saved_today(store, status.resets_at),
             "by_key": await reports.spend_by_key(store, status.day),
             "stale_prices": await store.stale_prices(),
+            "overrides": preferences.overrides_list(),
             "local_success_rate": round(accepted / tried, 4) if tried else None,
             "local_tries": tried,
         }

@@ -9,6 +9,7 @@ differ (triggers) say so by `db.dialect`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any, Protocol
@@ -305,11 +306,21 @@ async def m015_answer_links(db: Schema) -> None:
     await db.execute("DROP TABLE session_links")
 
 
+async def m016_preference_overrides(db: Schema) -> None:
+    # One row per setting changed through the API, stamped when (preferences.py: the newest change wins,
+    # in the files or through the API), where there was one row holding all three at once.
+    for row in await db.fetch("SELECT value, updated_at FROM preferences WHERE key = 'settings'"):
+        for key, value in json.loads(row["value"]).items():
+            await db.execute("INSERT INTO preferences (key, value, updated_at) VALUES (?, ?, ?)",
+                             (key, json.dumps(value), row["updated_at"]))
+    await db.execute("DELETE FROM preferences WHERE key = 'settings'")
+
+
 MIGRATIONS: list[Callable[[Schema], Awaitable[None]]] = [
     m001_initial, m002_money, m003_cascade, m004_preferences, m005_reservation_owners, m006_day_totals,
     m007_task_detail, m008_savings, m009_session_links, m010_keys,
     m011_outcomes, m012_ledger_indexes, m013_price_corrections, m014_tool_turns,
-    m015_answer_links]
+    m015_answer_links, m016_preference_overrides]
 
 
 async def migrate(db: Schema) -> None:

@@ -309,16 +309,28 @@ class Store(SessionRecords, KeyRecords, PriceRecords):
 
     # -- preferences -------------------------------------------------------------
 
-    async def preferences(self) -> dict[str, Any] | None:
-        rows = await self._db.fetch("SELECT value FROM preferences WHERE key = 'settings'", ())
-        return json.loads(rows[0]["value"]) if rows else None
+    async def preference_overrides(self) -> dict[str, tuple[Any, str]]:
+        """Each setting changed through the API: (its value, when it was set)."""
+        rows = await self._db.fetch("SELECT key, value, updated_at FROM preferences", ())
+        return {row["key"]: (json.loads(row["value"]), row["updated_at"]) for row in rows}
 
-    async def save_preferences(self, settings: dict[str, Any]) -> None:
-        await self._write(
-            """INSERT INTO preferences (key, value, updated_at) VALUES ('settings', ?, ?)
-               ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at""",
-            (json.dumps(settings), now()),
-        )
+    async def save_preference_overrides(self, values: dict[str, Any], stamp: str) -> None:
+        """Set these overrides, all stamped `stamp`, in one transaction."""
+        async def save() -> None:
+            for key, value in values.items():
+                await self._db.execute(
+                    """INSERT INTO preferences (key, value, updated_at) VALUES (?, ?, ?)
+                       ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at""",
+                    (key, json.dumps(value), stamp))
+
+        await self.atomic(save)
+
+    async def drop_preference_overrides(self, keys: list[str]) -> None:
+        async def drop() -> None:
+            for key in keys:
+                await self._db.execute("DELETE FROM preferences WHERE key = ?", (key,))
+
+        await self.atomic(drop)
 
 
 def prompt_sha256(messages: list[dict[str, Any]]) -> str:

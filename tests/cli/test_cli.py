@@ -169,3 +169,17 @@ def test_serve_runs_on_uvloop_and_httptools_and_falls_back_without_them(monkeypa
     monkeypatch.setitem(sys.modules, "uvloop", None)  # as if it were not installed: importing it fails
     monkeypatch.setitem(sys.modules, "httptools", None)
     assert serving_stack() == {"loop": "asyncio", "http": "h11"}
+
+
+def test_settings_shows_an_override_and_reset_drops_it(hermes_url: str) -> None:
+    httpx.post(f"{hermes_url}/api/v1/settings/update-preferences", json={"daily_limit_usd": 2.5}, timeout=30)
+    shown = CliRunner().invoke(cli, ["settings", "--url", hermes_url])
+    assert shown.exit_code == 0, shown.output
+    assert "daily_limit_usd: 2.5" in shown.output
+    assert "override: daily_limit_usd = 2.5, set through the API on " in shown.output
+    assert "budgets.yaml (daily_limit_usd) says 5.0. `hermes settings --reset daily_limit_usd` goes back" in shown.output
+    reset = CliRunner().invoke(cli, ["settings", "--url", hermes_url, "--reset"])
+    assert reset.exit_code == 0, reset.output
+    assert "daily_limit_usd: 5.0" in reset.output and "no overrides: every setting is the files' own" in reset.output
+    down = CliRunner().invoke(cli, ["settings", "--url", "http://127.0.0.1:9"])
+    assert down.exit_code == 1 and "Hermes is not running at http://127.0.0.1:9" in down.output

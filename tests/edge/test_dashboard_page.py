@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from proxy.config import Config
@@ -126,6 +127,18 @@ def test_dashboard_says_when_a_models_price_was_found_stale(
     line = re.search(r'id="budget-stale"[^>]*><li>([^<]*)</li>', dom)
     assert line and line.group(1) == (f"gpt-4's price is stale: billed $0.0100 on a {usd(stale['reserved_usd'])} "
                                       f"reservation; its reservations now scale ×{stale['factor']:.3g}")
+
+
+@needs_chromium
+def test_dashboard_says_which_setting_the_api_overrides(hermes_url: str, tmp_path: Path) -> None:
+    assert httpx.post(f"{hermes_url}/api/v1/settings/update-preferences", json={"daily_limit_usd": 2.5},
+                      timeout=30).status_code == 200
+    [override] = dashboard_data(hermes_url)["overrides"]
+    dom, console = browse(f"{hermes_url}/dashboard", tmp_path, "--dump-dom")
+    assert console == []
+    line = re.search(r'id="budget-overrides"[^>]*><li>([^<]*)</li>', dom)
+    assert line and line.group(1) == (f"daily_limit_usd $2.50, set through the API on "
+                                      f"{override['set_at'][:16].replace('T', ' ')} UTC; budgets.yaml says $5.00")
 
 
 def usd(value: float) -> str:

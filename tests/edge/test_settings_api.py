@@ -194,7 +194,44 @@ def test_saved_preferences_that_are_not_valid_are_ignored_at_start(
     url = serve_hermes(config)
     assert post(url, "/api/v1/settings/update-preferences", {"upgrade_policy": "never"}).status_code == 200
     # What an older Hermes let through.
-    postgres.query(config.database, """UPDATE preferences SET value = '{"target_quality": 9, "upgrade_policy": "never",
-                   "daily_limit_usd": Infinity}'""")
+    postgres.query(config.database, """INSERT INTO preferences (key, value, updated_at)
+                   VALUES ('daily_limit_usd', 'Infinity', '2999-01-01T00:00:00+00:00')""")
     restarted = serve_hermes(config)
     assert get(restarted, "/api/v1/route/status").json()["preferences"]["daily_limit_usd"] == 5.0
+
+
+def test_a_setting_changed_through_the_api_is_an_override_shown_everywhere_until_the_file_changes_after_it(
+    make_config: Callable[..., Config], serve_hermes: Serve
+) -> None:
+    config = make_config()
+    url = serve_hermes(config)
+    assert post(url, "/api/v1/settings/update-preferences", {"daily_limit_usd": 2.5}).status_code == 200
+    restarted = serve_hermes(config)  # a restart keeps it: it is newer than budgets.yaml
+    status = get(restarted, "/api/v1/route/status").json()
+    assert status["preferences"]["daily_limit_usd"] == 2.5
+    [override] = status["overrides"]
+    assert (override["name"], override["value"], override["file"], override["file_value"]) == (
+        "daily_limit_usd", 2.5, "budgets.yaml", 5.0)
+    assert get(restarted, "/api/v1/costs/analysis").json()["overrides"] == [override]
+    assert get(restarted, "/api/v1/monitoring/dashboard").json()["overrides"] == [override]
+
+    # Editing the file after it: the newest change wins, so the file's value is back.
+    budgets = config.config_dir / "budgets.yaml"
+    budgets.write_text(budgets.read_text().replace("daily_limit_usd: 5.0", "daily_limit_usd: 10.0"))
+    edited = serve_hermes(make_config(budget={"daily_limit_usd": 10.0}))
+    status = get(edited, "/api/v1/route/status").json()
+    assert (status["preferences"]["daily_limit_usd"], status["overrides"]) == (10.0, [])
+
+
+def test_reset_drops_the_overrides_and_the_files_values_are_in_force_at_once(
+    make_config: Callable[..., Config], serve_hermes: Serve
+) -> None:
+    url = serve_hermes(make_config())
+    post(url, "/api/v1/settings/update-preferences", {"upgrade_policy": "never", "target_quality": 6})
+    one = post(url, "/api/v1/settings/reset-preferences", {"keys": ["upgrade_policy"]}).json()
+    assert one["preferences"]["upgrade_policy"] == "auto" and [o["name"] for o in one["overrides"]] == ["target_quality"]
+    assert_openai_error(post(url, "/api/v1/settings/reset-preferences", {"keys": ["colour"]}), 400,
+                        "unknown_preference")
+    every = post(url, "/api/v1/settings/reset-preferences", {}).json()
+    assert every["preferences"]["target_quality"] == 9.0 and every["overrides"] == []
+    assert get(url, "/api/v1/route/status").json()["overrides"] == []

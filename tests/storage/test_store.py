@@ -42,7 +42,8 @@ async def test_migrations_run_once_and_are_recorded(tmp_path: Path) -> None:
                                                                  ("m007_task_detail",), ("m008_savings",),
                                                                  ("m009_session_links",), ("m010_keys",), ("m011_outcomes",),
                                                                  ("m012_ledger_indexes",), ("m013_price_corrections",),
-                                                                 ("m014_tool_turns",), ("m015_answer_links",)]
+                                                                 ("m014_tool_turns",), ("m015_answer_links",),
+                                                                 ("m016_preference_overrides",)]
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
@@ -163,7 +164,7 @@ async def test_a_failed_write_rolls_back_and_the_next_one_works(database: Path |
 
     with pytest.raises(RuntimeError):
         await store.atomic(half_then_fail)
-    assert await store.preferences() is None
+    assert await store.preference_overrides() == {}
     assert query(database, "SELECT COUNT(*) AS n FROM preferences") == [{"n": 0}]
     await store.record_task(task())
     assert len(await store.recent_tasks()) == 1

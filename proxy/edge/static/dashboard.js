@@ -559,6 +559,20 @@ function renderStale(stale) {
   }));
 }
 
+function renderOverrides(overrides) {
+  // A setting changed through the API wins over its file until the file is edited after it (preferences.py).
+  const list = document.getElementById("budget-overrides");
+  list.hidden = !overrides || overrides.length === 0;
+  if (list.hidden) return;
+  const shown = (row, value) => (row.name === "daily_limit_usd" ? usd(value) : String(value));
+  list.replaceChildren(...overrides.map((row) => {
+    const item = document.createElement("li");
+    item.textContent = `${row.name} ${shown(row, row.value)}, set through the API on `
+      + `${row.set_at.slice(0, 16).replace("T", " ")} UTC; ${row.file} says ${shown(row, row.file_value)}`;
+    return item;
+  }));
+}
+
 function renderKeys(keys) {
   // Team keys (hermes keys create): each one's spend today against its own limit; hidden without any.
   const table = document.getElementById("budget-keys");
@@ -582,6 +596,7 @@ function render(data) {
   renderSavings(data.savings);
   renderKeys(data.by_key);
   renderStale(data.stale_prices);
+  renderOverrides(data.overrides);
   renderKpis(data);
   renderSpend(data.spend_by_day, requests);
   renderTaskTypes(data.by_task_type);
