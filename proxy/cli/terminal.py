@@ -18,15 +18,17 @@ from rich.segment import Segment
 from rich.status import Status
 from rich.table import Table
 
+from proxy.money.format import usd
+
 
 def render_budget(report: dict[str, Any], console: Console) -> None:
     left = report["remaining_usd"]
     summary = Table(title=f"Hermes budget for {report['day']}", show_header=False, title_justify="left")
     summary.add_column(style="bold")
     summary.add_column()
-    summary.add_row("Spent today", f"${report['spent_usd']:.4f}" + (
-        f" (+${report['reserved_usd']:.4f} reserved)" if report["reserved_usd"] else ""))
-    summary.add_row("Remaining", f"${left:.4f} of ${report['limit_usd']:.2f}")
+    summary.add_row("Spent today", usd(report["spent_usd"]) + (
+        f" (+{usd(report['reserved_usd'])} reserved)" if report["reserved_usd"] else ""))
+    summary.add_row("Remaining", f"{usd(left)} of {usd(report['limit_usd'])}")
     summary.add_row("Saved today", _saved(report.get("savings")))
     summary.add_row("Tier", report["tier"] + (f" ({', '.join(report['allowed_models'])})"
                                               if report["allowed_models"] else " (local models only)"))
@@ -45,23 +47,23 @@ def render_budget(report: dict[str, Any], console: Console) -> None:
         by_model.add_column("calls", justify="right")
         by_model.add_column("cost", justify="right")
         for row in report["by_model"]:
-            by_model.add_row(row["model"], str(row["calls"]), f"${row['cost_usd']:.4f}")
+            by_model.add_row(row["model"], str(row["calls"]), usd(row["cost_usd"]))
         console.print(by_model)
     if report.get("by_key"):
         by_key = Table("key", "spent today", "daily limit", title="Spend by key", title_justify="left")
         for row in report["by_key"]:
-            limit = "global" if row["daily_limit_usd"] is None else f"${row['daily_limit_usd']:.2f}"
-            by_key.add_row(row["name"] + (" (revoked)" if row["revoked"] else ""), f"${row['spent_usd']:.4f}", limit)
+            limit = "global" if row["daily_limit_usd"] is None else usd(row["daily_limit_usd"])
+            by_key.add_row(row["name"] + (" (revoked)" if row["revoked"] else ""), usd(row["spent_usd"]), limit)
         console.print(by_key)
     for row in report.get("overrides") or []:
-        shown = {key: f"${row[key]:.2f}" if row["name"] == "daily_limit_usd" else str(row[key])
+        shown = {key: usd(row[key]) if row["name"] == "daily_limit_usd" else str(row[key])
                  for key in ("value", "file_value")}
         console.print(f"[bold yellow]Override:[/] {row['name']} {shown['value']}, set through the API on "
                       f"{row['set_at'][:16].replace('T', ' ')} UTC; {row['file']} says {shown['file_value']}. "
                       "Editing the file (then restarting) or `hermes settings --reset` goes back to it.")
     for row in report.get("stale_prices") or []:
-        console.print(f"[bold yellow]Stale price:[/] {row['model']} billed ${row['bill_usd']:.4f} on a "
-                      f"${row['reserved_usd']:.4f} reservation ({row['found_at'][:16].replace('T', ' ')} UTC): its "
+        console.print(f"[bold yellow]Stale price:[/] {row['model']} billed {usd(row['bill_usd'])} on a "
+                      f"{usd(row['reserved_usd'])} reservation ({row['found_at'][:16].replace('T', ' ')} UTC): its "
                       f"reservations now scale x{row['factor']:.3g}. Set its price in routing_rules.yaml.")
 
 
@@ -71,9 +73,9 @@ def render_stats(data: dict[str, Any], console: Console) -> None:
     overview = Table(title=f"Hermes, last {data['window_days']} days", show_header=False, title_justify="left")
     overview.add_column(style="bold")
     overview.add_column()
-    overview.add_row("Budget today", f"${budget['spent_usd']:.4f} spent, ${budget['remaining_usd']:.4f} left "
-                                     f"of ${budget['limit_usd']:.2f} ({budget['tier']})")
-    overview.add_row("Spend, 14 days", f"${sum(day['total_usd'] for day in data['spend_by_day']):.4f}")
+    overview.add_row("Budget today", f"{usd(budget['spent_usd'])} spent, {usd(budget['remaining_usd'])} left "
+                                     f"of {usd(budget['limit_usd'])} ({budget['tier']})")
+    overview.add_row("Spend, 14 days", usd(sum(day["total_usd"] for day in data["spend_by_day"])))
     overview.add_row("Upgrade rate", _share(upgrade["rate"]) + f" of {upgrade['auto_requests']} auto requests")
     overview.add_row("Mean quality", "n/a" if quality["mean"] is None else f"{quality['mean']:.1f} over {quality['scored']} scored")
     overview.add_row("Latency", "n/a" if latency["p50"] is None else
@@ -102,7 +104,7 @@ def _saved(savings: dict[str, Any] | None) -> str:
     if savings["today_usd"] is None:
         return "nothing yet (no local answer stood in for a cloud model today)"
     answers = savings["answers"]
-    return (f"${savings['today_usd']:.4f} by {answers} local answer{'s' if answers != 1 else ''} "
+    return (f"{usd(savings['today_usd'])} by {answers} local answer{'s' if answers != 1 else ''} "
             "(the cloud model's estimated cost)")
 
 

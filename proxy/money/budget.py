@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from proxy.config import ModelRef
 from proxy.config_schema import BudgetConfig, BudgetTier
 from proxy.errors import BudgetExhausted
+from proxy.money.format import usd
 from proxy.money.keys import ApiKey
 from proxy.money.pricing import PriceTable
 from proxy.storage.store import Store
@@ -155,7 +156,7 @@ class Budget:
                 names = ", ".join(m.name for m in allowed) or "no cloud model"
                 raise BudgetExhausted(
                     f"{model.name} is not allowed in the '{status.tier.name}' budget tier "
-                    f"(${status.remaining_usd:.2f} of ${status.limit_usd:.2f} left today): it allows {names}. "
+                    f"({usd(status.remaining_usd)} of {usd(status.limit_usd)} left today): it allows {names}. "
                     f"The budget resets at {_clock_time(status.resets_at)}.",
                     code="model_not_in_budget_tier",
                 )
@@ -166,9 +167,9 @@ class Budget:
             worst_usd *= 1 + self._config.reservation_margin
             if worst_usd > status.remaining_usd:
                 raise BudgetExhausted(
-                    f"This request to {model.name} could cost up to ${worst_usd:.4f} "
+                    f"This request to {model.name} could cost up to {usd(worst_usd)} "
                     f"({input_tokens} input + {granted_tokens} output tokens), more than the "
-                    f"${status.remaining_usd:.4f} left of today's ${status.limit_usd:.2f}. "
+                    f"{usd(status.remaining_usd)} left of today's {usd(status.limit_usd)}. "
                     f"The budget resets at {_clock_time(status.resets_at)}."
                 )
             if key is not None and key.daily_limit_usd is not None:
@@ -188,8 +189,8 @@ class Budget:
         left = key.daily_limit_usd - await self._store.key_day_spend(status.day, key.id)
         if worst_usd > left:
             raise BudgetExhausted(
-                f"This request to {model.name} could cost up to ${worst_usd:.4f}, more than the "
-                f"${max(left, 0.0):.4f} left of key '{key.name}''s ${key.daily_limit_usd:.2f} a day. "
+                f"This request to {model.name} could cost up to {usd(worst_usd)}, more than the "
+                f"{usd(max(left, 0.0))} left of key '{key.name}''s {usd(key.daily_limit_usd)} a day. "
                 f"It resets at {_clock_time(status.resets_at)}.", code="key_budget_exhausted")
 
     async def settle(self, grant: Grant, cost_usd: float | None, note: str | None = None,
@@ -258,8 +259,8 @@ class Budget:
 
     def _spent_message(self, status: BudgetStatus) -> str:
         return (
-            f"Today's cloud budget is spent: ${status.spent_usd + status.reserved_usd:.2f} of "
-            f"${status.limit_usd:.2f}. It resets at {_clock_time(status.resets_at)}. "
+            f"Today's cloud budget is spent: {usd(status.spent_usd + status.reserved_usd)} of "
+            f"{usd(status.limit_usd)}. It resets at {_clock_time(status.resets_at)}. "
             "Local models still answer: use model 'local'."
         )
 

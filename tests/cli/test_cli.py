@@ -53,7 +53,7 @@ def test_stats_prints_the_running_proxys_figures(hermes_url: str) -> None:
                json={"model": "local", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4})
     result = CliRunner().invoke(cli, ["stats", "--url", hermes_url], env={"COLUMNS": "120"})
     assert result.exit_code == 0, result.output
-    assert "Hermes, last 14 days" in result.output and "$0.0000 spent, $5.0000 left of $5.00 (normal)" in result.output
+    assert "Hermes, last 14 days" in result.output and "$0.00 spent, $5.00 left of $5.00 (normal)" in result.output
     assert "conversation" in result.output  # the by-task-type table
     as_json = CliRunner().invoke(cli, ["stats", "--url", hermes_url, "--json"])
     assert '"window_days": 14' in as_json.output
@@ -118,7 +118,7 @@ def test_budget_reads_a_file_only_when_asked_and_never_creates_one(hermes_url: s
     result = CliRunner().invoke(cli, ["budget", "--url", hermes_url, "--db", str(db), "--config-dir", str(REPO)],
                                 env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "$1.2500" in result.output and f"the database file {db} (asked with --db)" in result.output
+    assert "$1.25" in result.output and f"the database file {db} (asked with --db)" in result.output
     missing = tmp_path / "missing" / "hermes.db"
     for argv in (["--db", str(missing)], ["--offline"]):
         result = CliRunner().invoke(cli, ["budget", "--url", hermes_url, "--config-dir", str(REPO), *argv],
@@ -143,7 +143,7 @@ def test_budget_says_which_model_was_billed_above_its_price(hermes_url: str, ope
         "model": "gpt-4", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 100}).status_code == 200
     result = CliRunner().invoke(cli, ["budget", "--url", hermes_url], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "Stale price: gpt-4 billed $0.0100 on a $0.0075 reservation" in result.output
+    assert "Stale price: gpt-4 billed $0.0100 on a $0.00749 reservation" in result.output
     assert "Set its price in routing_rules.yaml." in result.output
 
 

@@ -141,6 +141,19 @@ def test_dashboard_says_which_setting_the_api_overrides(hermes_url: str, tmp_pat
                                       f"{override['set_at'][:16].replace('T', ' ')} UTC; budgets.yaml says $5.00")
 
 
+@needs_chromium
+def test_the_spend_axis_keeps_its_dollar_signs_below_a_cent(hermes_url: str, tmp_path: Path) -> None:
+    # A day's spend of $0.0002: the axis runs to $0.000200 and each label must fit left of the axis, "$" and all.
+    assert httpx.post(f"{hermes_url}/api/v1/costs/track-usage", timeout=30, json={
+        "model": "gemini-flash", "input_tokens": 1, "output_tokens": 1, "cost_usd": 0.0002}).status_code == 200
+    dom, console = browse(f"{hermes_url}/dashboard", tmp_path, "--dump-dom")
+    assert console == []
+    chart = dom[dom.index('id="spend-chart"'):]
+    labels = re.findall(r'<text x="([\d.]+)" y="[\d.]+" text-anchor="end">(\$[^<]*)</text>', chart[:chart.index("</svg>")])
+    assert "$0.000200" in [text for _, text in labels]
+    assert all(float(x) >= 7 * len(text) for x, text in labels), labels  # ~7 px a character at the chart's size
+
+
 def usd(value: float) -> str:
     """The dashboard's one money format: whole cents from 10 cents up, three significant digits below."""
     if value == 0:

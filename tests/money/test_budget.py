@@ -157,7 +157,7 @@ async def test_a_request_that_could_cost_more_than_is_left_is_refused(
 ) -> None:
     budget = make_budget()
     await spend(budget, config, 2.5)
-    with pytest.raises(BudgetExhausted, match=r"could cost up to \$3\.0600 .* more than the \$2\.5000 left"):
+    with pytest.raises(BudgetExhausted, match=r"could cost up to \$3\.06 .* more than the \$2\.50 left"):
         await budget.reserve(model(config, "claude-3.5-sonnet"), 1_000_000, 4000)
     await spend(budget, config, 1.0)
     with pytest.raises(BudgetExhausted, match="gpt-4 is not allowed in the 'cheap' budget tier"):

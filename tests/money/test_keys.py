@@ -80,7 +80,7 @@ def test_a_keys_own_limit_binds_first_and_the_others_keep_spending(
             break
         answered += 1
     error = assert_openai_error(response, 429, "key_budget_exhausted")
-    assert "key 'alice'" in error["message"] and "$0.02 a day" in error["message"]
+    assert "key 'alice'" in error["message"] and "$0.0200 a day" in error["message"]
     assert answered >= 1
     for _ in range(3):  # bob draws on the global budget, which has plenty left
         assert chat(url, body, headers=bearer(bob)).status_code == 200

@@ -79,7 +79,7 @@ function usd(value) {
   const size = Number(Math.abs(value).toPrecision(3));
   if (size === 0) return "$0.00";
   if (size >= 0.1) return sign + "$" + Math.abs(value).toFixed(2);
-  return sign + "$" + size.toFixed(Math.min(2 - Math.floor(Math.log10(size)), 10));
+  return sign + "$" + size.toFixed(Math.min(2 - Math.floor(Math.log10(size)), 20));
 }
 
 function count(value) {
@@ -102,6 +102,12 @@ function clock(iso) {
 function shortDay(day) {
   const [year, month, date] = day.split("-").map(Number);
   return new Date(year, month - 1, date).toLocaleDateString([], { month: "short", day: "numeric" });
+}
+
+// Room left of a money axis for its widest label, "$" included ($0.000250 is wider than $0.50).
+function axisLeft(top_usd) {
+  const widest = Math.max(...[0, 1, 2, 3, 4].map((tick) => usd((top_usd * tick) / 4).length));
+  return Math.max(64, 16 + 7.5 * widest);
 }
 
 // A round axis maximum above `value` (1, 2 or 5 times a power of ten).
@@ -182,8 +188,8 @@ function renderSpend(days, requests) {
   const colors = colorFor(models);
   const total = days.reduce((sum, day) => sum + day.total_usd, 0);
   setText("spend-total", usd(total) + " in " + days.length + " days");
-  const [width, height, left, right, top, bottom] = [1200, 220, 64, 12, 20, 30];
   const top_usd = niceMax(Math.max(...days.map((day) => day.total_usd), 0));
+  const [width, height, left, right, top, bottom] = [1200, 220, axisLeft(top_usd), 12, 20, 30];
   const y = (value) => top + (height - top - bottom) * (1 - value / top_usd);
   const parts = [];
   for (let tick = 0; tick <= 4; tick++) {
@@ -274,8 +280,8 @@ function renderAccuracy(predictions) {
   const median = latest.length % 2 ? latest[(latest.length - 1) / 2]
     : (latest[latest.length / 2 - 1] + latest[latest.length / 2]) / 2;
   setText("accuracy-summary", `median error of the last ${latest.length}: ${median.toFixed(1)}%`);
-  const [width, height, left, right, top, bottom] = [580, 230, 64, 12, 12, 26];
   const top_usd = niceMax(Math.max(...predictions.flatMap((p) => [p.predicted_cost_usd, p.actual_cost_usd])));
+  const [width, height, left, right, top, bottom] = [580, 230, axisLeft(top_usd), 12, 12, 26];
   const x = (i) => left + (predictions.length === 1 ? (width - left - right) / 2
                                                      : (i * (width - left - right)) / (predictions.length - 1));
   const y = (value) => top + (height - top - bottom) * (1 - value / top_usd);
