@@ -46,7 +46,8 @@ def create(name: str, daily_limit: float | None, config_dir: Path | None) -> Non
     if daily_limit is not None and not (math.isfinite(daily_limit) and daily_limit >= 0):
         raise click.BadParameter("must be a number of USD, 0 or more", param_hint="--daily-limit")
     key = new_key()
-    made = _with_store(config_dir, lambda store, config: store.create_key(name, key_sha256(key), daily_limit))
+    made = _with_store(config_dir, lambda store, config: store.create_key(name, key_sha256(key), daily_limit),
+                       create=True)
     if not made:
         raise click.ClickException(f"A key named {name!r} is in use: revoke it first (hermes keys revoke {name}).")
     limit = f"${daily_limit:.2f} a day" if daily_limit is not None else "the global daily limit"
@@ -59,7 +60,7 @@ def create(name: str, daily_limit: float | None, config_dir: Path | None) -> Non
 @config_dir_option
 def list_keys(as_json: bool, config_dir: Path | None) -> None:
     """Every key, with what it spent today (never the key itself)."""
-    rows = _with_store(config_dir, _keys_today)
+    rows = _with_store(config_dir, _keys_today, absent=[])
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -79,7 +80,7 @@ def list_keys(as_json: bool, config_dir: Path | None) -> None:
 @config_dir_option
 def revoke(name: str, config_dir: Path | None) -> None:
     """Revoke NAME's key: its next request gets a 401."""
-    if not _with_store(config_dir, lambda store, config: store.revoke_key(name)):
+    if not _with_store(config_dir, lambda store, config: store.revoke_key(name), absent=False):
         raise click.ClickException(f"No key named {name!r} is in use (hermes keys list).")
     click.echo(f"Revoked {name}'s key.", err=True)
 
@@ -90,13 +91,18 @@ async def _keys_today(store: Any, config: Any) -> list[dict[str, Any]]:
     return [row | {"spent_usd": round(float(row["spent_usd"]), 6)} for row in await store.keys(budget_day(config.budget))]
 
 
-def _with_store(config_dir: Path | None, work: Callable[[Any, Any], Awaitable[T]]) -> T:
-    """`work(store, config)` on the configured database, opened and closed around it."""
+def _with_store(config_dir: Path | None, work: Callable[[Any, Any], Awaitable[T]], create: bool = False,
+                absent: Any = None) -> T:
+    """`work(store, config)` on the configured database, opened and closed around it. A file that is not there
+    is made only when `create` (making a key); a command that reads gets `absent` instead."""
     from proxy.cli.options import load
+    from proxy.config import is_postgres
     from proxy.errors import HermesError
     from proxy.storage.store import Store
 
     config = load(config_dir)
+    if not create and not is_postgres(config.database) and not Path(config.database).is_file():
+        return absent  # nothing was ever recorded there: no keys, and no empty file made by looking
 
     async def run() -> T:
         store = await Store.open(config.database)

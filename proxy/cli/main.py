@@ -261,6 +261,7 @@ def settings(url: str | None, reset: tuple[str, ...], as_json: bool) -> None:
     import httpx
 
     url = _proxy_url(url)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         if reset:
             keys = None if "all" in reset else list(reset)
@@ -268,7 +269,7 @@ def settings(url: str | None, reset: tuple[str, ...], as_json: bool) -> None:
                                   json={} if keys is None else {"keys": keys})
         else:
             response = httpx.get(f"{url}/api/v1/route/status", headers=_auth_headers(), timeout=30)
-    except httpx.HTTPError:
+    except httpx.TransportError:
         raise click.ClickException(f"Hermes is not running at {url}: start it with `hermes serve` "
                                    "(or set HERMES_URL).") from None
     if response.status_code != 200:
@@ -297,11 +298,14 @@ def stats(url: str | None, as_json: bool) -> None:
     import httpx
 
     url = _proxy_url(url)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # no "HTTP Request: ..." line above the figures
     try:
         response = httpx.get(f"{url}/api/v1/monitoring/dashboard", headers=_auth_headers(), timeout=30)
-        response.raise_for_status()
-    except httpx.HTTPError as exc:
-        raise click.ClickException(f"Could not read the figures from Hermes at {url}: {exc}") from None
+    except httpx.TransportError:
+        raise click.ClickException(f"Hermes is not running at {url}: start it with `hermes serve` "
+                                   "(or set HERMES_URL).") from None
+    if response.status_code != 200:
+        raise click.ClickException(f"Hermes at {url} answered {response.status_code}: {response.text[:300]}")
     if as_json:
         click.echo(json.dumps(response.json(), indent=2))
     else:

@@ -61,7 +61,9 @@ def test_stats_prints_the_running_proxys_figures(hermes_url: str) -> None:
 
 def test_stats_says_when_hermes_is_not_running() -> None:
     result = CliRunner().invoke(cli, ["stats", "--url", "http://127.0.0.1:9"])
-    assert result.exit_code == 1 and "Could not read the figures from Hermes at http://127.0.0.1:9" in result.output
+    assert result.exit_code == 1
+    assert "Hermes is not running at http://127.0.0.1:9: start it with `hermes serve`" in result.output
+    assert "Errno" not in result.output
 
 
 # Each takes 0.1 s (uvicorn, starlette) to 4 s (litellm) to import; the quick commands need none of them.
@@ -183,3 +185,23 @@ def test_settings_shows_an_override_and_reset_drops_it(hermes_url: str) -> None:
     assert "daily_limit_usd: 5.0" in reset.output and "no overrides: every setting is the files' own" in reset.output
     down = CliRunner().invoke(cli, ["settings", "--url", "http://127.0.0.1:9"])
     assert down.exit_code == 1 and "Hermes is not running at http://127.0.0.1:9" in down.output
+
+
+def test_stats_logs_no_http_requests_above_its_figures(hermes_url: str) -> None:
+    up = subprocess.run([str(Path(sys.executable).parent / "hermes"), "stats", "--url", hermes_url],
+                        capture_output=True, text=True, check=False, timeout=60)
+    assert up.returncode == 0, up.stderr
+    assert "HTTP Request" not in up.stdout + up.stderr
+
+
+def test_keys_list_and_revoke_never_create_a_database(tmp_path: Path) -> None:
+    db = tmp_path / "none-yet" / "hermes.db"
+    env = {**os.environ, "HERMES_DB": str(db)}
+    hermes = str(Path(sys.executable).parent / "hermes")
+    listed = subprocess.run([hermes, "keys", "list", "--json", "--config-dir", str(REPO)], env=env,
+                            capture_output=True, text=True, check=False, timeout=60)
+    assert listed.returncode == 0 and json.loads(listed.stdout) == []
+    revoked = subprocess.run([hermes, "keys", "revoke", "alice", "--config-dir", str(REPO)], env=env,
+                             capture_output=True, text=True, check=False, timeout=60)
+    assert revoked.returncode == 1 and "No key named 'alice' is in use" in revoked.stderr
+    assert not db.exists() and not db.parent.exists()
