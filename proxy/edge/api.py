@@ -38,8 +38,10 @@ async def costs_analysis(request: Request) -> Response:
     """
     services = request.app.state.services
     status = await services.meter.budget.status()
+    # With no OPENROUTER_API_KEY no cloud model can be reached, whatever the budget tier would allow.
+    allowed = services.meter.budget.allowed_models(status) if services.config.openrouter_api_key else []
     return JSONResponse(status.as_dict() | {
-        "allowed_models": [m.name for m in services.meter.budget.allowed_models(status)],
+        "allowed_models": [m.name for m in allowed],
         "by_model": await services.store.spend_by_model(status.day),
         "savings": await reports.saved_today(services.store, status.resets_at),
         "by_key": await reports.spend_by_key(services.store, status.day),  # [] with no team keys

@@ -209,3 +209,16 @@ def test_start_proxy_prints_the_settings_and_serves(tmp_path: Path, database: Pa
     assert printed.startswith(f"Hermes: {base}\n")
     assert f"aider --openai-api-base {base} --openai-api-key unused --model openai/auto" in printed
     assert f'"baseURL": "{base}"' in printed and f"apiBase: {base}" in printed
+
+
+def test_check_budget_allows_no_cloud_model_when_the_proxy_has_no_key(
+    make_config: Callable[..., Config], serve_hermes: Serve, tmp_path: Path
+) -> None:
+    url = serve_hermes(make_config(OPENROUTER_API_KEY=""))
+    machine = subprocess.run([str(SCRIPTS / "check-budget"), "--json"], env=environment(HERMES_URL=url),
+                             capture_output=True, text=True, check=False, timeout=60, cwd=tmp_path)
+    assert machine.returncode == 0, machine.stderr
+    assert json.loads(machine.stdout)["allowed_models"] == []
+    table = subprocess.run([str(SCRIPTS / "check-budget")], env=environment(HERMES_URL=url, COLUMNS="200"),
+                           capture_output=True, text=True, check=False, timeout=60, cwd=tmp_path)
+    assert "normal (local models only)" in table.stdout
