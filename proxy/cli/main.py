@@ -67,6 +67,7 @@ def serve(host: str, port: int, workers: int, config_dir: Path | None) -> None:
         raise click.ClickException(str(exc)) from None
     if not _is_loopback(host) and config.api_key is None:
         raise click.ClickException(f"Binding {host} exposes Hermes beyond this machine: set HERMES_API_KEY first.")
+    _check_port(host, port)  # before the embedded model starts: a busy port is one clear line
     # uvicorn re-raises SIGTERM once it has shut down; turned into SystemExit
     # here, it unwinds the ExitStack so the embedded model stops with us.
     signal.signal(signal.SIGTERM, _exit_quietly)
@@ -85,11 +86,26 @@ def serve(host: str, port: int, workers: int, config_dir: Path | None) -> None:
         else:
             log.warning("Nothing answers at %s and the embedded model is disabled: local routes will fail",
                         config.ollama_api_base)
-        log.info("Hermes is serving http://%s:%d/v1 (database %s)", host, port, describe(config.database))
-        _run_uvicorn(config, prices, host, port, workers)
+        _run_uvicorn(config, prices, host, port, workers,
+                     f"Hermes is serving http://{host}:{port}/v1, its dashboard at http://{host}:{port}/dashboard "
+                     f"(database {describe(config.database)})")
 
 
-def _run_uvicorn(config: Config, prices: PriceTable, host: str, port: int, workers: int) -> None:
+def _check_port(host: str, port: int) -> None:
+    """ClickException naming --port when `host:port` cannot be bound (another Hermes, another server)."""
+    import socket
+
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds it
+            probe.bind(address)
+    except OSError as exc:
+        raise click.ClickException(f"Cannot listen on {host}:{port} ({exc.strerror or exc}): another Hermes or "
+                                   "another server has it. Choose another port with --port N (or HERMES_PORT).") from None
+
+
+def _run_uvicorn(config: Config, prices: PriceTable, host: str, port: int, workers: int, serving: str) -> None:
     """One process serves the app made here; N workers each make their own (`worker_app`) in a process of its own.
 
     The workers learn the config folder and the local model's address (the
@@ -108,8 +124,15 @@ def _run_uvicorn(config: Config, prices: PriceTable, host: str, port: int, worke
     if workers == 1:
         from proxy.edge.app import create_app
 
-        uvicorn.run(create_app(config, prices=prices), **options)
+        class Server(uvicorn.Server):
+            async def startup(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
+                await super().startup(sockets)
+                if self.started:  # the port is bound: only now is it serving
+                    log.info("%s", serving)
+
+        Server(uvicorn.Config(create_app(config, prices=prices), **options)).run()
         return
+    log.info("%s (once uvicorn has bound the port)", serving)
     os.environ["HERMES_CONFIG_DIR"] = str(config.config_dir)
     os.environ["OLLAMA_API_BASE"] = config.ollama_api_base
     os.environ["HERMES_DB"] = str(config.database)

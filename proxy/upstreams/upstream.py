@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,6 +28,11 @@ from proxy.upstreams.litellm_errors import incomplete_stream, stream_error, tran
 from proxy.upstreams.stream_guard import StreamGuard
 from proxy.upstreams.target import Target, prepend
 from proxy.wire.params import PORTABLE_PARAMS
+
+# LiteLLM gives its loggers a handler of their own, and their records reach the root's too: each of its
+# lines came out twice in `hermes serve`'s log. Once, in the log's own format, is enough.
+for _name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
+    logging.getLogger(_name).handlers.clear()
 
 T = TypeVar("T")
 

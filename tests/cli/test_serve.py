@@ -101,6 +101,27 @@ def test_the_readme_curl_request_gets_a_real_local_answer(hermes: HermesProcess)
     log = hermes.log.read_text()
     assert "starting the embedded model smollm2:135m" in log
     assert "serving the Ollama API at http://127.0.0.1:" in log
+    # "serving", with the dashboard's address, only once uvicorn has bound the port; LiteLLM's line once a call.
+    serving = f"Hermes is serving {hermes.url}/v1, its dashboard at {hermes.url}/dashboard"
+    assert log.index("Uvicorn running on") < log.index(serving)
+    assert log.count("LiteLLM completion() model= smollm2:135m") == log.count("INFO LiteLLM:") >= 1
+
+
+def test_a_busy_port_is_one_line_that_names_the_port_option(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([str(Path(sys.executable).parent / "hermes"), "serve", "--port", str(port),
+                               "--config-dir", str(REPO)], capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "HERMES_DB": str(tmp_path / "hermes.db")})
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"Error: Cannot listen on 127.0.0.1:{port} (Address already in use): another Hermes or another server "
+        "has it. Choose another port with --port N (or HERMES_PORT).")
+    assert "starting the embedded model" not in done.stderr  # nothing was started for a port it cannot have
 
 
 # These show the local side of `auto`: the fixture has a cloud key, and the default policy would upgrade.
