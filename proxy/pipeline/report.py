@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from proxy.errors import HermesError
 from proxy.money.meter import Bill, Metered
-from proxy.pipeline.cascade import Plan
+from proxy.pipeline.cascade import Plan, accepted_upgrade
 from proxy.pipeline.savings import Savings, estimate_savings
 from proxy.pipeline.session import answer_links
 from proxy.pipeline.upgrade import UpgradeOption, best_option, tier_models
@@ -120,6 +120,9 @@ class Report:
             saved_usd=None if savings is None else savings.estimated_cost_usd,
         ))
         conversation = self.request.conversation
+        if error is None and model.kind == "cloud" and chat.model == "auto" and accepted_upgrade(
+                self.services.config, self.request.headers) is not None:
+            await store.unsave_replaced_answer(conversation.session_id)  # paid to replace it: it saved nothing
         stays_on = model.name if model.kind == "cloud" and chat.model == "auto" and error is None else None
         await store.touch_session(conversation.session_id, conversation.turns, self.metered.estimate.input_tokens,
                                   conversation.mean_user_tokens, output_tokens or self.metered.estimate.output_tokens,

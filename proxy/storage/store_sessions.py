@@ -88,6 +88,13 @@ class SessionRecords(Records):
 
         return await self.atomic(record)
 
+    async def unsave_replaced_answer(self, session_id: str) -> None:
+        """The session's latest local answer that counted as a saving no longer does: an upgrade replaced it."""
+        await self._write(
+            """UPDATE tasks SET saved_usd = NULL WHERE id = (
+                   SELECT id FROM tasks WHERE session_id = ? AND route = 'local' AND saved_usd IS NOT NULL
+                   ORDER BY id DESC LIMIT 1)""", (session_id,))
+
     async def stay_on_cloud(self, session_id: str, model: str | None) -> None:
         """Remember the cloud model a session moved to (None: back to local)."""
         await self._write("UPDATE sessions SET cloud_model = ? WHERE id = ?", (model, session_id))

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from proxy.cli.main import cli
 from proxy.config import Config
 from proxy.money.estimate import count_input_tokens
+from proxy.money.format import usd
 from proxy.money.pricing import PriceTable
 from proxy.storage import reports
 from proxy.storage.store import Store, TaskRecord
@@ -105,7 +106,7 @@ def test_local_answers_carry_their_savings_and_the_day_sums_them_everywhere(
                             env={"HERMES_DB": str(database)})
     assert from_file["source"] == "database" and from_file["savings"]["today_usd"] == total
     table = CliRunner().invoke(cli, ["budget", "--url", url], env={"COLUMNS": "200"})
-    assert f"│ Saved today │ ${sum(per_answer):.4f} by 2 local answers" in table.output
+    assert f"│ Saved today │ {usd(sum(per_answer))} by 2 local answers" in table.output
 
     _, metrics = scrape(url)
     assert metrics["hermes_saved_today_usd"][0].value == total
@@ -113,6 +114,24 @@ def test_local_answers_carry_their_savings_and_the_day_sums_them_everywhere(
         (offered,): pytest.approx(per_answer[0], abs=1e-8), ("gemini-flash",): pytest.approx(per_answer[1], abs=1e-8)}
     assert values(metrics["hermes_saved_answers"], "hermes_saved_answers_total", "model") == {
         (offered,): 1, ("gemini-flash",): 1}
+
+
+def test_a_local_answer_then_replaced_by_an_accepted_upgrade_saved_nothing(
+    make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub, database: Path | str,
+) -> None:
+    url = serve_hermes(make_config({"cascade": {"target_quality": 10.0}, "upgrade_policy": "ask"}))
+    session = {"X-Session-Id": "yolo-run"}
+    asked = chat(url, {"model": "auto", "messages": ROME, "max_tokens": 8}, headers=session)
+    assert asked.headers["x-hermes-route"] == "local" and asked.json()["hermes"]["savings"] is not None
+    other = chat(url, {"model": "auto", "messages": HI, "max_tokens": 4}, headers={"X-Session-Id": "other"})
+    assert other.json()["hermes"]["savings"] is not None  # another session's local answer: it still saved
+    offered = asked.headers["x-hermes-upgrade"].split(";")[0]
+    paid = chat(url, {"model": "auto", "messages": ROME, "max_tokens": 8}, headers=session | {"X-Hermes-Upgrade": offered})
+    assert paid.headers["x-hermes-route"] == "cloud"
+    # The person paid to replace the local answer: it stood in for nothing.
+    assert saved_column(database)[0] is None and saved_column(database)[1] is not None
+    analysis = httpx.get(f"{url}/api/v1/costs/analysis", timeout=10).json()["savings"]
+    assert analysis["answers"] == 1
 
 
 def test_without_a_cloud_key_nothing_is_saved_and_nothing_is_claimed(
