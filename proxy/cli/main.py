@@ -16,7 +16,7 @@ import signal
 import sys
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -370,12 +370,12 @@ def yolo(prompt: str, files: tuple[Path, ...], url: str | None, wrap: str | None
             os.execvpe(command[0], command, os.environ | env)
         except FileNotFoundError:
             raise click.ClickException(f"{wrap} is not installed (looked for {command[0]!r} on PATH).") from None
-    # The question goes to stderr, so `yolo ... > answer.md` still asks the person at the terminal.
-    interactive = sys.stdin.isatty() and sys.stderr.isatty()
-    # A person at the terminal is asked before money is spent; agents get the proxy's policy.
-    policy = policy or ("ask" if interactive else None)
-    if policy:
-        headers["X-Hermes-Upgrade-Policy"] = policy
+    # The question goes to stderr, so `yolo ... > answer.md` still asks the person at the terminal. Not
+    # through a pipe (`| cat`, `| less`): what reads it shows the answer when it likes, after the question.
+    interactive = sys.stdin.isatty() and sys.stderr.isatty() and not _is_pipe(sys.stdout)
+    # Nothing is bought that the person has not accepted: at a terminal yolo asks, piped it says how
+    # (--policy, or --upgrade, decides otherwise).
+    headers["X-Hermes-Upgrade-Policy"] = policy or "ask"
     view: View = PlainView(sys.stdout)
     if sys.stdout.isatty() or sys.stderr.isatty():
         from proxy.cli.terminal import AnswerView
@@ -399,7 +399,17 @@ def _auth_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 
+def _is_pipe(stream: Any) -> bool:
+    import stat
+
+    try:
+        return stat.S_ISFIFO(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def _confirm(question: str) -> bool:
+    sys.stdout.flush()  # the answer the question is about comes first
     sys.stderr.write(question)
     sys.stderr.flush()
     return sys.stdin.readline().strip().lower() in ("y", "yes")

@@ -78,8 +78,9 @@ class Offer:
     session_usd: float | None = None
 
     def question(self) -> str:
-        session = "" if self.session_usd is None else f" (session ~{money(self.session_usd)})"
-        return f"Upgrade to {self.model} for {money(self.cost_usd)}{session}? [y/N] "
+        session = ("" if self.session_usd is None
+                   else f"; about {money(self.session_usd)} if the rest of this session stays on it")
+        return f"Upgrade to {self.model} for {money(self.cost_usd)} now{session}? [y/N] "
 
     def hint(self) -> str:
         return f"Run again with --upgrade {self.model} to pay ~{money(self.cost_usd)} for a cloud answer."
@@ -184,8 +185,10 @@ def run(
         if exc.offer is None or not interactive or not confirm(f"{exc.message}\n{exc.offer.question()}"):
             raise YoloError(f"{exc.message} {exc.offer.hint()}" if exc.offer else exc.message) from None
         return ask(exc.offer.model)
-    offer = upgrade_offer(outcome) if interactive else None
-    if offer and confirm(offer.question()):
+    offer = upgrade_offer(outcome)
+    if offer and not interactive:
+        view.note(offer.hint())  # piped: nothing is bought without the person, who is told how
+    elif offer and confirm(offer.question()):
         outcome = ask(offer.model)
     return outcome
 
@@ -209,7 +212,9 @@ def call_line(usage: dict[str, Any] | None, hermes: dict[str, Any], session_usd:
 def route_line(hermes: dict[str, Any]) -> str:
     """Where the answer came from: `[hermes] route=local model=smollm2:135m quality=4.2/9.0`."""
     quality = hermes.get("quality") or {}
-    shown = f"{quality['score']:.1f}/{quality['target']:.1f}" if quality else "n/a"
+    # A cloud answer is not scored: a quality here would be the local answer it replaced.
+    shown = "unscored" if hermes.get("route") == "cloud" else \
+        f"{quality['score']:.1f}/{quality['target']:.1f}" if quality else "n/a"
     return f"[hermes] route={hermes.get('route')} model={hermes.get('model')} quality={shown}"
 
 

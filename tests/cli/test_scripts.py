@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import pty
+import re
 import select
 import subprocess
 import time
@@ -80,13 +81,39 @@ def test_yolo_in_a_terminal_stays_local_on_no(asking_hermes: str, openrouter: Op
     assert "route=cloud" not in output and openrouter.requests == []
 
 
+def test_yolo_through_cat_at_a_terminal_is_piped_and_never_asks(
+    asking_hermes: str, openrouter: OpenRouterStub, tmp_path: Path
+) -> None:
+    # `yolo ... | cat`: cat shows the answer whenever it reads it, so a question on the terminal would come
+    # first; piped, yolo says how to pay instead, after the answer.
+    output, code = run_in_terminal(["bash", "-c", f"'{SCRIPTS / 'yolo'}' 'Tell me about Rome' | cat"],
+                                   environment(HERMES_URL=asking_hermes), None, cwd=tmp_path)
+    assert code == 0, output
+    assert "[y/N]" not in output and openrouter.requests == []
+    assert output.index("[hermes] route=local") < output.index("Run again with --upgrade claude-3-opus")
+
+
 def test_yolo_piped_never_asks(asking_hermes: str, openrouter: OpenRouterStub, tmp_path: Path) -> None:
     result = subprocess.run([str(SCRIPTS / "yolo"), "Tell me about Rome"], env=environment(HERMES_URL=asking_hermes),
                             stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False, timeout=180,
                             cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "[y/N]" not in result.stdout and openrouter.requests == []
-    assert result.stdout.strip().splitlines()[-1].startswith("[hermes] route=local model=smollm2:135m quality=")
+    *_, route, hint = result.stdout.strip().splitlines()
+    assert route.startswith("[hermes] route=local model=smollm2:135m quality=")
+    assert re.fullmatch(r"Run again with --upgrade \S+ to pay ~\$\d+\.\d{4} for a cloud answer\.", hint)
+
+
+def test_yolo_piped_spends_nothing_even_when_the_proxys_policy_is_auto(
+    make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub, tmp_path: Path
+) -> None:
+    url = serve_hermes(make_config({"cascade": {"target_quality": 10.0}}))  # auto would upgrade every answer
+    result = subprocess.run([str(SCRIPTS / "yolo"), "Tell me about Rome"], env=environment(HERMES_URL=url),
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False, timeout=180,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert openrouter.requests == []  # nothing bought that the person did not accept
+    assert result.stdout.strip().splitlines()[-1].startswith("Run again with --upgrade ")
 
 
 def test_yolo_says_when_hermes_is_not_running(tmp_path: Path) -> None:

@@ -77,9 +77,10 @@ def test_yolo_at_a_terminal_shows_status_costs_and_markdown_and_upgrades_on_yes(
     # The local answer's line, then the offer, then the cloud answer's: this run's session adds them up.
     assert re.search(CALL_LINE.format(message=r"\$0\.0000", session=r"\$0\.0000", left=r"\$5\.0000"), seen), seen
     assert "[hermes] route=local model=smollm2:135m quality=" in seen
-    assert re.search(r"Upgrade to claude-3-opus for \$\d+\.\d{4} \(session ~\$\d+\.\d{4}\)\? \[y/N\]", seen), seen
+    assert re.search(r"Upgrade to claude-3-opus for \$\d+\.\d{4} now; about \$\d+\.\d{4} if the rest of this "
+                     r"session stays on it\? \[y/N\]", seen), seen
     assert re.search(CALL_LINE.format(message=r"\$0\.0015", session=r"\$0\.0015", left=r"\$4\.9985"), seen), seen
-    assert "[hermes] route=cloud model=claude-3-opus quality=n/a" in seen
+    assert "[hermes] route=cloud model=claude-3-opus quality=unscored" in seen
     # The cloud answer as Markdown: no markup left, "old" in bold.
     cloud = output[output.index("[y/N]"):]
     assert "Rome is old and big." in visible(cloud)
@@ -100,7 +101,7 @@ def test_yolo_piped_prints_the_raw_answer_and_plain_lines(asking_hermes: str, ma
     answer, call, route = result.stdout.rsplit("\n", 3)[:3]
     assert answer == MARKDOWN_ANSWER  # as the model wrote it: no rendering, no escape codes
     assert re.fullmatch(CALL_LINE.format(message=r"\$0\.0015", session=r"\$0\.0015", left=r"\$4\.9985"), call)
-    assert route == "[hermes] route=cloud model=claude-3-opus quality=n/a"
+    assert route == "[hermes] route=cloud model=claude-3-opus quality=unscored"
     assert "\x1b" not in result.stdout + result.stderr and "hermes:" not in result.stdout + result.stderr
     [sent] = markdown_cloud.requests
     prompt = sent["json"]["messages"][0]["content"]  # the file went with the prompt
@@ -115,9 +116,9 @@ def test_yolo_offers_the_upgrade_when_no_local_model_answers(
     seen = visible(output)
     assert code == 0, seen
     assert "no local model could answer (" in seen
-    found = re.search(r"Upgrade to (\S+) for \$\d+\.\d{4}\? \[y/N\]", seen)
+    found = re.search(r"Upgrade to (\S+) for \$\d+\.\d{4} now\? \[y/N\]", seen)
     assert found, seen
-    assert f"[hermes] route=cloud model={found[1]} quality=n/a" in seen and "Rome is old and big." in seen
+    assert f"[hermes] route=cloud model={found[1]} quality=unscored" in seen and "Rome is old and big." in seen
     assert "X-Hermes-Upgrade" not in seen and "re-send" not in seen
     assert len(markdown_cloud.requests) == 1
 
