@@ -252,6 +252,8 @@ async def request_detail(request: Request) -> Response:
         }
     scores = [a["score"] for a in detail["attempts"] if a.get("score") is not None]
     row = row | {"quality": max(scores) if scores else None}  # the best local answer's, as in the table
+    failure = (verdict or {}).get("error") if row["status"] != 200 else None
+    detail |= {"error": failure, "reached": (verdict or {}).get("reached")}
     return JSONResponse(_latest(row) | {"stream": bool(row["stream"])} | detail)
 
 

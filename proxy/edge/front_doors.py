@@ -89,7 +89,7 @@ async def answer_chat(request: Request, dialect: Dialect) -> Response:
     """Any dialect's chat request: read, understood, planned, answered in that dialect (and recorded)."""
     services: Services = request.app.state.services
     started = time.monotonic()
-    chat = understood = chosen = None
+    chat = understood = chosen = body = None
     try:
         body = await read_json_body(request, services.config.routing.server.max_body_bytes)
         chat = dialect.chat_request(body, {**request.query_params, **request.path_params})
@@ -113,7 +113,9 @@ async def answer_chat(request: Request, dialect: Dialect) -> Response:
         return await unless_client_leaves(request, answer())
     except Exception as exc:  # recorded, then answered by the error handlers
         error = exc if isinstance(exc, HermesError) else INTERNAL_ERROR
-        await services.store.run_to_end(record_failure(services, error, started, chat, understood, chosen))
+        asked = body.get("model") if isinstance(body, dict) and isinstance(body.get("model"), str) else None
+        await services.store.run_to_end(record_failure(services, error, started, chat, understood, chosen,
+                                                       asked or request.path_params.get("model_method")))
         raise
 
 

@@ -300,6 +300,9 @@ _REQUEST_DETAIL = {
         "explanation": _nullable(_STRING),
         "decision": {"type": "object", "properties": {"policy": _nullable(_STRING), "reason": _STRING}},
         "upgrade_options": {"type": "array", "items": _ref("UpgradeOption")},
+        "error": _nullable({"type": "object", "description": "a failed request's error, as its client got it",
+                            "properties": {"code": _nullable(_STRING), "message": _STRING}}),
+        "reached": _nullable({"type": "string", "description": "how far a failed request got before it failed"}),
     }}],
 }
 

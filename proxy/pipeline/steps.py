@@ -261,20 +261,32 @@ async def complete(services: Services, request: Request, chosen: Plan) -> tuple[
 
 
 async def record_failure(services: Services, error: HermesError, started: float, chat: ChatRequest | None = None,
-                         request: Request | None = None, chosen: Plan | None = None) -> None:
-    """Record a chat request that failed before any call was metered (bad input, unknown model, budget)."""
+                         request: Request | None = None, chosen: Plan | None = None,
+                         asked: str | None = None) -> None:
+    """Record a chat request that failed before any call was metered (bad input, unknown model, budget).
+
+    `asked`: the model the body named, when it was read but not understood. The error's message and how far
+    the request got are kept with it (the dashboard's detail view shows them).
+    """
     if request is not None:
         if request.outcome.recorded:
             return  # its call recorded it
         request.outcome.recorded = True
     model = chosen.target.model if chosen else None
     chat = request.chat if request else chat
+    reached = ("routed to " + model.name if model else "understood: classified, not yet routed" if request
+               else "read, but not understood" if chat or asked else "not read")
     await services.store.record_task(TaskRecord(
-        requested_model=chat.model if chat else "", route=model.kind if model else None,
+        requested_model=chat.model if chat else (asked or "")[:200], route=model.kind if model else None,
         model=model.name if model else None, stream=bool(chat and chat.stream), status=error.status,
         error_code=error.code, messages=chat.messages if chat else [], input_tokens=0, output_tokens=0,
         cost_usd=0.0, latency_ms=(time.monotonic() - started) * 1000,
         task_type=request.task.task_type if request else None,
+        session_id=request.conversation.session_id if request else None,
+        hermes={"error": {"code": error.code, "message": error.message}, "reached": reached,
+                "cascade": None if chosen is None or chosen.cascade is None else {
+                    "attempts": [a.as_dict() for a in chosen.cascade.attempts], "policy": chosen.policy,
+                    "decision": chosen.reason}},
     ))
 
 

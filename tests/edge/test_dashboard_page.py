@@ -154,6 +154,26 @@ def test_the_spend_axis_keeps_its_dollar_signs_below_a_cent(hermes_url: str, tmp
     assert all(float(x) >= 7 * len(text) for x, text in labels), labels  # ~7 px a character at the chart's size
 
 
+@needs_chromium
+def test_a_failed_request_opens_with_what_was_asked_its_error_and_how_far_it_got(
+    hermes_url: str, tmp_path: Path
+) -> None:
+    bad = chat(hermes_url, {"model": "auto", "messages": [{"role": "user", "content": "hi"}], "temperature": "hot"})
+    assert bad.status_code == 400
+    message = bad.json()["error"]["message"]
+    [row] = dashboard_data(hermes_url)["latest"]
+    detail = httpx.get(f"{hermes_url}/api/v1/monitoring/requests/{row['id']}", timeout=30).json()
+    assert (detail["requested_model"], detail["error"]["message"]) == ("auto", message)
+    dom, console = browse(f"{hermes_url}/dashboard#request={row['id']}", tmp_path, "--dump-dom")
+    assert console == []
+    assert "<dt>Asked for</dt><dd>auto</dd>" in dom
+    assert text_of(dom, "detail-error") == html.escape(message, quote=False)
+    assert "It got as far as: read, but not understood." in dom
+    assert "No local model was tried: the request failed first (see Error)." in dom
+    assert "No cascade" not in dom and "the attempts above" not in dom
+    assert "No answer was given, so none was scored." in dom
+
+
 def usd(value: float) -> str:
     """The dashboard's one money format: whole cents from 10 cents up, three significant digits below."""
     if value == 0:

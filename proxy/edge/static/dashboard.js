@@ -434,7 +434,9 @@ function outcomeBadge(outcome) {
 
 function attemptsPart(task) {
   if (!task.attempts.length) {
-    const why = task.requested_model === "auto"
+    const why = task.status !== 200
+      ? "No local model was tried: the request failed first (see Error)."
+      : task.requested_model === "auto"
       ? "No local model was tried: the request went straight to where the decision says."
       : `No cascade: ${task.requested_model} was asked for by name.`;
     return section("Local attempts (cascade)", el("p", { class: "note-line" }, why));
@@ -458,10 +460,12 @@ function attemptsPart(task) {
 
 function signalsPart(task) {
   if (!task.signals.length) {
-    const why = task.recorded
-      ? "The answer given was not scored."
-      : "Hermes did not record this request's signals; the attempts above are matched from the cascade's log "
-        + "by task type and time.";
+    const why = task.status !== 200 ? "No answer was given, so none was scored."
+      : task.recorded ? "The answer given was not scored."
+        : task.attempts.length
+          ? "Hermes did not record this request's signals; the attempts above are matched from the cascade's "
+            + "log by task type and time."
+          : "Hermes did not record this request's signals.";
     return section("Quality signals", el("p", { class: "note-line", id: "detail-signals" }, why));
   }
   const list = el("ul", { class: "signals", id: "detail-signals" });
@@ -475,6 +479,15 @@ function signalsPart(task) {
   const parts = [list];
   if (task.explanation) parts.unshift(el("p", { class: "note-line" }, task.explanation));
   return section("Quality signals", ...parts);
+}
+
+function errorPart(task) {
+  // What the client was told, and how far the request got: the code alone says little.
+  if (task.status === 200) return null;
+  const message = task.error ? task.error.message : `HTTP ${task.status} (${task.error_code || "no code"})`;
+  const parts = [el("p", { class: "decision", id: "detail-error" }, message)];
+  if (task.reached) parts.push(el("p", { class: "note-line" }, "It got as far as: " + task.reached + "."));
+  return section("Error", ...parts);
 }
 
 function optionsPart(task) {
@@ -498,7 +511,7 @@ function renderRequest(task) {
   const facts = el("dl", { class: "facts detail-facts" });
   facts.append(
     fact("When", new Date(task.created_at).toLocaleString([], { hour12: false })),
-    fact("Asked for", task.requested_model),
+    fact("Asked for", task.requested_model || "– (the body named no model)"),
     fact("Route", route),
     fact("Model", task.model || "–"),
     fact("Task type", task.task_type || "–"),
@@ -515,8 +528,8 @@ function renderRequest(task) {
   const prompt = el("p", { class: "prompt" });
   if (task.prompt !== null) prompt.textContent = task.prompt;
   else prompt.appendChild(el("span", { class: "hash" }, "sha256 " + task.prompt_hash + "… (prompts are not stored)"));
-  const parts = [facts, section("Decision", decision), attemptsPart(task), signalsPart(task), optionsPart(task),
-                 section("Prompt", prompt)];
+  const parts = [facts, errorPart(task), section("Decision", decision), attemptsPart(task), signalsPart(task),
+                 optionsPart(task), section("Prompt", prompt)];
   document.getElementById("detail-body").replaceChildren(...parts.filter(Boolean));
 }
 
