@@ -145,10 +145,13 @@ def load_config(config_dir: Path | None = None, env: Mapping[str, str] | None = 
     config_dir = Path(config_dir) if config_dir is not None else default_config_dir()
     routing = _load(RoutingConfig, config_dir / ROUTING_FILE)
     budget = _load(BudgetConfig, config_dir / BUDGETS_FILE)
-    _check_unique_names(routing)
-    _check_judge(routing)
-    _check_task_tiers(routing)
-    _check_aliases(routing)
+    try:
+        _check_unique_names(routing)
+        _check_judge(routing)
+        _check_task_tiers(routing)
+        _check_aliases(routing)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}{_read_from(config_dir / ROUTING_FILE)}") from None
     database = env.get("HERMES_DB") or routing.server.database
     return Config(
         routing=routing,
@@ -184,15 +187,25 @@ def _load(model: type[BaseModel], path: Path):  # type: ignore[no-untyped-def]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path.name}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        raise ConfigError(f"{path.name}: not valid YAML{where}: {getattr(exc, 'problem', exc)}{_read_from(path)}"
+                          ) from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path.name}: must be a mapping of keys to values, got {type(raw).__name__}")
+        raise ConfigError(f"{path.name}: must be a mapping of keys to values, got {type(raw).__name__}"
+                          f"{_read_from(path)}")
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{path.name}: {_describe(exc.errors()[0])}") from None
+        errors = exc.errors()
+        # A misspelt key is both unknown and, under its right name, missing: the unknown one is the typo.
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+        raise ConfigError(f"{path.name}: {_describe(first)}{_read_from(path)}") from None
+
+
+def _read_from(path: Path) -> str:
+    """Where a config file was read from: which of several folders (--config-dir, the current one, the checkout)."""
+    return f" (read from {path.parent.resolve()})"
 
 
 def _describe(error: Mapping) -> str:  # type: ignore[type-arg]

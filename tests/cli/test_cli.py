@@ -37,7 +37,17 @@ def test_serve_with_a_broken_config_stops_with_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["serve", "--config-dir", str(tmp_path)])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        "Error: budgets.yaml: daily_limit_usd must be a valid number, unable to parse string as a number, got 'lots'"]
+        "Error: budgets.yaml: daily_limit_usd must be a valid number, unable to parse string as a number, got 'lots'"
+        f" (read from {tmp_path.resolve()})"]
+
+
+def test_a_misspelt_nested_key_is_named_as_unknown_not_as_missing(tmp_path: Path) -> None:
+    shutil.copy(REPO / ROUTING_FILE, tmp_path / ROUTING_FILE)
+    (tmp_path / BUDGETS_FILE).write_text("daily_limit_usd: 5\ntiers:\n  - {name: any, min_remaning_usd: 0, models: any}\n")
+    result = CliRunner().invoke(cli, ["serve", "--config-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"Error: budgets.yaml: tiers[0].min_remaning_usd is not a known key (read from {tmp_path.resolve()})")
 
 
 def test_serve_refuses_a_public_address_without_an_api_key() -> None:
