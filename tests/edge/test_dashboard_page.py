@@ -174,6 +174,28 @@ def test_a_failed_request_opens_with_what_was_asked_its_error_and_how_far_it_got
     assert "No answer was given, so none was scored." in dom
 
 
+@needs_chromium
+@pytest.mark.parametrize("width", [390, 1400])
+def test_the_charts_fit_the_screen_from_a_phone_up(hermes_url: str, tmp_path: Path, width: int) -> None:
+    send_traffic(hermes_url)
+    dom, console = browse(f"{hermes_url}/dashboard", tmp_path, "--dump-dom", f"--window-size={width},1600")
+    assert console == []
+    # Each chart is drawn at its width on the screen (at most its full width), so its text stays text-sized.
+    spend = int(re.search(r'<svg id="spend-chart" viewBox="0 0 (\d+) 220"', dom).group(1))  # type: ignore[union-attr]
+    accuracy = int(re.search(r'<svg id="accuracy-chart" viewBox="0 0 (\d+) 230"', dom).group(1))  # type: ignore[union-attr]
+    if width < 600:  # (headless Chromium lays a page out no narrower than about 480 px when dumping it)
+        assert 300 <= spend <= 480 and 300 <= accuracy <= 480
+    else:
+        assert (spend, accuracy) == (1200, 580)
+    chart = dom[dom.index('<svg id="spend-chart"'):]
+    days = re.findall(r'<text x="[\d.]+" y="210" text-anchor="middle"[^>]*>([^<]*)</text>', chart[:chart.index("</svg>")])
+    assert days[-1] == "Today"
+    assert len(days) == 14 if width >= 600 else 5 <= len(days) <= 8  # on a phone, every other day or so
+    [row] = dashboard_data(hermes_url)["latest"][:1]
+    screenshot(f"{hermes_url}/dashboard#request={row['id']}", tmp_path, f"dashboard-{width}.png", height=1400,
+               width=width)
+
+
 def usd(value: float) -> str:
     """The dashboard's one money format: whole cents from 10 cents up, three significant digits below."""
     if value == 0:
@@ -224,14 +246,15 @@ def test_dashboard_screenshot_with_two_weeks_of_history(
     screenshot(f"{url}/dashboard", tmp_path, "dashboard.png")
 
 
-def screenshot(url: str, tmp_path: Path, name: str, height: int = 1600) -> None:
-    """A 1280-pixel-wide screenshot of `url`, checked; into docs/ when DOCS_SCREENSHOTS=1 (bench/screenshots.py)."""
+def screenshot(url: str, tmp_path: Path, name: str, height: int = 1600, width: int = 1280) -> None:
+    """A screenshot of `url` (1280 pixels wide unless said), checked; into docs/ when DOCS_SCREENSHOTS=1
+    (bench/screenshots.py)."""
     shot = tmp_path / name
-    _, console = browse(url, tmp_path, f"--screenshot={shot}", f"--window-size=1280,{height}", "--hide-scrollbars")
+    _, console = browse(url, tmp_path, f"--screenshot={shot}", f"--window-size={width},{height}", "--hide-scrollbars")
     assert console == []
     png = shot.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    assert struct.unpack(">II", png[16:24]) == (1280, height)
+    assert struct.unpack(">II", png[16:24]) == (width, height)
     assert len(png) < SCREENSHOT_MAX_BYTES, f"{len(png)} bytes: too big to commit"
     if WRITE_DOCS:
         (DOCS / name).write_bytes(png)

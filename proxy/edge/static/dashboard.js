@@ -104,6 +104,15 @@ function shortDay(day) {
   return new Date(year, month - 1, date).toLocaleDateString([], { month: "short", day: "numeric" });
 }
 
+// A chart's width in its own units: its width on the screen (so its text stays text-sized on a phone),
+// at most `most`; its viewBox follows.
+function fitWidth(chart, most, height) {
+  const shown = Math.round(chart.getBoundingClientRect().width) || most;
+  const width = Math.max(300, Math.min(most, shown));
+  chart.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  return width;
+}
+
 // Room left of a money axis for its widest label, "$" included ($0.000250 is wider than $0.50).
 function axisLeft(top_usd) {
   const widest = Math.max(...[0, 1, 2, 3, 4].map((tick) => usd((top_usd * tick) / 4).length));
@@ -189,7 +198,7 @@ function renderSpend(days, requests) {
   const total = days.reduce((sum, day) => sum + day.total_usd, 0);
   setText("spend-total", usd(total) + " in " + days.length + " days");
   const top_usd = niceMax(Math.max(...days.map((day) => day.total_usd), 0));
-  const [width, height, left, right, top, bottom] = [1200, 220, axisLeft(top_usd), 12, 20, 30];
+  const [width, height, left, right, top, bottom] = [fitWidth(chart, 1200, 220), 220, axisLeft(top_usd), 12, 20, 30];
   const y = (value) => top + (height - top - bottom) * (1 - value / top_usd);
   const parts = [];
   for (let tick = 0; tick <= 4; tick++) {
@@ -198,6 +207,7 @@ function renderSpend(days, requests) {
     parts.push(svg("text", { x: left - 8, y: y(value) + 4, "text-anchor": "end" }, usd(value)));
   }
   const slot = (width - left - right) / Math.max(days.length, 1);
+  const every = Math.ceil(44 / slot);  // a day label (and a bar's total) needs about 44 units: on a phone, fewer
   days.forEach((day, index) => {
     const x = left + index * slot + slot * 0.18;
     let base = 0;
@@ -209,13 +219,15 @@ function renderSpend(days, requests) {
       parts.push(withTitle(bar, `${day.day} ${model}: ${usd(cost)}`));
       base += cost;
     }
-    if (day.total_usd > 0) {
+    const today = index === days.length - 1;
+    if (day.total_usd > 0 && (every === 1 || today)) {
       parts.push(svg("text", { x: (x + slot * 0.32).toFixed(1), y: y(base) - 5, "text-anchor": "middle",
                                class: "label-strong" }, usd(day.total_usd)));
     }
-    const today = index === days.length - 1;
-    parts.push(svg("text", { x: (x + slot * 0.32).toFixed(1), y: height - 10, "text-anchor": "middle",
-                             class: today ? "label-strong" : "" }, today ? "Today" : shortDay(day.day)));
+    if (today || (days.length - 1 - index) % every === 0 && days.length - 1 - index >= every) {
+      parts.push(svg("text", { x: (x + slot * 0.32).toFixed(1), y: height - 10, "text-anchor": "middle",
+                               class: today ? "label-strong" : "" }, today ? "Today" : shortDay(day.day)));
+    }
   });
   if (!models.length) {
     const message = requests
@@ -272,8 +284,8 @@ function renderAccuracy(predictions) {
   legend("accuracy-legend", [["predicted", COLORS.warn], ["actual", COLORS.cloud]]);
   if (!predictions.length) {
     setText("accuracy-summary", "");
-    chart.replaceChildren(svg("text", { x: 290, y: 115, "text-anchor": "middle", class: "small" },
-                              "No cloud calls yet, so nothing was predicted."));
+    chart.replaceChildren(svg("text", { x: fitWidth(chart, 580, 230) / 2, y: 115, "text-anchor": "middle",
+                                        class: "small" }, "No cloud calls yet, so nothing was predicted."));
     return;
   }
   const latest = predictions.slice(-10).map((p) => p.error_pct).sort((a, b) => a - b);
@@ -281,7 +293,7 @@ function renderAccuracy(predictions) {
     : (latest[latest.length / 2 - 1] + latest[latest.length / 2]) / 2;
   setText("accuracy-summary", `median error of the last ${latest.length}: ${median.toFixed(1)}%`);
   const top_usd = niceMax(Math.max(...predictions.flatMap((p) => [p.predicted_cost_usd, p.actual_cost_usd])));
-  const [width, height, left, right, top, bottom] = [580, 230, axisLeft(top_usd), 12, 12, 26];
+  const [width, height, left, right, top, bottom] = [fitWidth(chart, 580, 230), 230, axisLeft(top_usd), 12, 12, 26];
   const x = (i) => left + (predictions.length === 1 ? (width - left - right) / 2
                                                      : (i * (width - left - right)) / (predictions.length - 1));
   const y = (value) => top + (height - top - bottom) * (1 - value / top_usd);
