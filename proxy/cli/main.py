@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from proxy.cli import keys_cli
-from proxy.cli.options import config_dir_option, load
+from proxy.cli import keys_cli, settings_cli
+from proxy.cli.options import DEFAULT_PORT, auth_headers, config_dir_option, load, proxy_url
 from proxy.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hermes")
 
-DEFAULT_PORT = 8088
 DEFAULT_LOCAL_MODEL_PORT = 11435
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -226,13 +225,13 @@ def budget(as_json: bool, url: str | None, db: str | None, offline: bool, config
 
     from proxy.money.budget_report import ProxyDown, ReportError, proxy_report
 
-    url = _proxy_url(url)
+    url = proxy_url(url)
     try:
         if db is not None or offline:
             report = _file_report(config_dir, db, "asked with --db" if db is not None else "asked with --offline")
         else:
             try:
-                report = proxy_report(url, _auth_headers())
+                report = proxy_report(url, auth_headers())
             except ProxyDown as down:
                 report = _file_report(config_dir, None, str(down))
     except ReportError as exc:
@@ -273,46 +272,6 @@ def _file_report(config_dir: Path | None, db: str | None, reason: str) -> dict[s
 
 @cli.command()
 @click.option("--url", envvar="HERMES_URL", default=None, help="The running proxy (default http://127.0.0.1:$HERMES_PORT).")
-@click.option("--reset", "reset", multiple=True, is_flag=False, flag_value="all", default=None,
-              metavar="[SETTING]", help="Drop the override of SETTING (target_quality, upgrade_policy, "
-                                        "daily_limit_usd), or of every one: the files' values are in force again.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-def settings(url: str | None, reset: tuple[str, ...], as_json: bool) -> None:
-    """The running proxy's settings, and those changed through the API over the YAML files (overrides)."""
-    import json
-
-    import httpx
-
-    url = _proxy_url(url)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    try:
-        if reset:
-            keys = None if "all" in reset else list(reset)
-            response = httpx.post(f"{url}/api/v1/settings/reset-preferences", headers=_auth_headers(), timeout=30,
-                                  json={} if keys is None else {"keys": keys})
-        else:
-            response = httpx.get(f"{url}/api/v1/route/status", headers=_auth_headers(), timeout=30)
-    except httpx.TransportError:
-        raise click.ClickException(f"Hermes is not running at {url}: start it with `hermes serve` "
-                                   "(or set HERMES_URL).") from None
-    if response.status_code != 200:
-        raise click.ClickException(f"Hermes at {url} answered {response.status_code}: {response.text[:300]}")
-    data = response.json()
-    if as_json:
-        click.echo(json.dumps({"preferences": data["preferences"], "overrides": data["overrides"]}, indent=2))
-        return
-    for name, value in data["preferences"].items():
-        click.echo(f"{name}: {value}")
-    for row in data["overrides"]:
-        click.echo(f"override: {row['name']} = {row['value']}, set through the API on "
-                   f"{row['set_at'][:16].replace('T', ' ')} UTC; {row['file']} ({row['key_in_file']}) says "
-                   f"{row['file_value']}. `hermes settings --reset {row['name']}` goes back to the file.")
-    if not data["overrides"]:
-        click.echo("no overrides: every setting is the files' own")
-
-
-@cli.command()
-@click.option("--url", envvar="HERMES_URL", default=None, help="The running proxy (default http://127.0.0.1:$HERMES_PORT).")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw figures as JSON.")
 def stats(url: str | None, as_json: bool) -> None:
     """The monitoring figures of the running proxy: spend, upgrade rate, quality, latency, by task type."""
@@ -320,10 +279,10 @@ def stats(url: str | None, as_json: bool) -> None:
 
     import httpx
 
-    url = _proxy_url(url)
+    url = proxy_url(url)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # no "HTTP Request: ..." line above the figures
     try:
-        response = httpx.get(f"{url}/api/v1/monitoring/dashboard", headers=_auth_headers(), timeout=30)
+        response = httpx.get(f"{url}/api/v1/monitoring/dashboard", headers=auth_headers(), timeout=30)
     except httpx.TransportError:
         raise click.ClickException(f"Hermes is not running at {url}: start it with `hermes serve` "
                                    "(or set HERMES_URL).") from None
@@ -363,7 +322,7 @@ def yolo(prompt: str, files: tuple[Path, ...], url: str | None, wrap: str | None
     from proxy.cli.yolo import PlainView, View, YoloError, run
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request would cut through the status line
-    url, headers = _proxy_url(url), _auth_headers()
+    url, headers = proxy_url(url), auth_headers()
     if wrap:
         command, env = wrap_command(wrap, url, prompt, files)
         try:
@@ -388,15 +347,7 @@ def yolo(prompt: str, files: tuple[Path, ...], url: str | None, wrap: str | None
 
 
 cli.add_command(keys_cli.keys)
-
-
-def _proxy_url(url: str | None) -> str:
-    return (url or f"http://127.0.0.1:{os.environ.get('HERMES_PORT', DEFAULT_PORT)}").rstrip("/")
-
-
-def _auth_headers() -> dict[str, str]:
-    key = os.environ.get("HERMES_API_KEY")
-    return {"Authorization": f"Bearer {key}"} if key else {}
+cli.add_command(settings_cli.settings)
 
 
 def _is_pipe(stream: Any) -> bool:

@@ -1,4 +1,5 @@
-"""What the `hermes` commands share: the --config-dir option, and loading the config it names."""
+"""What the `hermes` commands share: the --config-dir option, loading the config it names, and reaching the
+running proxy (its address and the key to send it)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from proxy.errors import ConfigError
 
 if TYPE_CHECKING:
     from proxy.config import Config
+
+DEFAULT_PORT = 8088
 
 config_dir_option = click.option(
     "--config-dir",
@@ -29,3 +32,14 @@ def load(config_dir: Path | None) -> Config:
         return load_config(config_dir, os.environ)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def proxy_url(url: str | None) -> str:
+    """The running proxy's address: `url` (--url, HERMES_URL), else 127.0.0.1 on HERMES_PORT."""
+    return (url or f"http://127.0.0.1:{os.environ.get('HERMES_PORT', DEFAULT_PORT)}").rstrip("/")
+
+
+def auth_headers() -> dict[str, str]:
+    """The Authorization header for a proxy started with HERMES_API_KEY."""
+    key = os.environ.get("HERMES_API_KEY")
+    return {"Authorization": f"Bearer {key}"} if key else {}
