@@ -168,15 +168,7 @@ def test_a_stream_cut_by_a_crash_is_charged_what_openrouter_says_it_cost(
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
 
-    process = start_hermes(home, port, openrouter.url, db=database)  # type: ignore[attr-defined]
-    try:
-        deadline = time.monotonic() + 20
-        while ledger(database)["charged"][1] != pytest.approx(0.0042):
-            assert time.monotonic() < deadline, ledger(database)
-            time.sleep(0.1)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    restart_until_charged(home, port, openrouter, database, 0.0042)
     [row] = query(database, "SELECT cost_usd, reserved_usd, note FROM ledger")
     assert row["cost_usd"] == pytest.approx(0.0042) and row["cost_usd"] < row["reserved_usd"]
     assert row["note"] == "outcome unknown, then reconciled with the upstream's record"
@@ -211,11 +203,16 @@ def test_a_stream_cut_by_a_shutdown_ends_with_an_error_event_and_is_reconciled_a
     assert row["note"] == "usage unknown: charged the reservation" and row["generation_id"] in openrouter.generations
     [task] = query(database, "SELECT status, error_code FROM tasks")
     assert (task["status"], task["error_code"]) == (503, "shutting_down")
+    restart_until_charged(home, port, openrouter, database, 0.0042)
 
+
+def restart_until_charged(home: Path, port: int, openrouter: OpenRouterStub, database: Path | str,
+                          usd: float) -> None:
+    """Start Hermes again and wait (20 s at most) until the day's charges are `usd`: OpenRouter's record."""
     process = start_hermes(home, port, openrouter.url, db=database)  # type: ignore[attr-defined]
     try:
         deadline = time.monotonic() + 20
-        while ledger(database)["charged"][1] != pytest.approx(0.0042):
+        while ledger(database)["charged"][1] != pytest.approx(usd):
             assert time.monotonic() < deadline, ledger(database)
             time.sleep(0.1)
     finally:
