@@ -22,7 +22,17 @@ from starlette.routing import Route
 from starlette.schemas import SchemaGenerator
 
 from proxy.config import ROUTE_NAMES, Config
-from proxy.edge import api, completions, dashboard, front_doors, metrics, openapi_spec, quality_api, settings_api
+from proxy.edge import (
+    api,
+    completions,
+    dashboard,
+    front_doors,
+    metrics,
+    openapi_spec,
+    quality_api,
+    reload,
+    settings_api,
+)
 from proxy.edge.front_doors import INTERNAL_ERROR, dialect_for
 from proxy.edge.guard import OriginGuard
 from proxy.edge.key_auth import KeyAuth
@@ -243,10 +253,14 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
                 # process: out of the collector's sight, a full collection no longer stalls
                 # every stream for hundreds of milliseconds.
                 gc.freeze()
+                # The YAML files re-read when they change, or on SIGHUP (reload.py).
+                watching = asyncio.ensure_future(reload.watch(
+                    lambda: app.state.services, lambda services: setattr(app.state, "services", services), clock))
                 try:
                     with cut_streams_on_exit(in_flight):
                         yield
                 finally:
+                    watching.cancel()
                     reconciling.cancel()
                     beating.cancel()
         finally:

@@ -186,6 +186,16 @@ def test_openai_client_sees_errors_as_exceptions(client: openai.OpenAI) -> None:
         client.chat.completions.create(model="local", messages=[])
 
 
+def test_sighup_rereads_the_configuration_files(hermes: HermesProcess) -> None:
+    hermes.process.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 15
+    while "Re-read routing_rules.yaml and budgets.yaml" not in hermes.log.read_text():
+        assert time.monotonic() < deadline, hermes.log.read_text()[-2000:]
+        time.sleep(0.1)
+    assert hermes.process.poll() is None  # still serving, on the files as they are
+    assert httpx.get(f"{hermes.url}/health", timeout=10).status_code == 200
+
+
 def test_sigterm_stops_hermes_and_its_embedded_model(hermes: HermesProcess) -> None:
     # Runs last in this module: it ends the shared process.
     log = hermes.log.read_text()
