@@ -19,7 +19,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = ("test_dashboard_screenshot_with_two_weeks_of_history or test_dashboard_opens_a_request "
-         "or test_dashboard_without_the_key")
+         "or test_dashboard_without_the_key or test_the_charts_fit_the_screen")
 
 
 def main() -> int:
