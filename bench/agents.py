@@ -8,6 +8,8 @@
     .venv/bin/python bench/agents.py --direct --comments 5 --comment-gap 2   # SSE comment lines first
     .venv/bin/python bench/agents.py --clients aider,opencode,continue --model cloud --aider-tests \
         --record tests/clients/sessions    # each agent's requests, for tests/pipeline/test_recorded_sessions.py
+    .venv/bin/python bench/agents.py --clients claude --model cloud --task long --record /tmp/rec-long
+        # nine files read and fixed one by one, then the tests: 20+ turns of one session (rename to claude-long.json)
 
 Per client: a scripted cloud on loopback (bench/agents_servers.py, OpenRouter's
 wire format, answering as a capable model would), a fresh `hermes serve` (its
@@ -41,7 +43,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.agents_clients import CHECK_ONCE, CLIENTS, MULTI, ONE_FILE, install
+from bench.agents_clients import CHECK_ONCE, CLIENTS, TASKS, install
 from bench.agents_servers import Edit, ScriptedCloud, Served, Tap
 from proxy.localmodel.embedded import free_port
 
@@ -120,7 +122,7 @@ def run_client(name: str, args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"hermes-agents-{name}-"))
     project, home = work / "project", work / "home"
     project.mkdir()
-    task = MULTI if args.task == "multi" else ONE_FILE
+    task = TASKS[args.task]
     for fix in task.fixes:
         (project / fix.name).write_text(fix.before)
     for file_name, content in task.extra_files:
@@ -264,8 +266,9 @@ def main() -> None:
     parser.add_argument("--no-key", action="store_true", help="Hermes without OPENROUTER_API_KEY")
     parser.add_argument("--policy", choices=("auto", "ask", "never"), default=None,
                         help="Hermes's upgrade_policy (default: the shipped one, auto)")
-    parser.add_argument("--task", choices=("one", "multi"), default="one",
-                        help="one: fix a typo in greet.py; multi: read and fix two files, run the tests, answer")
+    parser.add_argument("--task", choices=tuple(TASKS), default="one",
+                        help="one: fix a typo in greet.py; multi: read and fix two files, run the tests, answer; "
+                             "long: the same with nine files (20 turns or more)")
     parser.add_argument("--modes", default=None,
                         help="compare: run each client in each of these (e.g. direct,cloud,auto) and print per agent "
                              "the time of each, and auto's extra time per request over cloud's")

@@ -92,6 +92,33 @@ MULTI = Task(MULTI_TASK, (FileFix("greet.py", GREET_BEFORE, GREET_AFTER, TYPO_LI
                           FileFix("farewell.py", FAREWELL_BEFORE, FAREWELL_AFTER, '    return f"Goodbey, {name}."',
                                   '    return f"Goodbye, {name}."')),
              "python3 test_words.py", (("test_words.py", TESTS),))
+# The long task (--task long): nine files with a typo each, read and fixed one by one, then the tests run and an
+# answer: twenty turns or more of one conversation (a session whose cached prefix grows, for the caching tests).
+LONG_WORDS = (("thank", "Thanks", "Thnaks"), ("welcome", "Welcome", "Welcoem"), ("sorry", "Sorry", "Soryy"),
+              ("cheer", "Cheers", "Cheeers"), ("wish", "Good luck", "Good lcuk"), ("praise", "Well done", "Wel done"),
+              ("toast", "Bottoms up", "Bottums up"), ("hail", "Greetings", "Greetigns"), ("part", "Farewell", "Farwell"))
+
+
+def word_fix(function: str, word: str, typo: str) -> FileFix:
+    """`function.py`, whose one function says `word` misspelt as `typo`."""
+    line = f'    return f"{word}, {{name}}!"'
+    before = f"def {function}(name):\n{line.replace(word, typo)}\n"
+    return FileFix(f"{function}.py", before, before.replace(typo, word), line.replace(word, typo), line)
+
+
+def long_task() -> Task:
+    """The long task: the nine files, and one test file that imports and checks them all."""
+    fixes = tuple(word_fix(*words) for words in LONG_WORDS)
+    tests = "".join(f"from {function} import {function}\n" for function, _, _ in LONG_WORDS) + "\n" + "".join(
+        f"assert {function}('Ada') == '{word}, Ada!', {function}('Ada')\n" for function, word, _ in LONG_WORDS)
+    text = (f"fix the typo in each of {', '.join(fix.name for fix in fixes)}, then run the tests with "
+            "`python3 test_words.py` and tell me whether they pass")
+    return Task(text, fixes, "python3 test_words.py",
+                (("test_words.py", tests + f"print('{len(fixes)} passed')\n"),))
+
+
+LONG = long_task()
+TASKS = {"one": ONE_FILE, "multi": MULTI, "long": LONG}
 # aider's test command under --aider-tests: fails its first run with a traceback, as a test the first edit
 # did not satisfy, so aider sends the failure back as a second turn (its "reflection"), then passes.
 CHECK_ONCE = """import pathlib, sys
