@@ -87,7 +87,7 @@ async def measure(location: str | Path, runs: int) -> dict[str, list[float]]:
             "preferences": await Preferences.load(config, store)}
     # The rest (the local catalog, the upstream clients) play no part in the money path.
     services = Services(**{field.name: used.get(field.name) for field in dataclasses.fields(Services)})
-    target = cloud_target(config, config.find_model("claude-3.5-sonnet"))
+    target = cloud_target(config, config.find_model("claude-sonnet"))
     headers = {"x-session-id": "bench-session"}
     for n in range(runs):
         request = await understand(services, turn(n % 50), headers, time.monotonic())  # sessions of 50 turns
@@ -144,7 +144,7 @@ def main() -> None:
             report("postgresql", cluster.new_database(), runs)
         finally:
             cluster.stop()
-    whole, again = counting_us("openrouter/anthropic/claude-3.5-sonnet")
+    whole, again = counting_us("openrouter/anthropic/claude-sonnet-4.6")
     print(f"token count of that request: {whole:.0f} us by litellm, {again:.0f} us once its parts were seen")
 
 

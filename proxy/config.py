@@ -79,6 +79,8 @@ class Config:
     api_key: Secret | None
     # Web origins allowed besides Hermes's own and loopback ones (HERMES_ORIGINS); "*" allows any.
     origins: tuple[str, ...] = ()
+    # How old OpenRouter's model list may get before it is fetched again (edge/catalogue_refresh.py); 0: never.
+    catalogue_refresh_h: float = 24.0
 
     # Computed once per Config (it is frozen): the pipeline asks for these several times a request.
     @cached_property
@@ -163,7 +165,22 @@ def load_config(config_dir: Path | None = None, env: Mapping[str, str] | None = 
         openrouter_api_key=_secret(env.get("OPENROUTER_API_KEY")),
         api_key=_secret(env.get("HERMES_API_KEY")),
         origins=_origins(env.get("HERMES_ORIGINS", "")),
+        catalogue_refresh_h=_hours(env.get("HERMES_CATALOGUE_REFRESH_H"), routing.cloud.catalogue_refresh_h),
     )
+
+
+def _hours(value: str | None, default: float) -> float:
+    """HERMES_CATALOGUE_REFRESH_H: hours, 0 or more (0: OpenRouter's model list is never fetched)."""
+    if value is None or not value.strip():
+        return default
+    try:
+        hours = float(value)
+    except ValueError:
+        hours = -1.0
+    if not 0 <= hours < float("inf"):
+        raise ConfigError(f"HERMES_CATALOGUE_REFRESH_H: {value!r} must be a number of hours, 0 or more "
+                          "(0: never fetch OpenRouter's model list)")
+    return hours
 
 
 def _secret(value: str | None) -> Secret | None:

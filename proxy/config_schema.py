@@ -75,19 +75,23 @@ class CloudModelSpec(_Section):
     slug: str = Field(min_length=1)
     quality_prior: float = Quality
     cheap: bool = False
-    # Prices: from litellm's table under "openrouter/<slug>", or under
-    # `price_model` when OpenRouter's slug is missing there; any of the
-    # explicit per-million-token prices below win over the table.
+    # Prices: from OpenRouter's catalogue under the slug, else litellm's table
+    # under "openrouter/<slug>" (or `price_model`); any of the explicit
+    # per-million-token prices below win over both (money/pricing.py).
     price_model: str | None = None
     input_usd_per_mtok: float | None = Field(None, ge=0)
     output_usd_per_mtok: float | None = Field(None, ge=0)
     cache_read_usd_per_mtok: float | None = Field(None, ge=0)
+    cache_write_usd_per_mtok: float | None = Field(None, ge=0)
     max_output_tokens: int | None = Field(None, gt=0)
 
 
 class CloudConfig(_Section):
     api_base: str = DEFAULT_OPENROUTER_API_BASE
     timeout_s: float = Field(120.0, gt=0)
+    # How old OpenRouter's model list may get before it is fetched again; 0: never fetched (prices from the
+    # copy saved last, else litellm's table). HERMES_CATALOGUE_REFRESH_H overrides.
+    catalogue_refresh_h: float = Field(24.0, ge=0)
     models: tuple[CloudModelSpec, ...] = ()
     # Which cloud models each classification tier may use (Ralex's routing by task), in order of
     # preference: `any`, or a list of names from `models`. Empty: every tier may use any.

@@ -8,6 +8,7 @@
      |    +-- UnknownModel           404 invalid_request_error / model_not_found
      +-- BodyTooLarge                413 invalid_request_error / request_too_large
      +-- UnsupportedMediaType        415 invalid_request_error / unsupported_media_type
+     +-- UnpricedModel               400 invalid_request_error / model_not_priced
      +-- BudgetExhausted             429 insufficient_quota
      +-- ClientClosed                499 (recorded only: the client has gone)
      +-- UpstreamError               502 upstream_error
@@ -118,6 +119,17 @@ class CloudUnavailable(HermesError):
     status = 400
     type = "invalid_request_error"
     code = "cloud_unavailable"
+    retry = False
+
+
+class UnpricedModel(HermesError):
+    """A cloud model with no known price: neither OpenRouter's catalogue nor litellm's table nor
+    routing_rules.yaml prices it. Refused, never reserved at $0: a budget that cannot price a call cannot
+    hold. A 400 like CloudUnavailable: this configuration cannot serve it, and a retry will not help."""
+
+    status = 400
+    type = "invalid_request_error"
+    code = "model_not_priced"
     retry = False
 
 

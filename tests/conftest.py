@@ -13,7 +13,11 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +39,20 @@ from tests.postgres import PostgresCluster, unavailable_reason
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_API_KEY = "sk-or-test-key"
+# The cloud models `make_config` gives every test: a fixed list, priced from litellm's table, so that a
+# test about budgets, tiers or upgrades does not move when the shipped list (routing_rules.yaml) follows
+# what OpenRouter offers; the shipped list has its own tests (test_config.py, money/test_pricing.py).
+TEST_CLOUD = {
+    "models": [
+        {"name": "claude-3.5-sonnet", "slug": "anthropic/claude-3.5-sonnet", "quality_prior": 9.3, "cheap": True},
+        {"name": "gpt-4", "slug": "openai/gpt-4", "quality_prior": 8.8},
+        {"name": "claude-3-opus", "slug": "anthropic/claude-3-opus", "quality_prior": 9.4,
+         "price_model": "claude-3-opus-20240229"},
+        {"name": "gemini-flash", "slug": "google/gemini-2.0-flash-001", "quality_prior": 8.0, "cheap": True},
+    ],
+    "tiers": {"cheap": ["gemini-flash"], "smart": ["claude-3.5-sonnet", "claude-3-opus"], "yolo": ["gemini-flash"],
+              "default": "any"},
+}
 # Which backend `database` gives every test: "sqlite" (the default) or "postgresql".
 TEST_BACKEND = os.environ.get("HERMES_TEST_DB", "sqlite")
 
@@ -68,6 +86,9 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("HERMES_") or name in ("OPENROUTER_API_KEY", "OPENROUTER_API_BASE", "OLLAMA_API_BASE"):
             monkeypatch.delenv(name)
+    # No Hermes a test starts (in this process or a child) fetches OpenRouter's model list, which would
+    # reach the internet; the catalogue's own tests turn it on against the stub.
+    monkeypatch.setenv("HERMES_CATALOGUE_REFRESH_H", "0")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -134,6 +155,26 @@ def openrouter(_openrouter_server: tuple[OpenRouterStub, str]) -> Iterator[OpenR
     stub.reset()
 
 
+def with_test_cloud(routing: dict[str, Any]) -> dict[str, Any]:
+    """The routing_rules.yaml data `routing` with TEST_CLOUD's models and tiers (and no alias of their names)."""
+    routing["cloud"] |= TEST_CLOUD
+    # The shipped list's aliases of its old names are TEST_CLOUD's own model names.
+    routing["aliases"] = {pattern: target for pattern, target in routing["aliases"].items() if "*" in pattern}
+    return routing
+
+
+@functools.cache
+def fixed_files() -> Path:
+    """A folder holding the shipped YAML files with TEST_CLOUD's models: `load_config(fixed_files(), {})` is the
+    configuration a test of budgets, prices or tiers reads (see TEST_CLOUD)."""
+    folder = Path(tempfile.mkdtemp(prefix="hermes-test-files-"))
+    atexit.register(shutil.rmtree, folder, True)
+    routing = with_test_cloud(yaml.safe_load((REPO / ROUTING_FILE).read_text()))
+    (folder / ROUTING_FILE).write_text(yaml.safe_dump(routing))
+    (folder / BUDGETS_FILE).write_text((REPO / BUDGETS_FILE).read_text())
+    return folder
+
+
 def _patch(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     for key, value in changes.items():
         if isinstance(value, dict) and isinstance(data.get(key), dict):
@@ -157,12 +198,14 @@ def make_config(tmp_path: Path, ollama_url: str, openrouter: OpenRouterStub,
                 # A test about something else must not depend on how fast this (shared, busy) machine
                 # runs the local model: the deadline's own tests set theirs.
                 data = _patch(data, {"local": {"deadline_s": 600}})
+                data = with_test_cloud(data)
             (config_dir / name).write_text(yaml.safe_dump(_patch(data, changes or {})))
         environ = {
             "OLLAMA_API_BASE": ollama_url,
             "OPENROUTER_API_BASE": openrouter.url,  # type: ignore[attr-defined]
             "OPENROUTER_API_KEY": TEST_API_KEY,
             "HERMES_DB": str(database),
+            "HERMES_CATALOGUE_REFRESH_H": "0",  # no fetch of OpenRouter's model list but in its own tests
         } | env
         return load_config(config_dir, {k: v for k, v in environ.items() if v})
 

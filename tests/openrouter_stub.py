@@ -26,6 +26,9 @@ misbehave the ways real upstreams do (`mode`):
     paced         streams the greeting a word a chunk, `pace_s` apart; with `gate` set, the
                   chunks after the first wait for the gate to open instead
 
+`GET /api/v1/models` serves `catalogue` (tests/clients/openrouter_models.json
+unless a test changes it; None: a 503, a catalogue that cannot be fetched).
+
 Every request is recorded with the client's address (`client`), so a test
 can tell how many connections it came over; `sent` holds each streamed
 event's data as it was sent.
@@ -38,6 +41,7 @@ import copy
 import json
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -47,6 +51,8 @@ from starlette.routing import Route
 
 from tests import openrouter_dialects
 
+# OpenRouter's model list in its own shape (its API reference's fields), for the models the tests use.
+CATALOGUE = Path(__file__).parent / "clients" / "openrouter_models.json"
 # What each answer costs, as OpenRouter reports it in usage.cost.
 COST_PER_CALL_USD = 0.00125
 
@@ -118,7 +124,10 @@ class OpenRouterStub:
         self.pace_s = 0.2
         self.gate: threading.Event | None = None  # paced: the chunks after the first wait for it
         self.sent: list[str] = []  # the data of each streamed event, as sent
-        self.app = Starlette(routes=[Route("/api/v1/chat/completions", self.chat, methods=["POST"]),
+        self.catalogue: dict[str, Any] | None = json.loads(CATALOGUE.read_text())
+        self.catalogue_fetches = 0
+        self.app = Starlette(routes=[Route("/api/v1/models", self.models),
+                                     Route("/api/v1/chat/completions", self.chat, methods=["POST"]),
                                      Route("/api/v1/messages", self.messages, methods=["POST"]),
                                      Route("/api/v1/responses", self.responses, methods=["POST"]),
                                      Route("/api/v1/generation", self.generation)])
@@ -131,7 +140,16 @@ class OpenRouterStub:
         """OpenAI Responses, as OpenRouter serves them (openrouter_dialects.py)."""
         return await openrouter_dialects.responses(self, request)
 
+    async def models(self, request: Request) -> Response:
+        """OpenRouter's model list (no key needed), or a 503 when `catalogue` is None."""
+        self.catalogue_fetches += 1
+        if self.catalogue is None:
+            return JSONResponse({"error": {"message": "Service unavailable", "code": 503}}, status_code=503)
+        return JSONResponse(self.catalogue)
+
     def reset(self) -> None:
+        self.catalogue = json.loads(CATALOGUE.read_text())
+        self.catalogue_fetches = 0
         self.requests.clear()
         self.mode = "ok"
         self.delay_s = 5.0

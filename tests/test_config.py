@@ -43,9 +43,9 @@ def test_shipped_files_describe_the_product(config_dir: Path) -> None:
         "llama3.2:3b", "qwen2.5-coder:7b", "gemma3:latest", "llama3.1:8b", "smollm2:135m"]
     assert config.local_models[0].litellm_model == "ollama_chat/llama3.2:3b"
     assert [m.litellm_model for m in config.cloud_models] == [
-        "openrouter/anthropic/claude-3.5-sonnet", "openrouter/openai/gpt-4",
-        "openrouter/anthropic/claude-3-opus", "openrouter/google/gemini-2.0-flash-001"]
-    assert [m.name for m in config.cloud_models if m.cheap] == ["claude-3.5-sonnet", "gemini-flash"]
+        "openrouter/anthropic/claude-sonnet-4.6", "openrouter/openai/gpt-5.2",
+        "openrouter/anthropic/claude-opus-5", "openrouter/google/gemini-3-flash-preview"]
+    assert [m.name for m in config.cloud_models if m.cheap] == ["claude-sonnet", "gemini-flash"]
     assert config.routing.cascade.target_quality == 9.0
     assert config.routing.server.max_body_bytes == 10 * 1024 * 1024
     assert config.budget.daily_limit_usd == 5.0
@@ -79,8 +79,8 @@ def test_secret_never_shows_itself() -> None:
 
 def test_models_are_found_by_short_name_or_slug(config_dir: Path) -> None:
     config = load_config(config_dir, {})
-    assert config.find_model("gpt-4").litellm_model == "openrouter/openai/gpt-4"
-    assert config.find_model("openai/gpt-4").name == "gpt-4"
+    assert config.find_model("gpt").litellm_model == "openrouter/openai/gpt-5.2"
+    assert config.find_model("openai/gpt-5.2").name == "gpt"
     assert config.find_model("smollm2:135m").kind == "local"
     assert config.find_model("gpt-5") is None
 
@@ -119,9 +119,9 @@ def test_tiers_out_of_order(config_dir: Path) -> None:
 
 
 def test_duplicate_model_name(config_dir: Path) -> None:
-    replace_in(config_dir / ROUTING_FILE, "- name: gpt-4", "- name: claude-3.5-sonnet")
+    replace_in(config_dir / ROUTING_FILE, "- name: gpt\n", "- name: claude-sonnet\n")
     assert load_error(config_dir) == (
-        "routing_rules.yaml: model name 'claude-3.5-sonnet' is used twice; names must be unique")
+        "routing_rules.yaml: model name 'claude-sonnet' is used twice; names must be unique")
 
 
 def test_invalid_yaml_names_file_and_line(config_dir: Path) -> None:
@@ -142,13 +142,13 @@ def test_empty_files_mean_defaults(tmp_path: Path) -> None:
 
 
 def test_the_judge_must_be_a_local_model(config_dir: Path) -> None:
-    replace_in(config_dir / ROUTING_FILE, "judge_model: null", "judge_model: gpt-4")
+    replace_in(config_dir / ROUTING_FILE, "judge_model: null", "judge_model: gpt")
     assert load_error(config_dir).startswith("routing_rules.yaml: quality.judge_model must name a local model (")
 
 
 def test_shipped_task_tiers_route_by_task(config_dir: Path) -> None:
     tiers = load_config(config_dir, {}).routing.cloud.tiers
-    assert tiers == {"cheap": ("gemini-flash",), "smart": ("claude-3.5-sonnet", "claude-3-opus"),
+    assert tiers == {"cheap": ("gemini-flash",), "smart": ("claude-sonnet", "claude-opus"),
                      "yolo": ("gemini-flash",), "default": "any"}
 
 
@@ -159,10 +159,10 @@ def test_a_task_tier_no_rule_uses_is_allowed(config_dir: Path) -> None:
 
 
 def test_a_task_tier_naming_an_unknown_model_is_refused(config_dir: Path) -> None:
-    replace_in(config_dir / ROUTING_FILE, "smart: [claude-3.5-sonnet, claude-3-opus]", "smart: [claude-3.5-sonnet, claude-4]")
+    replace_in(config_dir / ROUTING_FILE, "smart: [claude-sonnet, claude-opus]", "smart: [claude-sonnet, claude-4]")
     assert load_error(config_dir) == (
         "routing_rules.yaml: cloud.tiers.smart[1] must name a cloud model "
-        "(claude-3.5-sonnet, gpt-4, claude-3-opus, gemini-flash), got 'claude-4'")
+        "(claude-sonnet, gpt, claude-opus, gemini-flash), got 'claude-4'")
 
 
 def test_a_task_tier_naming_a_local_model_is_refused(config_dir: Path) -> None:
@@ -196,8 +196,12 @@ def test_a_rule_whose_tier_has_no_cloud_models_is_refused(config_dir: Path) -> N
     pytest.param("gpt-5-codex", "auto", id="codex"),
     pytest.param("gemini-2.5-flash-lite", "local", id="gemini-cli-router"),
     pytest.param("gemini-3-pro-preview", "auto", id="gemini-cli-main"),
-    pytest.param("claude-3.5-sonnet", "claude-3.5-sonnet", id="a-configured-model-is-never-aliased"),
-    pytest.param("anthropic/claude-3.5-sonnet", "anthropic/claude-3.5-sonnet", id="nor-its-slug"),
+    pytest.param("claude-sonnet", "claude-sonnet", id="a-configured-model-is-never-aliased"),
+    pytest.param("anthropic/claude-sonnet-4.6", "anthropic/claude-sonnet-4.6", id="nor-its-slug"),
+    pytest.param("claude-3.5-sonnet", "claude-sonnet", id="the-2024-names-mean-the-same-roles"),
+    pytest.param("gpt-4", "gpt", id="gpt-4-too"),
+    pytest.param("gpt-5", "auto", id="codex-default"),
+    pytest.param("claude-sonnet-4-6", "auto", id="claude-code-sonnet"),
     pytest.param("gpt-9", "gpt-9", id="no-pattern-fits"),
 ])
 def test_shipped_aliases_map_the_agents_model_names(config_dir: Path, asked: str, means: str) -> None:

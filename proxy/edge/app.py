@@ -24,6 +24,7 @@ from starlette.schemas import SchemaGenerator
 from proxy.config import ROUTE_NAMES, Config
 from proxy.edge import (
     api,
+    catalogue_refresh,
     completions,
     dashboard,
     front_doors,
@@ -41,7 +42,7 @@ from proxy.errors import HermesError, UnknownModel
 from proxy.money.budget import Budget, Clock, system_clock
 from proxy.money.meter import Meter
 from proxy.money.preferences import Preferences
-from proxy.money.pricing import PriceTable
+from proxy.money.pricing import PriceTable, per_mtok
 from proxy.money.reconcile import reconcile_unknown_outcomes
 from proxy.pipeline.classify import Classifier
 from proxy.pipeline.local_attempt import LocalSpeeds
@@ -65,7 +66,9 @@ async def list_models(request: Request) -> Response:
         description: An OpenAI model list; `available` is Hermes's own field (OpenAI clients ignore it)
         content: {application/json: {schema: {$ref: '#/components/schemas/ModelList'}}}
     """
-    return JSONResponse({"object": "list", "data": await _model_cards(request.app.state.services)})
+    services = request.app.state.services
+    return JSONResponse({"object": "list", "data": await _model_cards(services),
+                         "hermes": {"prices": services.prices.source} | services.prices.sources()})
 
 
 async def get_model(request: Request) -> Response:
@@ -83,9 +86,12 @@ async def get_model(request: Request) -> Response:
         content: {application/json: {schema: {$ref: '#/components/schemas/Error'}}}
     """
     name = request.path_params["model"]
-    for card in await _model_cards(request.app.state.services):
+    services = request.app.state.services
+    for card in await _model_cards(services):
         if card["id"] == name:
             return JSONResponse(card)
+    if services.prices.listed(name) is not None:  # any model OpenRouter lists can be asked for by its slug
+        return JSONResponse(_cloud_card(services, name, services.config.openrouter_api_key is not None))
     raise UnknownModel(f"The model '{name}' does not exist.")
 
 
@@ -103,7 +109,25 @@ async def _model_cards(services: Services) -> list[dict[str, Any]]:
 
     return ([card(name, "hermes", routes[name]) for name in ROUTE_NAMES]
             + [card(name, "ollama", available) for name, available in local.items()]
-            + [card(m.name, "openrouter", cloud) for m in config.cloud_models])
+            + [_cloud_card(services, m.name, cloud) for m in config.cloud_models])
+
+
+def _cloud_card(services: Services, name: str, available: bool) -> dict[str, Any]:
+    """A cloud model's card: with its price per million tokens and limits, and where they come from."""
+    card = {"id": name, "object": "model", "created": 0, "owned_by": "openrouter", "available": available}
+    if not services.prices.priced(name):
+        return card | {"available": False, "pricing": None}
+    price = services.prices.price(name)
+    ref = services.config.find_model(name)
+    listed = services.prices.listed(ref.litellm_model.removeprefix("openrouter/") if ref else name)
+    return card | {
+        "pricing": {"input_usd_per_mtok": per_mtok(price.input_usd),
+                    "output_usd_per_mtok": per_mtok(price.output_usd),
+                    "cache_read_usd_per_mtok": per_mtok(price.cache_read_usd),
+                    "cache_write_usd_per_mtok": per_mtok(price.cache_write_usd), "source": price.source},
+        "context_length": price.context_length, "max_output_tokens": price.max_output_tokens,
+        "supported_parameters": list(listed.supported_parameters) if listed else None,
+    }
 
 
 async def health(request: Request) -> Response:
@@ -237,7 +261,7 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
                 in_flight = InFlight()
                 budget = Budget(config.budget, store, prices, config.cloud_models, clock,
                                 lambda: preferences.current.daily_limit_usd)
-                app.state.services = Services(
+                services = Services(
                     config=config,
                     store=store,
                     prices=prices,
@@ -249,6 +273,11 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
                     upstream=Upstream(relay),
                     in_flight=in_flight,
                 )
+                # Prices from the catalogue saved last, at once; a newer one is fetched in the background.
+                saved_catalogue = await catalogue_refresh.saved(store)
+                app.state.services = (services if saved_catalogue is None
+                                      else catalogue_refresh.with_catalogue(services, saved_catalogue, clock))
+                log.info("Prices: %s", app.state.services.prices.source)
                 # Start-up made ~300,000 objects (LiteLLM's alone) that live as long as the
                 # process: out of the collector's sight, a full collection no longer stalls
                 # every stream for hundreds of milliseconds.
@@ -256,10 +285,13 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
                 # The YAML files re-read when they change, or on SIGHUP (reload.py).
                 watching = asyncio.ensure_future(reload.watch(
                     lambda: app.state.services, lambda services: setattr(app.state, "services", services), clock))
+                refreshing = asyncio.ensure_future(catalogue_refresh.keep_current(
+                    lambda: app.state.services, lambda services: setattr(app.state, "services", services), clock))
                 try:
                     with cut_streams_on_exit(in_flight):
                         yield
                 finally:
+                    refreshing.cancel()
                     watching.cancel()
                     reconciling.cancel()
                     beating.cancel()

@@ -49,7 +49,7 @@ async def rebuilt(services: Services, clock: Clock) -> Services | None:
     running = services.config
     try:
         config = load_config(running.config_dir, os.environ)
-        prices = PriceTable.from_config(config)
+        prices = PriceTable.from_config(config, catalogue=services.prices.catalogue)
     except ConfigError as exc:
         log.warning("The configuration files changed but are not valid, so the running configuration stays: %s", exc)
         return None
@@ -62,13 +62,19 @@ async def rebuilt(services: Services, clock: Clock) -> Services | None:
     except HermesError as exc:
         log.warning("Could not re-read the saved settings (%s): the running configuration stays", exc.message)
         return None
-    budget = Budget(config.budget, services.store, prices, config.cloud_models, clock,
-                    lambda: preferences.current.daily_limit_usd)
     log.info("Re-read %s and %s from %s: in force from the next request", ROUTING_FILE, BUDGETS_FILE,
              config.config_dir)
-    return dataclasses.replace(services, config=config, prices=prices, preferences=preferences,
-                               classifier=Classifier(config.routing.classification),
-                               meter=Meter(budget, prices, services.store, config.routing.local.max_tokens))
+    return repriced(dataclasses.replace(services, config=config, preferences=preferences,
+                                        classifier=Classifier(config.routing.classification)), prices, clock)
+
+
+def repriced(services: Services, prices: PriceTable, clock: Clock) -> Services:
+    """`services` with `prices`, and the budget and meter built on them (a reload, a new catalogue)."""
+    preferences = services.preferences
+    budget = Budget(services.config.budget, services.store, prices, services.config.cloud_models, clock,
+                    lambda: preferences.current.daily_limit_usd)
+    return dataclasses.replace(services, prices=prices,
+                               meter=Meter(budget, prices, services.store, services.config.routing.local.max_tokens))
 
 
 async def watch(current: Callable[[], Services], install: Callable[[Services], None], clock: Clock) -> None:

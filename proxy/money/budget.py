@@ -129,14 +129,15 @@ class Budget:
 
     def allowed_models(self, status: BudgetStatus) -> list[ModelRef]:
         """The cloud models the tier allows, in configured order."""
-        if status.tier is None or not self._cloud_models:
+        priced = [m for m in self._cloud_models if self._prices.priced(m.name)]  # the others are refused
+        if status.tier is None or not priced:
             return []
         if status.tier.models == "any":
-            return list(self._cloud_models)
+            return priced
         if status.tier.models == "cheap":
-            return [m for m in self._cloud_models if m.cheap]
-        cheapest = self._prices.cheapest(m.name for m in self._cloud_models)
-        return [m for m in self._cloud_models if m.name == cheapest]
+            return [m for m in priced if m.cheap]
+        cheapest = self._prices.cheapest(m.name for m in priced)
+        return [m for m in priced if m.name == cheapest]
 
     async def reserve(self, model: ModelRef, input_tokens: int, max_tokens: int | None,
                       key: ApiKey | None = None) -> Grant:
@@ -151,8 +152,11 @@ class Budget:
             status = await self.status()
             if status.tier is None:
                 raise BudgetExhausted(self._spent_message(status))
+            price = self._prices.price(model.name)  # UnpricedModel: never reserved at $0
             allowed = self.allowed_models(status)
-            if model not in allowed:
+            # A model only the catalogue lists (asked for by its slug) is the user's choice: any tier that
+            # allows any model allows it.
+            if model not in allowed and not (status.tier.models == "any" and model.kind == "cloud"):
                 names = ", ".join(m.name for m in allowed) or "no cloud model"
                 raise BudgetExhausted(
                     f"{model.name} is not allowed in the '{status.tier.name}' budget tier "
@@ -161,7 +165,6 @@ class Budget:
                     code="model_not_in_budget_tier",
                 )
             granted_tokens = self._max_tokens(model, max_tokens, status.tier)
-            price = self._prices.price(model.name)
             factor = await self._store.price_factor(model.name, price.input_usd, price.output_usd)
             worst_usd = price.cost_usd(input_tokens, granted_tokens) * factor
             worst_usd *= 1 + self._config.reservation_margin

@@ -31,6 +31,7 @@ from proxy.errors import (
 from proxy.judgment import maths
 from proxy.judgment.quality import Judge, QualityScore, content_text, score_answer, task_text
 from proxy.money.estimate import count_input_tokens
+from proxy.money.pricing import PriceTable
 from proxy.pipeline import local_attempt
 from proxy.pipeline.classify import TaskClass
 from proxy.pipeline.local_attempt import LocalSpeeds, Progress, TooSlow, no_progress
@@ -42,6 +43,9 @@ from proxy.upstreams.ollama import LocalCatalog
 from proxy.upstreams.target import Target
 
 POLICIES = ("auto", "ask", "never")
+# A model asked for by its OpenRouter slug has no quality prior of the user's: it is called, not weighed
+# against others, so this only fills the record.
+LISTED_QUALITY_PRIOR = 8.0
 PEER_TEMPERATURE = 0.7  # extra samples must be free to differ: at temperature 0 (aider's) they would repeat the first
 
 
@@ -90,7 +94,8 @@ class Plan:
 
 
 async def requested_plan(
-    chat: ChatRequest, config: Config, catalog: LocalCatalog, allowed_cloud: Sequence[ModelRef], task: TaskClass
+    chat: ChatRequest, config: Config, catalog: LocalCatalog, allowed_cloud: Sequence[ModelRef], task: TaskClass,
+    prices: PriceTable | None = None,
 ) -> Plan:
     """The plan for a request that names its model (or `local`/`cloud`): no cascade.
 
@@ -99,16 +104,19 @@ async def requested_plan(
     only the budget limits.
     """
     if chat.model != "cloud":
-        return Plan(await choose_target(chat, config, catalog, allowed_cloud), reason=f"{chat.model} requested")
+        return Plan(await choose_target(chat, config, catalog, allowed_cloud, prices),
+                    reason=f"{chat.model} requested")
     tier = tier_models(config, task.tier, allowed_cloud)
     target = await choose_target(chat, config, catalog, tier.models)
     return Plan(target, reason=f"cloud requested: {target.model.name}" + (f"; {tier.reason}" if tier.reason else ""))
 
 
 async def choose_target(
-    chat: ChatRequest, config: Config, catalog: LocalCatalog, allowed_cloud: Sequence[ModelRef]
+    chat: ChatRequest, config: Config, catalog: LocalCatalog, allowed_cloud: Sequence[ModelRef],
+    prices: PriceTable | None = None,
 ) -> Target:
-    """The model to call for a request that names one (or `local`/`cloud`).
+    """The model to call for a request that names one (or `local`/`cloud`), or any model OpenRouter's
+    catalogue lists (in `prices`), by its slug.
 
     `cloud` takes the first of `allowed_cloud` (what the budget tier allows,
     or within it what the task tier may use: `requested_plan`); when the
@@ -120,7 +128,7 @@ async def choose_target(
         if not config.cloud_models:
             raise UnknownModel("No cloud models are configured (cloud.models in routing_rules.yaml).")
         return cloud_target(config, (list(allowed_cloud) or list(config.cloud_models))[0])
-    ref = config.find_model(chat.model)
+    ref = config.find_model(chat.model) or listed_model(prices, chat.model)
     if ref is None:
         names = ", ".join(["auto", "local", "cloud"] + [m.name for m in config.local_models + config.cloud_models])
         aliases = ", ".join(config.routing.aliases)
@@ -134,6 +142,13 @@ async def choose_target(
             f"{_why_missing(await catalog.models(), ref.name)}"
         )
     return local_target(config, ref)
+
+
+def listed_model(prices: PriceTable | None, slug: str) -> ModelRef | None:
+    """A model routing_rules.yaml does not configure but OpenRouter's catalogue lists, asked for by its slug."""
+    if prices is None or prices.listed(slug) is None:
+        return None
+    return ModelRef(slug, "cloud", f"openrouter/{slug}", LISTED_QUALITY_PRIOR)
 
 
 def upgrade_policy(default: str, headers: Mapping[str, str]) -> str:

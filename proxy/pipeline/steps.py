@@ -99,7 +99,7 @@ async def prepare(services: Services, request: Request, status: BudgetStatus) ->
     config, store, chat = services.config, services.store, request.chat
     allowed = services.meter.budget.allowed_models(status)
     if chat.model != "auto":
-        return await requested_plan(chat, config, services.catalog, allowed, request.task)
+        return await requested_plan(chat, config, services.catalog, allowed, request.task, services.prices)
     session = await store.session(request.conversation.session_id)
     capped = _session_capped(config, session)
     if capped:

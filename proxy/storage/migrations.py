@@ -316,11 +316,24 @@ async def m016_preference_overrides(db: Schema) -> None:
     await db.execute("DELETE FROM preferences WHERE key = 'settings'")
 
 
+async def m017_catalogue(db: Schema) -> None:
+    # The last copy of OpenRouter's model list, with when it was fetched (store_catalogue.py): prices come
+    # from it, and a start without the network still has them.
+    await db.execute("CREATE TABLE catalogue (source TEXT PRIMARY KEY, fetched_at REAL NOT NULL, body TEXT NOT NULL)")
+
+
+async def m018_cache_tokens(db: Schema) -> None:
+    # Of each call's input tokens, those read from the provider's prompt cache and those written to it:
+    # each has its own price, and the estimator learns what share of an agent's turn they are.
+    await db.execute("ALTER TABLE tasks ADD COLUMN cache_read_tokens INTEGER NOT NULL DEFAULT 0")
+    await db.execute("ALTER TABLE tasks ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: list[Callable[[Schema], Awaitable[None]]] = [
     m001_initial, m002_money, m003_cascade, m004_preferences, m005_reservation_owners, m006_day_totals,
     m007_task_detail, m008_savings, m009_session_links, m010_keys,
     m011_outcomes, m012_ledger_indexes, m013_price_corrections, m014_tool_turns,
-    m015_answer_links, m016_preference_overrides]
+    m015_answer_links, m016_preference_overrides, m017_catalogue, m018_cache_tokens]
 
 
 async def migrate(db: Schema) -> None:

@@ -18,6 +18,7 @@ from proxy.storage.backends import open_database
 from proxy.storage.database import Database
 from proxy.storage.owner import is_gone, this_process
 from proxy.storage.records import now
+from proxy.storage.store_catalogue import CatalogueRecords
 from proxy.storage.store_keys import KeyRecords
 from proxy.storage.store_prices import PriceRecords
 from proxy.storage.store_sessions import SessionRecords
@@ -74,10 +75,10 @@ class Prediction:
     confidence: float
 
 
-class Store(SessionRecords, KeyRecords, PriceRecords):
+class Store(SessionRecords, KeyRecords, PriceRecords, CatalogueRecords):
     """Hermes's records on one database, opened and migrated in the app's lifespan.
 
-    Sessions (store_sessions.py), team keys (store_keys.py) and stale prices (store_prices.py) have
+    Sessions (store_sessions.py), team keys (store_keys.py), stale prices (store_prices.py) and the catalogue (store_catalogue.py) have
     modules of their own.
     """
 

@@ -343,8 +343,15 @@ def test_root_redirects_to_the_dashboard_without_a_key(
 
 def test_models_mark_which_are_available_in_the_openai_shape(hermes_url: str) -> None:
     """The embedded model serves smollm2:135m; llama3.2:3b is configured but not pulled there."""
-    cards = {card["id"]: card for card in httpx.get(f"{hermes_url}/v1/models", timeout=10).json()["data"]}
-    assert all(set(card) == {"id", "object", "created", "owned_by", "available"} for card in cards.values())
+    listing = httpx.get(f"{hermes_url}/v1/models", timeout=10).json()
+    cards = {card["id"]: card for card in listing["data"]}
+    assert all(set(card) == {"id", "object", "created", "owned_by", "available"} for card in cards.values()
+               if card["owned_by"] != "openrouter")
+    # A cloud model's card says what it costs per million tokens, and where that price comes from.
+    assert cards["gpt-4"]["pricing"] == {"input_usd_per_mtok": 30.0, "output_usd_per_mtok": 60.0,
+                                         "cache_read_usd_per_mtok": None, "cache_write_usd_per_mtok": None,
+                                         "source": "litellm 1.100.5's table"}
+    assert listing["hermes"]["prices"] == "litellm 1.100.5's table (OpenRouter's catalogue has not been fetched yet)"
     assert cards["smollm2:135m"]["available"] is True
     for name in ("llama3.2:3b", "qwen2.5-coder:7b", "gemma3:latest", "llama3.1:8b"):
         assert (cards[name]["owned_by"], cards[name]["available"]) == ("ollama", False), name

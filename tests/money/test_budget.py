@@ -21,7 +21,7 @@ from proxy.errors import BudgetExhausted
 from proxy.money.budget import Budget
 from proxy.money.pricing import Price, PriceTable
 from proxy.storage.store import Store
-from tests.conftest import REPO
+from tests.conftest import fixed_files
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -36,7 +36,7 @@ class Clock:
 
 @pytest.fixture
 def config() -> Config:
-    return load_config(REPO, {})
+    return load_config(fixed_files(), {})
 
 
 @pytest_asyncio.fixture

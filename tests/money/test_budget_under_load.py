@@ -19,7 +19,7 @@ import yaml
 
 from proxy.config import BUDGETS_FILE, ROUTING_FILE, Config
 from proxy.localmodel.embedded import free_port
-from tests.conftest import REPO, TEST_API_KEY
+from tests.conftest import REPO, TEST_API_KEY, with_test_cloud
 from tests.openrouter_stub import OpenRouterStub
 from tests.postgres import query
 
@@ -64,7 +64,7 @@ def test_200_concurrent_cloud_requests_never_overspend(
 
 def cloud_only_home(home: Path, budget: dict[str, object] | None = None) -> Path:
     """A config dir with the embedded model off (no local model to wait for) and `budget` merged in."""
-    routing = yaml.safe_load((REPO / ROUTING_FILE).read_text())
+    routing = with_test_cloud(yaml.safe_load((REPO / ROUTING_FILE).read_text()))
     routing["embedded_model"]["enabled"] = False
     (home / ROUTING_FILE).write_text(yaml.safe_dump(routing))
     budgets = yaml.safe_load((REPO / BUDGETS_FILE).read_text()) | (budget or {})

@@ -20,7 +20,7 @@ from proxy.money.meter import Meter
 from proxy.money.pricing import PriceTable
 from proxy.storage.store import Store
 from proxy.upstreams.target import Target
-from tests.conftest import REPO
+from tests.conftest import fixed_files
 from tests.openrouter_stub import OpenRouterStub
 from tests.postgres import query
 
@@ -29,7 +29,7 @@ PROMPT = [{"role": "user", "content": "Write a parser for this config format, wi
 
 @pytest.fixture
 def config() -> Config:
-    return load_config(REPO, {})
+    return load_config(fixed_files(), {})
 
 
 @pytest_asyncio.fixture

@@ -244,8 +244,8 @@ def names(models: Any) -> list[str]:
 def test_tier_models_keep_the_tiers_order_within_the_budget(shipped: Config) -> None:
     everything = shipped.cloud_models
     smart = tier_models(shipped, "smart", list(reversed(everything)))
-    assert names(smart.models) == ["claude-3.5-sonnet", "claude-3-opus"]
-    assert smart.reason == "task tier smart allows claude-3.5-sonnet, claude-3-opus"
+    assert names(smart.models) == ["claude-sonnet", "claude-opus"]
+    assert smart.reason == "task tier smart allows claude-sonnet, claude-opus"
     assert names(tier_models(shipped, "default", everything).models) == names(everything)
     nothing = tier_models(shipped, "cheap", [])  # no key, or a blocked budget: nothing to offer, nothing to say
     assert nothing.models == () and nothing.reason == ""

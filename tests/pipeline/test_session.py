@@ -12,7 +12,7 @@ from proxy.money.estimate import count_input_tokens
 from proxy.money.pricing import Price, PriceTable
 from proxy.pipeline.session import Conversation, answer_links, identify, remaining_turns, resolve, session_impact
 from proxy.storage.store import Store
-from tests.conftest import REPO
+from tests.conftest import fixed_files
 from tests.postgres import query
 
 SYSTEM = {"role": "system", "content": "Act as an expert software developer. Always use best practices."}
@@ -159,7 +159,7 @@ def test_remaining_turns_are_learned_once_enough_sessions_are_known() -> None:
 def test_six_turn_session_impact_matches_a_hand_computation() -> None:
     messages = six_turns()
     conversation = identify({}, messages)
-    opus = PriceTable.from_config(load_config(REPO, {})).price("claude-3-opus")
+    opus = PriceTable.from_config(load_config(fixed_files(), {})).price("claude-3-opus")
     assert opus == Price(15e-6, 75e-6, 1.5e-6, 4096)
     context = count_input_tokens("openrouter/anthropic/claude-3-opus", messages)
     output = 400
