@@ -31,9 +31,12 @@ async def messages(cloud: Any, request: Request) -> Response:
     body = await request.json()
     chat, _ = LiteLLMAnthropicMessagesAdapter().translate_anthropic_to_openai(body)
     kind, message = cloud.reply(dict(chat))
-    cloud.log.append({"t": time.time(), "path": request.url.path, "model": body.get("model"), "kind": kind,
-                      "tools": len(body.get("tools") or [])})
     prompt, completion, cost = _usage(body, message)
+    # With a prompt cache (bench/prompt_cache.py), the usage says what was read and written, as Anthropic's does.
+    usage = {"input_tokens": prompt, "output_tokens": completion, "cost": cost} if cloud.prompt_cache is None \
+        else cloud.prompt_cache.usage(body, prompt, completion)
+    cloud.log.append({"t": time.time(), "path": request.url.path, "model": body.get("model"), "kind": kind,
+                      "tools": len(body.get("tools") or []), "usage": usage})
     content = [{"type": "tool_use", "id": call["id"], "name": call["function"]["name"],
                 "input": json.loads(call["function"]["arguments"])} for call in message.get("tool_calls") or []]
     if message.get("content"):
@@ -41,7 +44,7 @@ async def messages(cloud: Any, request: Request) -> Response:
     answer = {"id": f"gen-agents-{len(cloud.log)}", "type": "message", "role": "assistant",
               "model": body.get("model"), "content": content, "stop_sequence": None,
               "stop_reason": "tool_use" if message.get("tool_calls") else "end_turn",
-              "usage": {"input_tokens": prompt, "output_tokens": completion, "cost": cost}}
+              "usage": usage}
     if not body.get("stream"):
         return JSONResponse(answer)
     return StreamingResponse(_message_events(answer), media_type="text/event-stream")

@@ -39,6 +39,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from bench import agents_dialects
+from bench.prompt_cache import PromptCache
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class ScriptedCloud:
         self.comments = comments  # SSE comment lines sent before the first data line
         self.comment_interval_s = comment_interval_s
         self.log: list[dict[str, Any]] = []
+        self.prompt_cache: PromptCache | None = None  # Messages calls report cache reads and writes when set
         routes = [Route(f"{prefix}/chat/completions", self.chat, methods=["POST"]) for prefix in ("/api/v1", "/v1")]
         routes += [Route("/v1/models", self.models), Route("/api/v1/generation", self.generation),
                    Route("/api/v1/messages", self.messages, methods=["POST"]),

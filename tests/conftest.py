@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import atexit
+import copy
 import functools
 import os
 import shutil
@@ -157,7 +158,7 @@ def openrouter(_openrouter_server: tuple[OpenRouterStub, str]) -> Iterator[OpenR
 
 def with_test_cloud(routing: dict[str, Any]) -> dict[str, Any]:
     """The routing_rules.yaml data `routing` with TEST_CLOUD's models and tiers (and no alias of their names)."""
-    routing["cloud"] |= TEST_CLOUD
+    routing["cloud"] |= copy.deepcopy(TEST_CLOUD)  # a copy: a test's changes are merged into it in place
     # The shipped list's aliases of its old names are TEST_CLOUD's own model names.
     routing["aliases"] = {pattern: target for pattern, target in routing["aliases"].items() if "*" in pattern}
     return routing

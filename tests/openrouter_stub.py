@@ -26,7 +26,7 @@ misbehave the ways real upstreams do (`mode`):
     paced         streams the greeting a word a chunk, `pace_s` apart; with `gate` set, the
                   chunks after the first wait for the gate to open instead
 
-`GET /api/v1/models` serves `catalogue` (tests/clients/openrouter_models.json
+`GET /api/v1/models` serves `catalogue` (tests/openrouter_models.json
 unless a test changes it; None: a 503, a catalogue that cannot be fetched).
 
 Every request is recorded with the client's address (`client`), so a test
@@ -52,7 +52,7 @@ from starlette.routing import Route
 from tests import openrouter_dialects
 
 # OpenRouter's model list in its own shape (its API reference's fields), for the models the tests use.
-CATALOGUE = Path(__file__).parent / "clients" / "openrouter_models.json"
+CATALOGUE = Path(__file__).parent / "openrouter_models.json"
 # What each answer costs, as OpenRouter reports it in usage.cost.
 COST_PER_CALL_USD = 0.00125
 

@@ -40,6 +40,8 @@ def render_budget(report: dict[str, Any], console: Console) -> None:
         summary.add_row("Local success", "no local tries yet" if rate is None else
                         f"{rate:.0%} of {report['local_tries']} tries")
     summary.add_row("Source", _source(report))
+    if report.get("prices"):
+        summary.add_row("Prices", report["prices"])
     console.print(summary)
     if report["by_model"]:
         by_model = Table(title="Spend by model", title_justify="left")
@@ -60,7 +62,7 @@ def render_budget(report: dict[str, Any], console: Console) -> None:
                  for key in ("value", "file_value")}
         console.print(f"[bold yellow]Override:[/] {row['name']} {shown['value']}, set through the API on "
                       f"{row['set_at'][:16].replace('T', ' ')} UTC; {row['file']} says {shown['file_value']}. "
-                      "Editing the file (then restarting) or `hermes settings --reset` goes back to it.")
+                      "Editing the file or `hermes settings --reset` goes back to it.")
     for row in report.get("stale_prices") or []:
         console.print(f"[bold yellow]Stale price:[/] {row['model']} billed {usd(row['bill_usd'])} on a "
                       f"{usd(row['reserved_usd'])} reservation ({row['found_at'][:16].replace('T', ' ')} UTC): its "
@@ -80,6 +82,10 @@ def render_stats(data: dict[str, Any], console: Console) -> None:
     overview.add_row("Mean quality", "n/a" if quality["mean"] is None else f"{quality['mean']:.1f} over {quality['scored']} scored")
     overview.add_row("Latency", "n/a" if latency["p50"] is None else
                      f"p50 {latency['p50']:.0f} ms, p95 {latency['p95']:.0f} ms over {latency['requests']} requests")
+    if "prompt_cache" in data:  # a proxy from before prompt caching was counted sends none
+        overview.add_row("Prompt cache", _cache(data["prompt_cache"]))
+    if "prices" in data:
+        overview.add_row("Prices", data["prices"]["source"])
     console.print(overview)
     by_task = Table(title="By task type", title_justify="left")
     for column in ("task type", "requests", "local share", "local success"):
@@ -88,6 +94,14 @@ def render_stats(data: dict[str, Any], console: Console) -> None:
         by_task.add_row(row["task_type"], str(row["requests"]), _share(row["local_share"]),
                         _share(row["local_success_rate"]))
     console.print(by_task)
+
+
+def _cache(cache: dict[str, Any]) -> str:
+    """What the providers' prompt caches did with the cloud calls' input, as the "Prompt cache" row says it."""
+    if not cache["input_tokens"]:
+        return "no cloud calls yet"
+    return (f"{_share(cache['read_share'])} of cloud input read from the cache ({cache['read_tokens']:,} of "
+            f"{cache['input_tokens']:,} tokens), {cache['written_tokens']:,} written")
 
 
 def _source(report: dict[str, Any]) -> str:

@@ -14,8 +14,10 @@ from starlette.routing import Route
 
 from proxy.errors import BadRequest, NotFound
 from proxy.money.estimate import prediction_error_pct
-from proxy.pipeline.session import Conversation, remaining_turns, session_impact
+from proxy.pipeline.services import Services
+from proxy.pipeline.session import Conversation, SessionImpact, growth_per_turn, remaining_turns, session_impact
 from proxy.pipeline.steps import complete, plan, understand
+from proxy.pipeline.upgrade import cache_use_for
 from proxy.storage import reports
 from proxy.wire.validate import json_object, parse_chat_request, read_json_body
 
@@ -45,6 +47,7 @@ async def costs_analysis(request: Request) -> Response:
         "by_model": await services.store.spend_by_model(status.day),
         "savings": await reports.saved_today(services.store, status.resets_at),
         "by_key": await reports.spend_by_key(services.store, status.day),  # [] with no team keys
+        "prices": services.prices.source,  # OpenRouter's catalogue (its date), or litellm's table
         "stale_prices": await services.store.stale_prices(),  # models billed above their table price
         "overrides": services.preferences.overrides_list(),  # settings changed through the API over their files
     })
@@ -136,13 +139,12 @@ async def session_impact_report(request: Request) -> Response:
         raise NotFound(f"No session {session_id!r} has been seen.", code="session_not_found")
     status = await services.meter.budget.status()
     mean_turns, known = await services.store.mean_session_turns(session_id)
-    conversation = Conversation(session_id, session["turns"], session["mean_user_tokens"])
+    conversation = Conversation(session_id, session["turns"], session["mean_user_tokens"],
+                                client=session.get("client") or "")
     left = remaining_turns(mean_turns, known, session["turns"], services.config.budget.session.default_remaining_turns)
-    impacts = [
-        session_impact(model.name, services.prices.price(model.name), session["context_tokens"],
-                       session["output_tokens"], conversation, left)
-        for model in services.meter.budget.allowed_models(status)
-    ]
+    turns = await services.store.session_turns(session_id)
+    impacts = [await _impact(services, model.name, session, conversation, left, turns)
+               for model in services.meter.budget.allowed_models(status)]
     return JSONResponse({
         "session_id": session_id,
         "turns": session["turns"],
@@ -151,6 +153,20 @@ async def session_impact_report(request: Request) -> Response:
         "projected_remaining_turns": left,
         "impact": [_rounded(dataclasses.asdict(impact)) for impact in impacts],
     })
+
+
+async def _impact(services: Services, model: str, session: dict[str, Any], conversation: Conversation, left: int,
+                  turns: list[dict[str, Any]]) -> SessionImpact:
+    """The impact of the rest of `session` on `model`, from the session's own turns where it has them: its last
+    request's real input tokens, its answers' mean length on `model`, how it grows and uses the cache."""
+    price = services.prices.price(model)
+    on_model = [turn for turn in turns if turn["model"] == model]
+    context = int(turns[-1]["input_tokens"]) if turns and turns[-1]["input_tokens"] else session["context_tokens"]
+    output = round(sum(int(t["output_tokens"]) for t in on_model) / len(on_model)) if on_model \
+        else session["output_tokens"]
+    use = await cache_use_for(services.store, conversation.client, model, turns, price)
+    return session_impact(model, price, context, output, conversation, left, use, growth_per_turn(turns),
+                          on_model=bool(turns) and turns[-1]["model"] == model)
 
 
 def _rounded(values: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from proxy.errors import NotFound
 from proxy.money.estimate import prediction_error_pct
 from proxy.pipeline.services import Services
 from proxy.storage import reports
+from proxy.storage.store import Store
 
 WINDOW_DAYS = 14
 LATEST_REQUESTS = 20
@@ -89,9 +90,19 @@ async def dashboard_data(request: Request) -> Response:
         "upgrade": _upgrade(answered),
         "quality": _quality(attempts),
         "latency_ms": {"requests": latency_count, "p50": _round(p50, 1), "p95": _round(p95, 1)},
+        "prompt_cache": await _prompt_cache(store, since),
+        "prices": {"source": services.prices.source,
+                   "catalogue_fetched_at": services.prices.sources()["catalogue_fetched_at"]},
         "predictions": [_prediction(row) for row in predictions],
         "latest": [_latest(row) for row in await reports.latest_tasks(store, LATEST_REQUESTS)],
     })
+
+
+async def _prompt_cache(store: Store, since: str) -> dict[str, Any]:
+    """Cloud calls' input since `since`, and how much of it the providers' prompt caches read and wrote."""
+    totals = await reports.cache_totals(store, since)
+    read_share = totals["read_tokens"] / totals["input_tokens"] if totals["input_tokens"] else None
+    return totals | {"read_share": _round(read_share, 4)}
 
 
 async def _spend_by_day(services: Services, today: str) -> list[dict[str, Any]]:
@@ -182,6 +193,8 @@ def _latest(row: dict[str, Any]) -> dict[str, Any]:
         "latency_ms": round(row["latency_ms"], 1),
         "input_tokens": row["input_tokens"],
         "output_tokens": row["output_tokens"],
+        "cache_read_tokens": row.get("cache_read_tokens") or 0,
+        "cache_write_tokens": row.get("cache_write_tokens") or 0,
         "prompt": _prompt_preview(row["prompt"]),
         "prompt_hash": row["prompt_sha256"][:PROMPT_HASH_CHARS],
         # What the session's next turn said of this answer (outcome.py): "failed", "continued" or None.

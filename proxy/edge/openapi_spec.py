@@ -240,6 +240,8 @@ _LATEST_REQUEST = {
         "latency_ms": _NUMBER,
         "input_tokens": _INTEGER,
         "output_tokens": _INTEGER,
+        "cache_read_tokens": {"type": "integer", "description": "of input_tokens, read from the prompt cache"},
+        "cache_write_tokens": {"type": "integer", "description": "of input_tokens, written to the prompt cache"},
         "prompt": _nullable({"type": "string", "description": "null unless server.store_prompts is on"}),
         "prompt_hash": _STRING,
         "outcome": _nullable({"type": "string", "enum": ["failed", "continued"],
@@ -272,6 +274,13 @@ _DASHBOARD = {
         "quality": {"type": "object", "properties": {"scored": _INTEGER, "mean": _nullable(_NUMBER)}},
         "latency_ms": {"type": "object", "properties": {
             "requests": _INTEGER, "p50": _nullable(_NUMBER), "p95": _nullable(_NUMBER)}},
+        "prompt_cache": {"type": "object", "description": "cloud calls' input tokens and the part of them read "
+                         "from and written to the providers' prompt caches", "properties": {
+            "input_tokens": _INTEGER, "read_tokens": _INTEGER, "written_tokens": _INTEGER,
+            "read_share": _nullable(_NUMBER)}},
+        "prices": {"type": "object", "description": "where prices come from: OpenRouter's catalogue (its date) "
+                   "or litellm's table", "properties": {"source": _STRING,
+                                                        "catalogue_fetched_at": _nullable(_STRING)}},
         "predictions": {"type": "array", "items": {"type": "object"}},
         "latest": {"type": "array", "items": _ref("LatestRequest")},
         "by_key": {"type": "array", "items": {"type": "object", "properties": {

@@ -83,6 +83,7 @@ async def budget_report(config: Config, clock: Clock | None = None) -> dict[str,
     from proxy.config import is_postgres
     from proxy.errors import StoreUnavailable
     from proxy.money.budget import Budget, system_clock
+    from proxy.money.catalogue import from_json
     from proxy.money.preferences import Preferences
     from proxy.money.pricing import PriceTable
     from proxy.storage import reports
@@ -98,7 +99,8 @@ async def budget_report(config: Config, clock: Clock | None = None) -> dict[str,
         raise ReportError(exc.message) from None
     try:
         preferences = await Preferences.load(config, store)
-        prices = PriceTable.for_reports(config)
+        stored = await store.saved_catalogue()
+        prices = PriceTable.for_reports(config, from_json(stored) if stored else None)
         budget = Budget(config.budget, store, prices, config.cloud_models, clock,
                         lambda: preferences.current.daily_limit_usd)
         status = await budget.status()
@@ -118,6 +120,7 @@ async def budget_report(config: Config, clock: Clock | None = None) -> dict[str,
             "by_model": await store.spend_by_model(status.day),
             "savings": await reports.saved_today(store, status.resets_at),
             "by_key": await reports.spend_by_key(store, status.day),
+            "prices": prices.source,
             "stale_prices": await store.stale_prices(),
             "overrides": preferences.overrides_list(),
             "local_success_rate": round(accepted / tried, 4) if tried else None,

@@ -16,7 +16,8 @@ from typing import Any
 
 from proxy.chat import ChatRequest
 from proxy.money.budget import Budget, BudgetStatus, Grant
-from proxy.money.estimate import Estimate, count_input_tokens, estimate_output, learn
+from proxy.money.cache_use import CacheUse, turn_cost_usd
+from proxy.money.estimate import MIN_LEARNING_RATE, Estimate, count_input_tokens, estimate_output, learn
 from proxy.money.keys import ApiKey
 from proxy.money.pricing import PriceTable
 from proxy.storage.store import USAGE_UNKNOWN, Prediction, Store
@@ -49,15 +50,26 @@ class Meter:
         self._store = store
         self._local_max_tokens = local_max_tokens
 
-    async def start(self, target: Target, chat: ChatRequest, task_type: str, key: ApiKey | None = None) -> Metered:
+    async def start(self, target: Target, chat: ChatRequest, task_type: str, key: ApiKey | None = None,
+                    cache: tuple[int, CacheUse] | None = None) -> Metered:
         """Estimate the call; for a cloud model reserve its worst case, on `key`'s budget too (raises
-        BudgetExhausted)."""
+        BudgetExhausted).
+
+        `cache`: what the session's turn before sent on this model (0: none) and how it uses the model's
+        prompt cache (cache_use.py): the estimate prices the reads and writes that makes likely. The
+        reservation never does: it is the uncached worst case.
+        """
         model = target.model
         input_tokens = count_input_tokens(model.litellm_model, chat.messages, chat.params.get("tools"))
         learned = await self._store.learned(task_type, model.name)
         output_tokens, confidence = estimate_output(task_type, learned)
         estimate = Estimate(task_type, input_tokens, output_tokens, confidence, learned.samples if learned else 0)
-        estimated_cost = self._prices.price(model.name).cost_usd(input_tokens, output_tokens)
+        price = self._prices.price(model.name)
+        billed_input = input_tokens  # as the provider will count them, once its counts have been seen
+        if model.kind == "cloud" and (counted := await self._store.input_ratio(model.name)) is not None:
+            billed_input = round(input_tokens * counted[1])
+        estimated_cost = price.cost_usd(billed_input, output_tokens) if cache is None \
+            else turn_cost_usd(price, cache[0], billed_input, output_tokens, cache[1])
         if model.kind == "local":
             capped = chat.limited_to(self._local_max_tokens)
             return Metered(target, task_type, capped, estimate, 0.0, None, await self.budget.status())
@@ -76,6 +88,9 @@ class Meter:
         model = metered.target.model
         if usage and not failed:
             await self._learn(metered.task_type, model.name, int(usage.get("completion_tokens", 0)))
+            if model.kind == "cloud":
+                await self._learn_input_ratio(model.name, metered.estimate.input_tokens,
+                                              int(usage.get("prompt_tokens", 0)))
         if metered.grant is None:
             return Bill(0.0, await self.budget.status())
         if usage:  # the upstream said what the call used, even if the client left before the end
@@ -100,6 +115,15 @@ class Meter:
         else:
             return Bill(0.0, await self.budget.settle(metered.grant, None))
         return Bill(cost, status)
+
+    async def _learn_input_ratio(self, model: str, counted: int, billed: int) -> None:
+        """Fold one call's billed input tokens over Hermes's count of them into `model`'s ratio (a moving mean)."""
+        if counted <= 0 or billed <= 0:
+            return
+        known = await self._store.input_ratio(model)
+        samples, ratio = known if known else (0, 1.0)
+        rate = max(1.0 / (samples + 1), MIN_LEARNING_RATE)
+        await self._store.put_input_ratio(model, samples + 1, ratio + rate * (billed / counted - ratio))
 
     async def _learn(self, task_type: str, model: str, output_tokens: int) -> None:
         # Inside finish's transaction, so no other writer comes between the read and the write.

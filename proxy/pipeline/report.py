@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from proxy.errors import HermesError
+from proxy.money import cache_use
 from proxy.money.meter import Bill, Metered
+from proxy.money.pricing import cache_tokens
 from proxy.pipeline.cascade import Plan, accepted_upgrade
 from proxy.pipeline.savings import Savings, estimate_savings
 from proxy.pipeline.session import answer_links
@@ -111,6 +113,9 @@ class Report:
         hermes = self.hermes(bill, savings)
         usage = usage or {}
         output_tokens = int(usage.get("completion_tokens", 0))
+        read, written = cache_tokens(usage)
+        if model.kind == "cloud" and error is None and usage:
+            await self._learn_cache_use(int(usage.get("prompt_tokens", 0)), read, written)
         await store.record_task(TaskRecord(
             requested_model=chat.model, route=model.kind, model=model.name, stream=chat.stream,
             status=error.status if error else 200, error_code=error.code if error else None,
@@ -118,6 +123,7 @@ class Report:
             cost_usd=bill.cost_usd, latency_ms=(time.monotonic() - started) * 1000, task_type=self.request.task.task_type,
             session_id=self.request.conversation.session_id, hermes=hermes,
             saved_usd=None if savings is None else savings.estimated_cost_usd,
+            cache_read_tokens=read, cache_write_tokens=written,
         ))
         conversation = self.request.conversation
         if error is None and model.kind == "cloud" and chat.model == "auto" and accepted_upgrade(
@@ -126,11 +132,26 @@ class Report:
         stays_on = model.name if model.kind == "cloud" and chat.model == "auto" and error is None else None
         await store.touch_session(conversation.session_id, conversation.turns, self.metered.estimate.input_tokens,
                                   conversation.mean_user_tokens, output_tokens or self.metered.estimate.output_tokens,
-                                  bill.cost_usd, stays_on=stays_on)
+                                  bill.cost_usd, stays_on=stays_on, client=conversation.client or None)
         if answer is not None and not conversation.named:  # the next turn finds its session by this answer
             for link in answer_links(conversation, answer):
                 await store.add_answer_link(link, conversation.session_id, stays_on)
         return hermes
+
+    async def _learn_cache_use(self, input_tokens: int, read: int, written: int) -> None:
+        """Fold this turn's use of the model's prompt cache into what its agent is known to do (cache_use.py),
+        when the session's turn before it was on the same model."""
+        store, model, conversation = self.services.store, self.plan.target.model, self.request.conversation
+        before = await store.session_turns(conversation.session_id, limit=1)
+        if not before or before[-1]["model"] != model.name:
+            return
+        seen = cache_use.observed(int(before[-1]["input_tokens"]), input_tokens, read, written)
+        if seen is None:
+            return
+        row = await store.cache_use(conversation.client, model.name)
+        known = cache_use.CacheUse(row["read_ratio"], row["write_ratio"], row["turns"]) if row else None
+        learned = cache_use.fold(known, seen)
+        await store.put_cache_use(conversation.client, model.name, learned.turns, learned.read, learned.write)
 
     def _quality(self) -> dict[str, Any] | None:
         cascade = self.plan.cascade

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from proxy.chat import message_text
 from proxy.errors import BadRequest
+from proxy.money.cache_use import CacheUse, assumed, turn_cost_usd
 from proxy.money.estimate import count_text_tokens
 from proxy.money.pricing import Price
 
@@ -60,7 +61,9 @@ class Conversation:
     """The shape of a conversation so far, as the session model needs it."""
 
     session_id: str
-    turns: int  # user messages so far, this one included
+    # Requests so far, this one included: the user messages, or for an agent (whose tool results are no user
+    # messages) one more than the answers it carries back, each of which was a request of its own.
+    turns: int
     mean_user_tokens: int
     named: bool = False  # the client named the session
     client: str = ""  # the client (its User-Agent), digested: an answer links within one client's sessions
@@ -79,9 +82,11 @@ class Conversation:
 class SessionImpact:
     """What moving this conversation to one cloud model would cost, now and for the rest of the session.
 
-    Every turn resends the whole context, which grows by one user message and
-    one answer per turn; context already sent last turn is billed at the
-    cache-read price where the model has one.
+    Every turn resends the whole context, which grows by about the same
+    amount each turn; the provider's prompt cache bills most of it at the
+    cache-read price and what is new at the cache-write price, as far as the
+    agent was seen to use it (money/cache_use.py). The first turn on a model
+    writes the whole context to its cache: the context transfer.
     """
 
     model: str
@@ -94,6 +99,9 @@ class SessionImpact:
     rest_of_session_cost_usd: float
     cost_per_task_usd: float
     session_premium: float
+    cache_read_ratio: float  # of a turn's previous context, the share assumed read from the cache
+    cache_write_ratio: float  # of the rest, the share assumed written to it
+    cache_learned_from_turns: int  # 0: assumed from the model's prices, no turn seen yet
 
 
 def identify(headers: Mapping[str, str], messages: Sequence[dict[str, Any]]) -> Conversation:
@@ -112,7 +120,8 @@ def identify(headers: Mapping[str, str], messages: Sequence[dict[str, Any]]) -> 
     spellings = [_digests(message) for message in messages]
     answers = tuple((position, _link(client, digest)) for position, message in enumerate(messages)
                     if message.get("role") == "assistant" for digest in spellings[position])
-    return Conversation(given[:MAX_SESSION_ID_CHARS], max(len(user_texts), 1), mean_user_tokens, named=bool(given),
+    turns = max(len(user_texts), sum(1 for m in messages if m.get("role") == "assistant") + 1)
+    return Conversation(given[:MAX_SESSION_ID_CHARS], turns, mean_user_tokens, named=bool(given),
                         client=client, answers=answers, digests=tuple(digests[0] for digests in spellings))
 
 
@@ -178,31 +187,50 @@ def session_impact(
     output_tokens: int,
     conversation: Conversation,
     projected_remaining_turns: int,
+    use: CacheUse | None = None,
+    growth_tokens: int | None = None,
+    on_model: bool = False,
 ) -> SessionImpact:
     """The single task on `model`, then `projected_remaining_turns` more with the context growing.
 
-    Turn k (1..R) sends context + k x growth tokens, of which all but the
-    newest growth were sent before (cache-read where priced), and gets
-    `output_tokens` back; growth = mean user message + one answer.
+    Turn k (1..R) sends context + k x growth tokens, of which what the turn
+    before sent is read from the cache and the rest written, as far as `use`
+    says (assumed from the prices when None), and gets `output_tokens` back.
+    growth: `growth_tokens` (what the session's own turns grew by), else the
+    mean user message + one answer. `on_model`: the conversation's last turn
+    was on `model` already, so this one reads its cache too.
     """
-    growth = conversation.mean_user_tokens + output_tokens
-    single = price.cost_usd(context_tokens, output_tokens)
-    rest = single
+    use = use or assumed(price)
+    growth = growth_tokens if growth_tokens is not None else conversation.mean_user_tokens + output_tokens
+    single = turn_cost_usd(price, max(context_tokens - growth, 0) if on_model else 0, context_tokens, output_tokens, use)
+    rest, previous = single, context_tokens
     for turn in range(1, projected_remaining_turns + 1):
         sent = context_tokens + turn * growth
-        rest += price.cost_usd(sent, output_tokens, cached_tokens=sent - growth)
+        rest += turn_cost_usd(price, previous, sent, output_tokens, use)
+        previous = sent
     return SessionImpact(
         model=model,
         turns_so_far=conversation.turns,
         context_tokens=context_tokens,
-        context_transfer_cost_usd=context_tokens * price.input_usd,
+        context_transfer_cost_usd=turn_cost_usd(price, 0, context_tokens, 0, use),
         projected_remaining_turns=projected_remaining_turns,
         growth_tokens_per_turn=growth,
         single_task_cost_usd=single,
         rest_of_session_cost_usd=rest,
         cost_per_task_usd=rest / (projected_remaining_turns + 1),
         session_premium=rest / single if single > 0 else 0.0,
+        cache_read_ratio=use.read,
+        cache_write_ratio=use.write,
+        cache_learned_from_turns=use.turns,
     )
+
+
+def growth_per_turn(turns: Sequence[dict[str, Any]]) -> int | None:
+    """How much the context grew per turn over a session's own turns (tasks rows, oldest first), or None."""
+    if len(turns) < 2:
+        return None
+    grown = (int(turns[-1]["input_tokens"]) - int(turns[0]["input_tokens"])) / (len(turns) - 1)
+    return round(grown) if grown > 0 else None
 
 
 def _link(client: str, answer: str) -> str:

@@ -45,7 +45,7 @@ from proxy.pipeline.services import Request, Services
 from proxy.pipeline.session import identify, remaining_turns, resolve
 from proxy.pipeline.skips import agent_turn, skip_for
 from proxy.pipeline.unseen import Unseen
-from proxy.pipeline.upgrade import tier_models, upgrade_options
+from proxy.pipeline.upgrade import cache_context, tier_models, upgrade_options
 from proxy.storage.store import Store, TaskRecord
 from proxy.wire.dialect import Dialect
 from proxy.wire.openai_api import OPENAI, StreamedMessage, completion_chunks
@@ -151,7 +151,8 @@ async def run_cascade(services: Services, request: Request, pending: Cascade,
     best_score = result.best.score.score if result.best and result.best.score else 0.0
     tier = tier_models(config, request.task.tier, upgradable)  # routing by task: cloud.tiers
     options = await upgrade_options(tier.models, chat, request.task.task_type, best_score, services.prices, store,
-                                    request.conversation, turns_left)
+                                    request.conversation, turns_left,
+                                    await store.session_turns(request.conversation.session_id))
     remaining = (await services.meter.budget.status()).remaining_usd  # the cascade took a while
     upgrade, reason = decide(result, options, policy, pending.target_quality, remaining, config, tier.reason)
     if pending.capped:
@@ -349,7 +350,10 @@ class _Call:
 
     @classmethod
     async def open(cls, services: Services, request: Request, chosen: Plan) -> _Call:
-        metered = await services.meter.start(chosen.target, request.chat, request.task.task_type, request.key)
+        model = chosen.target.model
+        cache = await cache_context(services.store, request.conversation, model.name,
+                                    services.prices.price(model.name)) if model.kind == "cloud" else None
+        metered = await services.meter.start(chosen.target, request.chat, request.task.task_type, request.key, cache)
         report = Report(services, request, chosen, metered)
         cloud = chosen.target.model.kind == "cloud"
         unseen = Unseen(services.store.spawn, services.in_flight) if metered.grant is not None else None

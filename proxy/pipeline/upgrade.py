@@ -8,9 +8,10 @@ from typing import Any
 
 from proxy.chat import ChatRequest
 from proxy.config import Config, ModelRef
+from proxy.money.cache_use import CacheUse, assumed, from_turns
 from proxy.money.estimate import count_input_tokens, estimate_output
-from proxy.money.pricing import PriceTable
-from proxy.pipeline.session import Conversation, SessionImpact, session_impact
+from proxy.money.pricing import Price, PriceTable
+from proxy.pipeline.session import Conversation, SessionImpact, growth_per_turn, session_impact
 from proxy.storage.store import Store
 
 
@@ -77,8 +78,12 @@ async def upgrade_options(
     store: Store,
     conversation: Conversation,
     remaining_turns: int,
+    turns: Sequence[dict[str, Any]] = (),
 ) -> list[UpgradeOption]:
-    """An option per cloud model in `models` (`tier_models`: the task tier's, within the budget tier), in their order."""
+    """An option per cloud model in `models` (`tier_models`: the task tier's, within the budget tier), in their order.
+
+    `turns`: the session's requests so far (store.session_turns), which say how it grows and uses the cache.
+    """
     options = []
     for model in models:
         input_tokens = count_input_tokens(model.litellm_model, chat.messages, chat.params.get("tools"))
@@ -96,9 +101,30 @@ async def upgrade_options(
             quality_gain=gain,
             cost_per_quality_point_usd=cost / gain if gain > 0 else None,
             confidence=confidence,
-            session=session_impact(model.name, price, input_tokens, output_tokens, conversation, remaining_turns),
+            session=session_impact(model.name, price, input_tokens, output_tokens, conversation, remaining_turns,
+                                   await cache_use_for(store, conversation.client, model.name, turns, price),
+                                   growth_per_turn(turns), on_model=bool(turns) and turns[-1]["model"] == model.name),
         ))
     return options
+
+
+async def cache_use_for(store: Store, client: str, model: str, turns: Sequence[dict[str, Any]],
+                        price: Price) -> CacheUse:
+    """How this conversation will use `model`'s prompt cache: as its own turns on it did, else as its agent
+    (`client`) did on it before, else as far as the model's prices allow (cache_use.py)."""
+    learned = from_turns(model, turns)
+    if learned is not None:
+        return learned
+    row = await store.cache_use(client, model)
+    return CacheUse(row["read_ratio"], row["write_ratio"], row["turns"]) if row else assumed(price)
+
+
+async def cache_context(store: Store, conversation: Conversation, model: str, price: Price) -> tuple[int, CacheUse]:
+    """For the meter's estimate of a call to `model`: what the session's turn before sent on it (0: it was not on
+    `model`, so this call writes its context to the cache) and how the session uses the cache."""
+    turns = await store.session_turns(conversation.session_id, limit=10)
+    previous = int(turns[-1]["input_tokens"]) if turns and turns[-1]["model"] == model else 0
+    return previous, await cache_use_for(store, conversation.client, model, turns, price)
 
 
 def best_option(options: Sequence[UpgradeOption], target_quality: float) -> UpgradeOption | None:

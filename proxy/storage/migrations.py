@@ -322,18 +322,36 @@ async def m017_catalogue(db: Schema) -> None:
     await db.execute("CREATE TABLE catalogue (source TEXT PRIMARY KEY, fetched_at REAL NOT NULL, body TEXT NOT NULL)")
 
 
-async def m018_cache_tokens(db: Schema) -> None:
+async def m018_cache_use(db: Schema) -> None:
     # Of each call's input tokens, those read from the provider's prompt cache and those written to it:
     # each has its own price, and the estimator learns what share of an agent's turn they are.
     await db.execute("ALTER TABLE tasks ADD COLUMN cache_read_tokens INTEGER NOT NULL DEFAULT 0")
     await db.execute("ALTER TABLE tasks ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0")
+    await db.execute("ALTER TABLE sessions ADD COLUMN client TEXT")  # its agent: the User-Agent, digested
+    # How each agent (its User-Agent, digested) uses a model's cache, learned turn by turn (money/cache_use.py).
+    await db.execute(
+        """
+        CREATE TABLE cache_use (
+            client TEXT NOT NULL,
+            model TEXT NOT NULL,
+            turns INTEGER NOT NULL,
+            read_ratio REAL NOT NULL,
+            write_ratio REAL NOT NULL,
+            PRIMARY KEY (client, model)
+        )
+        """
+    )
+    # How many input tokens a model's provider counts for each one Hermes's tokenizer counts (meter.py): the
+    # two tokenizers differ, and an estimate is of the bill.
+    await db.execute("CREATE TABLE input_counts (model TEXT PRIMARY KEY, samples INTEGER NOT NULL, "
+                     "ratio REAL NOT NULL)")
 
 
 MIGRATIONS: list[Callable[[Schema], Awaitable[None]]] = [
     m001_initial, m002_money, m003_cascade, m004_preferences, m005_reservation_owners, m006_day_totals,
     m007_task_detail, m008_savings, m009_session_links, m010_keys,
     m011_outcomes, m012_ledger_indexes, m013_price_corrections, m014_tool_turns,
-    m015_answer_links, m016_preference_overrides, m017_catalogue, m018_cache_tokens]
+    m015_answer_links, m016_preference_overrides, m017_catalogue, m018_cache_use]
 
 
 async def migrate(db: Schema) -> None:

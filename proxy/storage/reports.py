@@ -84,6 +84,15 @@ async def latency_histogram(store: Store, bounds_ms: tuple[float, ...]) -> list[
     )
 
 
+async def cache_totals(store: Store, since: str) -> dict[str, int]:
+    """Cloud calls' input tokens since `since`, and of them those read from and written to the prompt cache."""
+    [row] = await store.rows(
+        """SELECT COALESCE(SUM(input_tokens), 0) AS input_tokens, COALESCE(SUM(cache_read_tokens), 0) AS read_tokens,
+                  COALESCE(SUM(cache_write_tokens), 0) AS written_tokens
+           FROM tasks WHERE route = 'cloud' AND created_at >= ?""", (since,))
+    return {key: int(value) for key, value in row.items()}
+
+
 async def latest_tasks(store: Store, limit: int) -> list[dict[str, Any]]:
     """The newest tasks, newest first, each with `quality`: the best local score of its cascade.
 

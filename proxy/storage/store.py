@@ -59,6 +59,8 @@ class TaskRecord:
     session_id: str | None = None
     hermes: dict[str, Any] | None = None  # the response's "hermes" field: the dashboard's detail view
     saved_usd: float | None = None  # a local answer's avoided cloud cost (savings.py); None: nothing was avoided
+    cache_read_tokens: int = 0  # of input_tokens, read from the provider's prompt cache
+    cache_write_tokens: int = 0  # of input_tokens, written to it
 
 
 @dataclass(frozen=True)
@@ -105,8 +107,8 @@ class Store(SessionRecords, KeyRecords, PriceRecords, CatalogueRecords):
             """
             INSERT INTO tasks (created_at, requested_model, route, model, stream, status, error_code,
                                prompt_sha256, prompt, input_tokens, output_tokens, cost_usd, latency_ms, task_type,
-                               session_id, hermes, saved_usd)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                               session_id, hermes, saved_usd, cache_read_tokens, cache_write_tokens)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             (
                 now(), task.requested_model, task.route, task.model, int(task.stream), task.status,
@@ -114,6 +116,7 @@ class Store(SessionRecords, KeyRecords, PriceRecords, CatalogueRecords):
                 json.dumps(task.messages) if self._store_prompts else None,
                 task.input_tokens, task.output_tokens, task.cost_usd, task.latency_ms, task.task_type,
                 task.session_id, None if task.hermes is None else json.dumps(task.hermes), task.saved_usd,
+                task.cache_read_tokens, task.cache_write_tokens,
             ),
         )
 
@@ -223,6 +226,18 @@ class Store(SessionRecords, KeyRecords, PriceRecords, CatalogueRecords):
             (task_type, model),
         )
         return Learned(**rows[0]) if rows else None
+
+    async def input_ratio(self, model: str) -> tuple[int, float] | None:
+        """(samples, ratio): how many input tokens `model`'s provider bills per token Hermes counts, or None."""
+        rows = await self._db.fetch("SELECT samples, ratio FROM input_counts WHERE model = ?", (model,))
+        return (int(rows[0]["samples"]), float(rows[0]["ratio"])) if rows else None
+
+    async def put_input_ratio(self, model: str, samples: int, ratio: float) -> None:
+        """Store what `input_ratio` reads; inside `atomic`, after reading the old one."""
+        await self._db.execute(
+            """INSERT INTO input_counts (model, samples, ratio) VALUES (?, ?, ?)
+               ON CONFLICT (model) DO UPDATE SET samples = excluded.samples, ratio = excluded.ratio""",
+            (model, samples, ratio))
 
     async def put_learned(self, task_type: str, model: str, learned: Learned) -> None:
         """Store an estimate; call inside `atomic` (it follows a read of the old one)."""

@@ -14,7 +14,8 @@ class SessionRecords(Records):
         return rows[0] if rows else None
 
     async def touch_session(self, session_id: str, turns: int, context_tokens: int, mean_user_tokens: int,
-                            output_tokens: int, cost_usd: float = 0.0, stays_on: str | None = None) -> None:
+                            output_tokens: int, cost_usd: float = 0.0, stays_on: str | None = None,
+                            client: str | None = None) -> None:
         """Note a turn of `session_id`: its size now (the client resends it all, so these replace) and its cost.
 
         `stays_on`: the cloud model the session moved to (as `stay_on_cloud`), in the same statement.
@@ -23,14 +24,16 @@ class SessionRecords(Records):
         await self._write(
             """
             INSERT INTO sessions (id, started_at, last_seen_at, turns, context_tokens, mean_user_tokens,
-                                  output_tokens, cost_usd, cloud_model)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  output_tokens, cost_usd, cloud_model, client)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at, turns = excluded.turns,
                 context_tokens = excluded.context_tokens, mean_user_tokens = excluded.mean_user_tokens,
                 output_tokens = excluded.output_tokens, cost_usd = sessions.cost_usd + excluded.cost_usd,
-                cloud_model = COALESCE(excluded.cloud_model, sessions.cloud_model)
+                cloud_model = COALESCE(excluded.cloud_model, sessions.cloud_model),
+                client = COALESCE(excluded.client, sessions.client)
             """,
-            (session_id, stamp, stamp, turns, context_tokens, mean_user_tokens, output_tokens, cost_usd, stays_on),
+            (session_id, stamp, stamp, turns, context_tokens, mean_user_tokens, output_tokens, cost_usd, stays_on,
+             client),
         )
 
     async def add_answer_link(self, link: str, session_id: str, cloud_model: str | None) -> None:
@@ -103,3 +106,23 @@ class SessionRecords(Records):
         """(mean turns, how many sessions) over every other session."""
         [row] = await self.rows("SELECT AVG(turns) AS mean, COUNT(*) AS n FROM sessions WHERE id != ?", (excluding,))
         return (float(row["mean"]) if row["mean"] is not None else None), int(row["n"])
+
+    async def session_turns(self, session_id: str, limit: int = 40) -> list[dict[str, Any]]:
+        """The session's latest `limit` answered requests, oldest first: model, route, tokens and cache use."""
+        rows = await self._db.fetch(
+            """SELECT model, route, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens FROM tasks
+               WHERE session_id = ? AND status = 200 ORDER BY id DESC LIMIT ?""", (session_id, limit))
+        return rows[::-1]
+
+    async def cache_use(self, client: str, model: str) -> dict[str, Any] | None:
+        """How agent `client` was seen to use `model`'s prompt cache (money/cache_use.py), or None."""
+        rows = await self._db.fetch(
+            "SELECT turns, read_ratio, write_ratio FROM cache_use WHERE client = ? AND model = ?", (client, model))
+        return rows[0] if rows else None
+
+    async def put_cache_use(self, client: str, model: str, turns: int, read_ratio: float, write_ratio: float) -> None:
+        await self._write(
+            """INSERT INTO cache_use (client, model, turns, read_ratio, write_ratio) VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT (client, model) DO UPDATE SET turns = excluded.turns, read_ratio = excluded.read_ratio,
+                 write_ratio = excluded.write_ratio""",
+            (client, model, turns, read_ratio, write_ratio))

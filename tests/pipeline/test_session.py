@@ -160,7 +160,8 @@ def test_six_turn_session_impact_matches_a_hand_computation() -> None:
     messages = six_turns()
     conversation = identify({}, messages)
     opus = PriceTable.from_config(load_config(fixed_files(), {})).price("claude-3-opus")
-    assert opus == Price(15e-6, 75e-6, 1.5e-6, 4096)
+    assert (opus.input_usd, opus.output_usd, opus.cache_read_usd, opus.cache_write_usd) == (
+        15e-6, 75e-6, 1.5e-6, 18.75e-6)
     context = count_input_tokens("openrouter/anthropic/claude-3-opus", messages)
     output = 400
 
@@ -168,13 +169,17 @@ def test_six_turn_session_impact_matches_a_hand_computation() -> None:
 
     user_tokens = [litellm.token_counter(text=text) for text in USER_TURNS]
     growth = round(sum(user_tokens) / 6) + 400
-    single = context * 15e-6 + 400 * 75e-6
-    # Turn k resends context + k*growth tokens: all but the newest growth from the cache.
+    # No turn seen yet: the cache is assumed used as far as opus prices it. Moving to it writes the whole
+    # context to its cache (1.25x the input price)...
+    single = context * 18.75e-6 + 400 * 75e-6
+    # ...and turn k resends context + k*growth tokens: what the turn before sent read from the cache, the
+    # newest growth written to it.
     rest = single + sum(
-        (context + k * growth - growth) * 1.5e-6 + growth * 15e-6 + 400 * 75e-6 for k in range(1, 5))
+        (context + k * growth - growth) * 1.5e-6 + growth * 18.75e-6 + 400 * 75e-6 for k in range(1, 5))
     assert conversation.turns == 6 and impact.turns_so_far == 6
     assert impact.context_tokens == context
-    assert impact.context_transfer_cost_usd == pytest.approx(context * 15e-6)
+    assert (impact.cache_read_ratio, impact.cache_write_ratio, impact.cache_learned_from_turns) == (1.0, 1.0, 0)
+    assert impact.context_transfer_cost_usd == pytest.approx(context * 18.75e-6)
     assert impact.growth_tokens_per_turn == growth
     assert impact.single_task_cost_usd == pytest.approx(single)
     assert impact.rest_of_session_cost_usd == pytest.approx(rest)

@@ -513,6 +513,14 @@ function optionsPart(task) {
   return section("Upgrade options", list);
 }
 
+// What a cloud call's provider read from and wrote to its prompt cache: each is billed at its own price.
+function cacheUse(task) {
+  if (task.route !== "cloud") return "–";
+  if (!task.cache_read_tokens && !task.cache_write_tokens) return "none reported";
+  const share = task.input_tokens ? Math.round(100 * task.cache_read_tokens / task.input_tokens) : 0;
+  return `${count(task.cache_read_tokens)} read (${share}% of the input), ${count(task.cache_write_tokens)} written`;
+}
+
 function renderRequest(task) {
   const route = el("span");
   route.appendChild(el("span", { class: "badge " + (task.route === "local" || task.route === "cloud"
@@ -529,6 +537,7 @@ function renderRequest(task) {
     fact("Task type", task.task_type || "–"),
     fact("Status", task.status === 200 ? "200" : `${task.status} ${task.error_code || ""}`),
     fact("Tokens in / out", `${count(task.input_tokens)} / ${count(task.output_tokens)}`),
+    fact("Prompt cache", cacheUse(task)),
     fact("Cost", usd(task.cost_usd)),
     fact("Latency", ms(task.latency_ms)),
     fact("Quality", quality),
@@ -621,6 +630,18 @@ function renderKeys(keys) {
   }));
 }
 
+function renderPrices(prices, cache) {
+  // Where prices come from (OpenRouter's catalogue and its date, or litellm's table), and what the prompt
+  // caches read of the cloud input: what every cost on this page is worked out from.
+  const line = document.getElementById("budget-prices");
+  if (!prices) return;
+  let text = `Prices: ${prices.source}.`;
+  if (cache && cache.read_share !== null) {
+    text += ` ${Math.round(100 * cache.read_share)}% of cloud input was read from the prompt cache.`;
+  }
+  line.textContent = text;
+}
+
 function render(data) {
   const requests = data.by_task_type.reduce((sum, row) => sum + row.requests, 0);
   renderBudget(data.budget);
@@ -628,6 +649,7 @@ function render(data) {
   renderKeys(data.by_key);
   renderStale(data.stale_prices);
   renderOverrides(data.overrides);
+  renderPrices(data.prices, data.prompt_cache);
   renderKpis(data);
   renderSpend(data.spend_by_day, requests);
   renderTaskTypes(data.by_task_type);
