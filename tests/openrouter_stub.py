@@ -118,6 +118,7 @@ class OpenRouterStub:
         self.cut_after_words = 4
         self.cost_usd = COST_PER_CALL_USD
         self.answer_words: int | None = None  # answer this many words (non-streamed) instead of a greeting
+        self.usage_extra: dict[str, Any] = {}  # merged into each chat answer's usage (e.g. prompt_tokens_details)
         self.answered = 0  # responses sent whole, since the last reset
         self._generation = 0  # so a slow answer to an earlier test is not counted in this one
         self.generations: dict[str, float] = {}  # streamed generation id -> what it cost, for GET /generation
@@ -156,6 +157,7 @@ class OpenRouterStub:
         self.cut_after_words = 4
         self.cost_usd = COST_PER_CALL_USD
         self.answer_words = None
+        self.usage_extra = {}
         self.generations.clear()
         self.answered = 0
         self.pace_s = 0.2
@@ -181,7 +183,7 @@ class OpenRouterStub:
         if broken is not None:
             return broken
         message, finish = self._answer(body), None
-        usage = {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19, "cost": self.cost_usd}
+        usage = {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19, "cost": self.cost_usd} | self.usage_extra
         if self.answer_words and not body.get("tools"):  # a long answer, cut at max_tokens (one token a word)
             words = min(self.answer_words, body.get("max_tokens") or self.answer_words)
             message = {"role": "assistant", "content": " ".join(["word"] * words)}

@@ -158,3 +158,26 @@ def test_dashboard_page_and_assets_are_served_with_a_strict_policy(hermes_url: s
         assert response.status_code == 200 and response.headers["content-type"].startswith(kind)
     for path in ("dashboard.html", "..%2Fstore.py", "%2E%2E/store.py"):  # only the two assets, nothing beside them
         assert httpx.get(f"{hermes_url}/dashboard/{path}", timeout=10).status_code == 404
+
+
+def test_a_cloud_calls_prompt_cache_use_is_in_its_detail_the_totals_and_hermes_stats(
+    hermes_url: str, openrouter: OpenRouterStub
+) -> None:
+    # OpenRouter's usage for a call that read 8 of its 12 input tokens from the cache and wrote 2.
+    openrouter.usage_extra = {"prompt_tokens_details": {"cached_tokens": 8, "cache_write_tokens": 2}}
+    assert chat(hermes_url, {"model": "cloud", "messages": HI}).status_code == 200
+    data = dashboard_data(hermes_url)
+    [row] = data["latest"]
+    assert (row["input_tokens"], row["cache_read_tokens"], row["cache_write_tokens"]) == (12, 8, 2)
+    detail = httpx.get(f"{hermes_url}/api/v1/monitoring/requests/{row['id']}", timeout=10).json()
+    assert (detail["cache_read_tokens"], detail["cache_write_tokens"]) == (8, 2)
+    assert data["prompt_cache"] == {"input_tokens": 12, "read_tokens": 8, "written_tokens": 2, "read_share": 0.6667}
+    assert data["prices"]["source"] == "litellm 1.100.5's table (OpenRouter's catalogue has not been fetched yet)"
+
+    from click.testing import CliRunner
+
+    from proxy.cli.main import cli
+
+    shown = CliRunner().invoke(cli, ["stats", "--url", hermes_url], env={"COLUMNS": "200"})
+    assert "67% of cloud input read from the cache (8 of 12 tokens), 2 written" in shown.output
+    assert "litellm 1.100.5's table" in shown.output
