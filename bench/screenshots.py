@@ -5,8 +5,9 @@
 Runs the dashboard's browser tests (tests/edge/test_dashboard_page.py) with
 DOCS_SCREENSHOTS=1, so each writes the picture it checked: docs/dashboard.png
 (two weeks of history, then real requests), docs/dashboard-detail.png (a
-request opened: its cascade and decision) and docs/dashboard-offline.png
-(no key: how to open it). An ordinary test run takes the same pictures in a
+request opened: its cascade and decision), docs/dashboard-offline.png
+(no key: how to open it), and docs/dashboard-390.png and docs/dashboard-1400.png
+(a phone's width and a wide screen). An ordinary test run takes the same pictures in a
 temp dir and leaves docs/ alone.
 """
 
@@ -28,7 +29,8 @@ def main() -> int:
                "-k", TESTS]
     result = subprocess.run(command, cwd=REPO, env=env, check=False)
     if result.returncode == 0:
-        for name in ("dashboard.png", "dashboard-detail.png", "dashboard-offline.png"):
+        for name in ("dashboard.png", "dashboard-detail.png", "dashboard-offline.png", "dashboard-390.png",
+                     "dashboard-1400.png"):
             print(f"docs/{name}: {(REPO / 'docs' / name).stat().st_size} bytes")
     return result.returncode
 

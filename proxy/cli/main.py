@@ -254,6 +254,7 @@ def _file_report(config_dir: Path | None, db: str | None, reason: str) -> dict[s
 
     from proxy.money.budget_report import ReportError, budget_report
 
+    logging.getLogger("hermes").setLevel(logging.WARNING)  # the settings' start-up lines are the server's, not ours
     config = load(config_dir)
     if db is not None:  # a URL stays a string: a Path would collapse postgresql:// to postgresql:/
         from proxy.config import is_postgres

@@ -12,12 +12,15 @@ import logging
 import click
 
 from proxy.cli.options import auth_headers, proxy_url
+from proxy.money.format import override_line, shown_setting
+
+SETTINGS = ("target_quality", "upgrade_policy", "daily_limit_usd")
 
 
 @click.command()
 @click.option("--url", envvar="HERMES_URL", default=None, help="The running proxy (default http://127.0.0.1:$HERMES_PORT).")
 @click.option("--reset", "reset", multiple=True, is_flag=False, flag_value="all", default=None,
-              metavar="[SETTING]", help="Drop the override of SETTING (target_quality, upgrade_policy, "
+              type=click.Choice([*SETTINGS, "all"]), metavar="[SETTING]", help="Drop the override of SETTING (target_quality, upgrade_policy, "
                                         "daily_limit_usd), or of every one: the files' values are in force again.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def settings(url: str | None, reset: tuple[str, ...], as_json: bool) -> None:
@@ -45,10 +48,8 @@ def settings(url: str | None, reset: tuple[str, ...], as_json: bool) -> None:
         click.echo(json.dumps({"preferences": data["preferences"], "overrides": data["overrides"]}, indent=2))
         return
     for name, value in data["preferences"].items():
-        click.echo(f"{name}: {value}")
+        click.echo(f"{name}: {shown_setting(name, value)}")
     for row in data["overrides"]:
-        click.echo(f"override: {row['name']} = {row['value']}, set through the API on "
-                   f"{row['set_at'][:16].replace('T', ' ')} UTC; {row['file']} ({row['key_in_file']}) says "
-                   f"{row['file_value']}. `hermes settings --reset {row['name']}` goes back to the file.")
+        click.echo(f"Override: {override_line(row)}")
     if not data["overrides"]:
         click.echo("no overrides: every setting is the files' own")

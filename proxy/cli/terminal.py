@@ -18,7 +18,7 @@ from rich.segment import Segment
 from rich.status import Status
 from rich.table import Table
 
-from proxy.money.format import usd
+from proxy.money.format import override_line, usd
 
 
 def render_budget(report: dict[str, Any], console: Console) -> None:
@@ -58,11 +58,7 @@ def render_budget(report: dict[str, Any], console: Console) -> None:
             by_key.add_row(row["name"] + (" (revoked)" if row["revoked"] else ""), usd(row["spent_usd"]), limit)
         console.print(by_key)
     for row in report.get("overrides") or []:
-        shown = {key: usd(row[key]) if row["name"] == "daily_limit_usd" else str(row[key])
-                 for key in ("value", "file_value")}
-        console.print(f"[bold yellow]Override:[/] {row['name']} {shown['value']}, set through the API on "
-                      f"{row['set_at'][:16].replace('T', ' ')} UTC; {row['file']} says {shown['file_value']}. "
-                      "Editing the file or `hermes settings --reset` goes back to it.")
+        console.print(f"[bold yellow]Override:[/] {override_line(row)}")
     for row in report.get("stale_prices") or []:
         console.print(f"[bold yellow]Stale price:[/] {row['model']} billed {usd(row['bill_usd'])} on a "
                       f"{usd(row['reserved_usd'])} reservation ({row['found_at'][:16].replace('T', ' ')} UTC): its "

@@ -252,7 +252,7 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
         try:
             await store.heartbeat()
             await _charge_abandoned(store)
-            preferences = await Preferences.load(config, store)
+            preferences = await Preferences.load(config, store, prune=True)
             _log_cloud_key(config)
             async with httpx.AsyncClient() as client, Relay() as relay:  # relay: the cloud's pooled connections
                 # In the background: start-up does not wait on OpenRouter.

@@ -53,12 +53,16 @@ async def rebuilt(services: Services, clock: Clock) -> Services | None:
     except ConfigError as exc:
         log.warning("The configuration files changed but are not valid, so the running configuration stays: %s", exc)
         return None
-    # What a restart alone can change stays as it runs (the embedded model's address included).
+    # What a restart alone can change stays as it runs (the embedded model's address included); an edit of it
+    # is said to wait for the next start, not silently taken for in force.
+    for key in _restart_only_changes(running, config):
+        log.warning("%s changed in %s: it takes effect at the next start (Hermes keeps the running value until "
+                    "then)", key, ROUTING_FILE)
     config = dataclasses.replace(config, database=running.database, ollama_api_base=running.ollama_api_base,
                                  routing=config.routing.model_copy(update={
                                      "server": running.routing.server, "embedded_model": running.routing.embedded_model}))
     try:
-        preferences = await Preferences.load(config, services.store)
+        preferences = await Preferences.load(config, services.store, prune=True)
     except HermesError as exc:
         log.warning("Could not re-read the saved settings (%s): the running configuration stays", exc.message)
         return None
@@ -66,6 +70,16 @@ async def rebuilt(services: Services, clock: Clock) -> Services | None:
              config.config_dir)
     return repriced(dataclasses.replace(services, config=config, preferences=preferences,
                                         classifier=Classifier(config.routing.classification)), prices, clock)
+
+
+def _restart_only_changes(running: Config, edited: Config) -> list[str]:
+    """The keys an edit changed that only a restart applies: `server.*`, `embedded_model.*`, `local.api_base`."""
+    changed = [f"{section}.{key}" for section in ("server", "embedded_model")
+               for key, value in getattr(edited.routing, section).model_dump().items()
+               if getattr(getattr(running.routing, section), key) != value]
+    if edited.routing.local.api_base != running.routing.local.api_base:
+        changed.append("local.api_base")
+    return changed
 
 
 def repriced(services: Services, prices: PriceTable, clock: Clock) -> Services:

@@ -21,6 +21,7 @@ from typing import Any
 
 from proxy.config import BUDGETS_FILE, ROUTING_FILE, Config
 from proxy.errors import BadRequest
+from proxy.money.format import shown_setting
 from proxy.storage.store import Store
 
 log = logging.getLogger("hermes")
@@ -28,6 +29,9 @@ log = logging.getLogger("hermes")
 POLICIES = ("auto", "ask", "never")
 # A daily limit past this is a typo (or a web page at work), not a budget.
 MAX_DAILY_LIMIT_USD = 1_000_000.0
+# A file's modification time comes from the kernel's coarse clock, a few milliseconds behind the one that
+# stamps an override: an edit saved right after an override can look older than it by up to this much.
+MTIME_SLACK_S = 0.02
 # Where each setting lives in the files.
 FILE_OF = {"target_quality": ROUTING_FILE, "upgrade_policy": ROUTING_FILE, "daily_limit_usd": BUDGETS_FILE}
 KEY_IN_FILE = {"target_quality": "cascade.target_quality", "upgrade_policy": "upgrade_policy",
@@ -74,8 +78,12 @@ class Preferences:
         self._files = files or settings
 
     @classmethod
-    async def load(cls, config: Config, store: Store) -> Preferences:
-        """The files' settings and the overrides that are newer than their file; logs each that wins, or lost."""
+    async def load(cls, config: Config, store: Store, prune: bool = False) -> Preferences:
+        """The files' settings and the overrides that are newer than their file; logs each that wins, or lost.
+
+        `prune` (the server's start and reloads, not reports): drop from the store an override its file has
+        overtaken, so that it is reported once, not at every start.
+        """
         files = Settings(config.routing.cascade.target_quality, config.routing.upgrade_policy,
                          config.budget.daily_limit_usd)
         overrides: dict[str, Override] = {}
@@ -83,9 +91,11 @@ class Preferences:
             if name not in FILE_OF or value == getattr(files, name):
                 continue  # the file says the same now: nothing to override
             edited = _modified(config, FILE_OF[name])
-            if edited is not None and edited > set_at:
+            if edited is not None and edited > datetime.fromisoformat(set_at).timestamp() - MTIME_SLACK_S:
                 log.info("%s was edited after %s was set through the API (%s): its %s is in force", FILE_OF[name],
                          name, set_at[:16].replace("T", " "), _shown(name, getattr(files, name)))
+                if prune:
+                    await store.drop_preference_overrides([name])
                 continue
             overrides[name] = Override(name, value, set_at, FILE_OF[name], getattr(files, name))
         try:
@@ -125,17 +135,16 @@ class Preferences:
         return [o.as_dict() for o in self.overrides.values()]
 
 
-def _modified(config: Config, file: str) -> str | None:
-    """When `file` in the config folder was last written (ISO, UTC), or None when it is not there."""
+def _modified(config: Config, file: str) -> float | None:
+    """When `file` in the config folder was last written (seconds since the epoch), or None when it is not there."""
     try:
-        stamp = (config.config_dir / file).stat().st_mtime
+        return (config.config_dir / file).stat().st_mtime
     except OSError:
         return None
-    return datetime.fromtimestamp(stamp, timezone.utc).isoformat()
 
 
 def _shown(name: str, value: Any) -> str:
-    return f"${value:.2f}" if name == "daily_limit_usd" else f"{value:g}" if isinstance(value, float) else str(value)
+    return shown_setting(name, value)
 
 
 def validate(base: Settings, changes: Any) -> Settings:

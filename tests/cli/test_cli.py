@@ -187,12 +187,16 @@ def test_settings_shows_an_override_and_reset_drops_it(hermes_url: str) -> None:
     httpx.post(f"{hermes_url}/api/v1/settings/update-preferences", json={"daily_limit_usd": 2.5}, timeout=30)
     shown = CliRunner().invoke(cli, ["settings", "--url", hermes_url])
     assert shown.exit_code == 0, shown.output
-    assert "daily_limit_usd: 2.5" in shown.output
-    assert "override: daily_limit_usd = 2.5, set through the API on " in shown.output
-    assert "budgets.yaml (daily_limit_usd) says 5.0. `hermes settings --reset daily_limit_usd` goes back" in shown.output
+    assert "daily_limit_usd: $2.50" in shown.output  # money as everywhere else
+    # Worded as `hermes budget` words it.
+    assert "Override: daily_limit_usd $2.50, set through the API on " in shown.output
+    assert ("UTC; budgets.yaml says $5.00. Editing the file or `hermes settings --reset daily_limit_usd` goes back "
+            "to it.") in shown.output
+    bogus = CliRunner().invoke(cli, ["settings", "--url", hermes_url, "--reset", "daily_limit"])
+    assert bogus.exit_code == 2 and "'daily_limit' is not one of 'target_quality', 'upgrade_policy'" in bogus.output
     reset = CliRunner().invoke(cli, ["settings", "--url", hermes_url, "--reset"])
     assert reset.exit_code == 0, reset.output
-    assert "daily_limit_usd: 5.0" in reset.output and "no overrides: every setting is the files' own" in reset.output
+    assert "daily_limit_usd: $5.00" in reset.output and "no overrides: every setting is the files' own" in reset.output
     down = CliRunner().invoke(cli, ["settings", "--url", "http://127.0.0.1:9"])
     assert down.exit_code == 1 and "Hermes is not running at http://127.0.0.1:9" in down.output
 

@@ -11,6 +11,7 @@ import select
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
@@ -164,6 +165,7 @@ def test_check_budget_reads_the_file_at_each_tier_when_hermes_is_down(
     assert usd(spent) in table.stdout and f"{usd(5.0 - spent)} of $5.00" in table.stdout
     assert f"{tier} (" in table.stdout or (tier == "blocked" and "blocked (local models only)" in table.stdout)
     assert allowed in table.stdout
+    assert "litellm 1.100.5's table (OpenRouter's catalogue has not been fetched yet)" in table.stdout  # prices
     kind = "database" if "://" in str(db) else "database file"  # a PostgreSQL URL is no file
     assert f"the {kind} {db} (Hermes is not running at {down}.)" in table.stdout
     machine = subprocess.run([str(SCRIPTS / "check-budget"), "--json"], env=env, capture_output=True, text=True,
@@ -249,3 +251,22 @@ def test_check_budget_allows_no_cloud_model_when_the_proxy_has_no_key(
     table = subprocess.run([str(SCRIPTS / "check-budget")], env=environment(HERMES_URL=url, COLUMNS="200"),
                            capture_output=True, text=True, check=False, timeout=60, cwd=tmp_path)
     assert "normal (local models only)" in table.stdout
+
+
+def test_check_budget_from_the_file_shows_an_override_and_no_log_lines(tmp_path: Path, database: Path | str) -> None:
+    stamp = datetime.now(timezone.utc)  # after the files were written: the override stands
+
+    async def override() -> None:
+        store = await Store.open(database)
+        await store.save_preference_overrides({"daily_limit_usd": 3.0}, stamp.isoformat())
+        await store.close()
+
+    asyncio.run(override())
+    env = environment(HERMES_DB=str(database), HERMES_URL=f"http://127.0.0.1:{free_port()}", COLUMNS="250")
+    table = subprocess.run([str(SCRIPTS / "check-budget")], env=env, capture_output=True, text=True, check=False,
+                           timeout=60, cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    assert (f"Override: daily_limit_usd $3.00, set through the API on {stamp:%Y-%m-%d %H:%M} UTC; budgets.yaml says $5.00. "
+            "Editing the file or `hermes settings --reset daily_limit_usd` goes back to it.") in table.stdout
+    assert "$3.00 of $3.00" in table.stdout
+    assert table.stderr == ""  # the server's start-up lines about the override are not the report's
