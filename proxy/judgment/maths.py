@@ -28,10 +28,22 @@ NUMBER = re.compile(rf"(?<![\w.])(?:{NUM})(?![\w])")
 EXPRESSION = re.compile(rf"(?:[(\s]*(?:{NUM})\s*%?[)\s]*(?:[-+*/^]\s*))+[(\s]*(?:{NUM})\s*%?[)\s]*$")
 RESULT = re.compile(rf"^\s*(?P<approx>≈|~|about|approximately|roughly)?\s*(?P<value>(?:{NUM}))\s*(?P<percent>%?)")
 CHAIN_REST = re.compile(rf"^\s*(?:{NUM})\s*%?\s*(?P<rest>[-+*/^].*)$")
+# A result written as a fraction: "= 3/4 of the pie", "= 1/36".
+FRACTION_RESULT = re.compile(r"^\s*(?P<numerator>-?\d+)\s*/\s*(?P<denominator>\d+)(?!\d|\.\d|\s*[-+*/^(\d])")
+# An equation in one unknown: "x * 4 + 8 = 40", "4x + 8 = 40"; and the value an answer gives it: "x = 8".
+TERM = rf"(?:{NUM})?[a-z]\b|{NUM}"
+WITH_UNKNOWN = re.compile(rf"(?:[(\s]*(?:{TERM})\s*[)\s]*[-+*/^]\s*)+[(\s]*(?:{TERM})[)\s]*$")
+SOLUTION = re.compile(rf"(?<![\w.])(?P<name>[a-z])\s*=\s*(?P<value>{NUM})(?!\w|\.\d|\s*[-+*/^(\d])")
+# GSM8K's calculator notes: "<<140/3=46.666666666666664>>46.67", the calculator's result then the one shown.
+CALCULATOR_NOTE = re.compile(r"<<([^<>=]*)=([^<>]*)>>")
+# A stated number with this many decimals or more is a float's digits, not a rounding the writer chose.
+FLOAT_DIGITS = 10
+ANSWER = rf"(?:{NUM})(?:\s*/\s*[1-9]\d*(?!\d|\.\d))?"  # a number, or a fraction: "The answer is 3/4"
 ANSWER_MARKERS = (
-    re.compile(rf"####\s*\$?\s*(?P<value>{NUM})"),
-    re.compile(rf"\\boxed\{{\s*\\?\$?\s*(?P<value>{NUM})"),
-    re.compile(rf"\b(?:the\s+)?(?:final\s+)?answer\s*(?:is|:|=)\s*:?\s*\**\s*\$?\s*(?P<value>{NUM})", re.IGNORECASE),
+    re.compile(rf"####\s*\$?\s*(?P<value>{ANSWER})"),
+    re.compile(rf"\\boxed\{{\s*\\?\$?\s*(?P<value>{ANSWER})"),
+    re.compile(rf"\b(?:the\s+)?(?:final\s+)?answer\s*(?:is|:|=)\s*:?\s*\**\s*\$?\s*(?P<value>{ANSWER})",
+               re.IGNORECASE),
 )
 CONCLUSION = re.compile(r"^\s*(?:so|thus|therefore|hence|in total|altogether|overall|finally)\b", re.IGNORECASE)
 # A maths question: numbers to work with and a quantity to find.
@@ -41,6 +53,10 @@ MATHS_ASK = re.compile(
     r"evaluate|what percent|how much money)\b|[0-9)]\s*[-+*/×÷^]\s*[0-9(]",
     re.IGNORECASE,
 )
+# Quantities written as words count as numbers of the question: "a quarter of them", "twice as many".
+NUMBER_WORD = re.compile(r"\b(?:half|halves|thirds?|quarters?|fifths?|tenths?|twice|double|triple|dozens?|hundred|"
+                         r"thousand|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty)\b",
+                         re.IGNORECASE)
 CODE_IN_TASK = re.compile(r"```|^\s*(?:def|class|function|import)\s", re.MULTILINE)
 
 
@@ -52,6 +68,7 @@ class Equation:
     value: Fraction  # the expression, recomputed
     stated: Fraction
     holds: bool
+    solution: Fraction | None = None  # for an equation in one unknown: the value the answer gave it
 
 
 @dataclass(frozen=True)
@@ -68,13 +85,14 @@ def verdicts(task: str, text: str, finish_reason: str | None, peers: Sequence[st
 
     `peers` are other samples' answers to the same request (self-consistency); none, and that signal is skipped.
     """
-    stated = equations(text)
     maths_task = is_maths_task(task)
+    if not maths_task:  # algebra in an explanation, C(5,4), odds as fractions: not sums to recompute
+        return {name: Verdict(None, "not a maths question") for name in ("arithmetic", "final_answer", "consistency")}
+    stated = equations(text)
     return {
         "arithmetic": check_arithmetic(stated),
-        "final_answer": check_final_answer(task, text, finish_reason, stated) if maths_task else
-        Verdict(None, "not a maths question"),
-        "consistency": check_agreement(text, peers) if maths_task else Verdict(None, "not a maths question"),
+        "final_answer": check_final_answer(task, text, finish_reason, stated),
+        "consistency": check_agreement(text, peers),
     }
 
 
@@ -101,7 +119,8 @@ def check_final_answer(task: str, text: str, finish_reason: str | None, stated: 
         why = "cut off (finish_reason=length) before it" if final.value is not None else "none found"
         return Verdict(-1.0, f"no final answer: {why}", "none")
     value = _shown(final.value)
-    results = {e.stated for e in stated} | {e.value for e in stated if e.holds}
+    results = {e.stated for e in stated} | {e.value for e in stated if e.holds} | {
+        e.solution for e in stated if e.holds and e.solution is not None}
     if stated and (final.value in results or final.value / 100 in results):
         return Verdict(1.0, f"final answer {value}, the result of its working", value)
     if stated:
@@ -132,7 +151,13 @@ def is_maths_task(task: str) -> bool:
     """A task with at least two numbers and a quantity to find, not a coding task."""
     if CODE_IN_TASK.search(task):
         return False
-    return len(NUMBER.findall(task)) >= 2 and bool(MATHS_ASK.search(task))
+    return len(NUMBER.findall(task)) + len(NUMBER_WORD.findall(task)) >= 2 and bool(MATHS_ASK.search(task))
+
+
+def parse_answer(text: str) -> Fraction:
+    """A marked final answer: a number, or a fraction ("3/4")."""
+    numerator, _, denominator = text.partition("/")
+    return parse_number(numerator.strip()) / (int(denominator) if denominator else 1)
 
 
 def parse_number(text: str) -> Fraction:
@@ -146,13 +171,17 @@ def equations(text: str) -> list[Equation]:
     Chains count link by link: "3 * 4 = 12 + 5 = 17" states 3 * 4 = 12 and 12 + 5 = 17.
     """
     found: list[Equation] = []
-    for line in _normalised_lines(text):
+    lines = _normalised_lines(text)
+    found += _solved(lines)
+    for line in lines:
         parts = line.split("=")
         for left, right in zip(parts, parts[1:]):
             expression = EXPRESSION.search(left)
             result = RESULT.match(right)
             if not expression or not result or not re.search(r"\d\s*%?[)\s]*[-+*/^]", expression.group(0)):
                 continue
+            if re.search(r"[-+*/^]\s*$", left[:expression.start()]):
+                continue  # "x * 4 + 8 = 40": the tail of an equation with an unknown, not a sum to recompute
             if re.match(r"\s*[\d.,]+\s*(?:remainder|r\b|with)", right, re.IGNORECASE):
                 continue  # "7 / 2 = 3 remainder 1": a whole-number division, stated as such
             written = _balanced(expression.group(0))
@@ -164,6 +193,12 @@ def equations(text: str) -> list[Equation]:
                 # "45 / 60 * 100 = 75%" states 75; "0.75 = 75%" is a conversion, taken as 0.75 when it fits.
                 stated = stated if _close(value, stated, result.group("value")) else stated / 100
             holds = _close(value, stated, result.group("value"), bool(result.group("approx")))
+            shown = result.group(0)
+            fraction = FRACTION_RESULT.match(right)
+            if not holds and fraction and int(fraction.group("denominator")):
+                # "1 - 1/4 = 3/4 of the pie": the result is a fraction, not its numerator
+                stated = Fraction(int(fraction.group("numerator")), int(fraction.group("denominator")))
+                holds, shown = value == stated, fraction.group(0)
             if not holds and CHAIN_REST.match(right):
                 # "2 * (3 + 4) = 2 * 7 = 14": the next link is an expression of the same value
                 chained = evaluate(_balanced(right))
@@ -175,10 +210,38 @@ def equations(text: str) -> list[Equation]:
             if not holds and result.group("percent") and "%" in written:
                 # "90% + 92% = 182%": percentages on both sides, the result in percent
                 holds = _close(value * 100, stated, result.group("value"))
-            found.append(Equation(f"{written.strip()} = {result.group(0).strip()}", value, stated, holds))
+            found.append(Equation(f"{written.strip()} = {shown.strip()}", value, stated, holds))
             if len(found) >= MAX_EQUATIONS:
                 return found
     return found
+
+
+def _solved(lines: list[str]) -> list[Equation]:
+    """Each equation in one unknown the answer states, checked with the value it finally gives that unknown.
+
+    "x * 4 + 8 = 40, so x = 8" holds (8 * 4 + 8 is 40); with "x = 9" it does not. An unknown the answer never
+    gives a value is left alone: there is nothing to check.
+    """
+    solutions = {m.group("name"): parse_number(m.group("value")) for line in lines for m in SOLUTION.finditer(line)}
+    found = []
+    for line in lines:
+        parts = line.split("=")
+        for left, right in zip(parts, parts[1:]):
+            expression, result = WITH_UNKNOWN.search(left), RESULT.match(right)
+            names = set(re.findall(r"(?<![a-z])[a-z](?![a-z])", expression.group(0))) if expression else set()
+            if not result or len(names) != 1 or not re.search(r"\d", expression.group(0)):
+                continue
+            name = names.pop()
+            if name not in solutions:
+                continue
+            written = _balanced(expression.group(0))
+            substituted = re.sub(rf"(?<=[\d)])\s*{name}\b", f"*({solutions[name]})", written)
+            value = evaluate(re.sub(rf"\b{name}\b", f"({solutions[name]})", substituted))
+            stated = parse_number(result.group("value"))
+            if value is not None:
+                found.append(Equation(f"{written.strip()} = {result.group(0).strip()} with {name} = "
+                                      f"{_shown(solutions[name])}", value, stated, value == stated, solutions[name]))
+    return found[:MAX_EQUATIONS]
 
 
 def evaluate(expression: str) -> Fraction | None:
@@ -198,7 +261,7 @@ def final_answer(text: str) -> FinalAnswer:
     prose = _without_code(text)
     marked: list[Fraction] = []
     for marker in ANSWER_MARKERS:
-        marked += [parse_number(m.group("value")) for m in marker.finditer(prose)]
+        marked += [parse_answer(m.group("value")) for m in marker.finditer(prose)]
     if marked:
         distinct = tuple(dict.fromkeys(marked))
         if len(distinct) > 1 and marked[-1] != _last_conclusion(prose):
@@ -228,6 +291,7 @@ def _without_code(text: str) -> str:
 
 def _normalise(line: str) -> str:
     """Money, LaTeX and unicode operators as plain arithmetic; unit words between a number and an operator dropped."""
+    line = re.sub(r"\\([*_#`])", r"\1", line)  # markdown escapes: "16 \* 3/4" is 16 * 3/4
     line = re.sub(r"<<([^<>]*)>>", r" \1 ", line)  # GSM8K's calculator annotations
     line = re.sub(r"\\frac\{([^{}]+)\}\{([^{}]+)\}", r"((\1)/(\2))", line)
     line = re.sub(r"\\(?:times|cdot)|[×·∙]", "*", line)
@@ -239,16 +303,30 @@ def _normalise(line: str) -> str:
     line = re.sub(r"(?<=[\d)%])\s+[xX]\s+(?=[\d(])", " * ", line)
     line = re.sub(r"\*\*", " ", line)  # markdown bold around numbers
     # "5 apples + 3 apples = 8" -> "5 + 3 = 8"; "3 hours * 60 minutes/hour" -> "3 * 60"
-    line = re.sub(rf"(?<![\w.])({NUM})(\s*%)?(?:\s+[A-Za-z][A-Za-z'/-]*){{1,3}}(?=\s*[-+*/=])",
-                  lambda m: m.group(1) + (m.group(2) or ""), line)
+    line = re.sub(rf"(?<![\w.])({NUM})(\s*%)?((?:\s+[A-Za-z][A-Za-z'/-]*){{1,3}})(?=\s*[-+*/=])", _drop_units, line)
     return line
 
 
+def _drop_units(match: re.Match[str]) -> str:
+    """"5 apples" -> "5", but "32 and x" before "= 8" keeps its unknown: "x = 8" is the answer's solution."""
+    words = match.group(3).split()
+    if len(words[-1]) == 1 and words[-1].islower() and match.string[match.end():].lstrip().startswith("="):
+        return match.group(1) + (match.group(2) or "") + " " + " ".join(words)
+    return match.group(1) + (match.group(2) or "")
+
+
 def _normalised_lines(text: str) -> list[str]:
-    """The answer's lines that state equations, a line opening with "=" joined to the one before it."""
+    """The answer's lines that state equations, a line opening with "=" joined to the one before it.
+
+    A calculator note (`<<E=R>>S`) is a line of its own, "E = R"; the line it was in keeps S, the result it shows.
+    """
     joined: list[str] = []
     for line in _without_code(text).splitlines():
         line = line.replace("==", "=").replace(":=", "=")
+        notes = CALCULATOR_NOTE.findall(line)
+        if notes:
+            line = CALCULATOR_NOTE.sub(" ", line)
+            joined += [f"{expression} = {result}" for expression, result in notes]
         if joined and line.lstrip().startswith("="):
             joined[-1] += " " + line.strip()
         else:
@@ -268,6 +346,8 @@ def _close(value: Fraction, stated: Fraction, written: str, approximate: bool = 
     if value == stated:
         return True
     decimals = len(written.split(".")[1]) if "." in written else 0
+    if decimals >= FLOAT_DIGITS:  # a calculator's float (46.666666666666664): right to a float's precision
+        return abs(value - stated) <= abs(value) * Fraction(1, 10**9)
     unit = Fraction(1, 10 ** decimals)
     if abs(value - stated) <= unit / 2 or (decimals and abs(value - stated) < unit):
         return decimals > 0 or approximate or abs(value - stated) < Fraction(1, 10**6)

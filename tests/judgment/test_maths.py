@@ -51,6 +51,21 @@ def holds(text: str) -> list[bool]:
     pytest.param("<<3*4=12>>12", [True], id="gsm8k-annotation"),
     pytest.param("x = 5 and y = 2", [], id="no-arithmetic"),
     pytest.param("```python\nprint(3 * 4 == 13)\n```", [], id="code-is-not-prose"),
+    # Correct maths the reader once misread (issue 28), each with a wrong neighbour it must still catch.
+    pytest.param("The party needs 16 \\* 3/4 = 12 gift bags.", [True], id="markdown-escaped-times"),
+    pytest.param("The party needs 16 \\* 3/4 = 13 gift bags.", [False], id="markdown-escaped-times-wrong"),
+    pytest.param("1 - 1/4 = 3/4 of the pie is left.", [True], id="fraction-result"),
+    pytest.param("1 - 1/4 = 2/4 of the pie is left.", [False], id="fraction-result-wrong"),
+    pytest.param("P = 1/6 * 1/6 = 1/36", [True], id="odds-as-fractions"),
+    pytest.param("12 / 4 = 3", [True], id="a-division-is-no-fraction-result"),
+    pytest.param("x * 4 + 8 = 40, so x * 4 = 32 and x = 8.", [True, True], id="an-unknown-checked-with-its-solution"),
+    pytest.param("x * 4 + 8 = 40, so x = 9.", [False], id="an-unknown-solved-wrong"),
+    pytest.param("We need x * 4 + 8 = 40.", [], id="an-unknown-never-solved-is-left-alone"),
+    pytest.param("So 40 - 8 = 32, and x = 32 / 4 = 8.", [True, True], id="its-solving-steps-are-sums"),
+    pytest.param("140 / 3 = <<140/3=46.666666666666664>>46.67", [True, True], id="calculator-float-digits"),
+    pytest.param("140 / 3 = <<140/3=46.666666666666664>>47.67", [True, False], id="calculator-shown-wrong"),
+    pytest.param("3 * $0.02 = $<<3*2=6>>0.06", [True, True], id="calculator-in-cents"),
+    pytest.param("3 * $0.02 = $<<3*2=6>>0.6", [True, False], id="calculator-in-cents-shown-wrong"),
 ])
 def test_equations_are_recomputed_exactly(text: str, expected: list[bool]) -> None:
     assert holds(text) == expected
@@ -84,6 +99,9 @@ def test_an_answer_that_never_concludes_has_no_final_answer() -> None:
 def test_maths_questions_are_told_from_others() -> None:
     assert maths.is_maths_task(PENCILS)
     assert maths.is_maths_task("What is 17 * 23?")
+    # Quantities in words count: "a quarter of them", "a third of the rest".
+    assert maths.is_maths_task("A class has 36 students. A quarter of them walk, a third of the rest come by bus. "
+                               "How many come by car?")
     assert not maths.is_maths_task("Write a poem about 3 cats and 2 dogs.")
     assert not maths.is_maths_task("How many items does this return?\n```python\nf([1, 2])\n```")
 
@@ -173,3 +191,49 @@ def test_the_shipped_maths_set_is_labelled_by_its_known_answers() -> None:
     for item in items:
         splits.setdefault(item["task_id"], set()).add(item["split"])
     assert all(len(s) == 1 for s in splits.values())
+
+
+@pytest.mark.parametrize("task", ["Explain what C(n, k) means in combinatorics, with an example.",
+                                  "Summarise the history of the number zero."])
+def test_maths_signals_stay_out_of_what_is_no_maths_question(task: str) -> None:
+    # An explanation whose example slips: no sum recomputed, no final answer demanded.
+    assert not maths.is_maths_task(task)
+    found = maths.verdicts(task, "For example C(5,4) = 5, and 1 + 2 = 4 as you can see.", "stop")
+    assert {name: v.value for name, v in found.items()} == {"arithmetic": None, "final_answer": None,
+                                                             "consistency": None}
+
+
+def test_correct_algebra_and_odds_are_not_punished_where_they_are_maths() -> None:
+    task = "Solve for x: x * 4 + 8 = 40. Then what is the probability of two sixes, 1/6 each?"
+    answer = "x * 4 + 8 = 40, so x * 4 = 40 - 8 = 32 and x = 32 / 4 = 8.\nP = 1/6 * 1/6 = 1/36.\nThe answer is 8."
+    found = maths.verdicts(task, answer, "stop")
+    assert found["arithmetic"].value is not None and found["arithmetic"].value > 0, found["arithmetic"].detail
+
+
+# The five correct answers issue 28 found misread (each scored 0.0-0.1 then), and a wrong neighbour of each.
+MISREAD = [
+    ("A party has 16 guests and 3/4 of them want a gift bag. How many gift bags are needed?",
+     "The party needs 16 \\* 3/4 = 12 gift bags.\nThe answer is 12.", "12", "13"),
+    ("Ann eats 1/4 of a pie. What fraction of the pie is left? Her 2 friends ask.",
+     "1 - 1/4 = 3/4 of the pie is left.\nThe answer is 3/4.", "3/4", "2/4"),
+    ("A number times 4, plus 8, is 40. What is the number? Solve it.",
+     "x * 4 + 8 = 40, so x * 4 = 32 and x = 8.\nThe answer is 8.", "8", "9"),
+    ("140 sweets are shared by 3 children. How many does each get, to 2 decimals?",
+     "140 / 3 = <<140/3=46.666666666666664>>46.67\n#### 46.67", "46.67", "47.67"),
+    ("A pencil costs $0.02. How much do 3 pencils cost?", "3 * $0.02 = $<<3*2=6>>0.06\n#### 0.06", "0.06", "0.6"),
+]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("task", "answer", "right", "wrong"), MISREAD, ids=["escaped-times", "fraction-result",
+                                                                             "unknown", "calculator-float", "cents"])
+async def test_correct_maths_scores_high_and_its_wrong_neighbour_low(task: str, answer: str, right: str,
+                                                                     wrong: str) -> None:
+    messages = [{"role": "user", "content": task}]
+
+    async def scored(text: str) -> float:
+        found = await score_answer(messages, {"role": "assistant", "content": text}, "stop", None, "quick_qa", CONFIG)
+        return found.score
+
+    assert await scored(answer) >= 9.0
+    assert await scored(answer.replace(right, wrong)) < 7.0
