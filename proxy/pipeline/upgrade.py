@@ -87,10 +87,15 @@ async def upgrade_options(
     options = []
     for model in models:
         input_tokens = count_input_tokens(model.litellm_model, chat.messages, chat.params.get("tools"))
+        counted = await store.input_ratio(model.name)  # as the provider will count them (meter.py learns it)
+        billed_input = round(input_tokens * counted[1]) if counted else input_tokens
         learned = await store.learned(task_type, model.name)
         output_tokens, confidence = estimate_output(task_type, learned)
         price = prices.price(model.name)
-        cost = price.cost_usd(input_tokens, output_tokens)
+        session = session_impact(model.name, price, billed_input, output_tokens, conversation, remaining_turns,
+                                 await cache_use_for(store, conversation.client, model.name, turns, price),
+                                 growth_per_turn(turns), on_model=bool(turns) and turns[-1]["model"] == model.name)
+        cost = session.single_task_cost_usd  # this turn on it: its context written to the cache, as the meter says
         gain = model.quality_prior - best_local_score
         options.append(UpgradeOption(
             model=model.name,
@@ -101,9 +106,7 @@ async def upgrade_options(
             quality_gain=gain,
             cost_per_quality_point_usd=cost / gain if gain > 0 else None,
             confidence=confidence,
-            session=session_impact(model.name, price, input_tokens, output_tokens, conversation, remaining_turns,
-                                   await cache_use_for(store, conversation.client, model.name, turns, price),
-                                   growth_per_turn(turns), on_model=bool(turns) and turns[-1]["model"] == model.name),
+            session=session,
         ))
     return options
 

@@ -69,7 +69,10 @@ def test_rejected_answer_under_ask_offers_options_a_hand_computation_agrees_with
     for model in config.cloud_models:
         option, price = options[model.name], prices.price(model.name)
         input_tokens = count_input_tokens(model.litellm_model, CHAT)
-        cost = input_tokens * price.input_usd + 150 * price.output_usd  # the conversation prior: 150 tokens
+        # The conversation prior: 150 tokens out. Moving to a model that prices cache writes (claude-3-opus)
+        # writes its context to the cache, at 1.25x the input price; the others bill it as input.
+        context_usd = price.cache_write_usd if price.cache_write_usd is not None else price.input_usd
+        cost = input_tokens * context_usd + 150 * price.output_usd
         gain = model.quality_prior - score
         assert (option["input_tokens"], option["output_tokens"]) == (input_tokens, 150)
         assert option["estimated_cost_usd"] == pytest.approx(cost, abs=1e-8)
