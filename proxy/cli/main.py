@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from proxy.cli import keys_cli, settings_cli
-from proxy.cli.options import DEFAULT_PORT, auth_headers, config_dir_option, load, proxy_url
+from proxy.cli.options import DEFAULT_PORT, ask_proxy, auth_headers, config_dir_option, load, proxy_url
 from proxy.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -278,25 +278,15 @@ def stats(url: str | None, as_json: bool) -> None:
     """The monitoring figures of the running proxy: spend, upgrade rate, quality, latency, by task type."""
     import json
 
-    import httpx
-
-    url = proxy_url(url)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # no "HTTP Request: ..." line above the figures
-    try:
-        response = httpx.get(f"{url}/api/v1/monitoring/dashboard", headers=auth_headers(), timeout=30)
-    except httpx.TransportError:
-        raise click.ClickException(f"Hermes is not running at {url}: start it with `hermes serve` "
-                                   "(or set HERMES_URL).") from None
-    if response.status_code != 200:
-        raise click.ClickException(f"Hermes at {url} answered {response.status_code}: {response.text[:300]}")
+    data = ask_proxy(proxy_url(url), "/api/v1/monitoring/dashboard")
     if as_json:
-        click.echo(json.dumps(response.json(), indent=2))
+        click.echo(json.dumps(data, indent=2))
     else:
         from rich.console import Console
 
         from proxy.cli.terminal import render_stats
 
-        render_stats(response.json(), Console())
+        render_stats(data, Console())
 
 
 @cli.command()

@@ -7,11 +7,9 @@ It asks the proxy (its settings are in force there, overrides included);
 
 from __future__ import annotations
 
-import logging
-
 import click
 
-from proxy.cli.options import auth_headers, proxy_url
+from proxy.cli.options import ask_proxy, proxy_url
 from proxy.money.format import override_line, shown_setting
 
 SETTINGS = ("target_quality", "upgrade_policy", "daily_limit_usd")
@@ -20,30 +18,19 @@ SETTINGS = ("target_quality", "upgrade_policy", "daily_limit_usd")
 @click.command()
 @click.option("--url", envvar="HERMES_URL", default=None, help="The running proxy (default http://127.0.0.1:$HERMES_PORT).")
 @click.option("--reset", "reset", multiple=True, is_flag=False, flag_value="all", default=None,
-              type=click.Choice([*SETTINGS, "all"]), metavar="[SETTING]", help="Drop the override of SETTING (target_quality, upgrade_policy, "
-                                        "daily_limit_usd), or of every one: the files' values are in force again.")
+              type=click.Choice([*SETTINGS, "all"]), metavar="[SETTING]",
+              help="Drop the override of SETTING (target_quality, upgrade_policy, daily_limit_usd), or of every "
+                   "one: the files' values are in force again.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def settings(url: str | None, reset: tuple[str, ...], as_json: bool) -> None:
     """The running proxy's settings, and those changed through the API over the YAML files (overrides)."""
     import json
 
-    import httpx
-
     url = proxy_url(url)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    try:
-        if reset:
-            keys = None if "all" in reset else list(reset)
-            response = httpx.post(f"{url}/api/v1/settings/reset-preferences", headers=auth_headers(), timeout=30,
-                                  json={} if keys is None else {"keys": keys})
-        else:
-            response = httpx.get(f"{url}/api/v1/route/status", headers=auth_headers(), timeout=30)
-    except httpx.TransportError:
-        raise click.ClickException(f"Hermes is not running at {url}: start it with `hermes serve` "
-                                   "(or set HERMES_URL).") from None
-    if response.status_code != 200:
-        raise click.ClickException(f"Hermes at {url} answered {response.status_code}: {response.text[:300]}")
-    data = response.json()
+    if reset:
+        data = ask_proxy(url, "/api/v1/settings/reset-preferences", {} if "all" in reset else {"keys": list(reset)})
+    else:
+        data = ask_proxy(url, "/api/v1/route/status")
     if as_json:
         click.echo(json.dumps({"preferences": data["preferences"], "overrides": data["overrides"]}, indent=2))
         return

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from proxy.config import Config
+from proxy.config import Config, ModelRef
 from proxy.config_schema import CloudModelSpec
 from proxy.errors import UnpricedModel
 from proxy.money.catalogue import Catalogue, Listed
@@ -32,6 +32,9 @@ from proxy.money.catalogue import Catalogue, Listed
 PER_MTOK = 1_000_000
 BUNDLED_COST_MAP = "model_prices_and_context_window_backup.json"
 YAML_SOURCE = "routing_rules.yaml"
+# A model asked for by its OpenRouter slug has no quality prior of the user's: it is called, not weighed
+# against others, so this only fills the record.
+LISTED_QUALITY_PRIOR = 8.0
 log = logging.getLogger("hermes")
 
 
@@ -125,6 +128,12 @@ class PriceTable:
     def listed(self, slug: str) -> Listed | None:
         """The catalogue's entry for `slug`: a model any request may name, though routing_rules.yaml does not."""
         return self.catalogue.get(slug) if self.catalogue else None
+
+    def listed_model(self, slug: str) -> ModelRef | None:
+        """A model routing_rules.yaml does not configure but the catalogue lists, as a request may name it by slug."""
+        if self.listed(slug) is None:
+            return None
+        return ModelRef(slug, "cloud", f"openrouter/{slug}", LISTED_QUALITY_PRIOR)
 
     @property
     def source(self) -> str:

@@ -43,9 +43,6 @@ from proxy.upstreams.ollama import LocalCatalog
 from proxy.upstreams.target import Target
 
 POLICIES = ("auto", "ask", "never")
-# A model asked for by its OpenRouter slug has no quality prior of the user's: it is called, not weighed
-# against others, so this only fills the record.
-LISTED_QUALITY_PRIOR = 8.0
 PEER_TEMPERATURE = 0.7  # extra samples must be free to differ: at temperature 0 (aider's) they would repeat the first
 
 
@@ -128,7 +125,7 @@ async def choose_target(
         if not config.cloud_models:
             raise UnknownModel("No cloud models are configured (cloud.models in routing_rules.yaml).")
         return cloud_target(config, (list(allowed_cloud) or list(config.cloud_models))[0])
-    ref = config.find_model(chat.model) or listed_model(prices, chat.model)
+    ref = config.find_model(chat.model) or (prices.listed_model(chat.model) if prices else None)
     if ref is None:
         names = ", ".join(["auto", "local", "cloud"] + [m.name for m in config.local_models + config.cloud_models])
         aliases = ", ".join(config.routing.aliases)
@@ -142,13 +139,6 @@ async def choose_target(
             f"{_why_missing(await catalog.models(), ref.name)}"
         )
     return local_target(config, ref)
-
-
-def listed_model(prices: PriceTable | None, slug: str) -> ModelRef | None:
-    """A model routing_rules.yaml does not configure but OpenRouter's catalogue lists, asked for by its slug."""
-    if prices is None or prices.listed(slug) is None:
-        return None
-    return ModelRef(slug, "cloud", f"openrouter/{slug}", LISTED_QUALITY_PRIOR)
 
 
 def upgrade_policy(default: str, headers: Mapping[str, str]) -> str:
