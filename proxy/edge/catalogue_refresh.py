@@ -64,11 +64,11 @@ def with_catalogue(services: Services, catalogue: Catalogue, clock: Clock) -> Se
 
 async def keep_current(current: Callable[[], Services], install: Callable[[Services], None], clock: Clock) -> None:
     """Until cancelled: fetch the catalogue whenever the copy in force is older than `catalogue_refresh_h`."""
-    refresh_s = current().config.catalogue_refresh_h * 3600
-    if refresh_s <= 0:
-        return
     async with httpx.AsyncClient() as client:
         while True:
+            refresh_s = current().config.catalogue_refresh_h * 3600  # a reloaded file's setting applies
+            if refresh_s <= 0:
+                return
             catalogue = current().prices.catalogue
             age_s = time.time() - catalogue.fetched_at if catalogue else refresh_s
             await asyncio.sleep(max(refresh_s - age_s, 0.0))

@@ -6,6 +6,7 @@ every other test turns off.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -14,7 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
+from proxy.cli.main import cli
 from proxy.config import Config
 from tests.edge.test_app import HI, assert_openai_error, chat
 from tests.openrouter_stub import COST_PER_CALL_USD, OpenRouterStub
@@ -43,7 +46,8 @@ def test_prices_come_from_the_catalogue_fetched_at_start_and_kept_for_the_next(
     make_config: Callable[..., Config], serve_hermes: Serve, openrouter: OpenRouterStub, database: Path | str
 ) -> None:
     openrouter.catalogue["data"][4]["pricing"]["prompt"] = "0.0000025"  # claude-3.5-sonnet, cheaper than litellm says
-    url = serve_hermes(make_config(**FETCHING))
+    config = make_config(**FETCHING)
+    url = serve_hermes(config)
     until_priced_from_the_catalogue(url)
     assert prices_line(url) == f"OpenRouter's catalogue of {today()} (litellm 1.100.5's table for models it lacks)"
     card = httpx.get(f"{url}/v1/models/claude-3.5-sonnet", timeout=10).json()
@@ -54,11 +58,15 @@ def test_prices_come_from_the_catalogue_fetched_at_start_and_kept_for_the_next(
     assert openrouter.catalogue_fetches == 1
     [saved] = query(database, "SELECT fetched_at FROM catalogue")
     assert abs(saved["fetched_at"] - time.time()) < 60
+    # `hermes budget` reading the database prices from the copy kept there, and says so.
+    offline = CliRunner().invoke(cli, ["budget", "--json", "--db", str(database),
+                                       "--config-dir", str(config.config_dir)])
+    assert json.loads(offline.output)["prices"].startswith(f"OpenRouter's catalogue of {today()}"), offline.output
 
     # The next start, with OpenRouter unreachable, prices from the saved copy at once, and does not fetch
     # a copy that is less than a day old.
     openrouter.catalogue = None
-    again = serve_hermes(make_config(**FETCHING))
+    again = serve_hermes(config)
     assert httpx.get(f"{again}/v1/models/claude-3.5-sonnet", timeout=10).json()["pricing"]["input_usd_per_mtok"] == 2.5
     time.sleep(0.3)
     assert openrouter.catalogue_fetches == 1
