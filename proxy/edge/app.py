@@ -42,7 +42,7 @@ from proxy.errors import HermesError, UnknownModel
 from proxy.money.budget import Budget, Clock, system_clock
 from proxy.money.meter import Meter
 from proxy.money.preferences import Preferences
-from proxy.money.pricing import PriceTable, per_mtok
+from proxy.money.pricing import PriceTable, per_mtok_prices
 from proxy.money.reconcile import reconcile_unknown_outcomes
 from proxy.pipeline.classify import Classifier
 from proxy.pipeline.local_attempt import LocalSpeeds
@@ -121,10 +121,7 @@ def _cloud_card(services: Services, name: str, available: bool) -> dict[str, Any
     ref = services.config.find_model(name)
     listed = services.prices.listed(ref.litellm_model.removeprefix("openrouter/") if ref else name)
     return card | {
-        "pricing": {"input_usd_per_mtok": per_mtok(price.input_usd),
-                    "output_usd_per_mtok": per_mtok(price.output_usd),
-                    "cache_read_usd_per_mtok": per_mtok(price.cache_read_usd),
-                    "cache_write_usd_per_mtok": per_mtok(price.cache_write_usd), "source": price.source},
+        "pricing": per_mtok_prices(price) | {"source": price.source},
         "context_length": price.context_length, "max_output_tokens": price.max_output_tokens,
         "supported_parameters": list(listed.supported_parameters) if listed else None,
     }

@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from proxy.errors import BadRequest
 from proxy.money.estimate import TASK_PRIORS
-from proxy.money.pricing import per_mtok
+from proxy.money.pricing import per_mtok_prices
 from proxy.wire.validate import json_object, read_json_body
 
 USAGE_KEYS = {"model", "input_tokens", "output_tokens", "cost_usd", "task_type"}
@@ -61,22 +61,13 @@ async def settings_models(request: Request) -> Response:
     allowed = {m.name for m in services.meter.budget.allowed_models(status)}
     models = []
     for ref in services.config.local_models + services.config.cloud_models:
-        if not services.prices.priced(ref.name):
-            models.append({"name": ref.name, "kind": ref.kind, "litellm_model": ref.litellm_model,
-                           "quality_prior": ref.quality_prior, "cheap": ref.cheap, "price_source": None,
-                           "available": False})
+        model = {"name": ref.name, "kind": ref.kind, "litellm_model": ref.litellm_model,
+                 "quality_prior": ref.quality_prior, "cheap": ref.cheap}
+        if not services.prices.priced(ref.name):  # refused for cloud calls until something prices it
+            models.append(model | {"price_source": None, "available": False})
             continue
         price = services.prices.price(ref.name)
-        models.append({
-            "name": ref.name,
-            "kind": ref.kind,
-            "litellm_model": ref.litellm_model,
-            "quality_prior": ref.quality_prior,
-            "cheap": ref.cheap,
-            "input_usd_per_mtok": per_mtok(price.input_usd),
-            "output_usd_per_mtok": per_mtok(price.output_usd),
-            "cache_read_usd_per_mtok": per_mtok(price.cache_read_usd),
-            "cache_write_usd_per_mtok": per_mtok(price.cache_write_usd),
+        models.append(model | per_mtok_prices(price) | {
             "price_source": price.source or None,
             "available": await services.catalog.has(ref.name) if ref.kind == "local" else ref.name in allowed,
         })

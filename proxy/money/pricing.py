@@ -65,6 +65,13 @@ class Price:
         )
 
 
+def per_mtok_prices(price: Price) -> dict[str, float | None]:
+    """A price's four token prices in USD per million tokens, as the API shows them."""
+    return {"input_usd_per_mtok": per_mtok(price.input_usd), "output_usd_per_mtok": per_mtok(price.output_usd),
+            "cache_read_usd_per_mtok": per_mtok(price.cache_read_usd),
+            "cache_write_usd_per_mtok": per_mtok(price.cache_write_usd)}
+
+
 FREE = Price(0.0, 0.0, 0.0, source="local")
 
 
