@@ -23,10 +23,12 @@ import yaml
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-# 1.100.5, as the project pins: newer releases need a certifi the registry here
-# does not serve, and 1.107.0 was a compromised release.
+# 1.100.5 is the project's own pin (pyproject.toml), the version every earlier result
+# in docs/benchmarks.md was measured against; 1.108.7 is the current release, what a
+# user installs today. (1.107.0 was a compromised release: never bench it.)
 LITELLM_VERSION = "1.100.5"
-LITELLM_VENV = REPO / ".bench" / "litellm-venv"
+LITELLM_VERSIONS = (LITELLM_VERSION, "1.108.7")
+LITELLM_VENV = REPO / ".bench" / "litellm-venv"  # the pinned version's, where it has always been
 STARTUP_TIMEOUT_S = 180
 STOP = threading.Event()  # set when the bench is stopping: waits for start-up give up at once
 # Nothing outside this machine, and LiteLLM's price table from its own package.
@@ -104,22 +106,32 @@ def wait_ready(name: str, process: subprocess.Popen[bytes], port: int, path: str
                      + log.read_text(errors="replace")[-3000:])
 
 
-def ensure_litellm_venv() -> Path:
-    """The bench's own venv with `litellm[proxy]`, made once and kept in .bench/."""
-    marker = LITELLM_VENV / f".installed-litellm-{LITELLM_VERSION}"
+def litellm_venv(version: str = LITELLM_VERSION) -> Path:
+    """Each version's own venv in .bench/, so versions never share (or upgrade) each other's packages.
+
+    The pinned version keeps the directory it always had, so a machine that ran
+    the bench before does not install it again.
+    """
+    return LITELLM_VENV if version == LITELLM_VERSION else REPO / ".bench" / f"litellm-{version}-venv"
+
+
+def ensure_litellm_venv(version: str = LITELLM_VERSION) -> Path:
+    """`version`'s venv with `litellm[proxy]`, made once: a marker file names what was installed."""
+    venv = litellm_venv(version)
+    marker = venv / f".installed-litellm-{version}"
     if not marker.exists():
-        print(f"Installing litellm[proxy]=={LITELLM_VERSION} into {LITELLM_VENV} (once; a minute or two) ...",
-              flush=True)
+        print(f"Installing litellm[proxy]=={version} into {venv} (once; a minute or two) ...", flush=True)
         base_python = getattr(sys, "_base_executable", None) or shutil.which("python3") or sys.executable
-        subprocess.run([base_python, "-m", "venv", str(LITELLM_VENV)], check=True)
-        subprocess.run([str(LITELLM_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                        f"litellm[proxy]=={LITELLM_VERSION}"], check=True)
+        subprocess.run([base_python, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                        f"litellm[proxy]=={version}"], check=True)
         marker.touch()
-    return LITELLM_VENV / "bin" / "litellm"
+    return venv / "bin" / "litellm"
 
 
-def litellm_version() -> str:
-    out = subprocess.run([str(LITELLM_VENV / "bin" / "python"), "-c",
+def litellm_version(version: str = LITELLM_VERSION) -> str:
+    """What `version`'s venv really holds, for the report's header (the marker only says what was asked for)."""
+    out = subprocess.run([str(litellm_venv(version) / "bin" / "python"), "-c",
                           "import importlib.metadata as m; print(m.version('litellm'))"],
                          capture_output=True, text=True, check=True)
     return out.stdout.strip()
@@ -163,9 +175,15 @@ def _wait_port(name: str, process: subprocess.Popen[bytes], port: int, log: Path
     raise SystemExit(f"{name} did not listen on port {port}; its log:\n" + log.read_text(errors="replace"))
 
 
-def start_litellm(children: Children, tmp: Path, bases: dict[str, str]) -> int:
-    """LiteLLM's proxy, one worker, no database, no master key; one model per upstream, named bench-<kind>."""
-    binary = ensure_litellm_venv()
+def start_litellm(children: Children, tmp: Path, bases: dict[str, str], version: str = LITELLM_VERSION) -> int:
+    """LiteLLM's proxy `version`, one worker, no database, no master key; one model per upstream, bench-<kind>.
+
+    Its config and log are named by version, so several versions can run side by side. Recent
+    versions (1.108.7, not 1.100.5) refuse to start without a master key unless told this is local
+    development; the variable saying so is read only at start-up, and older versions ignore it, so
+    every version runs the same request path: no key checked.
+    """
+    binary = ensure_litellm_venv(version)
     config = {
         "model_list": [{"model_name": f"bench-{kind}",
                         "litellm_params": {"model": f"openrouter/{mock_bodies.MODEL}", "api_base": base,
@@ -173,13 +191,14 @@ def start_litellm(children: Children, tmp: Path, bases: dict[str, str]) -> int:
                        for kind, base in bases.items()],
         "litellm_settings": {"telemetry": False},
     }
-    (tmp / "litellm.yaml").write_text(yaml.safe_dump(config))
+    config_file = tmp / f"litellm-{version}.yaml"
+    config_file.write_text(yaml.safe_dump(config))
     port = free_port()
-    log = tmp / "litellm.log"
-    process = children.start("litellm proxy", [str(binary), "--config", str(tmp / "litellm.yaml"), "--host",
-                                               "127.0.0.1", "--port", str(port), "--num_workers", "1"],
-                             log, clean_env(), cwd=tmp)
-    wait_ready("litellm proxy", process, port, "/health/liveliness", log)
+    name, log = f"litellm proxy {version}", tmp / f"litellm-{version}.log"
+    process = children.start(name, [str(binary), "--config", str(config_file), "--host", "127.0.0.1",
+                                    "--port", str(port), "--num_workers", "1"], log,
+                             clean_env(LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY="true"), cwd=tmp)
+    wait_ready(name, process, port, "/health/liveliness", log)
     return port
 
 

@@ -1,16 +1,22 @@
 """`make bench`: Hermes's own cost next to LiteLLM's proxy and the upstream itself, in one interleaved run.
 
     .venv/bin/python bench/proxy_compare.py [--runs 3] [--seconds 10] [--quick] [--hermes-rev REV]
+                                            [--litellm VERSION ...]
 
 Everything runs on 127.0.0.1 and stops by itself: an nginx mock OpenRouter
 (instant answers, and whole SSE streams sent at once), a paced mock
 (bench/paced_upstream.py, chunks 20 ms apart, each stamped with its send
-time), LiteLLM's proxy (its own venv in .bench/, one worker, no database, no
-master key) and Hermes (a budget too large to bind, no local model, a
-concrete cloud model requested so the cascade is not involved; one process
-per mock, since Hermes has one OpenRouter base). Each run measures every
-point for direct, LiteLLM and Hermes in turn; the table shows medians of the
-runs and the ratios issue 9 asks for. See docs/benchmarks.md.
+time), LiteLLM's proxy in two versions by default, the project's pinned
+1.100.5 and the current 1.108.7 (each in its own venv in .bench/, one worker,
+no database, no master key), and Hermes (a budget too large to bind, no local
+model, a concrete cloud model requested so the cascade is not involved; one
+process per mock, since Hermes has one OpenRouter base). Each run measures
+every point for direct, each LiteLLM and Hermes in turn; the table shows
+medians of the runs and the ratios issues 9 and 31 ask for, against each
+LiteLLM version. The c=1 latency is measured twice: on a one-message body
+and on an OpenCode-sized conversation (100 messages, 10 tools, about 33k
+tokens, 135 KB; bench/long_body.py), since coding agents resend their whole
+history every turn. See docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -28,16 +35,16 @@ from pathlib import Path
 
 import compare_procs as procs
 import compare_report as report
+import long_body
 import mock_bodies
 from compare_measure import stream_phase, wall_time, wrk
 
 CHAT = "/v1/chat/completions"
 MESSAGES = [{"role": "user", "content": "Say hello."}]
-TARGETS = ("direct", "litellm", "hermes")
 STREAM_SHARE = 0.3  # each stream point runs for this share of --seconds
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="interleaved runs; the table shows their medians")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each wrk point (streams: 0.3 of it)")
@@ -48,10 +55,22 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="also write every figure, run by run, to this file")
     parser.add_argument("--hermes-workers", type=int, default=1,
                         help="`hermes serve --workers N` for the JSON point (LiteLLM stays at one worker)")
-    args = parser.parse_args()
+    parser.add_argument("--litellm", action="append", metavar="VERSION", type=_version,
+                        help="a LiteLLM proxy version to measure, in its own venv in .bench/ (repeatable; default: "
+                             + " and ".join(procs.LITELLM_VERSIONS) + ")")
+    args = parser.parse_args(argv)
     if args.quick:
         args.runs, args.seconds = 1, 3.0
+    # Oldest first, once each: the table's columns read in release order whatever order they were asked in.
+    args.litellm = sorted(set(args.litellm or procs.LITELLM_VERSIONS), key=report.version_key)
     return args
+
+
+def _version(text: str) -> str:
+    """A release number such as 1.108.7: it names a venv directory and is pinned with `==` for pip."""
+    if not re.fullmatch(r"\d+(\.\d+)*", text):
+        raise argparse.ArgumentTypeError(f"not a release number: {text!r}")
+    return text
 
 
 def hermes_source(rev: str | None, tmp: Path) -> tuple[Path, str]:
@@ -69,21 +88,27 @@ def hermes_source(rev: str | None, tmp: Path) -> tuple[Path, str]:
     return src, f"revision {short}"
 
 
-def start_everything(children: procs.Children, tmp: Path, src: Path, interval: float,
-                     workers: int = 1) -> dict[str, dict]:
-    """Start the mocks, then LiteLLM and the Hermes processes side by side; return each target's endpoints."""
+def start_everything(children: procs.Children, tmp: Path, src: Path, interval: float, litellm: list[str],
+                     workers: int = 1) -> tuple[dict[str, dict], Path]:
+    """Start the mocks, then every LiteLLM version and the Hermes processes side by side.
+
+    Returns each target's endpoints, in the order every point measures them (direct, each LiteLLM
+    version oldest first, Hermes), and Hermes's config dir.
+    """
     nginx = procs.start_nginx(children, tmp)
     paced = procs.start_paced(children, tmp, interval, chunks=10)
     bases = {"json": f"http://127.0.0.1:{nginx}/api/v1", "sse": f"http://127.0.0.1:{nginx}/sse/api/v1",
              "paced": f"http://127.0.0.1:{paced}/api/v1"}
     config_dir, model = procs.hermes_config(tmp, src)
-    pool = ThreadPoolExecutor(4)
+    pool = ThreadPoolExecutor(len(litellm) + len(bases))
     try:
-        litellm = pool.submit(procs.start_litellm, children, tmp, bases)
+        litellm_started = {version: pool.submit(procs.start_litellm, children, tmp, bases, version)
+                           for version in litellm}
         hermes = {kind: pool.submit(procs.start_hermes, children, tmp, config_dir, src, kind, base,
                                     workers if kind == "json" else 1)
                   for kind, base in bases.items()}
-        litellm_port, hermes_ports = litellm.result(), {kind: f.result() for kind, f in hermes.items()}
+        litellm_ports = {version: f.result() for version, f in litellm_started.items()}
+        hermes_ports = {kind: f.result() for kind, f in hermes.items()}
     except BaseException:
         procs.STOP.set()  # the other waits give up, so Ctrl-C or a failure stops everything at once
         raise
@@ -92,36 +117,46 @@ def start_everything(children: procs.Children, tmp: Path, src: Path, interval: f
     direct = {"json": (nginx, "/api/v1/chat/completions", mock_bodies.MODEL),
               "sse": (nginx, "/sse/api/v1/chat/completions", mock_bodies.MODEL),
               "paced": (paced, "/api/v1/chat/completions", mock_bodies.MODEL)}
-    return {
-        "direct": direct,
-        "litellm": {kind: (litellm_port, CHAT, f"bench-{kind}") for kind in bases},
-        "hermes": {kind: (hermes_ports[kind], CHAT, model) for kind in bases},
-        "_config_dir": config_dir,
-    }
+    endpoints = {"direct": direct}
+    # Every LiteLLM version has the same three models (compare_procs.start_litellm): only the port differs.
+    endpoints |= {report.litellm_target(version): {kind: (port, CHAT, f"bench-{kind}") for kind in bases}
+                  for version, port in litellm_ports.items()}
+    endpoints["hermes"] = {kind: (hermes_ports[kind], CHAT, model) for kind in bases}
+    return endpoints, config_dir
 
 
-def body(model: str, stream: bool) -> bytes:
+def body(model: str, stream: bool, size: str = "small") -> bytes:
+    """The request: one short message, or (`long`) an OpenCode-sized conversation (bench/long_body.py)."""
+    if size == "long":
+        return json.dumps(long_body.conversation(model, stream=stream)).encode()
     value: dict = {"model": model, "messages": MESSAGES, "max_tokens": 16}
     if stream:
         value |= {"stream": True, "stream_options": {"include_usage": True}}
     return json.dumps(value).encode()
 
 
+# The non-streamed points: (connections, body, the figure kept).
+POINTS = ((1, "small", "p50_ms"), (1, "long", "p50_long_ms"), (32, "small", "rps"))
+
+
 def measure_run(endpoints: dict, tmp: Path, seconds: float) -> dict[str, dict]:
-    """One run: every point, each for direct, LiteLLM, Hermes in turn."""
-    figures: dict[str, dict] = {t: {"errors": 0} for t in TARGETS}
-    for connections, key in ((1, "p50_ms"), (32, "rps")):
-        for target in TARGETS:
+    """One run: every point, each for every target in turn (direct, each LiteLLM, Hermes).
+
+    Interleaved point by point, so a slow minute of a shared machine falls on all targets alike.
+    """
+    figures: dict[str, dict] = {t: {"errors": 0} for t in endpoints}
+    for connections, size, key in POINTS:
+        for target in endpoints:
             port, path, model = endpoints[target]["json"]
-            body_file = tmp / f"body-{target}.json"
-            body_file.write_bytes(body(model, stream=False))
+            body_file = tmp / f"body-{target}-{size}.json"
+            body_file.write_bytes(body(model, stream=False, size=size))
             result = wrk(f"http://127.0.0.1:{port}{path}", body_file, connections, seconds)
-            figures[target][key] = result.p50_ms if key == "p50_ms" else result.rps
+            figures[target][key] = result.rps if key == "rps" else result.p50_ms
             figures[target]["errors"] += result.errors
-            _progress(f"{target} c={connections}: p50 {result.p50_ms:.3f} ms, {result.rps:.1f} req/s"
+            _progress(f"{target} c={connections} ({size} body): p50 {result.p50_ms:.3f} ms, {result.rps:.1f} req/s"
                       + (f", {result.errors} errors" if result.errors else ""))
     for kind, max_samples in (("sse", 300), ("paced", 30)):
-        for target in TARGETS:
+        for target in endpoints:
             port, path, model = endpoints[target][kind]
             phase = stream_phase(port, path, body(model, stream=True), seconds * STREAM_SHARE, max_samples)
             figures[target][f"ttfb_{kind}_ms"] = phase.ttfb_ms
@@ -135,11 +170,12 @@ def measure_run(endpoints: dict, tmp: Path, seconds: float) -> dict[str, dict]:
 
 def warm_up(endpoints: dict, tmp: Path) -> None:
     """A second of load and a few streams for each target, so no run pays for first-call set-up."""
-    for target in TARGETS:
+    for target in endpoints:
         port, path, model = endpoints[target]["json"]
-        body_file = tmp / f"body-{target}.json"
-        body_file.write_bytes(body(model, stream=False))
-        wrk(f"http://127.0.0.1:{port}{path}", body_file, 4, 1)
+        for size in ("small", "long"):
+            body_file = tmp / f"body-{target}-{size}.json"
+            body_file.write_bytes(body(model, stream=False, size=size))
+            wrk(f"http://127.0.0.1:{port}{path}", body_file, 4, 1)
         for kind in ("sse", "paced"):
             port, path, model = endpoints[target][kind]
             stream_phase(port, path, body(model, stream=True), 0, 3)
@@ -152,6 +188,18 @@ def cli_times(tmp: Path, src: Path, config_dir: Path, runs: int, hermes_port: in
     hermes = str(procs.hermes_binary())
     return {" ".join(["hermes", *argv]): wall_time([hermes, *argv], env, runs)[1]
             for argv in (["--version"], ["budget", "--json"])}
+
+
+def prepare_litellm(versions: list[str]) -> None:
+    """Each version's venv, made if missing (one at a time: pip on 2 cores), and checked to hold that version.
+
+    The table's columns are named by the version asked for; a venv holding another would mislabel them.
+    """
+    for version in versions:
+        procs.ensure_litellm_venv(version)
+        if (found := procs.litellm_version(version)) != version:
+            raise SystemExit(f"{procs.litellm_venv(version)} holds litellm {found}, not {version}; "
+                             "remove it to have it installed again")
 
 
 def _progress(line: str) -> None:
@@ -175,12 +223,14 @@ def main() -> None:
         children = procs.Children()
         try:
             src, label = hermes_source(args.hermes_rev, tmp)
-            procs.ensure_litellm_venv()
-            print(f"Starting the mocks, LiteLLM's proxy {procs.litellm_version()} and Hermes ({label}) ...", flush=True)
-            endpoints = start_everything(children, tmp, src, args.interval, args.hermes_workers)
+            prepare_litellm(args.litellm)
+            print(f"Starting the mocks, LiteLLM's proxy {' and '.join(args.litellm)} and Hermes ({label}) ...",
+                  flush=True)
+            endpoints, config_dir = start_everything(children, tmp, src, args.interval, args.litellm,
+                                                     args.hermes_workers)
             print(f"[{time.monotonic() - started:.0f} s] Timing the CLI (median of {3 if args.quick else 5}) ...",
                   flush=True)
-            cli = cli_times(tmp, src, endpoints["_config_dir"], 3 if args.quick else 5, endpoints["hermes"]["json"][0])
+            cli = cli_times(tmp, src, config_dir, 3 if args.quick else 5, endpoints["hermes"]["json"][0])
             warm_up(endpoints, tmp)
             runs = []
             for number in range(1, args.runs + 1):
@@ -193,7 +243,7 @@ def main() -> None:
         finally:
             children.stop_all()
     summary = report.summarize(runs, cli)
-    meta = report.metadata(label, procs.litellm_version(), args, time.monotonic() - started, load_before)
+    meta = report.metadata(label, args.litellm, args, time.monotonic() - started, load_before)
     print()
     print(report.render(summary, meta))
     if args.json:

@@ -111,3 +111,95 @@ def test_the_dialect_mock_bodies_are_what_the_vendors_sdks_read() -> None:
     response = openai.types.responses.Response.model_validate(json.loads(mock_bodies.response()))
 
     assert message.content[0].text == response.output_text == "".join(mock_bodies.WORDS)  # type: ignore[union-attr]
+
+
+# The two-version comparison: each LiteLLM version its own target, ratios against each, targets judged against one.
+
+def _figures(p50: float, p50_long: float, rps: float, ttfb: float, errors: int = 0) -> dict:
+    return {"p50_ms": p50, "p50_long_ms": p50_long, "rps": rps, "ttfb_sse_ms": ttfb, "ttfb_paced_ms": ttfb * 2,
+            "delays_ms": [0.5, 1.0], "errors": errors}
+
+
+def _run(litellm: dict[str, dict]) -> dict[str, dict]:
+    """One run's figures, in the order proxy_compare measures them: direct, each LiteLLM, Hermes."""
+    return {"direct": _figures(0.2, 0.4, 5000, 0.3), **litellm, "hermes": _figures(0.6, 1.4, 2000, 0.8)}
+
+
+def _summary(litellm: dict[str, dict]) -> dict:
+    import compare_report
+
+    return compare_report.summarize([_run(litellm)], {"hermes --version": [0.2]})
+
+
+def _render(summary: dict) -> str:
+    import argparse
+
+    import compare_report
+
+    args = argparse.Namespace(runs=1, seconds=3.0, interval=0.02, hermes_workers=1)
+    versions = [t.removeprefix("litellm-") for t in summary["targets"] if t.startswith("litellm-")]
+    return compare_report.render(summary, compare_report.metadata("working tree", versions, args, 60, 0.1))
+
+
+def test_each_litellm_version_gets_its_own_columns_and_its_own_ratios() -> None:
+    # Hermes adds 0.4 ms; 1.100.5 adds 4.0 ms (0.10x), 1.108.7 adds 2.0 ms (0.20x, over the 0.15 target).
+    summary = _summary({"litellm-1.100.5": _figures(4.2, 8.4, 190, 4.0),
+                        "litellm-1.108.7": _figures(2.2, 5.4, 250, 2.0, errors=3)})
+    ratios = summary["ratios"]
+    assert ratios["litellm-1.100.5"]["added_latency"] == pytest.approx(0.10)
+    assert ratios["litellm-1.108.7"]["added_latency"] == pytest.approx(0.20)
+    assert ratios["litellm-1.100.5"]["throughput"] == pytest.approx(2000 / 190)
+    assert summary["litellm-1.108.7"]["errors"] == 3
+
+    table = _render(summary)
+    lines = table.splitlines()
+    header = next(line for line in lines if line.startswith("| | direct"))
+    assert header == ("| | direct to upstream | LiteLLM proxy 1.100.5 | LiteLLM proxy 1.108.7 | Hermes "
+                      "| Hermes / LiteLLM 1.100.5 | Hermes / LiteLLM 1.108.7 | target |")
+    assert lines[lines.index(header) + 1].count("|") == header.count("|")
+    added = next(line for line in lines if line.startswith("| c=1 added latency p50 (over direct)"))
+    assert "| 4.00 ms | 2.00 ms | 0.40 ms | 0.10× | 0.20× |" in added
+    # Latency is judged against the newest version (FAIL at 0.20x though 1.100.5's 0.10x would pass) ...
+    assert added.endswith("≤ 0.15× of LiteLLM 1.108.7 FAIL |")
+    # ... throughput against the pinned one (10.5x of 1.100.5 passes though 8x of 1.108.7 would not).
+    throughput = next(line for line in lines if line.startswith("| throughput at c=32"))
+    assert throughput.endswith("≥ 10× of LiteLLM 1.100.5 PASS |")
+    assert "LiteLLM proxy 1.100.5 and 1.108.7 (1 worker each)" in lines[0]
+    assert "Failed requests (the figures above count only the answered ones): LiteLLM 1.108.7 3" in table
+    assert "Chunks timed on the paced stream: direct 2, LiteLLM 1.100.5 2, LiteLLM 1.108.7 2, Hermes 2" in table
+
+
+def test_targets_are_judged_against_the_newest_version_and_throughput_against_the_pinned_or_oldest() -> None:
+    import compare_report
+
+    both = compare_report.judged_against(["direct", "litellm-1.108.7", "litellm-1.100.5", "hermes"])
+    assert both == {"added_latency": "litellm-1.108.7", "added_latency_long": "litellm-1.108.7",
+                    "throughput": "litellm-1.100.5", "ttfb_sse": "litellm-1.108.7", "ttfb_paced": "litellm-1.108.7"}
+    unpinned = compare_report.judged_against(["direct", "litellm-1.108.7", "litellm-1.99.0", "hermes"])
+    assert (unpinned["throughput"], unpinned["added_latency"]) == ("litellm-1.99.0", "litellm-1.108.7")
+    alone = compare_report.judged_against(["direct", "litellm-1.100.5", "hermes"])
+    assert set(alone.values()) == {"litellm-1.100.5"}
+
+
+def test_a_single_version_renders_one_litellm_column() -> None:
+    table = _render(_summary({"litellm-1.100.5": _figures(4.2, 8.4, 190, 4.0)}))
+    assert "| | direct to upstream | LiteLLM proxy 1.100.5 | Hermes | Hermes / LiteLLM 1.100.5 | target |" in table
+    assert "LiteLLM proxy 1.100.5 (1 worker) ·" in table
+
+
+def test_litellm_option_defaults_to_both_versions_and_sorts_by_release() -> None:
+    import proxy_compare
+
+    assert proxy_compare.parse_args([]).litellm == ["1.100.5", "1.108.7"]
+    assert proxy_compare.parse_args(["--litellm", "1.108.7"]).litellm == ["1.108.7"]
+    asked = ["--litellm", "1.108.7", "--litellm", "1.99.0", "--litellm", "1.108.7", "--quick"]
+    assert proxy_compare.parse_args(asked).litellm == ["1.99.0", "1.108.7"]  # numerically, once each
+    with pytest.raises(SystemExit):
+        proxy_compare.parse_args(["--litellm", "latest"])
+
+
+def test_each_litellm_version_has_its_own_venv_and_the_pinned_one_keeps_its_old_place() -> None:
+    import compare_procs
+
+    assert compare_procs.litellm_venv("1.100.5") == compare_procs.REPO / ".bench" / "litellm-venv"
+    assert compare_procs.litellm_venv("1.108.7") == compare_procs.REPO / ".bench" / "litellm-1.108.7-venv"
