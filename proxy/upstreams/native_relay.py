@@ -32,6 +32,7 @@ from proxy.upstreams.relay import (
     transport_error,
 )
 from proxy.upstreams.target import Target
+from proxy.wire.json_codec import dumps
 
 # The events that end a stream whole; one that stops before any of them was cut.
 FINAL_EVENTS = frozenset({"message_stop", "response.completed", "response.incomplete"})
@@ -76,7 +77,7 @@ def _post(relay: Relay, target: Target, chat: ChatRequest, stream: bool) -> Any:
         headers["authorization"] = f"Bearer {target.api_key.reveal()}"
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=target.timeout_s, sock_read=target.timeout_s)
     return relay.session.post(f"{target.api_base}{native.path}", headers=headers, timeout=timeout,
-                              data=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
+                              data=dumps(body))
 
 
 async def _shadows(response: aiohttp.ClientResponse, target: Target, native: Native

@@ -41,6 +41,7 @@ from proxy.errors import (
     snippet,
 )
 from proxy.upstreams.target import Target, prepend
+from proxy.wire.json_codec import dumps
 
 # One pool for the whole process: a new TLS connection to OpenRouter costs a
 # round trip or three, a pooled one nothing. Up to 256 at once; idle ones are
@@ -125,7 +126,7 @@ class Relay:
         # sock_read bounds each silence, not the whole answer: a model may stream for minutes.
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=target.timeout_s, sock_read=target.timeout_s)
         return self.session.post(f"{target.api_base}/chat/completions", headers=headers, timeout=timeout,
-                                 data=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
+                                 data=dumps(body))
 
 
 async def opened(post: Awaitable[aiohttp.ClientResponse], target: Target, deadline: float) -> aiohttp.ClientResponse:

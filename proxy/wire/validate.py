@@ -6,33 +6,17 @@ reaches a model, the store or a response header, and never turns into a 500.
 
 from __future__ import annotations
 
-import json
-import math
-import re
 from typing import Any
 
 from starlette.requests import Request
 
 from proxy.chat import ChatRequest
 from proxy.errors import BadRequest, BodyTooLarge
+from proxy.wire.json_codec import decode_json
 from proxy.wire.params import PASS_THROUGH, check_params, is_kind, json_type, shown
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 IMAGE_DETAILS = frozenset({"auto", "low", "high"})
-
-# Decoding limits, far past what any chat body needs: 64 levels leaves room
-# for nested tool schemas, and 64 digits for any count or seed, well short of
-# the 4300 digits at which Python's int() gives up.
-MAX_DEPTH = 64
-MAX_INT_DIGITS = 64
-
-# For the depth check on the raw bytes (in UTF-8 no multi-byte character holds an ASCII byte):
-# strings, then everything but brackets, removed; braces become brackets. An unterminated
-# string runs to the end, so no match is retried from the next quote (which is quadratic).
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
-_BRACKETS = bytes.maketrans(b"{}", b"[]")
-_NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 async def read_json_body(request: Request, max_body_bytes: int) -> Any:
@@ -46,83 +30,6 @@ async def read_json_body(request: Request, max_body_bytes: int) -> Any:
         if len(body) > max_body_bytes:
             raise BodyTooLarge(_too_large(max_body_bytes))
     return decode_json(bytes(body))
-
-
-def decode_json(raw: bytes) -> Any:
-    """`raw` decoded as JSON, or BadRequest (invalid_json) for anything a later step could not handle.
-
-    Refused, beyond malformed JSON: bytes that are not UTF-8, NaN and
-    Infinity (Python's json takes them; nothing can store or send them
-    back), numbers that overflow a float, integers over MAX_INT_DIGITS
-    digits, nesting deeper than MAX_DEPTH (measured before parsing, so the
-    parser never recurses deeply) and lone UTF-16 surrogates (they cannot be
-    written out as UTF-8 again).
-    """
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _invalid(f"it is not UTF-8 (byte {exc.start} is {raw[exc.start:exc.start + 1]!r}).") from None
-    _check_depth(raw)
-    try:
-        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_bounded_int)
-    except _Refused as exc:
-        raise _invalid(str(exc)) from None
-    except json.JSONDecodeError as exc:
-        raise _invalid(f"{exc}.") from None
-    except RecursionError:  # _check_depth should make this unreachable
-        raise _invalid(f"it nests arrays and objects more than {MAX_DEPTH} levels deep.") from None
-    if _SURROGATE_ESCAPE.search(text):
-        try:
-            json.dumps(value, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            raise _invalid("a string holds a lone UTF-16 surrogate (such as \\ud800); send valid Unicode.") from None
-    return value
-
-
-class _Refused(ValueError):
-    """Raised from a json.loads hook; its message says why."""
-
-
-def _no_constant(name: str) -> Any:
-    raise _Refused(f"{name} is not a JSON number; send a finite number or null.")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise _Refused(f"the number {text[:32]} is too large for a 64-bit float.")
-    return value
-
-
-def _bounded_int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_INT_DIGITS:
-        raise _Refused(f"an integer has more than {MAX_INT_DIGITS} digits.")
-    return int(text)
-
-
-def _check_depth(raw: bytes) -> None:
-    """BadRequest if `raw` nests deeper than MAX_DEPTH, without recursing.
-
-    With strings removed, the brackets left are JSON's structure; each pass
-    removes every innermost pair, so balanced brackets vanish in as many
-    passes as they nest deep.
-    """
-    brackets = _STRING.sub(b"", raw).translate(_BRACKETS, _NOT_BRACKETS)
-    for _ in range(MAX_DEPTH):
-        if not brackets:
-            return
-        inner_removed = brackets.replace(b"[]", b"")
-        if inner_removed == brackets:  # unbalanced, so not JSON: json.loads says where, unless it could nest far
-            if len(brackets) > MAX_DEPTH:
-                raise _invalid(f"its brackets do not balance ({len(brackets)} left unpaired).")
-            return
-        brackets = inner_removed
-    if brackets:
-        raise _invalid(f"it nests arrays and objects more than {MAX_DEPTH} levels deep.")
-
-
-def _invalid(reason: str) -> BadRequest:
-    return BadRequest(f"The request body is not valid JSON: {reason}", code="invalid_json")
 
 
 def json_object(body: Any, known: frozenset[str] | set[str]) -> dict[str, Any]:
