@@ -8,7 +8,6 @@ the data deserve.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import marshal
 import math
@@ -44,10 +43,10 @@ DEFAULT_TASK_TYPE = "conversation"
 # following a model whose answers change length.
 MIN_LEARNING_RATE = 0.1
 MAX_CONFIDENCE = 0.99
-# Token counts remembered, by digest of (model, message or tool list): about
+# Token counts remembered, by hash of (model, message or tool list): about
 # 0.5 MB at most, whatever the parts' sizes.
 COUNTED_PARTS = 4096
-_counted: OrderedDict[bytes, int] = OrderedDict()
+_counted: OrderedDict[tuple[str, str, int, int], int] = OrderedDict()
 
 
 @dataclass(frozen=True)
@@ -84,21 +83,22 @@ def count_text_tokens(text: str) -> int:
 
 def _remembered(count: Callable[[str, Any], int], litellm_model: str, part: Any) -> int:
     """`count(litellm_model, part)`, from the cache when this part was counted for this model before."""
-    key = hashlib.blake2b(f"{count.__name__}:{litellm_model}:".encode(), digest_size=16)
     try:
         # marshal is several times faster than json here; version 2 writes no
         # back-references, so equal values (in the same key order) give equal bytes.
-        key.update(marshal.dumps(part, 2))
+        spelled = marshal.dumps(part, 2)
     except ValueError:  # not a JSON-like value
-        key.update(json.dumps(part, default=repr).encode())
-    digest = key.digest()
-    tokens = _counted.get(digest)
+        spelled = json.dumps(part, default=repr).encode()
+    # Python's own hash and the length, not a cryptographic digest: an agent's history is keyed anew on every
+    # request (blake2b took 100 us for OpenCode's), and a collision would cost an estimate, never a charge.
+    key = (count.__name__, litellm_model, len(spelled), hash(spelled))
+    tokens = _counted.get(key)
     if tokens is None:
-        tokens = _counted[digest] = count(litellm_model, part)
+        tokens = _counted[key] = count(litellm_model, part)
         while len(_counted) > COUNTED_PARTS:
             _counted.popitem(last=False)  # the least recently used
     else:
-        _counted.move_to_end(digest)
+        _counted.move_to_end(key)
     return tokens
 
 

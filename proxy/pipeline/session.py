@@ -68,14 +68,18 @@ class Conversation:
     named: bool = False  # the client named the session
     client: str = ""  # the client (its User-Agent), digested: an answer links within one client's sessions
     answers: tuple[tuple[int, str], ...] = ()  # (position, link) of each assistant message: looked up by `resolve`
-    digests: tuple[str, ...] = dataclasses.field(default=(), repr=False)  # each message's digest, in order
+    # The messages, for `after`: only what follows an answer is digested, and only once its session is found.
+    messages: Sequence[dict[str, Any]] = dataclasses.field(default=(), repr=False, compare=False)
     stays_on: str | None = None  # the cloud model this conversation accepted an upgrade to, from its link
     resumed: bool = False  # a session that was there before this request (named, or found by its link)
     answered_at: int | None = None  # where in the messages the session's latest answer is, when found by it
 
     def after(self, position: int) -> str:
-        """What follows the message at `position`, digested: the turn that goes on from that answer."""
-        return hashlib.sha256("\0".join(self.digests[position + 1:]).encode()).hexdigest()
+        """What follows the message at `position`, digested: the turn that goes on from that answer.
+
+        Usually a tool result or two: the history before the answer is not read again.
+        """
+        return hashlib.sha256("\0".join(_digests(m)[0] for m in self.messages[position + 1:]).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -117,12 +121,12 @@ def identify(headers: Mapping[str, str], messages: Sequence[dict[str, Any]]) -> 
     tokens = [count_text_tokens(text) for text in user_texts if text]  # remembered: a session repeats them
     mean_user_tokens = round(sum(tokens) / len(tokens)) if tokens else 0
     client = hashlib.sha256(headers.get("user-agent", "").encode()).hexdigest()
-    spellings = [_digests(message) for message in messages]
+    # Only the answers are digested here: an agent's tool results, most of its history's bytes, never are.
     answers = tuple((position, _link(client, digest)) for position, message in enumerate(messages)
-                    if message.get("role") == "assistant" for digest in spellings[position])
+                    if message.get("role") == "assistant" for digest in _digests(message))
     turns = max(len(user_texts), sum(1 for m in messages if m.get("role") == "assistant") + 1)
     return Conversation(given[:MAX_SESSION_ID_CHARS], turns, mean_user_tokens, named=bool(given),
-                        client=client, answers=answers, digests=tuple(digests[0] for digests in spellings))
+                        client=client, answers=answers, messages=messages)
 
 
 async def resolve(conversation: Conversation, store: Store, idle_timeout_s: float) -> Conversation:
@@ -233,8 +237,9 @@ def growth_per_turn(turns: Sequence[dict[str, Any]]) -> int | None:
     return round(grown) if grown > 0 else None
 
 
+@functools.lru_cache(maxsize=4096)
 def _link(client: str, answer: str) -> str:
-    """An answer's link: the client and the answer, digested."""
+    """An answer's link: the client and the answer, digested (remembered: every turn resends every answer)."""
     return hashlib.sha256(f"{client}\0{answer}".encode()).hexdigest()
 
 
@@ -257,7 +262,18 @@ def _digests(message: dict[str, Any]) -> tuple[str, ...]:
     spellings = [by_arguments]
     if calls and all(c.get("id") for c in calls):
         spellings.insert(0, head + "".join(f"\0{f.get('name')}\0{c['id']}" for c, f in zip(calls, functions)))
-    return tuple(hashlib.sha256(spelling.encode(errors="surrogatepass")).hexdigest() for spelling in spellings)
+    return tuple(_remembered_digest(s) if len(s) <= REMEMBERED_CHARS else _digest(s) for s in spellings)
+
+
+def _digest(spelling: str) -> str:
+    return hashlib.sha256(spelling.encode(errors="surrogatepass")).hexdigest()
+
+
+# An agent resends every earlier answer each turn (49 of them by the middle of an OpenCode task, which took 0.3 ms
+# a request to digest anew), mostly short tool calls: those are remembered, keyed by the spelling itself (nothing
+# can collide), at most 4096 of at most 2,000 characters. A long answer costs little more to digest than to look up.
+REMEMBERED_CHARS = 2000
+_remembered_digest = functools.lru_cache(maxsize=4096)(_digest)
 
 
 def _arguments(arguments: Any) -> str:
