@@ -34,6 +34,8 @@ class ServerConfig(_Section):
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, gt=0)
     database: str = DEFAULT_DATABASE
     store_prompts: bool = False
+    # Days of request detail kept; older detail is folded into daily totals (storage/retention.py). None: all kept.
+    retention_days: int | None = Field(30, ge=1)
 
 
 class LocalModelSpec(_Section):

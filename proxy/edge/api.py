@@ -60,15 +60,17 @@ async def accuracy(request: Request) -> Response:
     responses:
       200: {description: Accuracy figures}
     """
+    store = request.app.state.services.store
     groups: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for row in await request.app.state.services.store.predictions():
+    for row in await store.predictions():
         groups[(row["task_type"], row["model"])].append(
             prediction_error_pct(row["predicted_cost_usd"], row["actual_cost_usd"]))
+    folded = await store.folded_predictions()  # retention keeps each group's first and latest ones
     return JSONResponse({"window": ACCURACY_WINDOW, "by_task_and_model": [
         {
             "task_type": task_type,
             "model": model,
-            "predictions": len(errors),
+            "predictions": len(errors) + folded.get((task_type, model), 0),
             "median_error_pct_first": round(statistics.median(errors[:ACCURACY_WINDOW]), 2),
             "median_error_pct_latest": round(statistics.median(errors[-ACCURACY_WINDOW:]), 2),
         }

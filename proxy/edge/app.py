@@ -32,6 +32,7 @@ from proxy.edge import (
     openapi_spec,
     quality_api,
     reload,
+    retention_job,
     settings_api,
 )
 from proxy.edge.front_doors import INTERNAL_ERROR, dialect_for
@@ -284,10 +285,12 @@ def create_app(config: Config, clock: Clock = system_clock, prices: PriceTable |
                     lambda: app.state.services, lambda services: setattr(app.state, "services", services), clock))
                 refreshing = asyncio.ensure_future(catalogue_refresh.keep_current(
                     lambda: app.state.services, lambda services: setattr(app.state, "services", services), clock))
+                pruning = asyncio.ensure_future(retention_job.keep_small(lambda: app.state.services, clock))
                 try:
                     with cut_streams_on_exit(in_flight):
                         yield
                 finally:
+                    pruning.cancel()
                     refreshing.cancel()
                     watching.cancel()
                     reconciling.cancel()

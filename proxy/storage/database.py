@@ -62,3 +62,9 @@ class Database(Transactions):
         """SQL for the text at `path` inside the JSON held in `column`."""
         raise NotImplementedError
 
+    async def reclaim(self) -> None:
+        """Give the space of deleted rows back, without holding writers up for long (retention.py).
+
+        PostgreSQL's autovacuum makes it reusable by itself: nothing to do.
+        """
+

@@ -347,11 +347,75 @@ async def m018_cache_use(db: Schema) -> None:
                      "ratio REAL NOT NULL)")
 
 
+async def m019_retention(db: Schema) -> None:
+    # Request detail older than `server.retention_days` is folded into daily totals and deleted (retention.py);
+    # the reports add the totals to what is kept. Keys are '' where the detail row has NULL (PostgreSQL's
+    # primary keys allow no NULL); `latency_le` counts the requests at most each of retention.LATENCY_BOUNDS_MS.
+    await db.execute(
+        """
+        CREATE TABLE task_days (
+            day TEXT NOT NULL,
+            route TEXT NOT NULL,
+            model TEXT NOT NULL,
+            task_type TEXT NOT NULL,
+            auto INTEGER NOT NULL,
+            status INTEGER NOT NULL,
+            saved_model TEXT NOT NULL,
+            requests INTEGER NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            cache_read_tokens INTEGER NOT NULL,
+            cache_write_tokens INTEGER NOT NULL,
+            cost_usd REAL NOT NULL,
+            latency_ms REAL NOT NULL,
+            latency_le TEXT NOT NULL,
+            saved_answers INTEGER NOT NULL,
+            saved_usd REAL NOT NULL,
+            PRIMARY KEY (day, route, model, task_type, auto, status, saved_model)
+        )
+        """
+    )
+    # Charged calls per budget day, model and team key (0: none); day_totals keeps its sums as they were.
+    await db.execute(
+        """
+        CREATE TABLE ledger_days (
+            day TEXT NOT NULL,
+            model TEXT NOT NULL,
+            key_id INTEGER NOT NULL,
+            calls INTEGER NOT NULL,
+            cost_usd REAL NOT NULL,
+            PRIMARY KEY (day, model, key_id)
+        )
+        """
+    )
+    await db.execute(
+        """
+        CREATE TABLE attempt_days (
+            day TEXT NOT NULL,
+            model TEXT NOT NULL,
+            task_type TEXT NOT NULL,
+            tools INTEGER NOT NULL,
+            tried INTEGER NOT NULL,
+            accepted INTEGER NOT NULL,
+            skipped INTEGER NOT NULL,
+            scored INTEGER NOT NULL,
+            score_sum REAL NOT NULL,
+            PRIMARY KEY (day, model, task_type, tools)
+        )
+        """
+    )
+    # Sessions and cost predictions folded away: how many, and (sessions) their turns, for the learned means.
+    await db.execute("CREATE TABLE session_totals (id INTEGER PRIMARY KEY, sessions INTEGER NOT NULL, "
+                     "turns INTEGER NOT NULL)")
+    await db.execute("CREATE TABLE prediction_totals (task_type TEXT NOT NULL, model TEXT NOT NULL, "
+                     "predictions INTEGER NOT NULL, PRIMARY KEY (task_type, model))")
+
+
 MIGRATIONS: list[Callable[[Schema], Awaitable[None]]] = [
     m001_initial, m002_money, m003_cascade, m004_preferences, m005_reservation_owners, m006_day_totals,
     m007_task_detail, m008_savings, m009_session_links, m010_keys,
     m011_outcomes, m012_ledger_indexes, m013_price_corrections, m014_tool_turns,
-    m015_answer_links, m016_preference_overrides, m017_catalogue, m018_cache_use]
+    m015_answer_links, m016_preference_overrides, m017_catalogue, m018_cache_use, m019_retention]
 
 
 async def migrate(db: Schema) -> None:

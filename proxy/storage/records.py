@@ -17,10 +17,15 @@ T = TypeVar("T")
 
 
 class Records:
-    """A part of the store: statements on one database."""
+    """A part of the store: statements on one database, time-stamped by one clock (tests move it on)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Callable[[], datetime] | None = None) -> None:
         self._db = db
+        self._clock = clock or utc_now
+
+    def now(self) -> str:
+        """The time stamp rows are written with: ISO 8601, UTC."""
+        return self._clock().isoformat()
 
     async def atomic(self, work: Callable[[], Awaitable[T]],
                      abandoned: Callable[[T], Awaitable[None]] | None = None) -> T:
@@ -48,5 +53,5 @@ class Records:
         return self._db.json_text(column, *path)
 
 
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)

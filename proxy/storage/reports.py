@@ -2,21 +2,33 @@
 
 Read-only queries, kept apart from store.py's reads and writes of one request.
 `since` is an ISO UTC timestamp (tasks.created_at's format); "" means all time.
+
+Each sum adds the daily totals that old detail was folded into (retention.py):
+whole UTC days before the retention cutoff, counted from `since`'s own day.
+Latency percentiles, the latest requests and a request's detail need the rows
+themselves, so they cover the days kept.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from proxy.storage.retention import LATENCY_BOUNDS_MS
 from proxy.storage.store import Store
+
+# Charged calls per budget day and model: the ledger's, and those folded into ledger_days.
+CHARGED = """SELECT day, model, COUNT(*) AS calls, SUM(cost_usd) AS cost_usd FROM ledger
+             WHERE state = 'charged' GROUP BY day, model
+             UNION ALL SELECT day, model, calls, cost_usd FROM ledger_days"""
 
 
 async def spend_by_day_and_model(store: Store, first_day: str, last_day: str) -> list[dict[str, Any]]:
     """Charged calls and USD per (budget day, model), for days first_day..last_day inclusive."""
     return await store.rows(
-        """SELECT day, model, COUNT(*) AS calls, SUM(cost_usd) AS cost_usd FROM ledger
-           WHERE state = 'charged' AND day BETWEEN ? AND ? GROUP BY day, model ORDER BY day, model""",
+        f"""SELECT day, model, CAST(SUM(calls) AS BIGINT) AS calls, SUM(cost_usd) AS cost_usd FROM ({CHARGED}) AS charged
+            WHERE day BETWEEN ? AND ? GROUP BY day, model ORDER BY day, model""",
         (first_day, last_day),
     )
 
@@ -24,8 +36,8 @@ async def spend_by_day_and_model(store: Store, first_day: str, last_day: str) ->
 async def charged_by_model(store: Store) -> list[dict[str, Any]]:
     """Charged calls and USD per model, all time."""
     return await store.rows(
-        """SELECT model, COUNT(*) AS calls, SUM(cost_usd) AS cost_usd FROM ledger
-           WHERE state = 'charged' GROUP BY model ORDER BY model""",
+        f"""SELECT model, CAST(SUM(calls) AS BIGINT) AS calls, SUM(cost_usd) AS cost_usd FROM ({CHARGED}) AS charged
+            GROUP BY model ORDER BY model""",
         (),
     )
 
@@ -33,35 +45,54 @@ async def charged_by_model(store: Store) -> list[dict[str, Any]]:
 async def answered_by_task_type(store: Store, since: str) -> list[dict[str, Any]]:
     """Answered (status 200) requests per (task type, whether `auto` was asked for, route)."""
     return await store.rows(
-        """SELECT COALESCE(task_type, 'unknown') AS task_type, CASE WHEN requested_model = 'auto' THEN 1 ELSE 0 END AS auto,
-                  COALESCE(route, 'none') AS route, COUNT(*) AS requests
-           FROM tasks WHERE created_at >= ? AND status = 200 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
-        (since,),
+        """SELECT task_type, auto, route, CAST(SUM(requests) AS BIGINT) AS requests FROM (
+               SELECT COALESCE(task_type, 'unknown') AS task_type,
+                      CASE WHEN requested_model = 'auto' THEN 1 ELSE 0 END AS auto, COALESCE(route, 'none') AS route,
+                      COUNT(*) AS requests
+               FROM tasks WHERE created_at >= ? AND status = 200 GROUP BY 1, 2, 3
+               UNION ALL
+               SELECT COALESCE(NULLIF(task_type, ''), 'unknown'), auto, COALESCE(NULLIF(route, ''), 'none'), requests
+               FROM task_days WHERE day >= ? AND status = 200) AS answered
+           GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
+        (since, since[:10]),
     )
 
 
 async def request_counts(store: Store) -> list[dict[str, Any]]:
     """Requests per (route, model, HTTP status), all time."""
     return await store.rows(
-        """SELECT COALESCE(route, 'none') AS route, COALESCE(model, 'none') AS model, status,
-                  COUNT(*) AS requests
-           FROM tasks GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
+        """SELECT route, model, status, CAST(SUM(requests) AS BIGINT) AS requests FROM (
+               SELECT COALESCE(route, 'none') AS route, COALESCE(model, 'none') AS model, status, COUNT(*) AS requests
+               FROM tasks GROUP BY 1, 2, 3
+               UNION ALL
+               SELECT COALESCE(NULLIF(route, ''), 'none'), COALESCE(NULLIF(model, ''), 'none'), status, requests
+               FROM task_days) AS counted
+           GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
         (),
     )
 
 
 async def attempt_totals(store: Store, since: str) -> list[dict[str, Any]]:
     """Local cascade tries per (model, task type): tried, accepted, skipped, and their mean score."""
-    return await store.rows(
-        """SELECT model, task_type, COUNT(accepted) AS tried, COALESCE(SUM(accepted), 0) AS accepted,
-                  SUM(CASE WHEN accepted IS NULL THEN 1 ELSE 0 END) AS skipped, COUNT(score) AS scored, AVG(score) AS mean_score
-           FROM local_attempts WHERE created_at >= ? GROUP BY model, task_type ORDER BY model, task_type""",
-        (since,),
+    rows = await store.rows(
+        """SELECT model, task_type, CAST(SUM(tried) AS BIGINT) AS tried, CAST(SUM(accepted) AS BIGINT) AS accepted,
+                  CAST(SUM(skipped) AS BIGINT) AS skipped, CAST(SUM(scored) AS BIGINT) AS scored,
+                  SUM(score_sum) AS score_sum FROM (
+               SELECT model, task_type, COUNT(accepted) AS tried, COALESCE(SUM(accepted), 0) AS accepted,
+                      SUM(CASE WHEN accepted IS NULL THEN 1 ELSE 0 END) AS skipped, COUNT(score) AS scored,
+                      COALESCE(SUM(score), 0) AS score_sum
+               FROM local_attempts WHERE created_at >= ? GROUP BY model, task_type
+               UNION ALL
+               SELECT model, task_type, tried, accepted, skipped, scored, score_sum FROM attempt_days WHERE day >= ?
+           ) AS attempts GROUP BY model, task_type ORDER BY model, task_type""",
+        (since, since[:10]),
     )
+    return [{key: value for key, value in row.items() if key != "score_sum"}
+            | {"mean_score": row["score_sum"] / row["scored"] if row["scored"] else None} for row in rows]
 
 
 async def latency_percentiles_ms(store: Store, since: str, quantiles: tuple[float, ...]) -> tuple[int, list[float | None]]:
-    """(answered requests, nearest-rank latency in ms at each quantile), without loading every row."""
+    """(answered requests, nearest-rank latency in ms at each quantile), without loading every row; days kept only."""
     where = "FROM tasks WHERE created_at >= ? AND status = 200"
     [count] = await store.rows(f"SELECT COUNT(*) AS n {where}", (since,))
     n = int(count["n"])
@@ -77,19 +108,36 @@ async def latency_percentiles_ms(store: Store, since: str, quantiles: tuple[floa
 async def latency_histogram(store: Store, bounds_ms: tuple[float, ...]) -> list[dict[str, Any]]:
     """Per route, all time: requests, total ms, and `le_<i>` = how many took at most bounds_ms[i]."""
     buckets = ", ".join(f"SUM(CASE WHEN latency_ms <= ? THEN 1 ELSE 0 END) AS le_{i}" for i in range(len(bounds_ms)))
-    return await store.rows(
+    kept = await store.rows(
         f"""SELECT COALESCE(route, 'none') AS route, COUNT(*) AS requests, SUM(latency_ms) AS sum_ms, {buckets}
             FROM tasks GROUP BY 1 ORDER BY 1""",
         tuple(bounds_ms),
     )
+    by_route = {row["route"]: row for row in kept}
+    at = [LATENCY_BOUNDS_MS.index(round(bound)) for bound in bounds_ms]  # folded days keep these bounds only
+    for row in await store.rows("SELECT route, requests, latency_ms, latency_le FROM task_days", ()):
+        route = row["route"] or "none"
+        into = by_route.setdefault(route, {"route": route, "requests": 0, "sum_ms": 0.0}
+                                   | {f"le_{i}": 0 for i in range(len(bounds_ms))})
+        counts = json.loads(row["latency_le"])
+        into["requests"] += row["requests"]
+        into["sum_ms"] += row["latency_ms"]
+        for i, index in enumerate(at):
+            into[f"le_{i}"] += counts[index]
+    return [by_route[route] for route in sorted(by_route)]
 
 
 async def cache_totals(store: Store, since: str) -> dict[str, int]:
     """Cloud calls' input tokens since `since`, and of them those read from and written to the prompt cache."""
     [row] = await store.rows(
-        """SELECT COALESCE(SUM(input_tokens), 0) AS input_tokens, COALESCE(SUM(cache_read_tokens), 0) AS read_tokens,
-                  COALESCE(SUM(cache_write_tokens), 0) AS written_tokens
-           FROM tasks WHERE route = 'cloud' AND created_at >= ?""", (since,))
+        """SELECT CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input_tokens,
+                  CAST(COALESCE(SUM(cache_read_tokens), 0) AS BIGINT) AS read_tokens,
+                  CAST(COALESCE(SUM(cache_write_tokens), 0) AS BIGINT) AS written_tokens FROM (
+               SELECT input_tokens, cache_read_tokens, cache_write_tokens FROM tasks
+               WHERE route = 'cloud' AND created_at >= ?
+               UNION ALL
+               SELECT input_tokens, cache_read_tokens, cache_write_tokens FROM task_days
+               WHERE route = 'cloud' AND day >= ?) AS cloud""", (since, since[:10]))
     return {key: int(value) for key, value in row.items()}
 
 
@@ -153,10 +201,14 @@ async def saved_by_model(store: Store, since: str = "", until: str = "") -> list
     up to `until` (exclusive; "" means no end): local answers and USD."""
     model = store.json_text("hermes", "savings", "model")
     return await store.rows(
-        f"""SELECT COALESCE({model}, 'unknown') AS model, COUNT(*) AS answers, SUM(saved_usd) AS saved_usd
-           FROM tasks WHERE saved_usd IS NOT NULL AND created_at >= ? AND (? = '' OR created_at < ?)
+        f"""SELECT model, CAST(SUM(answers) AS BIGINT) AS answers, SUM(saved_usd) AS saved_usd FROM (
+               SELECT COALESCE({model}, 'unknown') AS model, COUNT(*) AS answers, SUM(saved_usd) AS saved_usd
+               FROM tasks WHERE saved_usd IS NOT NULL AND created_at >= ? AND (? = '' OR created_at < ?) GROUP BY 1
+               UNION ALL
+               SELECT COALESCE(NULLIF(saved_model, ''), 'unknown'), saved_answers, saved_usd FROM task_days
+               WHERE saved_answers > 0 AND day >= ? AND (? = '' OR day < ?)) AS saved
            GROUP BY 1 ORDER BY 1""",
-        (since, until, until),
+        (since, until, until, since[:10], until[:10], until[:10]),
     )
 
 

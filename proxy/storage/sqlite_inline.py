@@ -44,12 +44,15 @@ RESTART_FRAMES = 1000
 # How long a restart waits for another process's writer or reader before it
 # gives up until the next checkpoint: this connection's units wait meanwhile.
 RESTART_WAIT_MS = 20
+# Bytes of WAL file kept when it starts again: four restarts' worth of frames.
+WAL_SIZE_LIMIT = 4 * RESTART_FRAMES * 4096
 
 
 class InlineConnection:
     """A sqlite3 connection with the awaitable surface of aiosqlite's, run where it is awaited."""
 
     def __init__(self, path: Path) -> None:
+        self.path = path
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA busy_timeout=0")  # never block the loop on another process
@@ -57,10 +60,16 @@ class InlineConnection:
         self._commits = 0
 
     async def set_up_wal(self) -> None:
-        """WAL mode, `synchronous=NORMAL`, checkpoints by the Checkpointer; once the file is set up."""
+        """WAL mode, `synchronous=NORMAL`, checkpoints by the Checkpointer; once the file is set up.
+
+        A new file is made with incremental auto_vacuum: retention gives deleted rows' space back (sqlite_db.py).
+        """
+        self._conn.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect only before the first table
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")  # survives a kill; the WAL is synced at checkpoints
         self._conn.execute("PRAGMA wal_autocheckpoint=0")
+        # A WAL that grew under a burst is cut back to this when it starts again, not kept at its largest.
+        self._conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         self._checkpointer.start(asyncio.get_running_loop())
 
     async def writable(self) -> None:

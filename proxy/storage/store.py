@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from proxy.storage.backends import open_database
 from proxy.storage.database import Database
 from proxy.storage.owner import is_gone, this_process
-from proxy.storage.records import now
+from proxy.storage.retention import RetentionRecords
 from proxy.storage.store_catalogue import CatalogueRecords
 from proxy.storage.store_keys import KeyRecords
 from proxy.storage.store_prices import PriceRecords
@@ -77,21 +81,22 @@ class Prediction:
     confidence: float
 
 
-class Store(SessionRecords, KeyRecords, PriceRecords, CatalogueRecords):
+class Store(SessionRecords, KeyRecords, PriceRecords, CatalogueRecords, RetentionRecords):
     """Hermes's records on one database, opened and migrated in the app's lifespan.
 
-    Sessions (store_sessions.py), team keys (store_keys.py), stale prices (store_prices.py) and the catalogue (store_catalogue.py) have
-    modules of their own.
+    Sessions (store_sessions.py), team keys (store_keys.py), stale prices (store_prices.py), the catalogue
+    (store_catalogue.py) and retention (retention.py) have modules of their own.
     """
 
-    def __init__(self, db: Database, store_prompts: bool = False) -> None:
-        super().__init__(db)
+    def __init__(self, db: Database, store_prompts: bool = False, clock: Callable[[], datetime] | None = None) -> None:
+        super().__init__(db, clock)
         self._store_prompts = store_prompts
 
     @classmethod
-    async def open(cls, location: str | Path, store_prompts: bool = False) -> Store:
-        """The store at `location`: a postgresql:// URL, or a SQLite file's path."""
-        return cls(await open_database(location), store_prompts)
+    async def open(cls, location: str | Path, store_prompts: bool = False,
+                   clock: Callable[[], datetime] | None = None) -> Store:
+        """The store at `location`: a postgresql:// URL, or a SQLite file's path; `clock` stamps its rows."""
+        return cls(await open_database(location), store_prompts, clock)
 
     async def close(self) -> None:
         await self._db.close()
@@ -111,7 +116,7 @@ class Store(SessionRecords, KeyRecords, PriceRecords, CatalogueRecords):
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             (
-                now(), task.requested_model, task.route, task.model, int(task.stream), task.status,
+                self.now(), task.requested_model, task.route, task.model, int(task.stream), task.status,
                 task.error_code, prompt_sha256(task.messages),
                 json.dumps(task.messages) if self._store_prompts else None,
                 task.input_tokens, task.output_tokens, task.cost_usd, task.latency_ms, task.task_type,
@@ -145,7 +150,7 @@ class Store(SessionRecords, KeyRecords, PriceRecords, CatalogueRecords):
         return await self._db.insert(
             """INSERT INTO ledger (day, created_at, model, state, reserved_usd, owner, key_id)
                VALUES (?, ?, ?, 'held', ?, ?, ?)""",
-            (day, now(), model, reserved_usd, this_process(), key_id),
+            (day, self.now(), model, reserved_usd, this_process(), key_id),
         )
 
     async def key_day_spend(self, day: str, key_id: int) -> float:
@@ -162,7 +167,7 @@ class Store(SessionRecords, KeyRecords, PriceRecords, CatalogueRecords):
         await self._write(
             """UPDATE ledger SET state = ?, cost_usd = ?, settled_at = ?, reported_cost_usd = ?, note = ?
                WHERE id = ? AND state = 'held'""",
-            (state, cost_usd or 0.0, now(), reported_usd, note, reservation_id),
+            (state, cost_usd or 0.0, self.now(), reported_usd, note, reservation_id),
         )
 
     async def note_generation(self, reservation_id: int, generation_id: str) -> None:
@@ -199,7 +204,7 @@ class Store(SessionRecords, KeyRecords, PriceRecords, CatalogueRecords):
                 await self._db.execute(
                     f"""UPDATE ledger SET state = 'charged', cost_usd = reserved_usd, settled_at = ?,
                        note = '{UNKNOWN_OUTCOME}' WHERE id = ? AND state = 'held'""",
-                    (now(), reservation_id))
+                    (self.now(), reservation_id))
             return len(gone)
 
         return await self.atomic(charge)
@@ -207,15 +212,18 @@ class Store(SessionRecords, KeyRecords, PriceRecords, CatalogueRecords):
     async def heartbeat(self) -> None:
         """Note that this process is alive: replicas on other hosts leave its reservations alone (owner.py)."""
         await self._write("""INSERT INTO replicas (owner, seen_at) VALUES (?, ?)
-                             ON CONFLICT (owner) DO UPDATE SET seen_at = excluded.seen_at""", (this_process(), now()))
+                             ON CONFLICT (owner) DO UPDATE SET seen_at = excluded.seen_at""", (this_process(), self.now()))
 
     async def spend_by_model(self, day: str) -> list[dict[str, Any]]:
         return await self.rows(
             """
-            SELECT model, COUNT(*) AS calls, SUM(cost_usd) AS cost_usd FROM ledger
-            WHERE day = ? AND state = 'charged' GROUP BY model ORDER BY cost_usd DESC
+            SELECT model, CAST(SUM(calls) AS BIGINT) AS calls, SUM(cost_usd) AS cost_usd FROM (
+                SELECT model, COUNT(*) AS calls, SUM(cost_usd) AS cost_usd FROM ledger
+                WHERE day = ? AND state = 'charged' GROUP BY model
+                UNION ALL SELECT model, calls, cost_usd FROM ledger_days WHERE day = ?) AS charged
+            GROUP BY model ORDER BY cost_usd DESC
             """,
-            (day,),
+            (day, day),
         )
 
     # -- estimates and predictions ---------------------------------------------
@@ -249,7 +257,7 @@ class Store(SessionRecords, KeyRecords, PriceRecords, CatalogueRecords):
                 mean_output_tokens = excluded.mean_output_tokens, variance = excluded.variance,
                 updated_at = excluded.updated_at
             """,
-            (task_type, model, learned.samples, learned.mean_output_tokens, learned.variance, now()),
+            (task_type, model, learned.samples, learned.mean_output_tokens, learned.variance, self.now()),
         )
 
     async def record_prediction(self, prediction: Prediction) -> None:
@@ -260,15 +268,20 @@ class Store(SessionRecords, KeyRecords, PriceRecords, CatalogueRecords):
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             (
-                now(), prediction.task_type, prediction.model, prediction.input_tokens,
+                self.now(), prediction.task_type, prediction.model, prediction.input_tokens,
                 prediction.predicted_output_tokens, prediction.actual_output_tokens,
                 prediction.predicted_cost_usd, prediction.actual_cost_usd, prediction.confidence,
             ),
         )
 
     async def predictions(self) -> list[dict[str, Any]]:
-        """Every prediction, oldest first."""
+        """Every prediction kept, oldest first (retention keeps each model's first and latest)."""
         return await self.rows("SELECT * FROM cost_predictions ORDER BY id", ())
+
+    async def folded_predictions(self) -> dict[tuple[str, str], int]:
+        """How many predictions per (task type, model) retention folded away (retention.py)."""
+        return {(row["task_type"], row["model"]): int(row["predictions"])
+                for row in await self.rows("SELECT task_type, model, predictions FROM prediction_totals", ())}
 
     # -- local attempts ----------------------------------------------------------
 
@@ -277,7 +290,7 @@ class Store(SessionRecords, KeyRecords, PriceRecords, CatalogueRecords):
         """A local model's try in a cascade; `accepted` None records a skip; `tools`: an agent's turn (skips.py)."""
         await self._write(
             "INSERT INTO local_attempts (created_at, model, task_type, score, accepted, tools) VALUES (?, ?, ?, ?, ?, ?)",
-            (now(), model, task_type, score, None if accepted is None else int(accepted), int(tools)),
+            (self.now(), model, task_type, score, None if accepted is None else int(accepted), int(tools)),
         )
 
     async def tool_turn_record(self, model: str) -> tuple[int, int, int]:
@@ -286,9 +299,12 @@ class Store(SessionRecords, KeyRecords, PriceRecords, CatalogueRecords):
             """SELECT COALESCE(SUM(accepted), 0) AS passed, COUNT(accepted) AS tries,
                       COALESCE(SUM(CASE WHEN accepted IS NULL AND id > COALESCE(
                           (SELECT MAX(id) FROM local_attempts WHERE model = ? AND tools = 1 AND accepted IS NOT NULL),
-                          0) THEN 1 ELSE 0 END), 0) AS skips
-               FROM local_attempts WHERE model = ? AND tools = 1""", (model, model))
-        return int(row["passed"]), int(row["tries"]), int(row["skips"])
+                          0) THEN 1 ELSE 0 END), 0) AS skips,
+                      (SELECT COALESCE(SUM(accepted), 0) FROM attempt_days WHERE model = ? AND tools = 1) AS passed_before,
+                      (SELECT COALESCE(SUM(tried), 0) FROM attempt_days WHERE model = ? AND tools = 1) AS tries_before
+               FROM local_attempts WHERE model = ? AND tools = 1""", (model, model, model, model))
+        return (int(row["passed"]) + int(row["passed_before"]), int(row["tries"]) + int(row["tries_before"]),
+                int(row["skips"]))
 
     async def attempt_record(self, model: str, task_type: str, window: int) -> tuple[list[bool], int]:
         """(the last `window` outcomes, newest first; skips since the last try)."""
@@ -311,7 +327,7 @@ class Store(SessionRecords, KeyRecords, PriceRecords, CatalogueRecords):
         await self._write(
             """INSERT INTO ledger (day, created_at, settled_at, model, state, reserved_usd, cost_usd)
                VALUES (?, ?, ?, ?, 'charged', 0, ?)""",
-            (day, now(), now(), model, cost_usd),
+            (day, self.now(), self.now(), model, cost_usd),
         )
 
     async def recent_predictions(self, limit: int) -> list[dict[str, Any]]:
@@ -320,7 +336,10 @@ class Store(SessionRecords, KeyRecords, PriceRecords, CatalogueRecords):
     async def local_acceptance(self) -> tuple[int, int]:
         """(accepted, tried) over every local cascade attempt; skips are not tries."""
         rows = await self.rows(
-            "SELECT COALESCE(SUM(accepted), 0) AS accepted, COUNT(accepted) AS tried FROM local_attempts", ())
+            """SELECT (SELECT COALESCE(SUM(accepted), 0) FROM local_attempts)
+                        + (SELECT COALESCE(SUM(accepted), 0) FROM attempt_days) AS accepted,
+                      (SELECT COUNT(accepted) FROM local_attempts)
+                        + (SELECT COALESCE(SUM(tried), 0) FROM attempt_days) AS tried""", ())
         return int(rows[0]["accepted"]), int(rows[0]["tried"])
 
     # -- preferences -------------------------------------------------------------
@@ -350,4 +369,12 @@ class Store(SessionRecords, KeyRecords, PriceRecords, CatalogueRecords):
 
 
 def prompt_sha256(messages: list[dict[str, Any]]) -> str:
-    return hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()
+    """The conversation's digest (keys sorted), what the dashboard shows of a prompt it does not keep.
+
+    orjson: an agent resends its whole history each turn, and Python's json took 250 us to write 110 KB of it.
+    """
+    try:
+        canonical = orjson.dumps(messages, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # an integer past 64 bits, which orjson cannot write
+        canonical = json.dumps(messages, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    return hashlib.sha256(canonical).hexdigest()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.storage.records import Records, now
+from proxy.storage.records import Records
 
 # What key `k.id` has charged and holds on the day given as the parameter.
 _KEY_SPEND = """COALESCE((SELECT SUM(CASE WHEN l.state = 'charged' THEN l.cost_usd ELSE l.reserved_usd END)
@@ -19,7 +19,7 @@ class KeyRecords(Records):
                 return False
             await self._db.execute(
                 "INSERT INTO api_keys (name, key_sha256, daily_limit_usd, created_at) VALUES (?, ?, ?, ?)",
-                (name, key_sha256, daily_limit_usd, now()))
+                (name, key_sha256, daily_limit_usd, self.now()))
             return True
 
         return await self.atomic(create)
@@ -27,7 +27,7 @@ class KeyRecords(Records):
     async def revoke_key(self, name: str) -> bool:
         """Revoke the key in use by `name`; False if there is none."""
         rows = await self.atomic(lambda: self._db.fetch(
-            "UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL RETURNING id", (now(), name)))
+            "UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL RETURNING id", (self.now(), name)))
         return bool(rows)
 
     async def find_key(self, key_sha256: str) -> dict[str, Any] | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.storage.records import Records, now
+from proxy.storage.records import Records
 
 
 class PriceRecords(Records):
@@ -37,7 +37,7 @@ class PriceRecords(Records):
                                THEN price_corrections.factor ELSE excluded.factor END,
                  input_usd = excluded.input_usd, output_usd = excluded.output_usd,
                  bill_usd = excluded.bill_usd, reserved_usd = excluded.reserved_usd, found_at = excluded.found_at""",
-            (model, input_usd, output_usd, factor, bill_usd, reserved_usd, now()))
+            (model, input_usd, output_usd, factor, bill_usd, reserved_usd, self.now()))
 
     async def stale_prices(self) -> list[dict[str, Any]]:
         """Every model found to bill above its table price: model, factor, the bill and reservation, when."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
-from proxy.storage.records import Records, now
+from proxy.storage.records import Records
 
 
 class SessionRecords(Records):
@@ -20,7 +20,7 @@ class SessionRecords(Records):
 
         `stays_on`: the cloud model the session moved to (as `stay_on_cloud`), in the same statement.
         """
-        stamp = now()
+        stamp = self.now()
         await self._write(
             """
             INSERT INTO sessions (id, started_at, last_seen_at, turns, context_tokens, mean_user_tokens,
@@ -41,11 +41,11 @@ class SessionRecords(Records):
         await self._write(
             """INSERT INTO answer_links (link_sha256, session_id, cloud_model, created_at) VALUES (?, ?, ?, ?)
                ON CONFLICT (link_sha256, session_id) DO NOTHING""",
-            (link, session_id, cloud_model, now()))
+            (link, session_id, cloud_model, self.now()))
 
     async def answer_links(self, links: list[str], idle_timeout_s: float) -> list[dict[str, Any]]:
         """The answers among `links` given within `idle_timeout_s`, with their session and the turn that went on."""
-        since = (datetime.now(timezone.utc) - timedelta(seconds=idle_timeout_s)).isoformat()
+        since = (self._clock() - timedelta(seconds=idle_timeout_s)).isoformat()
         marks = ", ".join("?" * len(links))
         return await self._db.fetch(
             f"""SELECT link_sha256, session_id, cloud_model, next_sha256, created_at FROM answer_links
@@ -103,9 +103,14 @@ class SessionRecords(Records):
         await self._write("UPDATE sessions SET cloud_model = ? WHERE id = ?", (model, session_id))
 
     async def mean_session_turns(self, excluding: str) -> tuple[float | None, int]:
-        """(mean turns, how many sessions) over every other session."""
-        [row] = await self.rows("SELECT AVG(turns) AS mean, COUNT(*) AS n FROM sessions WHERE id != ?", (excluding,))
-        return (float(row["mean"]) if row["mean"] is not None else None), int(row["n"])
+        """(mean turns, how many sessions) over every other session, those retention folded away included."""
+        [row] = await self.rows(
+            """SELECT (SELECT COALESCE(SUM(turns), 0) FROM sessions WHERE id != ?)
+                        + (SELECT COALESCE(SUM(turns), 0) FROM session_totals) AS turns,
+                      (SELECT COUNT(*) FROM sessions WHERE id != ?)
+                        + (SELECT COALESCE(SUM(sessions), 0) FROM session_totals) AS n""", (excluding, excluding))
+        n = int(row["n"])
+        return (int(row["turns"]) / n if n else None), n
 
     async def session_turns(self, session_id: str, limit: int = 40) -> list[dict[str, Any]]:
         """The session's latest `limit` answered requests, oldest first: model, route, tokens and cache use."""
