@@ -12,8 +12,9 @@ an answer answered, Claude Code fills in a tool call's default arguments),
 so the link is what they cannot change: each answer Hermes gave, its text
 and its tool calls (by id, and by arguments), digested with the client
 (`answer_links`). The next turn
-looks its assistant messages up among those links, all in one query, and
-continues the session most of them belong to, from the latest.
+looks its latest assistant messages (ANSWERS_LOOKED_UP) up among those links,
+all in one query, and continues the session most of them belong to, from the
+latest.
 
 Two conversations that open alike ("hi") start as two sessions, since a
 request with no answer in it gets a new id. An answer is continued by one
@@ -52,6 +53,9 @@ MAX_SESSION_ID_CHARS = 128
 # session-impact, so it must be printable ASCII: a CR, LF or NUL there would cut the
 # response, and one rewritten to fit would no longer find its session.
 SESSION_ID_CHARS = re.compile(r"[\x20-\x7e]*")
+# A conversation's answers looked up among the links, the latest first: enough to find its session when an agent
+# has rewritten or dropped some of them, and no more, so a long session costs what a short one does.
+ANSWERS_LOOKED_UP = 16
 # Sessions the mean length is learned from before it replaces the default.
 MIN_SESSIONS_TO_LEARN = 3
 
@@ -121,9 +125,11 @@ def identify(headers: Mapping[str, str], messages: Sequence[dict[str, Any]]) -> 
     tokens = [count_text_tokens(text) for text in user_texts if text]  # remembered: a session repeats them
     mean_user_tokens = round(sum(tokens) / len(tokens)) if tokens else 0
     client = hashlib.sha256(headers.get("user-agent", "").encode()).hexdigest()
-    # Only the answers are digested here: an agent's tool results, most of its history's bytes, never are.
-    answers = tuple((position, _link(client, digest)) for position, message in enumerate(messages)
-                    if message.get("role") == "assistant" for digest in _digests(message))
+    # Only the latest answers are digested here (a conversation that goes on carries them): not the tool results,
+    # most of an agent's bytes, nor the answers before, which a long session would otherwise digest every turn.
+    latest = [position for position, message in enumerate(messages) if message.get("role") == "assistant"]
+    answers = tuple((position, _link(client, digest)) for position in latest[-ANSWERS_LOOKED_UP:]
+                    for digest in _digests(messages[position]))
     turns = max(len(user_texts), sum(1 for m in messages if m.get("role") == "assistant") + 1)
     return Conversation(given[:MAX_SESSION_ID_CHARS], turns, mean_user_tokens, named=bool(given),
                         client=client, answers=answers, messages=messages)

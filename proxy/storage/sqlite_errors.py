@@ -20,6 +20,8 @@ log = logging.getLogger("hermes")
 # How long a write waits for another process's transaction before giving up
 # with a 503; every transaction here lasts milliseconds.
 BUSY_TIMEOUT_MS = 15_000
+FIRST_WAIT_S = 0.0002
+MAX_WAIT_S = 0.02
 
 
 async def retrying_when_locked(attempt: Callable[[], Awaitable[T]]) -> T:
@@ -32,15 +34,28 @@ async def retrying_when_locked(attempt: Callable[[], Awaitable[T]]) -> T:
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + BUSY_TIMEOUT_MS / 1000
+    tries = 0
     while True:
         try:
             return await attempt()
         except sqlite3.OperationalError as exc:
             if not is_locked(exc) or loop.time() > deadline:
                 raise unavailable(exc) from None
-            await asyncio.sleep(random.uniform(0.005, 0.05))  # apart, so the processes do not collide again
+            await asyncio.sleep(backoff_s(tries))
+            tries += 1
         except sqlite3.Error as exc:
             raise unavailable(exc) from None
+
+
+def backoff_s(tries: int) -> float:
+    """The wait before try `tries` + 1: from about 0.2 ms, doubling to at most about 20 ms, jittered.
+
+    A call's transactions hold the lock for a tenth of a millisecond or so, so
+    the first waits are that short: a fixed 5-50 ms wait made two workers on
+    one file slower than one (their p90 five times worse). The jitter keeps
+    processes that collided from colliding again.
+    """
+    return min(FIRST_WAIT_S * 2 ** tries, MAX_WAIT_S) * random.uniform(0.5, 1.5)
 
 
 def is_locked(exc: sqlite3.Error) -> bool:

@@ -10,7 +10,15 @@ import pytest
 from proxy.config import load_config
 from proxy.money.estimate import count_input_tokens
 from proxy.money.pricing import Price, PriceTable
-from proxy.pipeline.session import Conversation, answer_links, identify, remaining_turns, resolve, session_impact
+from proxy.pipeline.session import (
+    ANSWERS_LOOKED_UP,
+    Conversation,
+    answer_links,
+    identify,
+    remaining_turns,
+    resolve,
+    session_impact,
+)
 from proxy.storage.store import Store
 from tests.conftest import fixed_files
 from tests.postgres import query
@@ -145,6 +153,29 @@ async def test_an_agent_that_writes_a_tool_calls_arguments_out_again_stays_in_it
         nested = {**echoed, "tool_calls": [{"type": "function", "function": {
             "name": "Read", "arguments": "[" * 100_000 + "]" * 100_000}}]}  # deeper than json.loads follows
         assert identify({}, task + [nested, result]).answers  # a digest, never a 500
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_a_long_agent_session_stays_one_session_looking_up_only_its_latest_answers(
+    database: Path | str,
+) -> None:
+    # An agent resends every tool call so far each turn; digesting all of them made a turn's cost grow with
+    # the session. Only the latest ANSWERS_LOOKED_UP are looked up, and that finds the session every turn.
+    store = await Store.open(database)
+    try:
+        messages: list[dict] = [SYSTEM, {"role": "user", "content": "Rename parse() to read_config() everywhere."}]
+        sessions = set()
+        for turn in range(60):
+            call = {"role": "assistant", "content": "", "tool_calls": [{
+                "id": f"call_{turn}", "type": "function",
+                "function": {"name": "read", "arguments": f'{{"filePath": "src/m{turn}.py"}}'}}]}
+            conversation = await answered(store, messages, call)
+            assert len(conversation.answers) <= 2 * ANSWERS_LOOKED_UP  # each answer: by id and by arguments
+            sessions.add(conversation.session_id)
+            messages += [call, {"role": "tool", "tool_call_id": f"call_{turn}", "content": f"line {turn}\n" * 50}]
+        assert len(sessions) == 1
     finally:
         await store.close()
 
