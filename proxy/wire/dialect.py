@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse
 from proxy.chat import ChatRequest
 from proxy.errors import HermesError
 from proxy.wire.disconnect import ListeningStreamingResponse
+from proxy.wire.json_codec import FastJSONResponse
 from proxy.wire.sse import Settle, settled
 
 
@@ -61,7 +62,7 @@ class Dialect:
 
     def json_response(self, answer: dict[str, Any], hermes: dict[str, Any], headers: dict[str, str]) -> JSONResponse:
         """A non-streamed answer with Hermes's verdict."""
-        return JSONResponse(self.answer(answer, hermes), headers=headers)
+        return FastJSONResponse(self.answer(answer, hermes), headers=headers)
 
     def sse_response(self, chunks: AsyncIterator[dict[str, Any]], include_usage: bool, settle: Settle,
                      headers: dict[str, str]) -> ListeningStreamingResponse:

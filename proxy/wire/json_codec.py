@@ -20,6 +20,7 @@ import re
 from typing import Any
 
 import orjson
+from starlette.responses import JSONResponse
 
 from proxy.errors import BadRequest
 
@@ -64,6 +65,13 @@ def dumps(value: Any) -> bytes:
         return orjson.dumps(value)
     except TypeError:  # orjson.JSONEncodeError: an integer orjson cannot write (the strict decoder kept it exact)
         return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class FastJSONResponse(JSONResponse):
+    """Starlette's JSONResponse, its body written by `dumps`: an answer's envelope, each response."""
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content)
 
 
 def _too_deep_or_wide_number(value: Any) -> bool:

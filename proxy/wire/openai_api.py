@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from proxy.chat import ChatRequest
 from proxy.errors import HermesError
 from proxy.wire.dialect import Dialect
+from proxy.wire.json_codec import dumps
 from proxy.wire.sse import Settle
 from proxy.wire.validate import parse_chat_request
 
@@ -49,7 +49,7 @@ def error_body(error: HermesError) -> dict[str, Any]:
 
 def encode_sse(data: dict[str, Any]) -> bytes:
     """One server-sent event carrying a JSON object."""
-    return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+    return b"data: " + dumps(data) + b"\n\n"
 
 
 OPENAI = OpenAIChat()

@@ -43,8 +43,10 @@ async def test_migrations_run_once_and_are_recorded(tmp_path: Path) -> None:
                                                                  ("m009_session_links",), ("m010_keys",), ("m011_outcomes",),
                                                                  ("m012_ledger_indexes",), ("m013_price_corrections",),
                                                                  ("m014_tool_turns",), ("m015_answer_links",),
-                                                                 ("m016_preference_overrides",), ("m017_catalogue",), ("m018_cache_use",)]
+                                                                 ("m016_preference_overrides",), ("m017_catalogue",), ("m018_cache_use",),
+                                                                 ("m019_retention",)]
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert db.execute("PRAGMA auto_vacuum").fetchone() == (2,)  # incremental: retention gives space back
 
 
 @pytest.mark.sqlite_only  # SQLite's query plan
