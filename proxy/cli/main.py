@@ -135,7 +135,9 @@ def _run_uvicorn(config: Config, prices: PriceTable, host: str, port: int, worke
     os.environ["HERMES_CONFIG_DIR"] = str(config.config_dir)
     os.environ["OLLAMA_API_BASE"] = config.ollama_api_base
     os.environ["HERMES_DB"] = str(config.database)
-    uvicorn.run("proxy.cli.main:worker_app", factory=True, workers=workers, **options)
+    from proxy.cli import workers as worker_processes
+
+    worker_processes.run("proxy.cli.main:worker_app", workers, **options)  # each on a socket of its own
 
 
 def worker_app() -> Starlette:

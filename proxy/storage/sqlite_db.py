@@ -44,6 +44,7 @@ class SQLiteDatabase(Database):
         self._db = db
         self._reports = reports
         self._write_lock = asyncio.Lock()  # one connection: its units take turns
+        self._waiting: list[tuple[Callable[[], Awaitable[Any]], asyncio.Future[Any]]] = []  # the next batch
 
     @classmethod
     async def open(cls, path: Path) -> SQLiteDatabase:
@@ -144,12 +145,59 @@ class SQLiteDatabase(Database):
         await asyncio.to_thread(_checkpoint, self._db.path)
 
     async def _transaction(self, work: Callable[[], Awaitable[T]]) -> T:
-        async def attempt() -> T:
-            await self._db.writable()
-            return await self._attempt(work)
+        """A unit that waited: it joins the next batch, which runs every waiting unit in one transaction.
 
-        async with self._write_lock:
-            return await retrying_when_locked(attempt)
+        Units wait while another process holds the file, and every one of them
+        meeting its lock would otherwise wait its own turn and take it alone: two
+        workers on one file relayed fewer calls than one. A batch takes the lock
+        once, runs each unit inside a savepoint (one that fails is rolled back
+        alone) and commits them together; each caller returns after that commit.
+        """
+        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._waiting.append((work, done))
+        if not self._write_lock.locked():  # no batch is gathering: this one gathers, for every unit waiting
+            async with self._write_lock:
+                try:
+                    await retrying_when_locked(self._run_waiting)
+                except BaseException as exc:  # the batch never began, or did not commit: none of it happened
+                    for _, waiting in self._drain():
+                        if isinstance(exc, Exception):
+                            waiting.set_exception(exc)
+                        else:
+                            waiting.cancel()
+                    if not isinstance(exc, Exception):
+                        raise
+        return await done
+
+    def _drain(self) -> list[tuple[Callable[[], Awaitable[Any]], asyncio.Future[Any]]]:
+        batch, self._waiting = [w for w in self._waiting if not w[1].done()], []
+        return batch
+
+    async def _run_waiting(self) -> None:
+        """One batch: BEGIN IMMEDIATE, each waiting unit in a savepoint, COMMIT; then each caller its result."""
+        await self._db.writable()
+        if self._db.in_transaction:  # cannot happen; heal rather than fail every later write
+            await self._db.rollback()
+        self._db.run("BEGIN IMMEDIATE")  # "locked": retrying_when_locked waits, and more units gather
+        ran: list[tuple[Callable[[], Awaitable[Any]], asyncio.Future[Any], Any]] = []
+        try:
+            while self._waiting:  # units run inline: none can join once a unit has begun, but one may add one
+                for work, done in self._drain():
+                    self._db.run("SAVEPOINT unit")
+                    try:
+                        ran.append((work, done, await self._inside(self._db, work)))
+                    except Exception as exc:
+                        self._db.run("ROLLBACK TO unit")
+                        done.set_exception(unavailable(exc) if isinstance(exc, sqlite3.Error) else exc)
+                    self._db.run("RELEASE unit")
+            await self._db.commit()
+        except BaseException:
+            await self._db.rollback()
+            self._waiting[:0] = [(work, done) for work, done, _ in ran]  # rolled back: to be run again, or failed
+            raise
+        for _, done, result in ran:
+            if not done.done():
+                done.set_result(result)
 
     async def _attempt(self, work: Callable[[], Awaitable[T]]) -> T:
         if self._db.in_transaction:  # cannot happen; heal rather than fail every later write

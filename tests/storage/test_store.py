@@ -156,6 +156,40 @@ async def test_a_unit_waiting_for_another_process_commits_though_its_caller_left
     assert query(path, "SELECT model FROM tasks") == [{"model": "waited"}]
 
 
+@pytest.mark.sqlite_only  # another process's lock on the file
+@pytest.mark.asyncio
+async def test_units_that_waited_for_another_process_commit_together_and_a_failing_one_alone(
+    tmp_path: Path,
+) -> None:
+    # Units that met another process's lock take it together when it is free (one transaction, a savepoint
+    # each): two workers on one file waited for it one unit at a time and relayed less than one worker.
+    path = tmp_path / "hermes.db"
+    store = await Store.open(path)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+
+    def unit(model: str, fails: bool = False):  # type: ignore[no-untyped-def]
+        async def work() -> str:
+            await store.record_task(task(model=model))
+            if fails:
+                raise RuntimeError("boom")
+            return model
+        return store.atomic(work)
+
+    callers = [asyncio.ensure_future(unit("first")), asyncio.ensure_future(unit("failing", fails=True)),
+               asyncio.ensure_future(unit("third"))]
+    await asyncio.sleep(0.05)
+    assert not any(caller.done() for caller in callers)  # all three waiting for the lock
+    other.execute("COMMIT")
+    other.close()
+    first, failing, third = await asyncio.gather(*callers, return_exceptions=True)
+    assert (first, third) == ("first", "third") and isinstance(failing, RuntimeError)
+    assert query(path, "SELECT model FROM tasks ORDER BY id") == [{"model": "first"}, {"model": "third"}]
+    await store.record_task(task(model="after"))  # the connection is out of the batch's transaction
+    assert len(await store.recent_tasks()) == 3
+    await store.close()
+
+
 @pytest.mark.asyncio
 async def test_a_failed_write_rolls_back_and_the_next_one_works(database: Path | str) -> None:
     store = await Store.open(database)
