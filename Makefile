@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python bench/scorer.py
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/proxy_compare.py
+	$(BIN)/python bench/workers.py
 	$(BIN)/python bench/dialects_compare.py
 
 clean:
