@@ -120,7 +120,7 @@ class Store(SessionRecords, KeyRecords, PriceRecords, CatalogueRecords, Retentio
                 task.error_code, prompt_sha256(task.messages),
                 json.dumps(task.messages) if self._store_prompts else None,
                 task.input_tokens, task.output_tokens, task.cost_usd, task.latency_ms, task.task_type,
-                task.session_id, None if task.hermes is None else json.dumps(task.hermes), task.saved_usd,
+                task.session_id, None if task.hermes is None else _json_text(task.hermes), task.saved_usd,
                 task.cache_read_tokens, task.cache_write_tokens,
             ),
         )
@@ -366,6 +366,14 @@ class Store(SessionRecords, KeyRecords, PriceRecords, CatalogueRecords, Retentio
                 await self._db.execute("DELETE FROM preferences WHERE key = ?", (key,))
 
         await self.atomic(drop)
+
+
+def _json_text(value: Any) -> str:
+    """`value` as JSON text for a column: orjson, as every request writes its "hermes" field."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # an integer past 64 bits, which orjson cannot write
+        return json.dumps(value)
 
 
 def prompt_sha256(messages: list[dict[str, Any]]) -> str:
