@@ -227,18 +227,9 @@ def test_two_workers_share_one_embedded_model_and_one_budget(
     budgets |= {"daily_limit_usd": 0.19, "tiers": [{"name": "any", "min_remaining_usd": 0.0, "models": "any"}]}
     (tmp_path / BUDGETS_FILE).write_text(yaml.safe_dump(budgets))
     openrouter.delay_s, openrouter.mode, openrouter.cost_usd = 0.5, "slow", 0.009  # within each reservation
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HERMES_")}
-    env |= {"OLLAMA_API_BASE": f"http://127.0.0.1:{free_port()}", "OPENROUTER_API_BASE": openrouter.url,  # type: ignore[attr-defined]
-            "OPENROUTER_API_KEY": TEST_API_KEY, "HERMES_DB": str(database)}
-    log = tmp_path / "hermes.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([str(Path(sys.executable).parent / "hermes"), "serve", "--port", str(port),
-                                    "--workers", "2", "--config-dir", str(tmp_path)],
-                                   env=env, stdout=out, stderr=subprocess.STDOUT)
+    process, port, log = _two_workers(tmp_path, openrouter, database)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, process, log, workers=2)
         local = httpx.post(f"{url}/v1/chat/completions", timeout=120,
                            json={"model": "local", "messages": HI, "max_tokens": 4})
         assert local.headers["x-hermes-route"] == "local"
@@ -273,18 +264,8 @@ def test_two_workers_split_a_burst_of_connections_between_them(
     for name in (ROUTING_FILE, BUDGETS_FILE):
         shutil.copy(REPO / name, tmp_path / name)
     openrouter.delay_s, openrouter.mode = 0.2, "slow"
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HERMES_")}
-    env |= {"OLLAMA_API_BASE": f"http://127.0.0.1:{free_port()}", "OPENROUTER_API_BASE": openrouter.url,  # type: ignore[attr-defined]
-            "OPENROUTER_API_KEY": TEST_API_KEY, "HERMES_DB": str(database)}
-    log = tmp_path / "hermes.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([str(Path(sys.executable).parent / "hermes"), "serve", "--port", str(port),
-                                    "--workers", "2", "--config-dir", str(tmp_path)],
-                                   env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    process, port, log = _two_workers(tmp_path, openrouter, database)
     try:
-        _wait_healthy(url, process, log, workers=2)
         statuses = _burst(port, 64, json.dumps({"model": "cloud", "messages": HI, "max_tokens": 16}).encode())
     finally:
         process.send_signal(signal.SIGTERM)
@@ -293,6 +274,22 @@ def test_two_workers_split_a_burst_of_connections_between_them(
     assert statuses == [200] * 128
     served = Counter(row["owner"] for row in query(database, "SELECT owner FROM ledger"))
     assert len(served) == 2 and min(served.values()) >= 32, served  # even: 64 each; under 32: 1 in 25,000
+
+
+def _two_workers(config_dir: Path, openrouter: OpenRouterStub,
+                 database: Path | str) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """`hermes serve --workers 2` on a free port, healthy: (the process, its port, its log)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HERMES_")}
+    env |= {"OLLAMA_API_BASE": f"http://127.0.0.1:{free_port()}", "OPENROUTER_API_BASE": openrouter.url,  # type: ignore[attr-defined]
+            "OPENROUTER_API_KEY": TEST_API_KEY, "HERMES_DB": str(database)}
+    log = config_dir / "hermes.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([str(Path(sys.executable).parent / "hermes"), "serve", "--port", str(port),
+                                    "--workers", "2", "--config-dir", str(config_dir)],
+                                   env=env, stdout=out, stderr=subprocess.STDOUT)
+    _wait_healthy(f"http://127.0.0.1:{port}", process, log, workers=2)
+    return process, port, log
 
 
 def _burst(port: int, connections: int, body: bytes) -> list[int]:
