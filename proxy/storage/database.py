@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from proxy.storage.transactions import Transactions
 
@@ -68,3 +68,12 @@ class Database(Transactions):
         PostgreSQL's autovacuum makes it reusable by itself: nothing to do.
         """
 
+
+class Schema(Protocol):
+    """What a migration needs of a database: its dialect, and statements inside the migrating unit."""
+
+    dialect: str
+
+    async def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None: ...
+
+    async def fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]: ...
