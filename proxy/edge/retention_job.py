@@ -56,4 +56,6 @@ async def keep_small(current: Callable[[], Services], clock: Clock) -> None:
             await prune_once(services.store, services.config, clock())
         except HermesError as exc:  # the database is unavailable for now: the next hour tries again
             log.warning("Retention pass failed: %s", exc.message)
+        except Exception:  # a bug here must not end the job, nor reach a request
+            log.exception("Retention pass failed")
         await asyncio.sleep(EVERY_S)

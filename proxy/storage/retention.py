@@ -74,9 +74,15 @@ class RetentionRecords(Records):
         await self._db.reclaim()
 
     async def _in_batches(self, step: Any, batch: int) -> int:
+        async def locked() -> int:
+            # One replica's batch at a time (PostgreSQL; SQLite's BEGIN IMMEDIATE does it already): two folding
+            # the same rows would count them twice. It holds reservations back for the batch's milliseconds.
+            await self._db.lock_budget()
+            return int(await step())
+
         done = 0
         while True:
-            n = await self.atomic(step)
+            n = await self.atomic(locked)
             done += n
             if n < batch:
                 return done

@@ -132,17 +132,22 @@ class SQLiteDatabase(Database):
         A file made before auto_vacuum was on is rebuilt once (VACUUM, on a
         thread): writers wait for that one copy, seconds for hundreds of MB.
         """
-        if self._db.run("PRAGMA auto_vacuum").fetchone()[0] == 0:
-            await asyncio.to_thread(_vacuum, self._db.path)
-        while True:
-            async def step() -> int:
-                self._db.run(f"PRAGMA incremental_vacuum({RECLAIM_PAGES})").fetchall()
-                return int(self._db.run("PRAGMA freelist_count").fetchone()[0])
+        try:
+            if self._db.run("PRAGMA auto_vacuum").fetchone()[0] == 0:
+                await asyncio.to_thread(_vacuum, self._db.path)
+        except sqlite3.Error as exc:
+            raise unavailable(exc) from None
 
-            if await self.atomic(step) == 0:
-                break
+        async def step() -> int:
+            self._db.run(f"PRAGMA incremental_vacuum({RECLAIM_PAGES})").fetchall()
+            return int(self._db.run("PRAGMA freelist_count").fetchone()[0])
+
+        while await self.atomic(step):
             await asyncio.sleep(0)  # requests go between the steps
-        await asyncio.to_thread(_checkpoint, self._db.path)
+        try:
+            await asyncio.to_thread(_checkpoint, self._db.path)
+        except sqlite3.Error as exc:
+            raise unavailable(exc) from None
 
     async def _transaction(self, work: Callable[[], Awaitable[T]]) -> T:
         """A unit that waited: it joins the next batch, which runs every waiting unit in one transaction.
@@ -180,9 +185,12 @@ class SQLiteDatabase(Database):
             await self._db.rollback()
         self._db.run("BEGIN IMMEDIATE")  # "locked": retrying_when_locked waits, and more units gather
         ran: list[tuple[Callable[[], Awaitable[Any]], asyncio.Future[Any], Any]] = []
+        pending: list[tuple[Callable[[], Awaitable[Any]], asyncio.Future[Any]]] = []
         try:
             while self._waiting:  # units run inline: none can join once a unit has begun, but one may add one
-                for work, done in self._drain():
+                pending = self._drain()
+                while pending:
+                    work, done = pending[0]
                     self._db.run("SAVEPOINT unit")
                     try:
                         ran.append((work, done, await self._inside(self._db, work)))
@@ -190,10 +198,12 @@ class SQLiteDatabase(Database):
                         self._db.run("ROLLBACK TO unit")
                         done.set_exception(unavailable(exc) if isinstance(exc, sqlite3.Error) else exc)
                     self._db.run("RELEASE unit")
+                    pending.pop(0)
             await self._db.commit()
         except BaseException:
             await self._db.rollback()
-            self._waiting[:0] = [(work, done) for work, done, _ in ran]  # rolled back: to be run again, or failed
+            # Rolled back with the rest, or not run: each is run again, or fails with the batch, never left waiting.
+            self._waiting[:0] = [(work, done) for work, done, _ in ran] + pending
             raise
         for _, done, result in ran:
             if not done.done():
