@@ -23,10 +23,11 @@ from starlette.routing import BaseRoute, Route
 from proxy.money.budget import BudgetStatus
 from proxy.pipeline.services import Services
 from proxy.storage import reports
+from proxy.storage.retention import LATENCY_BOUNDS_MS
 
-# Upper bounds of the latency histogram, in seconds: a cloud call takes
-# seconds, a small local model on a CPU can take minutes.
-LATENCY_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+# Upper bounds of the latency histogram, in seconds: a cloud call takes seconds, a small local model on a
+# CPU can take minutes. The bounds retention keeps for folded requests, so old days stay in the histogram.
+LATENCY_BUCKETS_S = tuple(bound_ms / 1000 for bound_ms in LATENCY_BOUNDS_MS)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from typing import Any
 
 from proxy.storage.records import Records
 
-# The latency bounds (ms) kept for folded requests: /metrics's histogram buckets.
+# The latency bounds (ms) kept for folded requests, and /metrics's histogram buckets (edge/metrics.py).
 LATENCY_BOUNDS_MS = (50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 120000, 300000)
 # Cost predictions kept per (task type, model) whatever their age: the accuracy report's first ones
 # (before learning), and the latest ones (which the dashboard lists).
