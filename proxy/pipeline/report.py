@@ -142,6 +142,8 @@ class Report:
         """Fold this turn's use of the model's prompt cache into what its agent is known to do (cache_use.py),
         when the session's turn before it was on the same model."""
         store, model, conversation = self.services.store, self.plan.target.model, self.request.conversation
+        if not conversation.resumed:  # a session new with this request has no turn before it
+            return
         before = await store.session_turns(conversation.session_id, limit=1)
         if not before or before[-1]["model"] != model.name:
             return

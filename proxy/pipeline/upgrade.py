@@ -125,7 +125,8 @@ async def cache_use_for(store: Store, client: str, model: str, turns: Sequence[d
 async def cache_context(store: Store, conversation: Conversation, model: str, price: Price) -> tuple[int, CacheUse]:
     """For the meter's estimate of a call to `model`: what the session's turn before sent on it (0: it was not on
     `model`, so this call writes its context to the cache) and how the session uses the cache."""
-    turns = await store.session_turns(conversation.session_id, limit=10)
+    # A session new with this request has no turns yet: not looked for (a read less on most one-shot calls).
+    turns = await store.session_turns(conversation.session_id, limit=10) if conversation.resumed else []
     previous = int(turns[-1]["input_tokens"]) if turns and turns[-1]["model"] == model else 0
     return previous, await cache_use_for(store, conversation.client, model, turns, price)
 
