@@ -21,7 +21,7 @@ set (AlpacaEval; soft label: the share of the other 15 models' answers to
 the same instruction that GPT-4 Turbo preferred this one to, so a prose score
 of 5 means "as good as a typical model's answer"; against GPT-4 Turbo's own
 answer nearly all of them lose, which would squeeze every prose score under
-2) and the maths set (grade / 10), with the intercept and the
+2), the generated maths set and GSM8K's real model answers (grade / 10), with the intercept and the
 first stage's weights held fixed, each set weighing the same in total. The
 prose model itself (which features matter) is evals/fit_prose.py's.
 
@@ -52,10 +52,12 @@ from proxy.config_schema import QualityConfig
 from proxy.judgment.quality import SIGNALS, WEIGHTS_FILE, Evidence, ScorerWeights, combine
 from proxy.judgment.scorer_eval import (
     DEFAULT_DATA,
+    GSM8K_DATA,
     HELD_OUT,
     MATHS_DATA,
     PROSE_DATA,
     auroc,
+    evaluate_gsm8k,
     evaluate_maths,
     evaluate_prose,
     gather_all,
@@ -65,6 +67,7 @@ from proxy.judgment.scorer_eval import (
     mean_absolute_error,
     prose_items,
     within_instruction_ranks,
+    without_peers,
 )
 from proxy.storage.database import describe
 
@@ -84,13 +87,15 @@ PRIORS: dict[str, dict[str, float]] = {
     "prose": {"both": 1.5},  # one weight for both sides: the score must stay monotone in the prose model's logit
     "arithmetic": {"pass": 0.5, "fail": 2.0},
     "final_answer": {"pass": 0.5, "fail": 2.0},
+    "quantities": {"pass": 0.5, "fail": 2.0},  # a quantity of the question left out: probably a misread
+    "chain": {"pass": 0.5, "fail": 2.0},  # a step whose result goes nowhere: probably a confused working
     "consistency": {"pass": 1.5, "fail": 1.5},
     "code_run": {"pass": 2.0, "fail": 3.0},
     "judge": {"pass": 1.5, "fail": 2.0},
 }
 # Fitted in the second stage, on the prose and maths sets: off_task too, which judges words and never fires on
 # HumanEval's code answers.
-STAGE_TWO = ("off_task", "prose", "arithmetic", "final_answer", "consistency")
+STAGE_TWO = ("off_task", "prose", "arithmetic", "final_answer", "quantities", "chain", "consistency")
 # An answer with no evidence at all: about even odds of being good.
 PRIOR_INTERCEPT = 0.0
 PRIOR_SD = 2.0
@@ -128,25 +133,39 @@ def fit(x: np.ndarray, y: np.ndarray, frozen: np.ndarray | None = None, start: n
     theta = (mean if start is None else start).copy()
     weight = np.ones(len(y)) if weight is None else weight
     frozen = np.zeros(len(mean), dtype=bool) if frozen is None else frozen
-    fixed = frozen.copy()  # weights held: frozen ones, and those pinned at zero by the sign constraint
-    for _ in range(len(mean) + 1):  # active set: pin a weight that wants to go negative, refit
-        free = ~fixed
-        for _ in range(100):  # Newton's method on the free weights
-            p = 1.0 / (1.0 + np.exp(-(x @ theta)))
-            gradient = x.T @ (weight * (p - y)) + precision * (theta - mean)
-            hessian = (x * (weight * p * (1 - p))[:, None]).T @ x + np.diag(precision)
-            step = np.zeros_like(theta)
-            step[free] = np.linalg.solve(hessian[np.ix_(free, free)], gradient[free])
-            theta -= step
-            if np.abs(step).max() < 1e-9:
+    signs = np.ones(len(mean), dtype=bool)
+    signs[0] = False  # every weight but the intercept is kept >= 0
+    theta[signs] = np.maximum(theta[signs], 0.0)
+    for _ in range(200):  # projected Newton: weights at zero that want to go below it are held there this round
+        p = 1.0 / (1.0 + np.exp(-(x @ theta)))
+        gradient = x.T @ (weight * (p - y)) + precision * (theta - mean)
+        hessian = (x * (weight * p * (1 - p))[:, None]).T @ x + np.diag(precision)
+        free = ~frozen & ~(signs & (theta <= 0.0) & (gradient > 0))
+        step = np.zeros_like(theta)
+        step[free] = np.linalg.solve(hessian[np.ix_(free, free)], gradient[free])
+        # Halve a step that makes things worse: a full Newton step from far off can overshoot and diverge.
+        before, scale = _objective(x, y, theta, weight, mean, precision), 1.0
+        for _ in range(40):
+            candidate = theta - scale * step
+            candidate[signs] = np.maximum(candidate[signs], 0.0)
+            if _objective(x, y, candidate, weight, mean, precision) <= before:
                 break
-        negative = (theta < 0) & free
-        negative[0] = False
-        if not negative.any():
-            return theta
-        fixed |= negative
-        theta[negative] = 0.0
+            scale /= 2
+        moved = np.abs(candidate - theta).max()
+        theta = candidate
+        if moved < 1e-9:
+            break
     return theta
+
+
+def _objective(x: np.ndarray, y: np.ndarray, theta: np.ndarray, weight: np.ndarray, mean: np.ndarray,
+               precision: np.ndarray) -> float:
+    """The weighted negative log-likelihood plus the prior's penalty: what `fit` minimises."""
+    logit = x @ theta
+    # log(1 + e^z) without overflow, for log p = z - log(1 + e^z) and log(1 - p) = -log(1 + e^z)
+    soft = np.logaddexp(0.0, logit)
+    likelihood = float(np.sum(weight * (soft - y * logit)))
+    return likelihood + 0.5 * float(np.sum(precision * (theta - mean) ** 2))
 
 
 def recorded_outcomes(location: str) -> tuple[list[tuple[Evidence, ...]], list[float]]:
@@ -215,14 +234,20 @@ def main() -> None:
     x = design_matrix(evidence)
     y = np.array([float(item["grade"]) / 10 for item in items])
     first = fit(x[train], y[train], frozen=~stage_two_mask())
-    # Stage two: the prose and maths training splits, everything but their own signals held.
+    # Stage two: the prose and maths training splits, everything but their own signals held. The generated
+    # maths set and GSM8K's real model answers weigh a quarter each, prose half.
     maths = [item for item in load_items(MATHS_DATA) if item.get("split") != HELD_OUT]
+    # GSM8K twice, half weight each: alone, and with the sibling model's answer as a second sample, so the
+    # weights fit a cascade with self-consistency off (the default) and on.
+    gsm8k_items = [item for item in load_items(GSM8K_DATA) if item.get("split") != HELD_OUT]
+    gsm8k = without_peers(gsm8k_items) + gsm8k_items
     prose = prose_items(load_prose(PROSE_DATA, split="train"))
-    more = asyncio.run(gather_all(maths + prose, QualityConfig()))
+    more = asyncio.run(gather_all(maths + gsm8k + prose, QualityConfig()))
     x2 = design_matrix(more)
     better_than_most = [float(rank >= 0.5) for rank in within_instruction_ranks(prose)]
-    y2 = np.array([float(item["grade"]) / 10 for item in maths] + better_than_most)
-    share = np.array([len(more) / 2 / len(maths)] * len(maths) + [len(more) / 2 / len(prose)] * len(prose))
+    y2 = np.array([float(item["grade"]) / 10 for item in maths + gsm8k] + better_than_most)
+    share = np.array([len(more) / 4 / len(maths)] * len(maths) + [len(more) / 4 / len(gsm8k)] * len(gsm8k)
+                     + [len(more) / 2 / len(prose)] * len(prose))
     second = fit(x2, y2, frozen=stage_two_mask(), start=first, weight=share)
     outcomes: dict = {}
     if args.outcomes:
@@ -238,6 +263,9 @@ def main() -> None:
     held_out = figures([items[i] for i in test], [evidence[i] for i in test], weights)
     maths_held = {f.group: {"items": f.items, "auroc": _round(f.auroc), "mae": _round(f.mae)}
                   for f in evaluate_maths(MATHS_DATA, QualityConfig(), weights=weights)}
+    gsm8k_held = {b.label: {"answers": b.answers, "auroc": _round(b.auroc), "length_auroc": _round(b.length_auroc),
+                            "largest_tie": _round(b.largest_tie)}
+                  for b in evaluate_gsm8k(GSM8K_DATA, QualityConfig(), weights=weights)}
     prose_held = dataclasses.asdict(evaluate_prose(PROSE_DATA, QualityConfig(), weights=weights))
     trained = figures([items[i] for i in train], [evidence[i] for i in train], weights)
     signals = {name: {side: getattr(weights, "on_" + side)[name] for side in ("pass", "fail")
@@ -257,11 +285,11 @@ def main() -> None:
             "train": trained,
             "held_out": held_out,
             "stage_two": {
-                "data": [_relative(MATHS_DATA), _relative(PROSE_DATA)],
-                "train_items": {"maths": len(maths), "prose": len(prose)},
+                "data": [_relative(MATHS_DATA), _relative(GSM8K_DATA), _relative(PROSE_DATA)],
+                "train_items": {"maths": len(maths), "gsm8k": len(gsm8k_items), "prose": len(prose)},
                 "target": "maths: grade / 10; prose: the share of the other models' answers to the same instruction "
                           "GPT-4 Turbo preferred it to (soft labels)",
-                "held_out": {"maths": maths_held,
+                "held_out": {"maths": maths_held, "gsm8k": gsm8k_held,
                              "prose": {k: round(v, 3) if isinstance(v, float) else v for k, v in prose_held.items()}},
             },
             **({"stage_three": {"outcomes": outcomes}} if args.outcomes else {}),

@@ -9,6 +9,9 @@ escalates (the diagonal); a gate worth having lies above it. The oracle
 bounds what any gate could do. Ties between equal scores are split at random
 (seeded), as a threshold between them would split them on average.
 
+- GSM8K: the held-out problems of evals/gsm8k_labelled.jsonl, four GPT-3
+  models' answers each; quality is 1 when OpenAI marked the answer correct;
+  a weak model's answers gated, a stronger model's (or a perfect one) behind.
 - prose: the held-out AlpacaEval instructions (evals/alpaca_eval_prose.jsonl.gz);
   quality is GPT-4 Turbo's preference (1-2) of each model's answer; weak and
   strong are two of its generators (by default gemma-2b-it and claude-2.1).
@@ -28,7 +31,17 @@ from collections.abc import Sequence
 
 from proxy.config_schema import QualityConfig
 from proxy.judgment.quality import combine, load_weights
-from proxy.judgment.scorer_eval import HELD_OUT, MATHS_DATA, PROSE_DATA, gather_all, load_items, load_prose, prose_items
+from proxy.judgment.scorer_eval import (
+    GSM8K_DATA,
+    HELD_OUT,
+    MATHS_DATA,
+    PROSE_DATA,
+    gather_all,
+    load_items,
+    load_prose,
+    prose_items,
+    without_peers,
+)
 
 SHARES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -101,6 +114,29 @@ def maths_tables(config: QualityConfig) -> str:
     return "\n".join(out)
 
 
+def gsm8k_tables(config: QualityConfig) -> str:
+    """GSM8K's held-out problems: a weak GPT-3 model's answers gated, a stronger one's (or always right) behind."""
+    held_out = [item for item in load_items(GSM8K_DATA) if item.get("split") == HELD_OUT]
+    weights = load_weights()
+    out = []
+    for samples, items in (("one sample", without_peers(held_out)), ("two samples", held_out)):
+        scores = [combine(found, weights).score for found in asyncio.run(gather_all(items, config))]
+        by_problem: dict[str, dict[str, tuple[float, float]]] = {}
+        for item, score in zip(items, scores):
+            by_problem.setdefault(item["task_id"], {})[item["kind"]] = (score, 1.0 if item["passed"] else 0.0)
+        for weak, strong in (("6b_finetuning", "175b_verification"), ("175b_finetuning", "175b_verification"),
+                             ("175b_verification", None)):
+            rows = [(kinds[weak], kinds[strong][1] if strong else 1.0) for kinds in by_problem.values()
+                    if weak in kinds and (strong is None or strong in kinds)]
+            weak_q = [w[1] for w, _ in rows]
+            strong_q = [s for _, s in rows]
+            behind = f"strong {strong} ({sum(strong_q) / len(strong_q):.0%} right)" if strong else "strong always right"
+            out.append(table(f"GSM8K, {samples}: {len(rows)} held-out problems; weak {weak} "
+                             f"({sum(weak_q) / len(weak_q):.0%} right), {behind}",
+                             [w[0] for w, _ in rows], weak_q, strong_q))
+    return "\n".join(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--weak", default="gemma-2b-it")
@@ -109,6 +145,7 @@ def main() -> None:
     args = parser.parse_args()
     config = QualityConfig(run_code=args.run_code)
     print(maths_tables(config))
+    print(gsm8k_tables(config))
     print(prose_tables(args.weak, args.strong, config))
 
 

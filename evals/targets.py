@@ -9,7 +9,8 @@ threshold whose precision reaches PRECISION: the target routing_rules.yaml
 ships for the rules that ask for that kind of work (README, "Targets").
 
 Good means: Python and JavaScript, passes its hidden tests; maths, reaches the
-known answer; prose, GPT-4 Turbo preferred it to at least half the other
+known answer (GSM8K: OpenAI marked it correct; each answer compared with its
+sibling model's, as one more sample); prose, GPT-4 Turbo preferred it to at least half the other
 models' answers to the same instruction.
 
     .venv/bin/python evals/targets.py [--precision 0.9]
@@ -25,6 +26,7 @@ from proxy.config_schema import QualityConfig
 from proxy.judgment.quality import combine, load_weights
 from proxy.judgment.scorer_eval import (
     DEFAULT_DATA,
+    GSM8K_DATA,
     HELD_OUT,
     JS_DATA,
     MATHS_DATA,
@@ -78,7 +80,8 @@ def main() -> None:
     parser.add_argument("--precision", type=float, default=PRECISION)
     args = parser.parse_args()
     config = QualityConfig()
-    for title, path in (("Python (HumanEval)", DEFAULT_DATA), ("JavaScript", JS_DATA), ("maths", MATHS_DATA)):
+    for title, path in (("Python (HumanEval)", DEFAULT_DATA), ("JavaScript", JS_DATA), ("maths", MATHS_DATA),
+                        ("GSM8K, two samples (the default: cascade.self_consistency_samples 1)", GSM8K_DATA)):
         items = [item for item in load_items(path) if item.get("split") == HELD_OUT]
         print(table(f"{title}, held out", scored(items, config), [bool(i["passed"]) for i in items], args.precision))
     items = prose_items(load_prose(PROSE_DATA, HELD_OUT))

@@ -119,7 +119,9 @@ class CascadeConfig(_Section):
     probe_every: int = Field(10, ge=1)
     # Self-consistency: extra samples a local model answers a short maths request with, whose final answers
     # its answer should agree with (quality.py's consistency signal). Each costs one more local generation.
-    self_consistency_samples: int = Field(0, ge=0, le=4)
+    # One by default: on GSM8K's real answers, checks that pass leave an answer right about half the time;
+    # agreement with a second sample is what tells the right ones apart (evals/gsm8k_labelled.jsonl).
+    self_consistency_samples: int = Field(1, ge=0, le=4)
     self_consistency_max_prompt_tokens: int = Field(500, gt=0)  # "short": longer prompts get no extra sample
 
 

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from proxy.judgment import word_problems
 from proxy.judgment.arithmetic import NUM, evaluate, parse_number
 from proxy.judgment.verdict import Verdict
 
@@ -52,6 +53,8 @@ MATHS_ASK = re.compile(
     r"evaluate|what percent|how much money)\b|[0-9)]\s*[-+*/×÷^]\s*[0-9(]",
     re.IGNORECASE,
 )
+# The closing question of a word problem: "... What will her delivery order cost?"
+WORD_PROBLEM_ASK = re.compile(r"(?:^|[.!?,;]\s+)(?:what|how)\b[^.!?\n]*\?\s*$", re.IGNORECASE)
 # Quantities written as words count as numbers of the question: "a quarter of them", "twice as many".
 NUMBER_WORD = re.compile(r"\b(?:half|halves|thirds?|quarters?|fifths?|tenths?|twice|double|triple|dozens?|hundred|"
                          r"thousand|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty)\b",
@@ -68,6 +71,8 @@ class Equation:
     stated: Fraction
     holds: bool
     solution: Fraction | None = None  # for an equation in one unknown: the value the answer gave it
+    note: bool = False  # a calculator note (<<E=R>>), which repeats or works out its line's step
+    line: int = 0  # which of the answer's equation lines it is on (a note is on the line it annotates)
 
 
 @dataclass(frozen=True)
@@ -80,17 +85,20 @@ class FinalAnswer:
 
 
 def verdicts(task: str, text: str, finish_reason: str | None, peers: Sequence[str] = ()) -> dict[str, Verdict]:
-    """The arithmetic, final_answer and consistency signals of an answer `text` to `task`.
+    """The arithmetic, final_answer, quantities, chain and consistency signals of an answer `text` to `task`.
 
     `peers` are other samples' answers to the same request (self-consistency); none, and that signal is skipped.
     """
     maths_task = is_maths_task(task)
     if not maths_task:  # algebra in an explanation, C(5,4), odds as fractions: not sums to recompute
-        return {name: Verdict(None, "not a maths question") for name in ("arithmetic", "final_answer", "consistency")}
+        return {name: Verdict(None, "not a maths question") for name in ("arithmetic", "final_answer", "quantities",
+                                                                   "chain", "consistency")}
     stated = equations(text)
     return {
         "arithmetic": check_arithmetic(stated),
         "final_answer": check_final_answer(task, text, finish_reason, stated),
+        "quantities": word_problems.quantities(task, text),
+        "chain": word_problems.chain(stated, final_answer(text).value, task),
         "consistency": check_agreement(text, peers),
     }
 
@@ -118,6 +126,8 @@ def check_final_answer(task: str, text: str, finish_reason: str | None, stated: 
         why = "cut off (finish_reason=length) before it" if final.value is not None else "none found"
         return Verdict(-1.0, f"no final answer: {why}", "none")
     value = _shown(final.value)
+    if why := word_problems.impossible(task, final.value):
+        return Verdict(-1.0, f"final answer {value} cannot be right: {why}", "impossible")
     results = {e.stated for e in stated} | {e.value for e in stated if e.holds} | {
         e.solution for e in stated if e.holds and e.solution is not None}
     if stated and (final.value in results or final.value / 100 in results):
@@ -147,10 +157,15 @@ def _shown(value: Fraction) -> str:
 
 
 def is_maths_task(task: str) -> bool:
-    """A task with at least two numbers and a quantity to find, not a coding task."""
+    """A task with at least two numbers and a quantity to find, not a coding task.
+
+    Word problems also end on a question that names no operation ("What floor is Bill on now?"): with three
+    quantities stated, a closing what/how question asks for a number too.
+    """
     if CODE_IN_TASK.search(task):
         return False
-    return len(NUMBER.findall(task)) + len(NUMBER_WORD.findall(task)) >= 2 and bool(MATHS_ASK.search(task))
+    count = len(NUMBER.findall(task)) + len(NUMBER_WORD.findall(task))
+    return count >= 2 and bool(MATHS_ASK.search(task)) or count >= 3 and bool(WORD_PROBLEM_ASK.search(task))
 
 
 def parse_answer(text: str) -> Fraction:
@@ -166,8 +181,8 @@ def equations(text: str) -> list[Equation]:
     """
     found: list[Equation] = []
     lines = _normalised_lines(text)
-    found += _solved(lines)
-    for line in lines:
+    found += _solved([line for line, _, _ in lines])
+    for line, number, note in lines:
         parts = line.split("=")
         for left, right in zip(parts, parts[1:]):
             expression = EXPRESSION.search(left)
@@ -176,7 +191,7 @@ def equations(text: str) -> list[Equation]:
                 continue
             if re.search(r"[-+*/^]\s*$", left[:expression.start()]):
                 continue  # "x * 4 + 8 = 40": the tail of an equation with an unknown, not a sum to recompute
-            if re.match(r"\s*[\d.,]+\s*(?:remainder|r\b|with)", right, re.IGNORECASE):
+            if "/" in expression.group(0) and re.match(r"\s*[\d.,]+\s*(?:remainder|r\b|with)", right, re.IGNORECASE):
                 continue  # "7 / 2 = 3 remainder 1": a whole-number division, stated as such
             written = _balanced(expression.group(0))
             value = evaluate(written)
@@ -204,7 +219,7 @@ def equations(text: str) -> list[Equation]:
             if not holds and result.group("percent") and "%" in written:
                 # "90% + 92% = 182%": percentages on both sides, the result in percent
                 holds = _close(value * 100, stated, result.group("value"))
-            found.append(Equation(f"{written.strip()} = {shown.strip()}", value, stated, holds))
+            found.append(Equation(f"{written.strip()} = {shown.strip()}", value, stated, holds, note=note, line=number))
             if len(found) >= MAX_EQUATIONS:
                 return found
     return found
@@ -297,23 +312,25 @@ def _drop_units(match: re.Match[str]) -> str:
     return match.group(1) + (match.group(2) or "")
 
 
-def _normalised_lines(text: str) -> list[str]:
-    """The answer's lines that state equations, a line opening with "=" joined to the one before it.
+def _normalised_lines(text: str) -> list[tuple[str, int, bool]]:
+    """The answer's lines that state equations (each with its source line's number and whether it is a note).
 
-    A calculator note (`<<E=R>>S`) is a line of its own, "E = R"; the line it was in keeps S, the result it shows.
+    A line opening with "=" is joined to the one before it. A calculator note (`<<E=R>>S`) is a line of its
+    own, "E = R"; the line it was in keeps S, the result it shows.
     """
-    joined: list[str] = []
-    for line in _without_code(text).splitlines():
+    joined: list[list] = []
+    for number, line in enumerate(_without_code(text).splitlines()):
         line = line.replace("==", "=").replace(":=", "=")
         notes = CALCULATOR_NOTE.findall(line)
         if notes:
             line = CALCULATOR_NOTE.sub(" ", line)
-            joined += [f"{expression} = {result}" for expression, result in notes]
+            joined += [[f"{expression} = {result}", number, True] for expression, result in notes]
         if joined and line.lstrip().startswith("="):
-            joined[-1] += " " + line.strip()
+            joined[-1][0] += " " + line.strip()
         else:
-            joined.append(line)
-    return [_normalise(line) for line in joined if "=" in line and re.search(r"\d", line)]
+            joined.append([line, number, False])
+    return [(_normalise(line), number, note) for line, number, note in joined
+            if "=" in line and re.search(r"\d", line)]
 
 
 def _balanced(expression: str) -> str:

@@ -29,6 +29,7 @@ from typing import Any
 
 from proxy.config_schema import QualityConfig
 from proxy.judgment import code_blocks
+from proxy.judgment.baselines import Baselines, auroc, baselines, format_baselines
 from proxy.judgment.quality import (
     RUN_CODE_OFF,
     Evidence,
@@ -45,6 +46,8 @@ DEFAULT_DATA = EVALS / "humaneval_labelled.jsonl"
 PROSE_DATA = EVALS / "alpaca_eval_prose.jsonl.gz"
 MATHS_DATA = EVALS / "maths_labelled.jsonl"
 JS_DATA = EVALS / "js_labelled.jsonl"
+GSM8K_DATA = EVALS / "gsm8k_labelled.jsonl"
+MATHS_SIGNALS = ("arithmetic", "final_answer", "quantities", "chain", "consistency", "truncated", "repetition")
 HELD_OUT = "test"  # the `split` of items calibration never saw
 PAIR_MARGIN = 0.1  # preferences closer than this are within the judge's noise (1.0000001 against 1.00004)
 PROSE_TASK_TYPE = "conversation"  # what the shipped rules give a request no rule matches
@@ -87,6 +90,7 @@ class EvalReport:
     prose: ProseFigures | None = None
     javascript: tuple[Figures, ...] = ()  # held-out; empty when not evaluated
     javascript_note: str = ""  # why JavaScript's examples did not run, when they did not
+    gsm8k: tuple[Baselines, ...] = ()  # real models' answers to GSM8K, held out: one sample, two samples
 
     def javascript_figures(self, group: str) -> Figures:
         return next(f for f in self.javascript if f.group == group)
@@ -145,8 +149,9 @@ def evaluate(
     prose = evaluate_prose(PROSE_DATA, config, limit, weights) if others and PROSE_DATA.is_file() else None
     javascript = evaluate_held_out(JS_DATA, config, limit, weights) if others and JS_DATA.is_file() else ()
     js_note = "" if not javascript else RUN_CODE_OFF if not config.run_code else node_status().reason
+    gsm8k = evaluate_gsm8k(GSM8K_DATA, config, limit, weights) if others and GSM8K_DATA.is_file() else ()
     return EvalReport(Path(path), len(items), skipped, reason if skipped else "", groups, time.monotonic() - started,
-                      maths, prose, javascript, js_note)
+                      maths, prose, javascript, js_note, gsm8k)
 
 
 def evaluate_held_out(path: Path, config: QualityConfig | None = None, limit: int | None = None,
@@ -165,6 +170,28 @@ def evaluate_maths(path: Path = MATHS_DATA, config: QualityConfig | None = None,
                    weights: ScorerWeights | None = None) -> tuple[Figures, ...]:
     """The held-out maths items: all of them, and the embedded model's own answers."""
     return evaluate_held_out(path, config, limit, weights, own_kind="smollm2")
+
+
+def evaluate_gsm8k(path: Path = GSM8K_DATA, config: QualityConfig | None = None, limit: int | None = None,
+                   weights: ScorerWeights | None = None) -> tuple[Baselines, Baselines]:
+    """GPT-3 models' held-out answers to GSM8K: the scorer beside length, chance and each maths signal.
+
+    Twice: alone, and with a second sample to compare final answers with (the sibling model's answer, as
+    self-consistency would have it).
+    """
+    items = [item for item in load_items(path) if item.get("split") == HELD_OUT][:limit]
+    found = []
+    for label, chosen in (("one sample", without_peers(items)), ("two samples", items)):
+        evidence = asyncio.run(gather_all(chosen, config or QualityConfig()))
+        scores = [combine(e, weights or load_weights()).score for e in evidence]
+        found.append(baselines(label, [item["answer"]["content"] for item in chosen],
+                               [item["passed"] for item in chosen], scores, evidence, MATHS_SIGNALS))
+    return found[0], found[1]
+
+
+def without_peers(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items as a cascade without self-consistency sees them: no other sample to compare with."""
+    return [{**item, "peers": []} for item in items]
 
 
 def load_prose(path: Path = PROSE_DATA, split: str | None = HELD_OUT, limit: int | None = None) -> list[dict[str, Any]]:
@@ -276,7 +303,8 @@ async def gather_all(items: Sequence[dict[str, Any]], config: QualityConfig) -> 
     async def one(item: dict[str, Any]) -> tuple[Evidence, ...]:
         async with limit:
             return await gather_evidence(item["messages"], item["answer"], item.get("finish_reason"),
-                                         item.get("tools"), item.get("task_type", "code_generation"), config)
+                                         item.get("tools"), item.get("task_type", "code_generation"), config,
+                                         peers=item.get("peers") or ())
 
     return list(await asyncio.gather(*(one(item) for item in items)))
 
@@ -300,16 +328,6 @@ def _figures(group: str, items: list[dict[str, Any]], scores: list[QualityScore]
     return Figures(group, len(chosen), sum(passed), auroc(values, passed), mean_absolute_error(values, grades))
 
 
-def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
-    """The chance that a random passing item outscores a random failing one (ties count half)."""
-    positives = [s for s, label in zip(scores, labels) if label]
-    negatives = [s for s, label in zip(scores, labels) if not label]
-    if not positives or not negatives:
-        return None
-    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
-    return wins / (len(positives) * len(negatives))
-
-
 def mean_absolute_error(predicted: Sequence[float], actual: Sequence[float]) -> float | None:
     if not predicted:
         return None
@@ -329,6 +347,9 @@ def format_report(report: EvalReport) -> str:
             lines.append(f"code_run skipped: {report.javascript_note}")
     if report.maths:
         lines += [f"maths on {MATHS_DATA.name} (AUROC: reaches the known answer)", *_rows(report.maths)]
+    for g in report.gsm8k:
+        lines += [f"GSM8K on {GSM8K_DATA.name}, held out, {g.label}: {g.answers} answers of four GPT-3 models "
+                  f"(AUROC: OpenAI marked it correct)", *format_baselines(g)]
     if (p := report.prose) is not None:
         lines += [f"prose on {PROSE_DATA.name}, held out: {p.instructions} instructions, {p.answers} answers, "
                   f"{p.pairs} pairs {PAIR_MARGIN} or more apart in GPT-4's preference",

@@ -332,6 +332,19 @@ def test_self_consistency_samples_a_short_maths_request_again_and_compares_the_a
     assert "no other sample" not in signals["consistency"]["detail"]
 
 
+def test_by_default_a_short_maths_request_is_sampled_once_more(
+    make_config: Callable[..., Config], serve_hermes: Serve, embedded_model: EmbeddedModel
+) -> None:
+    url = serve_hermes(make_config({"upgrade_policy": "never"}))
+    calls = embedded_model.calls
+    maths = chat(url, {"model": "auto", "messages": MATHS, "max_tokens": 48, "temperature": 0})
+
+    assert maths.status_code == 200
+    assert embedded_model.calls == calls + 2  # the answer, and one more sample to compare it with
+    signals = {s["name"]: s for s in maths.json()["hermes"]["quality"]["signals"]}
+    assert "no other sample" not in signals["consistency"]["detail"]
+
+
 def test_a_cloud_request_without_max_tokens_can_answer_past_1024_tokens(
     hermes_url: str, openrouter: OpenRouterStub
 ) -> None:

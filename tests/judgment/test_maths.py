@@ -200,7 +200,7 @@ def test_maths_signals_stay_out_of_what_is_no_maths_question(task: str) -> None:
     assert not maths.is_maths_task(task)
     found = maths.verdicts(task, "For example C(5,4) = 5, and 1 + 2 = 4 as you can see.", "stop")
     assert {name: v.value for name, v in found.items()} == {"arithmetic": None, "final_answer": None,
-                                                             "consistency": None}
+                                                             "quantities": None, "chain": None, "consistency": None}
 
 
 def test_correct_algebra_and_odds_are_not_punished_where_they_are_maths() -> None:
@@ -214,7 +214,7 @@ def test_correct_algebra_and_odds_are_not_punished_where_they_are_maths() -> Non
 MISREAD = [
     ("A party has 16 guests and 3/4 of them want a gift bag. How many gift bags are needed?",
      "The party needs 16 \\* 3/4 = 12 gift bags.\nThe answer is 12.", "12", "13"),
-    ("Ann eats 1/4 of a pie. What fraction of the pie is left? Her 2 friends ask.",
+    ("Ann eats 1/4 of a pie. Calculate what fraction of the pie is left.",
      "1 - 1/4 = 3/4 of the pie is left.\nThe answer is 3/4.", "3/4", "2/4"),
     ("A number times 4, plus 8, is 40. What is the number? Solve it.",
      "x * 4 + 8 = 40, so x * 4 = 32 and x = 8.\nThe answer is 8.", "8", "9"),
@@ -229,11 +229,16 @@ MISREAD = [
                                                                              "unknown", "calculator-float", "cents"])
 async def test_correct_maths_scores_high_and_its_wrong_neighbour_low(task: str, answer: str, right: str,
                                                                      wrong: str) -> None:
+    # Correct maths is read correctly: no check fails it. Its score is what a checked answer earns alone (GSM8K's
+    # real answers say such answers are right about half the time); a second sample that agrees lifts it.
     messages = [{"role": "user", "content": task}]
 
-    async def scored(text: str) -> float:
-        found = await score_answer(messages, {"role": "assistant", "content": text}, "stop", None, "quick_qa", CONFIG)
-        return found.score
+    async def scored(text: str, peers: tuple[str, ...] = ()) -> QualityScore:
+        return await score_answer(messages, {"role": "assistant", "content": text}, "stop", None, "quick_qa", CONFIG,
+                                  peers=peers)
 
-    assert await scored(answer) >= 9.0
-    assert await scored(answer.replace(right, wrong)) < 7.0
+    alone, agreed = await scored(answer), await scored(answer, (answer,))
+    misread = await scored(answer.replace(right, wrong))
+    assert not [s.name for s in alone.signals if s.passed is False], alone.explain()
+    assert agreed.score >= 8.0
+    assert misread.score <= 1.0 and alone.score >= misread.score + 4
