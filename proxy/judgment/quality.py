@@ -259,6 +259,8 @@ def _prose(task: str, text: str, calls: list[dict[str, Any]], finish_reason: str
         return Evidence("prose", None, "a quick question: a short answer may be all it needs")
     if maths.CODE_IN_TASK.search(task):
         return Evidence("prose", None, "a coding task: judged by its code")
+    if code_blocks.is_mostly_code(text):
+        return Evidence("prose", None, "the answer is code: judged as code, not as prose")
     if maths.is_maths_task(task):
         return Evidence("prose", None, "a maths question: judged by its arithmetic and final answer")
     verdict = prose.judge(task, text, finish_reason)
@@ -316,14 +318,17 @@ def _repetition(text: str) -> Evidence:
 def _code_parse(text: str) -> Evidence:
     judged = [(b, lang) for b in code_blocks.fenced_blocks(text) if (lang := code_blocks.language_of(b))]
     if not judged:
-        return Evidence("code_parse", None, "no fenced code in a language with a cheap parser")
+        return Evidence("code_parse", None, "no fenced code in a language with a cheap check")
     errors = [f"{lang} block {b.index} does not parse: {err}"
               for b, lang in judged if (err := code_blocks.parse_error(b, lang))]
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         value = -max(0.5, len(errors) / len(judged))
         return Evidence("code_parse", value, errors[0] + more, f"{len(errors)}/{len(judged)} blocks")
-    return Evidence("code_parse", 1.0, f"{len(judged)} code block(s) parse")
+    # Balanced brackets are a weaker sign than a parse: half the credit.
+    credit = sum(0.5 if lang in code_blocks.BRACKET_TAGS else 1.0 for _, lang in judged) / len(judged)
+    return Evidence("code_parse", credit, f"{len(judged)} code block(s) parse"
+                    + (" (brackets balance; no parser here)" if credit < 1 else ""))
 
 
 def _content_words(text: str) -> set[str]:
