@@ -2,8 +2,10 @@
 
 Scores the first 50 answers of the shipped HumanEval set one after another
 (as the cascade scores one local answer at a time) and prints p50 and p99;
-then, without execution, 50 maths answers and 50 prose answers (AlpacaEval),
-whose signals (arithmetic recomputed, the prose model) are pure Python.
+then, without execution, 50 maths answers, 50 GSM8K answers each with a
+second sample to compare, and 50 prose answers (AlpacaEval), whose signals
+(arithmetic recomputed, the question's quantities, the prose model) are pure
+Python. The second sample's own generation is the cascade's cost, not this.
 """
 
 from __future__ import annotations
@@ -14,7 +16,15 @@ import time
 from proxy.config_schema import QualityConfig
 from proxy.judgment.quality import score_answer
 from proxy.judgment.sandbox import sandbox_status
-from proxy.judgment.scorer_eval import DEFAULT_DATA, MATHS_DATA, PROSE_DATA, load_items, load_prose, prose_items
+from proxy.judgment.scorer_eval import (
+    DEFAULT_DATA,
+    GSM8K_DATA,
+    MATHS_DATA,
+    PROSE_DATA,
+    load_items,
+    load_prose,
+    prose_items,
+)
 
 ITEMS = 50
 
@@ -30,7 +40,7 @@ async def time_items(items: list[dict], config: QualityConfig) -> list[float]:
     for item in items:
         started = time.perf_counter()
         await score_answer(item["messages"], item["answer"], item["finish_reason"], item["tools"],
-                           item["task_type"], config)
+                           item["task_type"], config, peers=item.get("peers") or ())
         times.append((time.perf_counter() - started) * 1000)
     return times
 
@@ -53,6 +63,7 @@ def main() -> None:
         print(f"quality scorer with the sandbox: skipped, {status.reason}")
     cheap = QualityConfig(run_code=False)
     report("maths answers", load_items(MATHS_DATA, ITEMS), cheap)
+    report("GSM8K + a 2nd sample", load_items(GSM8K_DATA, ITEMS), cheap)
     report("prose answers", prose_items(load_prose(PROSE_DATA, split=None, limit=4))[:ITEMS], cheap)
 
 

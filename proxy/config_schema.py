@@ -144,6 +144,7 @@ class ClassificationRule(_Section):
     max_tokens: int | None = Field(None, gt=0)
     cascade: bool = True
     deadline_s: float | None = Field(None, gt=0)  # overrides local.deadline_s
+    self_consistency_samples: int | None = Field(None, ge=0, le=4)  # overrides cascade.self_consistency_samples
 
     @field_validator("regex")
     @classmethod

@@ -12,7 +12,6 @@ that upgraded stays on its cloud model while the tier allows it.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,11 +27,10 @@ from proxy.errors import (
     UpgradeOffered,
     UpstreamError,
 )
-from proxy.judgment import maths
-from proxy.judgment.quality import Judge, QualityScore, content_text, score_answer, task_text
+from proxy.judgment.quality import Judge, QualityScore, score_answer
 from proxy.money.estimate import count_input_tokens
 from proxy.money.pricing import PriceTable
-from proxy.pipeline import local_attempt
+from proxy.pipeline import local_attempt, self_consistency
 from proxy.pipeline.classify import TaskClass
 from proxy.pipeline.local_attempt import LocalSpeeds, Progress, TooSlow, no_progress
 from proxy.pipeline.skips import agent_turn, skip_for
@@ -43,7 +41,6 @@ from proxy.upstreams.ollama import LocalCatalog
 from proxy.upstreams.target import Target
 
 POLICIES = ("auto", "ask", "never")
-PEER_TEMPERATURE = 0.7  # extra samples must be free to differ: at temperature 0 (aider's) they would repeat the first
 
 
 @dataclass(frozen=True)
@@ -242,7 +239,12 @@ async def _try_local(
         return Attempt(ref.name, outcome, detail=error.message), None
     if not task.cascade:  # e.g. yolo: the first answer, as fast as it comes
         return Attempt(ref.name, "unscored", detail=note or f"rule {task.rule} turns the cascade off"), answer
-    peers = await _peer_samples(ref, chat, prompt_tokens, run)
+    cascade = config.routing.cascade
+    samples = task.self_consistency_samples
+    samples = cascade.self_consistency_samples if samples is None else samples
+    peers = await self_consistency.samples(local_target(config, ref), chat, samples, prompt_tokens,
+                                           cascade.self_consistency_max_prompt_tokens, run.deadline_s, run.speeds,
+                                           run.progress)
     run.progress(f"{ref.name} scoring")
     choice = answer["choices"][0]
     score = await score_answer(chat.messages, choice["message"], choice["finish_reason"],
@@ -251,29 +253,6 @@ async def _try_local(
     accepted = score.score >= target_quality
     await run.store.record_attempt(ref.name, task.task_type, score.score, accepted, agent_turn(chat))
     return Attempt(ref.name, "accepted" if accepted else "rejected", score, note), answer
-
-
-async def _peer_samples(ref: ModelRef, chat: ChatRequest, prompt_tokens: int, run: LocalRun) -> tuple[str, ...]:
-    """More answers from the same free local model to a short maths request (cascade.self_consistency_samples).
-
-    Their final answers agreeing with the first is a strong sign it is right; a sample that fails or runs
-    out of time is left out, never an error.
-    """
-    cascade = run.config.routing.cascade
-    if (not cascade.self_consistency_samples or prompt_tokens > cascade.self_consistency_max_prompt_tokens
-            or chat.params.get("tools") or not maths.is_maths_task(task_text(chat.messages))):
-        return ()
-    sampled = dataclasses.replace(chat, params=chat.params | {"temperature": PEER_TEMPERATURE})
-    peers = []
-    for number in range(1, cascade.self_consistency_samples + 1):
-        run.progress(f"{ref.name} sampling again ({number}/{cascade.self_consistency_samples})")
-        try:
-            answer = await local_attempt.generate(local_target(run.config, ref), sampled, prompt_tokens,
-                                                  run.deadline_s, run.speeds, run.progress)
-        except HermesError:
-            break
-        peers.append(content_text(answer["choices"][0]["message"].get("content")))
-    return tuple(peers)
 
 
 def _score(attempt: Attempt) -> float:

@@ -30,6 +30,7 @@ class TaskClass:
     max_tokens: int | None = None
     cascade: bool = True
     deadline_s: float | None = None  # the rule's local.deadline_s override
+    self_consistency_samples: int | None = None  # the rule's cascade.self_consistency_samples override
 
     def header(self) -> str:
         """The `X-Hermes-Task-Type` value, e.g. "analysis; tier=smart; rule=smart"."""
@@ -48,7 +49,7 @@ class Classifier:
         for rule, pattern in self._rules:
             if pattern.search(text):
                 return TaskClass(rule.task_type, rule.tier, rule.name, rule.target_quality, rule.max_tokens,
-                                 rule.cascade, rule.deadline_s)
+                                 rule.cascade, rule.deadline_s, rule.self_consistency_samples)
         return self._default
 
 

@@ -345,6 +345,21 @@ def test_by_default_a_short_maths_request_is_sampled_once_more(
     assert "no other sample" not in signals["consistency"]["detail"]
 
 
+def test_a_rule_can_turn_the_extra_sample_off_for_its_requests(
+    make_config: Callable[..., Config], serve_hermes: Serve, embedded_model: EmbeddedModel
+) -> None:
+    rules = [{"name": "sums", "keywords": ["pencils"], "task_type": "quick_qa", "tier": "default",
+              "self_consistency_samples": 0}]
+    url = serve_hermes(make_config({"classification": {"rules": rules}, "upgrade_policy": "never"}))
+    calls = embedded_model.calls
+    maths = chat(url, {"model": "auto", "messages": MATHS, "max_tokens": 48, "temperature": 0})
+
+    assert maths.status_code == 200
+    assert embedded_model.calls == calls + 1  # the answer alone
+    signals = {s["name"]: s for s in maths.json()["hermes"]["quality"]["signals"]}
+    assert "no other sample" in signals["consistency"]["detail"]
+
+
 def test_a_cloud_request_without_max_tokens_can_answer_past_1024_tokens(
     hermes_url: str, openrouter: OpenRouterStub
 ) -> None:
