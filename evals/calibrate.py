@@ -89,13 +89,14 @@ PRIORS: dict[str, dict[str, float]] = {
     "final_answer": {"pass": 0.5, "fail": 2.0},
     "quantities": {"pass": 0.5, "fail": 2.0},  # a quantity of the question left out: probably a misread
     "chain": {"pass": 0.5, "fail": 2.0},  # a step whose result goes nowhere: probably a confused working
+    "steps": {"pass": 0.5, "fail": 0.5},  # a difficulty, not a fault: a long chain has more places to go wrong
     "consistency": {"pass": 1.5, "fail": 1.5},
     "code_run": {"pass": 2.0, "fail": 3.0},
     "judge": {"pass": 1.5, "fail": 2.0},
 }
 # Fitted in the second stage, on the prose and maths sets: off_task too, which judges words and never fires on
 # HumanEval's code answers.
-STAGE_TWO = ("off_task", "prose", "arithmetic", "final_answer", "quantities", "chain", "consistency")
+STAGE_TWO = ("off_task", "prose", "arithmetic", "final_answer", "quantities", "chain", "steps", "consistency")
 # An answer with no evidence at all: about even odds of being good.
 PRIOR_INTERCEPT = 0.0
 PRIOR_SD = 2.0

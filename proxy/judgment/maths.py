@@ -85,20 +85,21 @@ class FinalAnswer:
 
 
 def verdicts(task: str, text: str, finish_reason: str | None, peers: Sequence[str] = ()) -> dict[str, Verdict]:
-    """The arithmetic, final_answer, quantities, chain and consistency signals of an answer `text` to `task`.
+    """The arithmetic, final_answer, quantities, chain, steps and consistency signals of an answer `text` to `task`.
 
     `peers` are other samples' answers to the same request (self-consistency); none, and that signal is skipped.
     """
     maths_task = is_maths_task(task)
     if not maths_task:  # algebra in an explanation, C(5,4), odds as fractions: not sums to recompute
         return {name: Verdict(None, "not a maths question") for name in ("arithmetic", "final_answer", "quantities",
-                                                                   "chain", "consistency")}
+                                                                   "chain", "steps", "consistency")}
     stated = equations(text)
     return {
         "arithmetic": check_arithmetic(stated),
         "final_answer": check_final_answer(task, text, finish_reason, stated),
         "quantities": word_problems.quantities(task, text),
         "chain": word_problems.chain(stated, final_answer(text).value, task),
+        "steps": word_problems.steps(stated),
         "consistency": check_agreement(text, peers),
     }
 

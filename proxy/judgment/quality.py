@@ -30,7 +30,7 @@ from proxy.judgment.verdict import Verdict
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "scorer_weights.json"
 SIGNALS = ("empty", "too_short", "truncated", "refusal", "repetition", "code_parse", "tool_call", "edit", "off_task",
-           "prose", "arithmetic", "final_answer", "quantities", "chain", "consistency", "code_run", "judge")
+           "prose", "arithmetic", "final_answer", "quantities", "chain", "steps", "consistency", "code_run", "judge")
 # Fewest non-blank characters a useful answer of each task type has; "Yes." answers a quick question.
 MIN_CHARS = {"code_generation": 40, "debugging": 40, "analysis": 80, "research": 80, "creative_writing": 80,
              "data_processing": 20, "quick_qa": 2, "conversation": 2}

@@ -47,7 +47,8 @@ PROSE_DATA = EVALS / "alpaca_eval_prose.jsonl.gz"
 MATHS_DATA = EVALS / "maths_labelled.jsonl"
 JS_DATA = EVALS / "js_labelled.jsonl"
 GSM8K_DATA = EVALS / "gsm8k_labelled.jsonl"
-MATHS_SIGNALS = ("arithmetic", "final_answer", "quantities", "chain", "consistency", "truncated", "repetition")
+MATHS_SIGNALS = ("arithmetic", "final_answer", "quantities", "chain", "steps", "consistency", "truncated",
+                 "repetition")
 HELD_OUT = "test"  # the `split` of items calibration never saw
 PAIR_MARGIN = 0.1  # preferences closer than this are within the judge's noise (1.0000001 against 1.00004)
 PROSE_TASK_TYPE = "conversation"  # what the shipped rules give a request no rule matches

@@ -13,8 +13,10 @@ question or at how the working hangs together:
 - `chain`: a step whose result no later step uses and which is not the
   answer. A sound working is a chain from the question's numbers to the
   answer; a confused one computes things and leaves them lying.
-- an impossible answer (in `answer_fits`): a count asked with "how many" that
-  comes out negative or as a fraction of a thing.
+- `steps`: how long the chain is. Not a fault, a difficulty: more steps are
+  more places to go wrong, and hard problems take more.
+- an impossible answer (maths.py's final-answer check asks `impossible`): a
+  count asked with "how many" that comes out negative or as half a bee.
 
 On the public GSM8K answers of four GPT-3 models (evals/gsm8k_labelled.jsonl),
 answers with a dangling step are right 5% of the time and impossible counts
@@ -64,6 +66,7 @@ LEAST_QUANTITIES = 2  # with fewer, a misread leaves nothing to miss
 LEAST_WORKING_NUMBERS = 3  # fewer numbers in the answer and it shows no working to check
 WORD_MISS = 0.5  # a number word left out counts half: "made two stops" is often just a description
 # "How many apples": a count of whole things. Not "how many hours/cups/miles", which come in fractions too.
+LONG_CHAIN = 4  # worked steps at which the steps signal turns from credit to doubt
 COUNT_ASK = re.compile(r"\bhow many\s+(?!(?:more|fewer|less|of)\b)(?P<noun>[a-z]+)", re.IGNORECASE)
 MEASURES = re.compile(r"^(?:second|minute|hour|day|week|month|year|cup|spoon|teaspoon|tablespoon|mile|kilometer|"
                       r"kilometre|meter|metre|feet|foot|inch|yard|pound|ounce|gram|kilogram|kg|liter|litre|gallon|"
@@ -153,6 +156,19 @@ def chain(stated_equations: list[Equation], final: Fraction | None, question: st
     brief = f"{len(dangling)}/{len(steps)} unused"
     return Verdict(-min(1.0, 0.5 + 0.5 * (len(dangling) - 1)),
                    f"{dangling[0].text} is never used again and is not the answer ({brief})", brief)
+
+
+def steps(stated_equations: list[Equation]) -> Verdict:
+    """How long the working's chain is: each step is one more place to go wrong, and long chains mark hard problems.
+
+    On GSM8K's answers whose every other check passes, those with fewer steps are right more often (AUROC 0.67):
+    a difficulty estimate, so that the cascade sends the long problems up first.
+    """
+    lines = {e.line for e in stated_equations if e.solution is None}
+    if not lines:
+        return Verdict(None, "no worked step")
+    value = max(-1.0, min(1.0, (LONG_CHAIN - len(lines)) / LONG_CHAIN))
+    return Verdict(value, f"{len(lines)} worked step(s)", f"{len(lines)} steps")
 
 
 def _is_final(step: Equation, final: Fraction) -> bool:

@@ -200,7 +200,8 @@ def test_maths_signals_stay_out_of_what_is_no_maths_question(task: str) -> None:
     assert not maths.is_maths_task(task)
     found = maths.verdicts(task, "For example C(5,4) = 5, and 1 + 2 = 4 as you can see.", "stop")
     assert {name: v.value for name, v in found.items()} == {"arithmetic": None, "final_answer": None,
-                                                             "quantities": None, "chain": None, "consistency": None}
+                                                             "quantities": None, "chain": None, "steps": None,
+                                                             "consistency": None}
 
 
 def test_correct_algebra_and_odds_are_not_punished_where_they_are_maths() -> None:

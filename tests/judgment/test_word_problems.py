@@ -94,6 +94,16 @@ def test_a_worked_chain_to_the_answer_passes() -> None:
     assert word_problems.chain(maths.equations(text), Fraction(18)).value == 1.0
 
 
+def test_a_long_chain_is_doubted_and_a_short_one_credited() -> None:
+    # Not a fault but a difficulty: each step is one more place to go wrong.
+    short = maths.equations("16 - 3 - 4 = 9 eggs.\n9 * 2 = 18 dollars.")
+    long = maths.equations("\n".join(f"{n} + 1 = {n + 1}" for n in range(8)))
+
+    assert word_problems.steps(short).value == 0.5
+    assert word_problems.steps(long).value == -1.0
+    assert word_problems.steps([]).value is None
+
+
 @pytest.mark.parametrize(("question", "answer", "why"), [
     ("Tom has 5 apples and gives away 8. How many apples does he have?", Fraction(-3), "a negative count"),
     ("There are 700 bees. How many worker bees are there?", Fraction(933, 2), "a count of worker"),
@@ -112,7 +122,7 @@ def test_on_gsm8k_the_checks_beat_length_and_a_second_sample_beats_them() -> Non
     assert len(load_items(GSM8K_DATA)) > 1000
     alone, two = evaluate_gsm8k(GSM8K_DATA, QualityConfig(run_code=False))
 
-    assert alone.auroc > 0.62 and alone.length_auroc < 0.5  # on GSM8K a long answer is more often a lost one
-    assert two.auroc > 0.8 and two.largest_tie < alone.largest_tie
+    assert alone.auroc > 0.7 and alone.length_auroc < 0.5  # on GSM8K a long answer is more often a lost one
+    assert two.auroc > 0.8 and two.largest_tie < alone.largest_tie < 0.35
     chain = next(s for s in alone.signals if s.name == "chain")
     assert chain.auroc > 0.55
