@@ -93,12 +93,12 @@ def verdicts(task: str, text: str, finish_reason: str | None, peers: Sequence[st
     if not maths_task:  # algebra in an explanation, C(5,4), odds as fractions: not sums to recompute
         return {name: Verdict(None, "not a maths question") for name in ("arithmetic", "final_answer", "quantities",
                                                                    "chain", "steps", "consistency")}
-    stated = equations(text)
+    stated, final = equations(text), final_answer(text)
     return {
         "arithmetic": check_arithmetic(stated),
-        "final_answer": check_final_answer(task, text, finish_reason, stated),
+        "final_answer": check_final_answer(task, final, finish_reason, stated),
         "quantities": word_problems.quantities(task, text),
-        "chain": word_problems.chain(stated, final_answer(text).value, task),
+        "chain": word_problems.chain(stated, final.value, task),
         "steps": word_problems.steps(stated),
         "consistency": check_agreement(text, peers),
     }
@@ -117,9 +117,8 @@ def check_arithmetic(stated: list[Equation]) -> Verdict:
     return Verdict(1 - 0.5 ** len(stated), f"{len(stated)} equation(s) recomputed, all hold", f"{len(stated)} hold")
 
 
-def check_final_answer(task: str, text: str, finish_reason: str | None, stated: list[Equation]) -> Verdict:
-    """One clear final answer, and one the working shows how it was reached."""
-    final = final_answer(text)
+def check_final_answer(task: str, final: FinalAnswer, finish_reason: str | None, stated: list[Equation]) -> Verdict:
+    """One clear final answer (`final`, of the answer's text), and one the working shows how it was reached."""
     if final.how == "conflicting":
         shown = ", ".join(_shown(v) for v in final.candidates)
         return Verdict(-1.0, f"conflicting final answers: {shown}", "conflicting")
