@@ -10,10 +10,13 @@ split a tie: a set that mostly scores 9.7 is a set the cascade cannot sort).
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
 
 
 class _Evidence(Protocol):
@@ -28,6 +31,7 @@ class SignalFigure:
     name: str
     fires: float  # share of answers where it gives a verdict
     auroc: float | None  # its value as the score (skipped counts as 0)
+    cost_us: float | None = None  # median time it takes per answer, where timed
 
 
 @dataclass(frozen=True)
@@ -52,16 +56,31 @@ def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
     return wins / (len(positives) * len(negatives))
 
 
+def time_each(checks: Mapping[str, Callable[[T], object]], items: Sequence[T]) -> dict[str, float]:
+    """The median microseconds each check takes on one of `items`."""
+    costs = {}
+    for name, check in checks.items():
+        times = []
+        for item in items:
+            started = time.perf_counter()
+            check(item)
+            times.append((time.perf_counter() - started) * 1e6)
+        costs[name] = sorted(times)[len(times) // 2] if times else 0.0
+    return costs
+
+
 def baselines(label: str, texts: Sequence[str], labels: Sequence[bool], scores: Sequence[float],
-              evidence: Sequence[Sequence[_Evidence]], names: Sequence[str]) -> Baselines:
-    """The figures of `scores`, of length and of each named signal alone against `labels`."""
+              evidence: Sequence[Sequence[_Evidence]], names: Sequence[str],
+              costs: Mapping[str, float] | None = None) -> Baselines:
+    """The figures of `scores`, of length and of each named signal alone against `labels` (and its `costs`)."""
     ties = Counter(round(s, 1) for s in scores)
     signals = []
     for name in names:
         values = [next((e.value for e in found if e.name == name), None) for found in evidence]
         fired = sum(1 for v in values if v is not None)
         if fired:
-            signals.append(SignalFigure(name, fired / len(values), auroc([v or 0.0 for v in values], labels)))
+            signals.append(SignalFigure(name, fired / len(values), auroc([v or 0.0 for v in values], labels),
+                                        (costs or {}).get(name)))
     return Baselines(label, len(scores), auroc(scores, labels), auroc([float(len(t)) for t in texts], labels),
                      max(ties.values()) / len(scores) if scores else 0.0, tuple(signals))
 
@@ -75,5 +94,11 @@ def format_baselines(b: Baselines) -> list[str]:
              f"{'scorer':14} {shown(b.auroc):>6}   (largest tie: {b.largest_tie:.0%} of answers on one score)",
              f"{'length alone':14} {shown(b.length_auroc):>6}",
              f"{'random':14} {0.5:6.3f}",
-             "each signal alone: " + ", ".join(f"{s.name} {shown(s.auroc)} (fires {s.fires:.0%})" for s in b.signals)]
+             "each signal alone (AUROC; how often it fires; median time, reading the working counted once): "
+             + ", ".join(f"{s.name} {shown(s.auroc)} (fires {s.fires:.0%}{_cost(s)})"
+                                               for s in b.signals)]
     return lines
+
+
+def _cost(signal: SignalFigure) -> str:
+    return "" if signal.cost_us is None else f", {signal.cost_us:.0f} µs"

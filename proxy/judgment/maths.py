@@ -14,7 +14,7 @@ final answers: agreement is a strong sign the answer is right (self-consistency;
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -101,6 +101,33 @@ def verdicts(task: str, text: str, finish_reason: str | None, peers: Sequence[st
         "chain": word_problems.chain(stated, final.value, task),
         "steps": word_problems.steps(stated),
         "consistency": check_agreement(text, peers),
+    }
+
+
+@dataclass(frozen=True)
+class Worked:
+    """A question and answer with the answer's working read, for timing each check alone (eval-scorer)."""
+
+    question: str
+    answer: str
+    peers: Sequence[str]
+    stated: list[Equation]
+    final: FinalAnswer
+
+    @classmethod
+    def read(cls, question: str, answer: str, peers: Sequence[str]) -> Worked:
+        return cls(question, answer, peers, equations(answer), final_answer(answer))
+
+
+def timed_checks() -> dict[str, Callable[[Worked], object]]:
+    """Each maths signal as a call on a `Worked`; reading the working is timed as `arithmetic`'s."""
+    return {
+        "arithmetic": lambda w: check_arithmetic(equations(w.answer)),
+        "final_answer": lambda w: check_final_answer(w.question, w.final, "stop", w.stated),
+        "quantities": lambda w: word_problems.quantities(w.question, w.answer),
+        "chain": lambda w: word_problems.chain(w.stated, w.final.value, w.question),
+        "steps": lambda w: word_problems.steps(w.stated),
+        "consistency": lambda w: check_agreement(w.answer, w.peers),
     }
 
 

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from proxy.config_schema import QualityConfig
-from proxy.judgment import code_blocks
-from proxy.judgment.baselines import Baselines, auroc, baselines, format_baselines
+from proxy.judgment import code_blocks, maths
+from proxy.judgment.baselines import Baselines, auroc, baselines, format_baselines, time_each
 from proxy.judgment.quality import (
     RUN_CODE_OFF,
     Evidence,
@@ -181,12 +181,14 @@ def evaluate_gsm8k(path: Path = GSM8K_DATA, config: QualityConfig | None = None,
     self-consistency would have it).
     """
     items = [item for item in load_items(path) if item.get("split") == HELD_OUT][:limit]
+    costs = time_each(maths.timed_checks(), [maths.Worked.read(i["messages"][0]["content"], i["answer"]["content"],
+                                                                i.get("peers") or []) for i in items])
     found = []
     for label, chosen in (("one sample", without_peers(items)), ("two samples", items)):
         evidence = asyncio.run(gather_all(chosen, config or QualityConfig()))
         scores = [combine(e, weights or load_weights()).score for e in evidence]
         found.append(baselines(label, [item["answer"]["content"] for item in chosen],
-                               [item["passed"] for item in chosen], scores, evidence, MATHS_SIGNALS))
+                               [item["passed"] for item in chosen], scores, evidence, MATHS_SIGNALS, costs))
     return found[0], found[1]
 
 

@@ -126,3 +126,5 @@ def test_on_gsm8k_the_checks_beat_length_and_a_second_sample_beats_them() -> Non
     assert two.auroc > 0.8 and two.largest_tie < alone.largest_tie < 0.35
     chain = next(s for s in alone.signals if s.name == "chain")
     assert chain.auroc > 0.55
+    timed = {s.name: s.cost_us for s in two.signals if s.cost_us is not None}
+    assert set(timed) == {"arithmetic", "final_answer", "quantities", "chain", "steps", "consistency"}
