@@ -37,7 +37,7 @@ from proxy.judgment.scorer_eval import (
     without_peers,
 )
 from proxy.localmodel.embedded import embedded_model_process
-from proxy.pipeline.cascade import _judge
+from proxy.pipeline.cascade import local_judge
 
 
 async def judged(items: list[dict], judge: judge_model.Judge) -> tuple[list[Evidence], list[float]]:
@@ -86,7 +86,7 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         if not args.judge:
             config = dataclasses.replace(config, ollama_api_base=stack.enter_context(embedded_model_process(config)))
-        judge = _judge(config)
+        judge = local_judge(config)
         assert judge is not None, f"{name} is not a configured local model"
         print(f"judge: {name}")
         report("GSM8K", gsm8k, [i["passed"] for i in gsm8k], judge)

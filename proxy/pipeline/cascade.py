@@ -249,7 +249,7 @@ async def _try_local(
     choice = answer["choices"][0]
     score = await score_answer(chat.messages, choice["message"], choice["finish_reason"],
                                chat.params.get("tools"), task.task_type, config.routing.quality,
-                               _judge(config), peers)
+                               local_judge(config), peers)
     accepted = score.score >= target_quality
     await run.store.record_attempt(ref.name, task.task_type, score.score, accepted, agent_turn(chat))
     return Attempt(ref.name, "accepted" if accepted else "rejected", score, note), answer
@@ -310,7 +310,7 @@ def cloud_target(config: Config, ref: ModelRef) -> Target:
     return Target(ref, config.openrouter_api_base, config.openrouter_api_key, config.routing.cloud.timeout_s)
 
 
-def _judge(config: Config) -> Judge | None:
+def local_judge(config: Config) -> Judge | None:
     """The configured local judge model as the scorer's `judge`, or None."""
     name = config.routing.quality.judge_model
     ref = config.find_model(name) if name else None
