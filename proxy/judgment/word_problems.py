@@ -2,8 +2,8 @@
 
 maths.py checks that the sums an answer shows are right. Real weak models'
 answers to GSM8K are mostly wrong in another way: every sum holds, but the
-problem was misread. Three cheap traces of a misread, each looking at the
-question or at how the working hangs together:
+problem was misread. Cheap traces of a misread, each looking at the question
+or at how the working hangs together:
 
 - `quantities`: a quantity the question states never enters the working
   ("she eats three for breakfast and bakes muffins with four" worked as
@@ -19,8 +19,8 @@ question or at how the working hangs together:
   count asked with "how many" that comes out negative or as half a bee.
 
 On the public GSM8K answers of four GPT-3 models (evals/gsm8k_labelled.jsonl),
-answers with a dangling step are right 5% of the time and impossible counts
-never, against 37% overall.
+39% of all answers are right; of those that leave a quantity out, 12%; of
+those with a step left lying, 9%; of the 13 impossible counts, none.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ class Equation(Protocol):
     note: bool
     line: int
 
+
 # Words that state a quantity, and the values a working may use for it. "one" and "a" are left out:
 # "one glass costs $5" states a unit, rarely an operand.
 WORD_VALUES: dict[str, tuple[Fraction, ...]] = {
@@ -65,8 +66,8 @@ YEAR = range(1900, 2101)  # "in 2019": a date, not an operand
 LEAST_QUANTITIES = 2  # with fewer, a misread leaves nothing to miss
 LEAST_WORKING_NUMBERS = 3  # fewer numbers in the answer and it shows no working to check
 WORD_MISS = 0.5  # a number word left out counts half: "made two stops" is often just a description
-# "How many apples": a count of whole things. Not "how many hours/cups/miles", which come in fractions too.
 LONG_CHAIN = 4  # worked steps at which the steps signal turns from credit to doubt
+# "How many apples": a count of whole things. Not "how many hours/cups/miles", which come in fractions too.
 COUNT_ASK = re.compile(r"\bhow many\s+(?!(?:more|fewer|less|of)\b)(?P<noun>[a-z]+)", re.IGNORECASE)
 MEASURES = re.compile(r"^(?:second|minute|hour|day|week|month|year|cup|spoon|teaspoon|tablespoon|mile|kilometer|"
                       r"kilometre|meter|metre|feet|foot|inch|yard|pound|ounce|gram|kilogram|kg|liter|litre|gallon|"
@@ -140,20 +141,20 @@ def chain(stated_equations: list[Equation], final: Fraction | None, question: st
     """
     given = [value for q in stated(question) for value in q.values]
     worked = {e.line for e in stated_equations if not e.note}
-    steps = [e for e in stated_equations if e.holds and e.solution is None and not (e.note and e.line in worked)]
-    if len(steps) < 2 or final is None:
+    links = [e for e in stated_equations if e.holds and e.solution is None and not (e.note and e.line in worked)]
+    if len(links) < 2 or final is None:
         return Verdict(None, "fewer than two steps, or no final answer: no chain to follow")
-    operands = [{abs(parse_number(n)) for n in re.findall(NUM, e.text.partition("=")[0])} for e in steps]
+    operands = [{abs(parse_number(n)) for n in re.findall(NUM, e.text.partition("=")[0])} for e in links]
     dangling = []
-    for i, step in enumerate(steps):
+    for i, link in enumerate(links):
         later = set().union(*operands[i + 1:])
-        if abs(step.stated) in later or abs(step.value) in later or _is_final(step, final):
+        if abs(link.stated) in later or abs(link.value) in later or _reaches(link, final):
             continue
-        if not any(_is_final(step, value) for value in given + [s.stated for s in steps[:i]]):
-            dangling.append(step)
+        if not any(_reaches(link, value) for value in given + [s.stated for s in links[:i]]):
+            dangling.append(link)
     if not dangling:
-        return Verdict(1.0, f"all {len(steps)} steps lead to the answer", f"{len(steps)} steps")
-    brief = f"{len(dangling)}/{len(steps)} unused"
+        return Verdict(1.0, f"all {len(links)} steps lead to the answer", f"{len(links)} steps")
+    brief = f"{len(dangling)}/{len(links)} unused"
     return Verdict(-min(1.0, 0.5 + 0.5 * (len(dangling) - 1)),
                    f"{dangling[0].text} is never used again and is not the answer ({brief})", brief)
 
@@ -171,11 +172,11 @@ def steps(stated_equations: list[Equation]) -> Verdict:
     return Verdict(value, f"{len(lines)} worked step(s)", f"{len(lines)} steps")
 
 
-def _is_final(step: Equation, final: Fraction) -> bool:
-    """Whether `step` found the final answer: exactly, or rounded as the answer shows it (46.666... as 46.67)."""
-    if final in (step.stated, step.value):
+def _reaches(link: Equation, value: Fraction) -> bool:
+    """Whether `link` comes out at `value`: exactly, or rounded as the answer shows it (46.666... as 46.67)."""
+    if value in (link.stated, link.value):
         return True
-    return final != 0 and abs(step.value - final) <= abs(final) * Fraction(1, 200)
+    return value != 0 and abs(link.value - value) <= abs(value) * Fraction(1, 200)
 
 
 def impossible(question: str, final: Fraction) -> str:
