@@ -63,6 +63,7 @@ class Figures:
     passing: int
     auroc: float | None  # None unless the group holds both passing and failing items
     mae: float | None  # points on the 0-10 scale; None for an empty group
+    length_auroc: float | None = None  # the answer's length as the score: the baseline to beat (random is 0.5)
 
 
 @dataclass(frozen=True)
@@ -328,7 +329,9 @@ def _figures(group: str, items: list[dict[str, Any]], scores: list[QualityScore]
     passed = [bool(item["passed"]) for item, _ in chosen]
     values = [score.score for _, score in chosen]
     grades = [float(item["grade"]) for item, _ in chosen]
-    return Figures(group, len(chosen), sum(passed), auroc(values, passed), mean_absolute_error(values, grades))
+    lengths = [float(len(item["answer"].get("content") or "")) for item, _ in chosen]
+    return Figures(group, len(chosen), sum(passed), auroc(values, passed), mean_absolute_error(values, grades),
+                   auroc(lengths, passed))
 
 
 def mean_absolute_error(predicted: Sequence[float], actual: Sequence[float]) -> float | None:
@@ -365,11 +368,12 @@ def format_report(report: EvalReport) -> str:
 
 
 def _rows(groups: Sequence[Figures]) -> list[str]:
-    rows = [f"{'group':14} {'items':>5} {'pass':>5} {'AUROC':>6} {'MAE':>5}"]
+    rows = [f"{'group':14} {'items':>5} {'pass':>5} {'AUROC':>6} {'MAE':>5} {'length alone':>12}"]
     for f in groups:
         auc = "-" if f.auroc is None else f"{f.auroc:.3f}"
         mae = "-" if f.mae is None else f"{f.mae:.2f}"
-        rows.append(f"{f.group:14} {f.items:5} {f.passing:5} {auc:>6} {mae:>5}")
+        length = "-" if f.length_auroc is None else f"{f.length_auroc:.3f}"
+        rows.append(f"{f.group:14} {f.items:5} {f.passing:5} {auc:>6} {mae:>5} {length:>12}")
     return rows
 
 
