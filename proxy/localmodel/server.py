@@ -1,7 +1,8 @@
 """The embedded model's HTTP server: enough of Ollama's API for LiteLLM's Ollama backend and curl.
 
 `/api/tags`, `/api/chat`, `/api/generate`, `/api/show` and `/api/version`,
-in Ollama's shapes (NDJSON streams, a `done` line with the counts), over the
+in Ollama's shapes (NDJSON streams, a `done` line with the counts, each
+token's `logprobs` when asked for, as Ollama 0.12.11 added), over the
 model in model.py. Generation runs in worker threads holding the
 model's lock, so requests queue as Ollama queues them, and a client that
 leaves stops its generation between two tokens (disconnect.py).
@@ -24,11 +25,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from proxy.localmodel.llama_translate import parse_tool_call, to_llama_messages, to_sampling
-from proxy.localmodel.model import ContextTooLong, EmbeddedModel, Finished, Pieces
+from proxy.localmodel.model import ContextTooLong, EmbeddedModel, Finished, Pieces, Scored
 from proxy.wire.disconnect import CancellingStreamingResponse, collect_unless_disconnected
 
-# The Ollama release whose API this imitates; clients only read it.
-OLLAMA_VERSION = "0.6.0"
+# The Ollama release whose API this imitates (the first with `logprobs`); clients only read it.
+OLLAMA_VERSION = "0.12.11"
+MAX_TOP_LOGPROBS = 20  # Ollama's own limit
 
 
 def create_local_model_app(model: EmbeddedModel) -> Starlette:
@@ -68,8 +70,11 @@ def create_local_model_app(model: EmbeddedModel) -> Starlette:
         if isinstance(prompt_tokens, Response):
             return prompt_tokens
         sampling = to_sampling(body.get("options"), body.get("format"), model.default_max_tokens)
+        logprobs = _logprobs(body)
+        if isinstance(logprobs, Response):
+            return logprobs
         cancel = threading.Event()
-        pieces = _run(model, lambda: model.chat(messages, sampling, cancel), buffer=bool(tools))
+        pieces = _run(model, lambda: model.chat(messages, sampling, cancel, logprobs), buffer=bool(tools))
         return await _respond(request, cancel, model, pieces, prompt_tokens, body.get("stream", True), "message", tools)
 
     async def generate(request: Request) -> Response:
@@ -89,13 +94,16 @@ def create_local_model_app(model: EmbeddedModel) -> Starlette:
         if isinstance(prompt_tokens, Response):
             return prompt_tokens
         sampling = to_sampling(body.get("options"), body.get("format"), model.default_max_tokens)
+        logprobs = _logprobs(body)
+        if isinstance(logprobs, Response):
+            return logprobs
         cancel = threading.Event()
         if suffix and not body.get("raw"):  # fill in the middle; a raw prompt is used as it is, as by Ollama
-            pieces = _run(model, lambda: model.infill(prompt, suffix, sampling, cancel))
+            pieces = _run(model, lambda: model.infill(prompt, suffix, sampling, cancel, logprobs))
         elif body.get("raw"):
-            pieces = _run(model, lambda: model.generate(prompt, sampling, cancel))
+            pieces = _run(model, lambda: model.generate(prompt, sampling, cancel, logprobs))
         else:
-            pieces = _run(model, lambda: model.chat(messages, sampling, cancel))
+            pieces = _run(model, lambda: model.chat(messages, sampling, cancel, logprobs))
         return await _respond(request, cancel, model, pieces, prompt_tokens, body.get("stream", True), "response", None)
 
     return Starlette(
@@ -112,7 +120,7 @@ def create_local_model_app(model: EmbeddedModel) -> Starlette:
 
 async def _run(
     model: EmbeddedModel, start: Callable[[], Pieces], buffer: bool = False
-) -> AsyncIterator[str | Finished]:
+) -> AsyncIterator[str | Scored | Finished]:
     """Run one generation in worker threads while holding the model's lock.
 
     The lock is taken inside the generator, so a response that is never
@@ -126,7 +134,9 @@ async def _run(
             if buffer:  # a tool call can only be recognised once the whole answer is in
                 collected = [piece async for piece in pieces]
                 if collected and isinstance(collected[-1], Finished):
-                    yield "".join(p for p in collected if isinstance(p, str))
+                    text = "".join(_text(p) for p in collected[:-1])
+                    scored = [entry for p in collected if isinstance(p, Scored) for entry in p.logprobs]
+                    yield Scored(text, tuple(scored)) if any(isinstance(p, Scored) for p in collected) else text
                     yield collected[-1]
             else:
                 async for piece in pieces:
@@ -141,7 +151,7 @@ async def _respond(
     request: Request,
     cancel: threading.Event,
     model: EmbeddedModel,
-    pieces: AsyncIterator[str | Finished],
+    pieces: AsyncIterator[str | Scored | Finished],
     prompt_tokens: int,
     stream: bool,
     field: str,
@@ -162,6 +172,8 @@ async def _respond(
         final["message"] = {"role": "assistant", "content": text} | ({"tool_calls": calls} if calls else {})
     else:
         final["response"] = "".join(line["response"] for line in collected)
+    if any("logprobs" in line for line in collected):
+        final["logprobs"] = [entry for line in collected for entry in line.get("logprobs", ())]
     return JSONResponse(final)
 
 
@@ -173,7 +185,7 @@ async def _encoded(lines: AsyncIterator[dict[str, Any]]) -> AsyncIterator[str]:
 
 async def _ndjson(
     model: EmbeddedModel,
-    pieces: AsyncIterator[str | Finished],
+    pieces: AsyncIterator[str | Scored | Finished],
     prompt_tokens: int,
     field: str,
     tools: list[dict[str, Any]] | None,
@@ -188,15 +200,32 @@ async def _ndjson(
                     eval_ns = max(time.monotonic_ns() - started, 1)
                     yield _final(model, field, piece.reason, prompt_tokens, count, eval_ns)
                     return
-                count += model.token_count(piece) if tools else 1
-                call = parse_tool_call(piece, tools)
-                if call:
-                    yield _line(model, field, "", tool_calls=[call])
-                else:
-                    yield _line(model, field, piece)
+                text = _text(piece)
+                count += model.token_count(text) if tools else 1
+                call = parse_tool_call(text, tools)
+                line = _line(model, field, "", tool_calls=[call]) if call else _line(model, field, text)
+                if isinstance(piece, Scored):
+                    line["logprobs"] = list(piece.logprobs)
+                yield line
     except ContextTooLong as exc:
         # Once a stream has begun, Ollama reports errors as a JSON line.
         yield {"error": str(exc)}
+
+
+def _text(piece: str | Scored | Finished) -> str:
+    return piece.text if isinstance(piece, Scored) else piece if isinstance(piece, str) else ""
+
+
+def _logprobs(body: dict[str, Any]) -> int | None | Response:
+    """How many alternatives each token's entry lists (0: none), None when `logprobs` is not asked for;
+    or Ollama's 400 for a value of the wrong kind."""
+    asked, top = body.get("logprobs"), body.get("top_logprobs")
+    if asked is not None and not isinstance(asked, bool):
+        return JSONResponse({"error": "logprobs must be a boolean"}, status_code=400)
+    if top is not None and (isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= MAX_TOP_LOGPROBS):
+        return JSONResponse({"error": f"top_logprobs must be an integer from 0 to {MAX_TOP_LOGPROBS}"},
+                            status_code=400)
+    return (top or 0) if asked else None
 
 
 def _line(model: EmbeddedModel, field: str, text: str, **extra: Any) -> dict[str, Any]:
