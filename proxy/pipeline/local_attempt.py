@@ -37,6 +37,7 @@ from proxy.config import Config, ModelRef
 from proxy.errors import HermesError
 from proxy.money.estimate import count_input_tokens
 from proxy.upstreams import upstream
+from proxy.upstreams.ollama_logprobs import TokenLogprobs
 from proxy.upstreams.target import Target
 
 # Called with a short status ("smollm2:135m generating") while the cascade works.
@@ -99,8 +100,10 @@ class LocalSpeeds:
 
 
 async def generate(target: Target, chat: ChatRequest, prompt_tokens: int, deadline_s: float | None,
-                   speeds: LocalSpeeds, progress: Progress = no_progress) -> dict[str, Any]:
-    """The local model's whole answer as a chat.completion, within `deadline_s` (else TooSlow).
+                   speeds: LocalSpeeds, progress: Progress = no_progress,
+                   logprobs: TokenLogprobs | None = None) -> dict[str, Any]:
+    """The local model's whole answer as a chat.completion, within `deadline_s` (else TooSlow); its tokens'
+    log-probabilities into `logprobs`, when given.
 
     Without a deadline only the call's own timeout (local.timeout_s) bounds it.
     """
@@ -111,7 +114,8 @@ async def generate(target: Target, chat: ChatRequest, prompt_tokens: int, deadli
     first_token_at: float | None = None
     try:
         async with asyncio.timeout(deadline_s):
-            stream = await _first_token(upstream.stream(target, chat), speeds, name, prompt_tokens, deadline_s)
+            call = upstream.stream(target, chat, logprobs)
+            stream = await _first_token(call, speeds, name, prompt_tokens, deadline_s)
             async with aclosing(stream) as chunks:
                 answer = _Assembler(name)
                 async for chunk in chunks:

@@ -25,6 +25,7 @@ from proxy.chat import ChatRequest
 from proxy.errors import BadRequest, bad_response, snippet
 from proxy.upstreams import native_relay
 from proxy.upstreams.litellm_errors import incomplete_stream, stream_error, translate_error
+from proxy.upstreams.ollama_logprobs import TokenLogprobs, http_handler
 from proxy.upstreams.stream_guard import StreamGuard
 from proxy.upstreams.target import Target, prepend
 from proxy.wire.params import PORTABLE_PARAMS
@@ -77,8 +78,10 @@ async def complete(target: Target, chat: ChatRequest) -> dict[str, Any]:
     return _completion_dict(response, target.model.name)
 
 
-async def stream(target: Target, chat: ChatRequest) -> AsyncIterator[dict[str, Any]]:
-    """OpenAI `chat.completion.chunk` dicts, the usage chunk last.
+async def stream(target: Target, chat: ChatRequest, logprobs: TokenLogprobs | None = None
+                 ) -> AsyncIterator[dict[str, Any]]:
+    """OpenAI `chat.completion.chunk` dicts, the usage chunk last; a local model's token log-probabilities
+    also into `logprobs`, when given (ollama_logprobs.py).
 
     The first chunk is awaited before this returns, so a model that cannot
     be reached, or answers with something that is not a stream, fails here,
@@ -86,7 +89,7 @@ async def stream(target: Target, chat: ChatRequest) -> AsyncIterator[dict[str, A
     200 has been sent. Later failures (a cut, a line that is not JSON, a
     silence longer than the timeout) are raised by the iterator.
     """
-    return await started_stream(target, _acompletion(target, chat, stream=True),
+    return await started_stream(target, _acompletion(target, chat, stream=True, logprobs=logprobs),
                                 lambda response: _stream_chunks(response, target))
 
 
@@ -149,7 +152,8 @@ async def _stream_chunks(response: Any, target: Target) -> AsyncIterator[dict[st
         raise incomplete_stream(guard, target)
 
 
-async def _acompletion(target: Target, chat: ChatRequest, stream: bool) -> Any:
+async def _acompletion(target: Target, chat: ChatRequest, stream: bool, logprobs: TokenLogprobs | None = None
+                       ) -> Any:
     if target.model.kind == "local":
         _check_tool_arguments(chat, target.model.name)
     # OpenRouter's own parameters (reasoning, logprobs, provider...) are not for LiteLLM's Ollama backend:
@@ -158,6 +162,8 @@ async def _acompletion(target: Target, chat: ChatRequest, stream: bool) -> Any:
     if stream:
         # Always ask for usage: Hermes records it even when the client did not ask.
         kwargs["stream_options"] = {"include_usage": True}
+    if logprobs is not None and target.model.kind == "local":
+        kwargs["client"] = http_handler(logprobs)
     return await litellm.acompletion(
         model=target.model.litellm_model,
         messages=chat.messages,
