@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python bench/cascade.py
 	$(BIN)/python bench/scorer.py
 	$(BIN)/python bench/self_consistency.py
+	$(BIN)/python bench/logprobs.py
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/proxy_compare.py
 	$(BIN)/python bench/workers.py

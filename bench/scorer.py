@@ -3,8 +3,9 @@
 Scores the first 50 answers of the shipped HumanEval set one after another
 (as the cascade scores one local answer at a time) and prints p50 and p99;
 then, without execution, 50 maths answers, 50 GSM8K answers each with a
-second sample to compare, and 50 prose answers (AlpacaEval), whose signals
-(arithmetic recomputed, the question's quantities, the prose model) are pure
+second sample to compare, 50 short answers with their token log-probabilities
+and 50 prose answers (AlpacaEval), whose signals (arithmetic recomputed, the
+question's quantities, the model's confidence, the prose model) are pure
 Python. The second sample's own generation is the cascade's cost, not this.
 """
 
@@ -23,6 +24,7 @@ from proxy.judgment.scorer_eval import (
     PROSE_DATA,
     load_items,
     load_prose,
+    load_short_answers,
     prose_items,
 )
 
@@ -39,8 +41,9 @@ async def time_items(items: list[dict], config: QualityConfig) -> list[float]:
     times = []
     for item in items:
         started = time.perf_counter()
-        await score_answer(item["messages"], item["answer"], item["finish_reason"], item["tools"],
-                           item["task_type"], config, peers=item.get("peers") or ())
+        await score_answer(item["messages"], item["answer"], item["finish_reason"], item.get("tools"),
+                           item["task_type"], config, peers=item.get("peers") or (),
+                           logprobs=item.get("logprobs"))
         times.append((time.perf_counter() - started) * 1000)
     return times
 
@@ -64,6 +67,7 @@ def main() -> None:
     cheap = QualityConfig(run_code=False)
     report("maths answers", load_items(MATHS_DATA, ITEMS), cheap)
     report("GSM8K + a 2nd sample", load_items(GSM8K_DATA, ITEMS), cheap)
+    report("short answers", load_short_answers()[:ITEMS], cheap)
     report("prose answers", prose_items(load_prose(PROSE_DATA, split=None, limit=4))[:ITEMS], cheap)
 
 

@@ -16,13 +16,14 @@ It then reports AUROC and MAE on the held-out problems, which the fit never
 saw, and stores those figures in the weights file.
 
 A second stage fits the signals HumanEval cannot speak for (off_task, prose,
-arithmetic, final_answer, consistency) on the training splits of the prose
+the maths checks, confidence) on the training splits of the prose
 set (AlpacaEval; soft label: the share of the other 15 models' answers to
 the same instruction that GPT-4 Turbo preferred this one to, so a prose score
 of 5 means "as good as a typical model's answer"; against GPT-4 Turbo's own
 answer nearly all of them lose, which would squeeze every prose score under
-2), the generated maths set and GSM8K's real model answers (grade / 10), with the intercept and the
-first stage's weights held fixed, each set weighing the same in total. The
+2), the generated maths set, GSM8K's real model answers and the embedded model's answers to short
+questions with its token log-probabilities (grade / 10), with the intercept and the first stage's
+weights held fixed; prose weighs two fifths, the others a fifth each. The
 prose model itself (which features matter) is evals/fit_prose.py's.
 
 With `--outcomes` (a Hermes database: a SQLite file or a postgresql:// URL),
@@ -56,14 +57,17 @@ from proxy.judgment.scorer_eval import (
     HELD_OUT,
     MATHS_DATA,
     PROSE_DATA,
+    SHORT_DATA,
     auroc,
     evaluate_gsm8k,
     evaluate_maths,
     evaluate_prose,
+    evaluate_short,
     gather_all,
     is_code_item,
     load_items,
     load_prose,
+    load_short_answers,
     mean_absolute_error,
     prose_items,
     within_instruction_ranks,
@@ -91,12 +95,14 @@ PRIORS: dict[str, dict[str, float]] = {
     "chain": {"pass": 0.5, "fail": 2.0},  # a step whose result goes nowhere: probably a confused working
     "steps": {"pass": 0.5, "fail": 0.5},  # a difficulty, not a fault: a long chain has more places to go wrong
     "consistency": {"pass": 1.5, "fail": 1.5},
+    "confidence": {"pass": 1.5, "fail": 1.5},  # the local model's own chance of being right (confidence.py)
     "code_run": {"pass": 2.0, "fail": 3.0},
     "judge": {"pass": 1.5, "fail": 2.0},
 }
 # Fitted in the second stage, on the prose and maths sets: off_task too, which judges words and never fires on
 # HumanEval's code answers.
-STAGE_TWO = ("off_task", "prose", "arithmetic", "final_answer", "quantities", "chain", "steps", "consistency")
+STAGE_TWO = ("off_task", "prose", "arithmetic", "final_answer", "quantities", "chain", "steps", "consistency",
+             "confidence")
 # An answer with no evidence at all: about even odds of being good.
 PRIOR_INTERCEPT = 0.0
 PRIOR_SD = 2.0
@@ -235,20 +241,21 @@ def main() -> None:
     x = design_matrix(evidence)
     y = np.array([float(item["grade"]) / 10 for item in items])
     first = fit(x[train], y[train], frozen=~stage_two_mask())
-    # Stage two: the prose and maths training splits, everything but their own signals held. The generated
-    # maths set and GSM8K's real model answers weigh a quarter each, prose half.
+    # Stage two: the prose, maths and short-answer training splits, everything but their own signals held.
+    # The generated maths set, GSM8K's real model answers and the short answers weigh a fifth each, prose two.
     maths = [item for item in load_items(MATHS_DATA) if item.get("split") != HELD_OUT]
     # GSM8K twice, half weight each: alone, and with the sibling model's answer as a second sample, so the
     # weights fit a cascade with self-consistency off (the default) and on.
     gsm8k_items = [item for item in load_items(GSM8K_DATA) if item.get("split") != HELD_OUT]
     gsm8k = without_peers(gsm8k_items) + gsm8k_items
+    short = [item for item in load_short_answers(SHORT_DATA) if item.get("split") != HELD_OUT]
     prose = prose_items(load_prose(PROSE_DATA, split="train"))
-    more = asyncio.run(gather_all(maths + gsm8k + prose, QualityConfig()))
+    more = asyncio.run(gather_all(maths + gsm8k + short + prose, QualityConfig()))
     x2 = design_matrix(more)
     better_than_most = [float(rank >= 0.5) for rank in within_instruction_ranks(prose)]
-    y2 = np.array([float(item["grade"]) / 10 for item in maths + gsm8k] + better_than_most)
-    share = np.array([len(more) / 4 / len(maths)] * len(maths) + [len(more) / 4 / len(gsm8k)] * len(gsm8k)
-                     + [len(more) / 2 / len(prose)] * len(prose))
+    y2 = np.array([float(item["grade"]) / 10 for item in maths + gsm8k + short] + better_than_most)
+    share = np.array([len(more) / 5 / len(part) for part in (maths, gsm8k, short) for _ in part]
+                     + [len(more) * 2 / 5 / len(prose)] * len(prose))
     second = fit(x2, y2, frozen=stage_two_mask(), start=first, weight=share)
     outcomes: dict = {}
     if args.outcomes:
@@ -268,6 +275,9 @@ def main() -> None:
                             "largest_tie": _round(b.largest_tie)}
                   for b in evaluate_gsm8k(GSM8K_DATA, QualityConfig(), weights=weights)}
     prose_held = dataclasses.asdict(evaluate_prose(PROSE_DATA, QualityConfig(), weights=weights))
+    short_figures = evaluate_short(SHORT_DATA, QualityConfig(), weights=weights)
+    short_held = {"answers": short_figures.answers, "auroc": _round(short_figures.auroc),
+                  "length_auroc": _round(short_figures.length_auroc), "largest_tie": _round(short_figures.largest_tie)}
     trained = figures([items[i] for i in train], [evidence[i] for i in train], weights)
     signals = {name: {side: getattr(weights, "on_" + side)[name] for side in ("pass", "fail")
                       if side in PRIORS[name] or "both" in PRIORS[name]} for name in SIGNALS}
@@ -286,11 +296,12 @@ def main() -> None:
             "train": trained,
             "held_out": held_out,
             "stage_two": {
-                "data": [_relative(MATHS_DATA), _relative(GSM8K_DATA), _relative(PROSE_DATA)],
-                "train_items": {"maths": len(maths), "gsm8k": len(gsm8k_items), "prose": len(prose)},
-                "target": "maths: grade / 10; prose: the share of the other models' answers to the same instruction "
-                          "GPT-4 Turbo preferred it to (soft labels)",
-                "held_out": {"maths": maths_held, "gsm8k": gsm8k_held,
+                "data": [_relative(MATHS_DATA), _relative(GSM8K_DATA), _relative(SHORT_DATA), _relative(PROSE_DATA)],
+                "train_items": {"maths": len(maths), "gsm8k": len(gsm8k_items), "short": len(short),
+                                "prose": len(prose)},
+                "target": "maths and short answers: grade / 10; prose: the share of the other models' answers to the "
+                          "same instruction GPT-4 Turbo preferred it to (soft labels)",
+                "held_out": {"maths": maths_held, "gsm8k": gsm8k_held, "short": short_held,
                              "prose": {k: round(v, 3) if isinstance(v, float) else v for k, v in prose_held.items()}},
             },
             **({"stage_three": {"outcomes": outcomes}} if args.outcomes else {}),
@@ -308,6 +319,8 @@ def main() -> None:
             print(f"  {split:8} {group:4}  {f['items']:4} items  AUROC {f['auroc']}  MAE {f['mae']}")
     for group, f in maths_held.items():
         print(f"  maths {group:14} {f['items']:4} items  AUROC {f['auroc']}  MAE {f['mae']}")
+    print(f"  short answers held-out: {short_held['answers']} answers  AUROC {short_held['auroc']} (length alone "
+          f"{short_held['length_auroc']}), largest tie {short_held['largest_tie']}")
     if args.outcomes:
         print(f"  stage three: {outcomes['answers']} recorded outcomes ({outcomes['continued']} continued, "
               f"{outcomes['failed']} failed) from {describe(args.outcomes)}")

@@ -18,6 +18,9 @@ bounds what any gate could do. Ties between equal scores are split at random
 - maths: the held-out maths items (evals/maths_labelled.jsonl), each one weak
   answer; quality is 1 when it reaches the known answer; the strong model is
   taken to be always right. Also the embedded model's own answers alone.
+- short questions: the embedded model's held-out answers (evals/short_answers_labelled.jsonl), judged
+  with its token log-probabilities; quality is 1 when it states the known answer; the strong model is
+  taken to be always right.
 
     .venv/bin/python evals/cascade_sim.py [--weak gemma-2b-it] [--strong claude-2.1]
 """
@@ -36,9 +39,11 @@ from proxy.judgment.scorer_eval import (
     HELD_OUT,
     MATHS_DATA,
     PROSE_DATA,
+    SHORT_DATA,
     gather_all,
     load_items,
     load_prose,
+    load_short_answers,
     prose_items,
     without_peers,
 )
@@ -137,6 +142,16 @@ def gsm8k_tables(config: QualityConfig) -> str:
     return "\n".join(out)
 
 
+def short_table(config: QualityConfig) -> str:
+    items = [item for item in load_short_answers(SHORT_DATA) if item.get("split") == HELD_OUT]
+    weights = load_weights()
+    scores = [combine(found, weights).score for found in asyncio.run(gather_all(items, config))]
+    weak_q = [1.0 if item["passed"] else 0.0 for item in items]
+    return table(f"short questions, the embedded model's answers with its token log-probabilities: {len(items)} "
+                 f"answers, {sum(weak_q) / len(weak_q):.0%} right; strong model taken as always right",
+                 scores, weak_q, [1.0] * len(items))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--weak", default="gemma-2b-it")
@@ -146,6 +161,7 @@ def main() -> None:
     config = QualityConfig(run_code=args.run_code)
     print(maths_tables(config))
     print(gsm8k_tables(config))
+    print(short_table(config))
     print(prose_tables(args.weak, args.strong, config))
 
 

@@ -10,8 +10,8 @@ ships for the rules that ask for that kind of work (README, "Targets").
 
 Good means: Python and JavaScript, passes its hidden tests; maths, reaches the
 known answer (GSM8K: OpenAI marked it correct; each answer compared with its
-sibling model's, as one more sample); prose, GPT-4 Turbo preferred it to at least half the other
-models' answers to the same instruction.
+sibling model's, as one more sample); short questions, the embedded model's answer states the known
+answer; prose, GPT-4 Turbo preferred it to at least half the other models' answers to the same instruction.
 
     .venv/bin/python evals/targets.py [--precision 0.9]
 """
@@ -31,9 +31,11 @@ from proxy.judgment.scorer_eval import (
     JS_DATA,
     MATHS_DATA,
     PROSE_DATA,
+    SHORT_DATA,
     gather_all,
     load_items,
     load_prose,
+    load_short_answers,
     prose_items,
     within_instruction_ranks,
 )
@@ -84,6 +86,9 @@ def main() -> None:
                         ("GSM8K, two samples (the default: cascade.self_consistency_samples 1)", GSM8K_DATA)):
         items = [item for item in load_items(path) if item.get("split") == HELD_OUT]
         print(table(f"{title}, held out", scored(items, config), [bool(i["passed"]) for i in items], args.precision))
+    items = [item for item in load_short_answers(SHORT_DATA) if item.get("split") == HELD_OUT]
+    print(table("short questions, the embedded model with its token log-probabilities, held out",
+                scored(items, config), [bool(i["passed"]) for i in items], args.precision))
     items = prose_items(load_prose(PROSE_DATA, HELD_OUT))
     print(table("prose (AlpacaEval), held out", scored(items, config), rank_good(items), args.precision))
 

@@ -50,7 +50,8 @@ CONCLUSION = re.compile(r"^\s*(?:so|thus|therefore|hence|in total|altogether|ove
 MATHS_ASK = re.compile(
     r"\b(how (?:many|much|far|long|old|fast)|what (?:is|was|will be) the (?:total|sum|difference|product|"
     r"average|mean|cost|price|value|percentage|number|area|perimeter|remainder)|calculate|compute|solve|"
-    r"evaluate|what percent|how much money)\b|[0-9)]\s*[-+*/×÷^]\s*[0-9(]",
+    r"evaluate|what percent|how much money)\b|[0-9)]\s*[-+*/×÷^]\s*[0-9(]|"
+    r"\d\s+(?:times|plus|minus|divided by|multiplied by)\s+\d",  # a sum in words: "17 times 23"
     re.IGNORECASE,
 )
 # The closing question of a word problem: "... What will her delivery order cost?"

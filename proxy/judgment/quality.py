@@ -23,6 +23,7 @@ from typing import Any
 
 from proxy.config_schema import QualityConfig
 from proxy.judgment import agent_checks, aider_edits, code_blocks, code_checks, judge_model, maths, prose
+from proxy.judgment.confidence import confidence_verdict
 from proxy.judgment.judge_model import Judge as Judge  # re-exported: the cascade passes one in
 from proxy.judgment.run_plan import RunPlan, RunReport, read_report
 from proxy.judgment.sandbox import SandboxUnavailable, run_python, sandbox_status
@@ -30,7 +31,8 @@ from proxy.judgment.verdict import Verdict
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "scorer_weights.json"
 SIGNALS = ("empty", "too_short", "truncated", "refusal", "repetition", "code_parse", "tool_call", "edit", "off_task",
-           "prose", "arithmetic", "final_answer", "quantities", "chain", "steps", "consistency", "code_run", "judge")
+           "prose", "arithmetic", "final_answer", "quantities", "chain", "steps", "consistency", "confidence",
+           "code_run", "judge")
 # Fewest non-blank characters a useful answer of each task type has; "Yes." answers a quick question.
 MIN_CHARS = {"code_generation": 40, "debugging": 40, "analysis": 80, "research": 80, "creative_writing": 80,
              "data_processing": 20, "quick_qa": 2, "conversation": 2}
@@ -126,26 +128,21 @@ def load_weights(path: Path = WEIGHTS_FILE) -> ScorerWeights:
     )
 
 
-async def score_answer(
-    messages: list[dict[str, Any]],
-    answer: dict[str, Any],
-    finish_reason: str | None,
-    tools: list[dict[str, Any]] | None,
-    task_type: str,
-    config: QualityConfig,
-    judge: Judge | None = None,
-    peers: Sequence[str] = (),
-) -> QualityScore:
+async def score_answer(messages: list[dict[str, Any]], answer: dict[str, Any], finish_reason: str | None,
+                       tools: list[dict[str, Any]] | None, task_type: str, config: QualityConfig,
+                       judge: Judge | None = None, peers: Sequence[str] = (),
+                       logprobs: Sequence[Mapping[str, Any]] | None = None) -> QualityScore:
     """Score an OpenAI assistant message `answer` to `messages` from 0 to 10.
 
     `tools` is the request's OpenAI `tools` list; `judge`, when given, gets a
     grading prompt and returns the judge model's reply (asked only when the
     other signals leave the score within quality.judge_between); `peers` are other
     samples' answers to the same request, whose final answers a maths answer's
-    should agree with. Code runs only in the sandbox, off the event loop;
+    should agree with; `logprobs` the local model's Ollama entries for the
+    answer's tokens (confidence.py). Code runs only in the sandbox, off the event loop;
     where it cannot, that signal says so.
     """
-    evidence = await gather_evidence(messages, answer, finish_reason, tools, task_type, config, None, peers)
+    evidence = await gather_evidence(messages, answer, finish_reason, tools, task_type, config, None, peers, logprobs)
     weights = load_weights()
     if judge is None:
         return combine(evidence, weights)
@@ -161,16 +158,10 @@ async def score_answer(
     return combine((*evidence[:-1], judged), weights)
 
 
-async def gather_evidence(
-    messages: list[dict[str, Any]],
-    answer: dict[str, Any],
-    finish_reason: str | None,
-    tools: list[dict[str, Any]] | None,
-    task_type: str,
-    config: QualityConfig,
-    judge: Judge | None = None,
-    peers: Sequence[str] = (),
-) -> tuple[Evidence, ...]:
+async def gather_evidence(messages: list[dict[str, Any]], answer: dict[str, Any], finish_reason: str | None,
+                          tools: list[dict[str, Any]] | None, task_type: str, config: QualityConfig,
+                          judge: Judge | None = None, peers: Sequence[str] = (),
+                          logprobs: Sequence[Mapping[str, Any]] | None = None) -> tuple[Evidence, ...]:
     """Every signal's unweighted verdict, in SIGNALS order (calibration fits weights to these)."""
     text = content_text(answer.get("content"))
     calls = answer.get("tool_calls") or []
@@ -180,7 +171,7 @@ async def gather_evidence(
         return (Evidence("empty", -1.0, "the answer has no content and no tool calls"), *rest)
     direct = bool(messages) and messages[-1].get("role") == "user"
     static = asyncio.to_thread(_static_evidence, messages, text, calls, task, finish_reason, tools, task_type, direct,
-                               peers)
+                               peers, logprobs)
     found, ran, judged = await asyncio.gather(
         static, _code_run(task, text, task_type, config), _graded(task, text, calls, judge)
     )
@@ -228,7 +219,7 @@ def task_text(messages: list[dict[str, Any]]) -> str:
 
 def _static_evidence(messages: list[dict[str, Any]], text: str, calls: list[dict[str, Any]], task: str,
                      finish_reason: str | None, tools: list[dict[str, Any]] | None, task_type: str, direct: bool,
-                     peers: Sequence[str] = ()) -> list[Evidence]:
+                     peers: Sequence[str] = (), logprobs: Sequence[Mapping[str, Any]] | None = None) -> list[Evidence]:
     return [
         Evidence("empty", 0.0, "the answer has content" if text.strip() else "the answer calls tools"),
         _too_short(text, calls, task_type),
@@ -241,6 +232,7 @@ def _static_evidence(messages: list[dict[str, Any]], text: str, calls: list[dict
         _off_task(task, text, calls, direct),
         _prose(task, text, calls, finish_reason, direct, task_type),
         *(_verdict(name, v) for name, v in maths.verdicts(task, text, finish_reason, peers).items()),
+        _verdict("confidence", confidence_verdict(task, logprobs)),
     ]
 
 

@@ -12,6 +12,8 @@ answers with GPT-4 Turbo's preferences (evals/alpaca_eval_prose.jsonl.gz), by
 pairwise accuracy (of two answers to one instruction that GPT-4 told apart,
 how often the score orders them alike) and Spearman, with answer length alone
 and random scores beside them: length is the baseline a prose scorer must beat.
+Likewise GSM8K's real model answers, and the embedded model's answers to short
+questions with its token log-probabilities (evals/make_short_answers.py).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 
 from proxy.config_schema import QualityConfig
 from proxy.judgment import code_blocks, maths
-from proxy.judgment.baselines import Baselines, auroc, baselines, format_baselines, time_each
+from proxy.judgment.baselines import Baselines, auroc, baselines, format_baselines, spearman, time_each
 from proxy.judgment.quality import (
     RUN_CODE_OFF,
     Evidence,
@@ -47,6 +49,8 @@ PROSE_DATA = EVALS / "alpaca_eval_prose.jsonl.gz"
 MATHS_DATA = EVALS / "maths_labelled.jsonl"
 JS_DATA = EVALS / "js_labelled.jsonl"
 GSM8K_DATA = EVALS / "gsm8k_labelled.jsonl"
+SHORT_DATA = EVALS / "short_answers_labelled.jsonl"
+SHORT_SIGNALS = ("confidence", "too_short", "truncated", "repetition", "off_task", "arithmetic", "final_answer")
 MATHS_SIGNALS = ("arithmetic", "final_answer", "quantities", "chain", "steps", "consistency", "truncated",
                  "repetition")
 HELD_OUT = "test"  # the `split` of items calibration never saw
@@ -93,6 +97,7 @@ class EvalReport:
     javascript: tuple[Figures, ...] = ()  # held-out; empty when not evaluated
     javascript_note: str = ""  # why JavaScript's examples did not run, when they did not
     gsm8k: tuple[Baselines, ...] = ()  # real models' answers to GSM8K, held out: one sample, two samples
+    short: Baselines | None = None  # the embedded model's answers to short questions, held out
 
     def javascript_figures(self, group: str) -> Figures:
         return next(f for f in self.javascript if f.group == group)
@@ -152,8 +157,9 @@ def evaluate(
     javascript = evaluate_held_out(JS_DATA, config, limit, weights) if others and JS_DATA.is_file() else ()
     js_note = "" if not javascript else RUN_CODE_OFF if not config.run_code else node_status().reason
     gsm8k = evaluate_gsm8k(GSM8K_DATA, config, limit, weights) if others and GSM8K_DATA.is_file() else ()
+    short = evaluate_short(SHORT_DATA, config, limit, weights) if others and SHORT_DATA.is_file() else None
     return EvalReport(Path(path), len(items), skipped, reason if skipped else "", groups, time.monotonic() - started,
-                      maths, prose, javascript, js_note, gsm8k)
+                      maths, prose, javascript, js_note, gsm8k, short)
 
 
 def evaluate_held_out(path: Path, config: QualityConfig | None = None, limit: int | None = None,
@@ -191,6 +197,28 @@ def evaluate_gsm8k(path: Path = GSM8K_DATA, config: QualityConfig | None = None,
         found.append(baselines(label, [item["answer"]["content"] for item in chosen],
                                [item["passed"] for item in chosen], scores, evidence, MATHS_SIGNALS, costs))
     return found[0], found[1]
+
+
+def evaluate_short(path: Path = SHORT_DATA, config: QualityConfig | None = None, limit: int | None = None,
+                   weights: ScorerWeights | None = None) -> Baselines:
+    """The embedded model's held-out answers to short questions: the scorer beside length, chance and its signals."""
+    items = [item for item in load_short_answers(path) if item.get("split") == HELD_OUT][:limit]
+    evidence = asyncio.run(gather_all(items, config or QualityConfig()))
+    scores = [combine(e, weights or load_weights()).score for e in evidence]
+    return baselines("embedded model", [item["answer"]["content"] for item in items],
+                     [item["passed"] for item in items], scores, evidence, SHORT_SIGNALS)
+
+
+def load_short_answers(path: Path = SHORT_DATA) -> list[dict[str, Any]]:
+    """The short-answer items, each answer's token log-probabilities as Ollama's entries again.
+
+    The file keeps each token as [logprob, [its alternatives' logprobs]], all the confidence signal reads.
+    """
+    items = load_items(path)
+    for item in items:
+        item["logprobs"] = [{"logprob": lp, "top_logprobs": [{"logprob": a} for a in top]}
+                            for lp, top in item["logprobs"]]
+    return items
 
 
 def without_peers(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -277,29 +305,6 @@ def pairwise_accuracy(preferences: Sequence[Sequence[float]], scores: Sequence[S
     return wins / len(found)
 
 
-def spearman(x: Sequence[float], y: Sequence[float]) -> float:
-    """Spearman's rank correlation (ties share their mean rank); 0.0 when either side is constant."""
-    rx, ry = _ranks(x), _ranks(y)
-    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
-    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
-    var = (sum((a - mx) ** 2 for a in rx) * sum((b - my) ** 2 for b in ry)) ** 0.5
-    return cov / var if var else 0.0
-
-
-def _ranks(values: Sequence[float]) -> list[float]:
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    ranks = [0.0] * len(values)
-    start = 0
-    while start < len(order):
-        end = start
-        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
-            end += 1
-        for k in range(start, end + 1):
-            ranks[order[k]] = (start + end) / 2
-        start = end + 1
-    return ranks
-
-
 async def gather_all(items: Sequence[dict[str, Any]], config: QualityConfig) -> list[tuple[Evidence, ...]]:
     """Every item's evidence (quality.gather_evidence), a few items at a time."""
     limit = asyncio.Semaphore(os.cpu_count() or 2)
@@ -308,7 +313,7 @@ async def gather_all(items: Sequence[dict[str, Any]], config: QualityConfig) -> 
         async with limit:
             return await gather_evidence(item["messages"], item["answer"], item.get("finish_reason"),
                                          item.get("tools"), item.get("task_type", "code_generation"), config,
-                                         peers=item.get("peers") or ())
+                                         peers=item.get("peers") or (), logprobs=item.get("logprobs"))
 
     return list(await asyncio.gather(*(one(item) for item in items)))
 
@@ -356,6 +361,9 @@ def format_report(report: EvalReport) -> str:
     for g in report.gsm8k:
         lines += [f"GSM8K on {GSM8K_DATA.name}, held out, {g.label}: {g.answers} answers of four GPT-3 models "
                   f"(AUROC: OpenAI marked it correct)", *format_baselines(g)]
+    if (s := report.short) is not None:
+        lines += [f"short questions on {SHORT_DATA.name}, held out: {s.answers} answers of the embedded model "
+                  "with its token log-probabilities (AUROC: states the known answer)", *format_baselines(s)]
     if (p := report.prose) is not None:
         lines += [f"prose on {PROSE_DATA.name}, held out: {p.instructions} instructions, {p.answers} answers, "
                   f"{p.pairs} pairs {PAIR_MARGIN} or more apart in GPT-4's preference",

@@ -38,6 +38,7 @@ from proxy.pipeline.upgrade import UpgradeOption, best_option, tier_models
 from proxy.storage.store import Store
 from proxy.upstreams import upstream
 from proxy.upstreams.ollama import LocalCatalog
+from proxy.upstreams.ollama_logprobs import TokenLogprobs
 from proxy.upstreams.target import Target
 
 POLICIES = ("auto", "ask", "never")
@@ -229,9 +230,10 @@ async def _try_local(
     """One local model's answer and its verdict (the answer is None when the call failed)."""
     config = run.config
     prompt_tokens = count_input_tokens(ref.litellm_model, chat.messages, chat.params.get("tools"))
+    logprobs = TokenLogprobs()  # the model's confidence in its own tokens, for the scorer
     try:
         answer = await local_attempt.generate(local_target(config, ref), chat, prompt_tokens,
-                                              run.deadline_s, run.speeds, run.progress)
+                                              run.deadline_s, run.speeds, run.progress, logprobs)
     except TooSlow as error:
         return Attempt(ref.name, "too_slow", detail=error.message), None
     except HermesError as error:
@@ -249,7 +251,7 @@ async def _try_local(
     choice = answer["choices"][0]
     score = await score_answer(chat.messages, choice["message"], choice["finish_reason"],
                                chat.params.get("tools"), task.task_type, config.routing.quality,
-                               local_judge(config), peers)
+                               local_judge(config), peers, logprobs.entries)
     accepted = score.score >= target_quality
     await run.store.record_attempt(ref.name, task.task_type, score.score, accepted, agent_turn(chat))
     return Attempt(ref.name, "accepted" if accepted else "rejected", score, note), answer
