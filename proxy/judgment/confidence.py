@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from proxy.judgment import maths
+from proxy.judgment import code_blocks, maths
 from proxy.judgment.verdict import Verdict
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "confidence_weights.json"
@@ -36,6 +36,8 @@ FEATURES = ("mean_logprob", "min_logprob", "mean_entropy")
 # after it says little about whether it was right. Five-fold cross-validation on the short-answer set chose 16
 # of 5, 8, 10, 12, 16, 24 and all (AUROC 0.72 against 0.68 for all of an answer's tokens).
 OPENING_TOKENS = 16
+# The longest answer of the set it was fitted on (evals/make_short_answers.py's max_tokens).
+FITTED_TOKENS = 128
 
 
 @dataclass(frozen=True)
@@ -83,13 +85,25 @@ def chance_right(confidence: Confidence, weights: Mapping[str, float]) -> float:
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
 
 
-def confidence_verdict(task: str, entries: Sequence[Mapping[str, Any]] | None) -> Verdict:
-    """The confidence signal: +1 for an answer its model was sure of, -1 for one it was guessing."""
+def confidence_verdict(task: str, text: str, calls: bool, entries: Sequence[Mapping[str, Any]] | None) -> Verdict:
+    """The confidence signal: +1 for an answer its model was sure of, -1 for one it was guessing.
+
+    It speaks only on the answers it was fitted on: direct answers in words, no longer than FITTED_TOKENS.
+    Code, maths and agent steps have checks of their own, and how sure a small model is of those was not
+    measured; on sums it was, and says nothing.
+    """
     if entries is None:
         return Verdict(None, "no token log-probabilities: not a local model's answer")
+    if calls:
+        return Verdict(None, "an agent step: judged by its tool calls")
     if maths.is_maths_task(task):
         # A small model is as sure of a wrong sum as of a right one (AUROC 0.42 on 120 generated sums).
         return Verdict(None, "a maths question: judged by its working, not the model's certainty")
+    if maths.CODE_IN_TASK.search(task) or code_blocks.fenced_blocks(text):
+        return Verdict(None, "code: judged by its code, not the model's certainty")
+    if len(entries) > FITTED_TOKENS:
+        return Verdict(None, f"{len(entries)} tokens, longer than the short answers it was fitted on "
+                             f"({FITTED_TOKENS} at most)")
     confidence = summarise(entries)
     if confidence is None:
         return Verdict(None, "the local model sent no token log-probabilities (an Ollama before 0.12.11?)")

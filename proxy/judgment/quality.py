@@ -232,7 +232,7 @@ def _static_evidence(messages: list[dict[str, Any]], text: str, calls: list[dict
         _off_task(task, text, calls, direct),
         _prose(task, text, calls, finish_reason, direct, task_type),
         *(_verdict(name, v) for name, v in maths.verdicts(task, text, finish_reason, peers).items()),
-        _verdict("confidence", confidence_verdict(task, logprobs)),
+        _verdict("confidence", confidence_verdict(task, text, bool(calls), logprobs)),
     ]
 
 

@@ -53,13 +53,17 @@ async def test_a_short_answer_its_model_is_sure_of_clears_the_target_and_a_guess
     assert "sure" in sure.explain() and "confidence" in guess.explain()
 
 
-@pytest.mark.parametrize(("task", "logprobs", "why"), [
-    ("What is the capital of France?", None, "not a local model's answer"),
-    ("What is the capital of France?", [], "sent no token log-probabilities"),
-    ("What is 17 times 23?", SURE, "a maths question"),
+@pytest.mark.parametrize(("task", "text", "calls", "logprobs", "why"), [
+    ("What is the capital of France?", "Paris.", False, None, "not a local model's answer"),
+    ("What is the capital of France?", "Paris.", False, [], "sent no token log-probabilities"),
+    ("What is 17 times 23?", "391", False, SURE, "a maths question"),
+    ("Reverse a string in Python.", "```python\ns[::-1]\n```", False, SURE, "code"),
+    ("Read the config.", "", True, SURE, "an agent step"),
+    ("Tell me about Paris.", "Paris is ...", False, SURE * 40, "longer than the short answers it was fitted on"),
 ])
-def test_where_the_signal_does_not_speak_it_says_why(task: str, logprobs: list | None, why: str) -> None:
-    verdict = confidence_verdict(task, logprobs)
+def test_where_the_signal_was_not_fitted_it_does_not_speak_and_says_why(task: str, text: str, calls: bool,
+                                                                         logprobs: list | None, why: str) -> None:
+    verdict = confidence_verdict(task, text, calls, logprobs)
     assert verdict.value is None and why in verdict.detail
 
 
