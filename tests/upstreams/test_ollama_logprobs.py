@@ -9,6 +9,8 @@ import pytest
 
 from proxy.chat import ChatRequest
 from proxy.config import Config
+from proxy.errors import BadRequest, UpstreamError
+from proxy.localmodel.embedded import free_port
 from proxy.upstreams import upstream
 from proxy.upstreams.ollama_logprobs import TOP_LOGPROBS, TokenLogprobs
 from tests.upstreams.test_upstream import local_target
@@ -38,3 +40,15 @@ def test_lines_without_entries_and_lines_that_are_not_json_add_nothing() -> None
     assert found.entries == []
     found.read(json.dumps({"logprobs": [{"token": "Paris", "logprob": -0.01}]}).encode())
     assert found.entries == [{"token": "Paris", "logprob": -0.01}]
+
+
+@pytest.mark.asyncio
+async def test_asking_for_them_changes_no_failure_a_local_call_reports(make_config: Callable[..., Config]) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(UpstreamError, match=f"from smollm2:135m at {closed}"):
+        await upstream.stream(local_target(make_config(), api_base=closed), ChatRequest("local", QUESTION, stream=True),
+                              TokenLogprobs())
+    too_long = ChatRequest("local", [{"role": "user", "content": "word " * 9000}], stream=True)
+    with pytest.raises(BadRequest) as info:
+        await upstream.stream(local_target(make_config()), too_long, TokenLogprobs())
+    assert info.value.code == "context_length_exceeded"
