@@ -11,7 +11,7 @@ Questions are split 70/30 by a hash of their text, as the other sets are. The
 script then fits confidence.py's logistic model on the training split and
 writes proxy/judgment/confidence_weights.json with the held-out figures.
 
-    .venv/bin/python evals/make_short_answers.py            # answer, label, fit (about 10 minutes)
+    .venv/bin/python evals/make_short_answers.py            # answer, label, fit (about 5 minutes)
     .venv/bin/python evals/make_short_answers.py --fit-only # refit on the answers already in the file
 """
 

@@ -128,9 +128,121 @@ _FACTS: list[tuple[str, tuple[str, ...]]] = [
     ("Who proposed the theory of evolution by natural selection?", ("Darwin", "Wallace")),
 ]
 
+# (countries, accepted answers). Only countries whose continent is not in dispute; Kenya and Argentina are in _FACTS.
+_CONTINENTS: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
+    (("France", "Germany", "Italy", "Spain", "Portugal", "Poland", "Sweden", "Norway", "Finland", "the Netherlands",
+      "Austria", "Hungary", "Ireland", "Denmark", "Greece"), ("Europe",)),
+    (("China", "Japan", "India", "Thailand", "Vietnam", "Mongolia", "Nepal", "South Korea", "Bangladesh", "Pakistan",
+      "Saudi Arabia", "Iran", "the Philippines", "Cambodia", "Sri Lanka"), ("Asia",)),
+    (("Nigeria", "Ghana", "Ethiopia", "Morocco", "Senegal", "Uganda", "Tanzania", "South Africa", "Namibia",
+      "Botswana", "Zambia", "Mali", "Angola", "Madagascar", "Cameroon"), ("Africa",)),
+    (("the United States", "Canada", "Mexico", "Cuba", "Guatemala"), ("North America",)),
+    (("Brazil", "Chile", "Peru", "Colombia", "Venezuela", "Ecuador", "Bolivia", "Uruguay", "Paraguay"),
+     ("South America",)),
+    (("Australia", "New Zealand", "Fiji"), ("Oceania", "Australia")),
+]
+
+# (country, accepted answers). Only countries with one clearly main language; Brazil, Mexico, Germany are in _FACTS.
+_LANGUAGES: list[tuple[str, tuple[str, ...]]] = [
+    ("France", ("French",)), ("Italy", ("Italian",)), ("Spain", ("Spanish", "Castilian")),
+    ("Portugal", ("Portuguese",)), ("Japan", ("Japanese",)), ("China", ("Chinese", "Mandarin")),
+    ("South Korea", ("Korean",)), ("Russia", ("Russian",)), ("Poland", ("Polish",)), ("Greece", ("Greek",)),
+    ("Sweden", ("Swedish",)), ("Norway", ("Norwegian",)), ("Denmark", ("Danish",)), ("Finland", ("Finnish",)),
+    ("the Netherlands", ("Dutch",)), ("Hungary", ("Hungarian", "Magyar")), ("the Czech Republic", ("Czech",)),
+    ("Romania", ("Romanian",)), ("Turkey", ("Turkish",)), ("Iran", ("Persian", "Farsi")), ("Thailand", ("Thai",)),
+    ("Vietnam", ("Vietnamese",)), ("Argentina", ("Spanish",)), ("Colombia", ("Spanish",)), ("Chile", ("Spanish",)),
+    ("Cuba", ("Spanish",)), ("Austria", ("German",)), ("Egypt", ("Arabic",)), ("Saudi Arabia", ("Arabic",)),
+    ("Jordan", ("Arabic",)), ("Australia", ("English",)), ("the United States", ("English",)),
+    ("the United Kingdom", ("English",)), ("Bulgaria", ("Bulgarian",)), ("Iceland", ("Icelandic",)),
+    ("Bangladesh", ("Bengali", "Bangla")), ("Mongolia", ("Mongolian",)),
+]
+
+_EURO = ("euro", "euros")
+_DOLLAR = ("dollar", "dollars")
+_PESO = ("peso", "pesos")
+
+# (country, accepted answers). Long-settled currencies only; Japan and the United States are in _FACTS.
+_CURRENCIES: list[tuple[str, tuple[str, ...]]] = [
+    ("the United Kingdom", ("pound", "pounds", "sterling")), ("Switzerland", ("franc", "francs")),
+    ("India", ("rupee", "rupees")), ("China", ("yuan", "renminbi", "RMB")),
+    ("Russia", ("ruble", "rubles", "rouble", "roubles")), ("Mexico", _PESO), ("Brazil", ("real", "reais")),
+    ("South Africa", ("rand", "rands")), ("Germany", _EURO), ("France", _EURO),
+    ("Italy", _EURO), ("Spain", _EURO), ("Ireland", _EURO), ("Greece", _EURO), ("the Netherlands", _EURO),
+    ("Canada", _DOLLAR), ("Australia", _DOLLAR), ("New Zealand", _DOLLAR), ("Singapore", _DOLLAR),
+    ("Sweden", ("krona", "kronor")), ("Norway", ("krone", "kroner")), ("Denmark", ("krone", "kroner")),
+    ("Poland", ("zloty", "zlotys", "złoty", "złotys")), ("Thailand", ("baht",)),
+    ("Israel", ("shekel", "shekels", "sheqel")), ("Saudi Arabia", ("riyal", "riyals")), ("the Philippines", _PESO),
+    ("Egypt", ("pound", "pounds")), ("Chile", _PESO), ("Pakistan", ("rupee", "rupees")),
+    ("Vietnam", ("dong", "đồng")), ("Malaysia", ("ringgit",)), ("Hungary", ("forint", "forints")),
+    ("the Czech Republic", ("koruna", "korunas", "crown", "crowns")), ("Kenya", ("shilling", "shillings")),
+    ("Nigeria", ("naira",)),
+]
+
+# Animal facts not already in _FACTS (insect and spider legs, largest mammal, fastest land animal, bees, pandas).
+_ANIMALS: list[tuple[str, tuple[str, ...]]] = [
+    ("What is a baby cat called?", ("kitten", "kittens")), ("What is a baby dog called?", ("puppy", "pup", "puppies")),
+    ("What is a baby cow called?", ("calf",)), ("What is a baby sheep called?", ("lamb",)),
+    ("What is a baby horse called?", ("foal", "colt", "filly")), ("What is a baby goat called?", ("kid", "kids")),
+    ("What is a baby frog called?", ("tadpole", "tadpoles", "froglet")),
+    ("What is a baby kangaroo called?", ("joey",)), ("What is a baby bear called?", ("cub", "cubs")),
+    ("What is a baby duck called?", ("duckling", "ducklings")), ("What is a baby pig called?", ("piglet", "piglets")),
+    ("What is a baby swan called?", ("cygnet", "cygnets")), ("What is a baby deer called?", ("fawn",)),
+    ("What is a baby goose called?", ("gosling", "goslings")), ("What is a baby chicken called?", ("chick", "chicks")),
+    ("What is a group of wolves called?", ("pack",)), ("What is a group of lions called?", ("pride",)),
+    ("How many arms does an octopus have?", ("8", "eight")), ("How many hearts does an octopus have?", ("3", "three")),
+    ("What is the tallest animal?", ("giraffe",)), ("What is the largest bird?", ("ostrich",)),
+    ("What is the largest land animal?", ("elephant",)),
+    ("What does a caterpillar turn into?", ("butterfly", "butterflies", "moth", "moths")),
+    ("What is a male chicken called?", ("rooster", "cock", "cockerel")), ("What is a female sheep called?", ("ewe",)),
+    ("What is a male cow called?", ("bull",)), ("What is the only mammal capable of true flight?", ("bat", "bats")),
+    ("How many humps does a dromedary camel have?", ("1", "one")),
+    ("Which animal is known as the ship of the desert?", ("camel",)),
+    ("What is the largest species of shark?", ("whale shark",)),
+    ("What is the largest living species of lizard?", ("Komodo",)), ("What kind of animal is a Dalmatian?", ("dog",)),
+]
+
+# Science facts not already in _FACTS (water, planets, hardest substance, gravity, atmosphere and the like).
+_SCIENCE: list[tuple[str, tuple[str, ...]]] = [
+    ("What gas do humans need to breathe to survive?", ("oxygen",)),
+    ("What is the chemical formula for table salt?", ("NaCl",)),
+    ("What is the chemical formula for carbon dioxide?", ("CO2", "CO₂")),
+    ("What is the name of Earth's natural satellite?", ("Moon",)),
+    ("Which planet is farthest from the Sun?", ("Neptune",)),
+    ("What is the smallest planet in the solar system?", ("Mercury",)),
+    ("What is the hottest planet in the solar system?", ("Venus",)),
+    ("Which planet is third from the Sun?", ("Earth",)),
+    ("What is the SI unit of electrical resistance?", ("ohm", "ohms")),
+    ("What is the SI unit of force?", ("newton", "newtons")),
+    ("What is the SI unit of electric current?", ("ampere", "amperes", "amp", "amps")),
+    ("What is the SI unit of power?", ("watt", "watts")), ("What is the SI unit of energy?", ("joule", "joules")),
+    ("What is the SI unit of frequency?", ("hertz", "Hz")),
+    ("What is the SI base unit of mass?", ("kilogram", "kilograms", "kg")),
+    ("What is the SI base unit of temperature?", ("kelvin",)),
+    ("Which subatomic particle has a negative charge?", ("electron", "electrons")),
+    ("Which subatomic particle has a positive charge?", ("proton", "protons")),
+    ("Which particle in the atomic nucleus has no electric charge?", ("neutron", "neutrons")),
+    ("Which part of the cell is known as its powerhouse?", ("mitochondria", "mitochondrion")),
+    ("What pigment makes plants green?", ("chlorophyll",)),
+    ("What process do plants use to make food from sunlight?", ("photosynthesis",)),
+    ("What is the pH of pure water at 25 degrees Celsius?", ("7", "seven")),
+    ("How many bones are in the adult human body?", ("206",)),
+    ("What is the longest bone in the human body?", ("femur",)),
+    ("How many chambers does the human heart have?", ("4", "four")),
+    ("What instrument measures temperature?", ("thermometer",)),
+    ("What instrument measures air pressure?", ("barometer",)),
+    ("What are animals that eat only plants called?", ("herbivore", "herbivores")),
+    ("What is the path of a planet around the Sun called?", ("orbit",)),
+]
+
 QUESTIONS: list[tuple[str, str, tuple[str, ...]]] = (
     [("capital", f"What is the capital of {country}?", answers) for country, answers in _CAPITALS]
     + [("element", f"What is the chemical symbol for {name}?", (symbol,)) for name, symbol in _ELEMENTS]
     + [("author", f"Who wrote {work}?", answers) for work, answers in _AUTHORS]
     + [("fact", question, answers) for question, answers in _FACTS]
+    + [("continent", f"On which continent is {country}?", answers)
+       for countries, answers in _CONTINENTS for country in countries]
+    + [("language", f"What is the main language spoken in {country}?", answers) for country, answers in _LANGUAGES]
+    + [("currency", f"What is the currency of {country}?", answers) for country, answers in _CURRENCIES]
+    + [("animal", question, answers) for question, answers in _ANIMALS]
+    + [("science", question, answers) for question, answers in _SCIENCE]
 )

@@ -11,10 +11,12 @@ signals of cascade routers.
 The three are combined by a logistic model fitted on the embedded model's own
 answers to short questions with known answers (evals/make_short_answers.py
 writes `confidence_weights.json`), into the chance the answer is right; the
-signal's value is that chance from -1 (surely wrong) to +1 (surely right).
-The fit is the embedded model's; another local model's probabilities mean
-much the same where it is as sure or as unsure, which is why the signal's
-weight in the scorer stays moderate.
+signal's value runs from -1 (surely wrong) through 0 (the chance the scorer
+gives an answer nothing speaks for) to +1 (surely right).
+The fit is the embedded model's. A larger model is surer of its tokens, right
+or wrong, so its answers read as surer than SmolLM2's would; the recorded
+values let `evals/calibrate.py --outcomes` reweigh the signal from what the
+next turns said of your own model's answers.
 """
 
 from __future__ import annotations
@@ -34,10 +36,15 @@ WEIGHTS_FILE = Path(__file__).resolve().parent / "confidence_weights.json"
 FEATURES = ("mean_logprob", "min_logprob", "mean_entropy")
 # Only the opening tokens are read: a short answer is stated in its first sentence, and what a small model adds
 # after it says little about whether it was right. Five-fold cross-validation on the short-answer set chose 16
-# of 5, 8, 10, 12, 16, 24 and all (AUROC 0.72 against 0.68 for all of an answer's tokens).
+# of 5, 8, 10, 12, 16, 24 and all (AUROC 0.69 against 0.64 for all of an answer's tokens).
 OPENING_TOKENS = 16
 # The longest answer of the set it was fitted on (evals/make_short_answers.py's max_tokens).
 FITTED_TOKENS = 128
+# The chance of being right the scorer gives an answer no signal speaks for (its no-signal 3.7 of 10): a
+# confidence above it counts for the answer, below it against. Centred at 50%, every answer between 37% and 50%
+# would count against while being right more often than the no-signal score says, and calibration, which keeps
+# weights at or above zero, could only weigh that side at nothing: a fifth of the short answers tied at 3.7.
+NEUTRAL_CHANCE = 0.37
 
 
 @dataclass(frozen=True)
@@ -108,7 +115,8 @@ def confidence_verdict(task: str, text: str, calls: bool, entries: Sequence[Mapp
     if confidence is None:
         return Verdict(None, "the local model sent no token log-probabilities (an Ollama before 0.12.11?)")
     chance = chance_right(confidence, load_weights())
-    return Verdict(2 * chance - 1,
+    value = (chance - NEUTRAL_CHANCE) / (1 - NEUTRAL_CHANCE if chance >= NEUTRAL_CHANCE else NEUTRAL_CHANCE)
+    return Verdict(value,
                    f"the model's opening tokens: mean log-probability {confidence.mean_logprob:.2f}, least likely "
                    f"{confidence.min_logprob:.2f}, entropy {confidence.mean_entropy:.2f} over {confidence.tokens} "
                    f"tokens; right {chance:.0%} of the time at that confidence",
