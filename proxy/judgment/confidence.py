@@ -3,10 +3,13 @@
 A short factual answer ("Paris") gives the other checks nothing to read: no
 working to check, no code to run, too short for prose to judge. What is left
 is the model itself. A model that knows an answer writes it with tokens it
-finds likely; one that is making it up hesitates, and its least likely
-tokens, the mean of its log-probabilities and the spread of each step's
-alternatives (their entropy) show it. These are the standard uncertainty
-signals of cascade routers.
+finds likely; one that is making it up hesitates, and the log-probability of
+its likeliest token at each step, its least likely chosen token and the
+spread of each step's alternatives (their entropy) show it. These are the
+standard uncertainty signals of cascade routers. The likeliest token's, not
+the chosen one's, for the mean: at a client's temperature the draw can take
+a less likely token where the model was sure (five-fold cross-validation on
+the short-answer set: AUROC 0.717 against 0.689 with the chosen tokens').
 
 The three are combined by a logistic model fitted on the embedded model's own
 answers to short questions with known answers (evals/make_short_answers.py
@@ -33,10 +36,10 @@ from proxy.judgment import code_blocks, maths
 from proxy.judgment.verdict import Verdict
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "confidence_weights.json"
-FEATURES = ("mean_logprob", "min_logprob", "mean_entropy")
+FEATURES = ("mean_best_logprob", "min_logprob", "mean_entropy")
 # Only the opening tokens are read: a short answer is stated in its first sentence, and what a small model adds
 # after it says little about whether it was right. Five-fold cross-validation on the short-answer set chose 16
-# of 5, 8, 10, 12, 16, 24 and all (AUROC 0.69 against 0.64 for all of an answer's tokens).
+# of 5, 8, 10, 12, 16, 24 and all (AUROC 0.717 against 0.683 for all of an answer's tokens).
 OPENING_TOKENS = 16
 # The longest answer of the set it was fitted on (evals/make_short_answers.py's max_tokens).
 FITTED_TOKENS = 128
@@ -52,8 +55,8 @@ class Confidence:
     """An answer's token log-probabilities, summarised."""
 
     tokens: int  # in the whole answer; the rest are of its OPENING_TOKENS
-    mean_logprob: float
-    min_logprob: float
+    mean_best_logprob: float  # of the likeliest token at each step, whichever was drawn
+    min_logprob: float  # of the tokens drawn
     mean_entropy: float  # nats, of each step's listed alternatives renormalised; 0 where none were listed
 
     def features(self) -> dict[str, float]:
@@ -66,12 +69,18 @@ def summarise(entries: Sequence[Mapping[str, Any]]) -> Confidence | None:
     if not opening:
         return None
     logprobs = [float(entry["logprob"]) for entry in opening]
-    entropies = [_entropy(entry.get("top_logprobs") or ()) for entry in opening]
-    return Confidence(len(entries), sum(logprobs) / len(logprobs), min(logprobs), sum(entropies) / len(entropies))
+    best = [max([logprob, *_listed(entry)]) for logprob, entry in zip(logprobs, opening)]
+    entropies = [_entropy(_listed(entry)) for entry in opening]
+    return Confidence(len(entries), sum(best) / len(best), min(logprobs), sum(entropies) / len(entropies))
 
 
-def _entropy(alternatives: Sequence[Mapping[str, Any]]) -> float:
-    probabilities = [math.exp(float(a["logprob"])) for a in alternatives if isinstance(a.get("logprob"), int | float)]
+def _listed(entry: Mapping[str, Any]) -> list[float]:
+    """The log-probabilities of a step's listed alternatives (none when the model listed none)."""
+    return [float(a["logprob"]) for a in entry.get("top_logprobs") or () if isinstance(a.get("logprob"), int | float)]
+
+
+def _entropy(logprobs: Sequence[float]) -> float:
+    probabilities = [math.exp(logprob) for logprob in logprobs]
     total = sum(probabilities)
     if total <= 0:
         return 0.0
@@ -117,7 +126,7 @@ def confidence_verdict(task: str, text: str, calls: bool, entries: Sequence[Mapp
     chance = chance_right(confidence, load_weights())
     value = (chance - NEUTRAL_CHANCE) / (1 - NEUTRAL_CHANCE if chance >= NEUTRAL_CHANCE else NEUTRAL_CHANCE)
     return Verdict(value,
-                   f"the model's opening tokens: mean log-probability {confidence.mean_logprob:.2f}, least likely "
+                   f"the model's opening tokens: likeliest's mean log-probability {confidence.mean_best_logprob:.2f}, least likely "
                    f"{confidence.min_logprob:.2f}, entropy {confidence.mean_entropy:.2f} over {confidence.tokens} "
                    f"tokens; right {chance:.0%} of the time at that confidence",
                    f"{chance:.0%} sure")

@@ -38,7 +38,7 @@ def test_the_summary_reads_the_opening_tokens_only() -> None:
     assert summary is not None and summary.tokens == 42
     assert summary.min_logprob == -5.0  # within the opening
     late = summarise(entries(*[-0.1] * OPENING_TOKENS) + entries(-9.0) * 20)
-    assert late is not None and late.min_logprob == pytest.approx(-0.1) and late.mean_logprob == pytest.approx(-0.1)
+    assert late is not None and late.min_logprob == pytest.approx(-0.1) and late.mean_best_logprob == pytest.approx(-0.1)
     assert late.mean_entropy > 0  # the alternatives' spread, in nats
 
 
