@@ -297,6 +297,14 @@ def test_dashboard_opens_a_request_with_its_attempts_and_decision(
                      rf'rejected</span></td><td class="num">{tried["score"]:.1f}</td>', attempts.group(1))
     assert "Explain what a mutex is" in dom and f"<dd>{hermes['model']}</dd>" in dom
     assert f"<dd>– (a cloud answer is not scored; the local one it replaced scored {tried['score']:.1f})</dd>" in dom
+    # The local answer's signals: each that spoke on a line of its own (the model's confidence among them), the
+    # rest on one line, each one's reason on hover.
+    signals = re.search(r'<ul class="signals" id="detail-signals">(.*?)</ul>', dom, re.DOTALL)
+    assert signals, "no signals list"
+    lines = re.findall(r'<li class="(\w+)"><span class="signal-name">([^<]*)</span>', signals.group(1))
+    assert [kind for kind, _ in lines][-1] == "skipped" and [kind for kind, _ in lines].count("skipped") == 1
+    assert any(name in ("confidence: passed", "confidence: failed") for _, name in lines)
+    assert re.search(r'did not apply: </span><span title="[^"]+">\w+</span>, <span title=', signals.group(1))
     assert all_amounts_in_one_format(dom)
     screenshot(f"{url}/dashboard#request={row['id']}", tmp_path, "dashboard-detail.png", height=1000)
 

@@ -481,11 +481,24 @@ function signalsPart(task) {
     return section("Quality signals", el("p", { class: "note-line", id: "detail-signals" }, why));
   }
   const list = el("ul", { class: "signals", id: "detail-signals" });
+  const skipped = [];
   for (const signal of task.signals) {
-    const mark = signal.passed === true ? "passed" : signal.passed === false ? "failed" : "skipped";
+    if (signal.passed !== true && signal.passed !== false) {
+      skipped.push(signal);
+      continue;
+    }
+    const mark = signal.passed ? "passed" : "failed";
     const item = el("li", { class: mark });
     item.append(el("span", { class: "signal-name" }, `${signal.name}: ${mark}`),
                 document.createTextNode(signal.detail ? " · " + signal.detail : ""));
+    list.appendChild(item);
+  }
+  if (skipped.length) {
+    // Most signals do not apply to a given answer; one line of them, each one's reason on hover, keeps the
+    // ones that spoke in view.
+    const item = el("li", { class: "skipped" });
+    item.append(el("span", { class: "signal-name" }, "did not apply: "));
+    skipped.forEach((signal, i) => item.append(i ? ", " : "", el("span", { title: signal.detail || "" }, signal.name)));
     list.appendChild(item);
   }
   const parts = [list];
