@@ -100,7 +100,7 @@ def verdicts(task: str, text: str, finish_reason: str | None, peers: Sequence[st
         "final_answer": check_final_answer(task, final, finish_reason, stated),
         "quantities": word_problems.quantities(task, text),
         "chain": word_problems.chain(stated, final.value, task),
-        "steps": word_problems.steps(stated),
+        "steps": word_problems.steps(stated, text),
         "consistency": check_agreement(text, peers),
     }
 
@@ -127,7 +127,7 @@ def timed_checks() -> dict[str, Callable[[Worked], object]]:
         "final_answer": lambda w: check_final_answer(w.question, w.final, "stop", w.stated),
         "quantities": lambda w: word_problems.quantities(w.question, w.answer),
         "chain": lambda w: word_problems.chain(w.stated, w.final.value, w.question),
-        "steps": lambda w: word_problems.steps(w.stated),
+        "steps": lambda w: word_problems.steps(w.stated, w.answer),
         "consistency": lambda w: check_agreement(w.answer, w.peers),
     }
 

@@ -104,6 +104,19 @@ def test_a_long_chain_is_doubted_and_a_short_one_credited() -> None:
     assert word_problems.steps([]).value is None
 
 
+def test_with_as_many_steps_a_wordier_working_is_doubted_more() -> None:
+    terse = "16 - 3 - 4 = 9 eggs.\n9 * 2 = 18 dollars."
+    wordy = ("First, Janet's ducks lay 16 eggs and she uses some of them, so we work out what is left over: "
+             "16 - 3 - 4 = 9 eggs.\nThen, since every one of the remaining eggs sells at the market for two "
+             "dollars, the money she makes in a day is 9 * 2 = 18 dollars, and that is the amount of money that the question wanted us to find.")
+
+    terse_value = word_problems.steps(maths.equations(terse), terse).value
+    wordy_value = word_problems.steps(maths.equations(wordy), wordy).value
+
+    assert terse_value is not None and wordy_value is not None
+    assert wordy_value < 0.5 < terse_value  # the two steps alone give 0.5; a 300-character working stays there
+
+
 @pytest.mark.parametrize(("question", "answer", "why"), [
     ("Tom has 5 apples and gives away 8. How many apples does he have?", Fraction(-3), "a negative count"),
     ("There are 700 bees. How many worker bees are there?", Fraction(933, 2), "a count of worker"),
@@ -123,7 +136,9 @@ def test_on_gsm8k_the_checks_beat_length_and_a_second_sample_beats_them() -> Non
     alone, two = evaluate_gsm8k(GSM8K_DATA, QualityConfig(run_code=False))
 
     assert alone.auroc > 0.7 and alone.length_auroc < 0.5  # on GSM8K a long answer is more often a lost one
-    assert two.auroc > 0.8 and two.largest_tie < alone.largest_tie < 0.35
+    assert two.auroc > 0.8
+    # Answers with as many steps differ in length, so few share a score: a threshold can split them.
+    assert alone.largest_tie < 0.1 and two.largest_tie < 0.2
     chain = next(s for s in alone.signals if s.name == "chain")
     assert chain.auroc > 0.55
     timed = {s.name: s.cost_us for s in two.signals if s.cost_us is not None}
