@@ -86,6 +86,7 @@ class Plan:
     options: list[UpgradeOption] = field(default_factory=list)
     policy: str | None = None
     reason: str = ""
+    failed_upgrade: str | None = None  # the cloud model whose call failed, when this local answer stands in
 
 
 async def requested_plan(

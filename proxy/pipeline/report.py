@@ -174,6 +174,8 @@ class Report:
         services, chat = self.services, self.request.chat
         if error is not None or self.plan.target.model.kind != "local" or chat.model != "auto":
             return None
+        if self.plan.failed_upgrade:  # it meant to pay, and the cloud failed: nothing was saved
+            return None
         if services.config.openrouter_api_key is None:  # no cloud model could have answered
             return None
         target = self.request.task.target_quality or services.preferences.current.target_quality

@@ -39,6 +39,7 @@ from proxy.pipeline.cascade import (
     run_local_cascade,
     upgrade_policy,
 )
+from proxy.pipeline.fallback import local_instead
 from proxy.pipeline.local_attempt import Progress, known_too_long, no_progress
 from proxy.pipeline.report import Report, usd
 from proxy.pipeline.services import Request, Services
@@ -220,8 +221,32 @@ async def open_stream(services: Services, request: Request, chosen: Plan) -> tup
     """A metered stream per `chosen`: (its chunks, how it settles at its end, its headers).
 
     Raises what fails before the first chunk (the budget, an upstream that
-    cannot be reached), having settled it.
+    cannot be reached), having settled it; but an upgrade that fails so answers
+    with the local answer it was to replace (fallback.py).
     """
+    try:
+        return await _open_stream(services, request, chosen)
+    except HermesError as error:
+        if (instead := local_instead(services.config, chosen, error)) is None:
+            raise
+        return await _open_stream(services, request, instead)
+
+
+async def complete(services: Services, request: Request, chosen: Plan) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """A non-streamed answer per `chosen`: (the chat.completion, the "hermes" field, the headers).
+
+    A failed upgrade answers with the local answer it was to replace (fallback.py); other failures raise.
+    """
+    try:
+        return await _complete(services, request, chosen)
+    except HermesError as error:
+        if (instead := local_instead(services.config, chosen, error)) is None:
+            raise
+        return await _complete(services, request, instead)
+
+
+async def _open_stream(services: Services, request: Request, chosen: Plan) -> tuple[AsyncIterator[dict[str, Any]], Settle, dict[str, str]]:
+    """A metered stream per `chosen`; raises what fails before the first chunk, having settled it."""
     call = await _Call.open(services, request, chosen)
     grant = call.metered.grant
     try:
@@ -242,8 +267,8 @@ async def open_stream(services: Services, request: Request, chosen: Plan) -> tup
     return chunks, call.settle, call.headers
 
 
-async def complete(services: Services, request: Request, chosen: Plan) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
-    """A non-streamed answer per `chosen`: (the chat.completion, the "hermes" field, the headers)."""
+async def _complete(services: Services, request: Request, chosen: Plan) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """A non-streamed answer per `chosen`; raises what fails, having settled it."""
     call = await _Call.open(services, request, chosen)
     try:
         if chosen.answer is not None:
