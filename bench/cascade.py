@@ -24,9 +24,10 @@ from proxy.money.pricing import PriceTable
 from proxy.pipeline.cascade import Attempt, CascadeResult, Plan, decide, local_target
 from proxy.pipeline.classify import Classifier
 from proxy.pipeline.local_attempt import LocalSpeeds
+from proxy.pipeline.metered_call import MeteredCall
 from proxy.pipeline.services import Services
 from proxy.pipeline.session import remaining_turns
-from proxy.pipeline.steps import _Call, understand
+from proxy.pipeline.steps import understand
 from proxy.pipeline.upgrade import upgrade_options
 from proxy.storage.store import Store
 
@@ -67,7 +68,7 @@ async def measure(runs: int) -> list[float]:
                                             4.0, prices, store, request.conversation, turns)
             decide(result, options, "ask", 9.0, status.remaining_usd, config)
             plan = Plan(local_target(config, local), ANSWER, result, options, "ask", "bench")
-            call = await _Call.open(services, request, plan)
+            call = await MeteredCall.open(services, request, plan)
             await call.settle(ANSWER["usage"], None)
             timings.append((time.perf_counter() - started) * 1000)
         await store.close()

@@ -6,7 +6,7 @@ for an agent-sized request (OpenCode's recorded first step: ~10 tools and a
 
 - start: `Meter.start`, i.e. the input's token count + the learned estimate +
   the reservation;
-- settle+record: `_Call.settle`, i.e. `Meter.finish` (settle, learn, prediction)
+- settle+record: `MeteredCall.settle`, i.e. `Meter.finish` (settle, learn, prediction)
   and `Report.record` (the task row, the session, its cloud model).
 
 Each request of the run is a new turn of a session of 50: the conversation
@@ -45,9 +45,10 @@ from proxy.money.preferences import Preferences
 from proxy.money.pricing import PriceTable
 from proxy.pipeline.cascade import Plan, cloud_target
 from proxy.pipeline.classify import Classifier
+from proxy.pipeline.metered_call import MeteredCall
 from proxy.pipeline.report import Report
 from proxy.pipeline.services import Services
-from proxy.pipeline.steps import _Call, understand
+from proxy.pipeline.steps import understand
 from proxy.storage.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -92,7 +93,7 @@ async def measure(location: str | Path, runs: int) -> dict[str, list[float]]:
     for n in range(runs):
         request = await understand(services, turn(n % 50), headers, time.monotonic())  # sessions of 50 turns
         metered = await timed(meter.start(target, request.chat, request.task.task_type), timings["start"])
-        call = _Call(Report(services, request, Plan(target, reason="bench"), metered), metered, {}, request.started)
+        call = MeteredCall(Report(services, request, Plan(target, reason="bench"), metered), metered, {}, request.started)
         await timed(call.settle(USAGE, None), timings["settle+record"])
     await store.close()
     return timings

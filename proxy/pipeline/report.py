@@ -1,6 +1,6 @@
 """What a response says about itself (the X-Hermes-* headers, the "hermes" field) and what is recorded of it.
 
-Made once per metered call by steps._Call; reads the request, the plan
+Made once per metered call by metered_call.MeteredCall; reads the request, the plan
 and the meter's figures, never changes them.
 """
 

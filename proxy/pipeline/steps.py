@@ -7,7 +7,6 @@ app's shared objects as a `Services`, built once in the lifespan.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -19,11 +18,10 @@ from starlette.responses import Response
 
 from proxy.chat import ChatRequest
 from proxy.config import Config, ModelRef
-from proxy.errors import ClientClosed, HermesError, UpstreamTimeout
+from proxy.errors import HermesError
 from proxy.judgment.outcome import next_turn_outcome
 from proxy.money.budget import BudgetStatus
 from proxy.money.keys import ApiKey
-from proxy.money.meter import Metered
 from proxy.pipeline.cascade import (
     Attempt,
     CascadeResult,
@@ -41,12 +39,12 @@ from proxy.pipeline.cascade import (
 )
 from proxy.pipeline.fallback import local_instead
 from proxy.pipeline.local_attempt import Progress, known_too_long, no_progress
-from proxy.pipeline.report import Report, usd
+from proxy.pipeline.metered_call import MeteredCall, failure, maybe_billed
+from proxy.pipeline.report import usd
 from proxy.pipeline.services import Request, Services
 from proxy.pipeline.session import identify, remaining_turns, resolve
 from proxy.pipeline.skips import agent_turn, skip_for
-from proxy.pipeline.unseen import Unseen
-from proxy.pipeline.upgrade import cache_context, tier_models, upgrade_options
+from proxy.pipeline.upgrade import tier_models, upgrade_options
 from proxy.storage.store import Store, TaskRecord
 from proxy.wire.dialect import Dialect
 from proxy.wire.openai_api import OPENAI, StreamedMessage, completion_chunks
@@ -247,7 +245,7 @@ async def complete(services: Services, request: Request, chosen: Plan) -> tuple[
 
 async def _open_stream(services: Services, request: Request, chosen: Plan) -> tuple[AsyncIterator[dict[str, Any]], Settle, dict[str, str]]:
     """A metered stream per `chosen`; raises what fails before the first chunk, having settled it."""
-    call = await _Call.open(services, request, chosen)
+    call = await MeteredCall.open(services, request, chosen)
     grant = call.metered.grant
     try:
         if chosen.answer is not None:
@@ -262,14 +260,14 @@ async def _open_stream(services: Services, request: Request, chosen: Plan) -> tu
             call.streamed = StreamedMessage()
             chunks = _collecting(chunks, call.streamed)
     except BaseException as exc:
-        await call.settle(None, _failure(exc), partial=_maybe_billed(exc))
+        await call.settle(None, failure(exc), partial=maybe_billed(exc))
         raise
     return chunks, call.settle, call.headers
 
 
 async def _complete(services: Services, request: Request, chosen: Plan) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
     """A non-streamed answer per `chosen`; raises what fails, having settled it."""
-    call = await _Call.open(services, request, chosen)
+    call = await MeteredCall.open(services, request, chosen)
     try:
         if chosen.answer is not None:
             answer = chosen.answer
@@ -278,7 +276,7 @@ async def _complete(services: Services, request: Request, chosen: Plan) -> tuple
         else:
             answer = await services.upstream.complete(chosen.target, call.metered.chat)
     except BaseException as exc:
-        await call.settle(None, _failure(exc), partial=_maybe_billed(exc))
+        await call.settle(None, failure(exc), partial=maybe_billed(exc))
         raise
     call.answer = answer["choices"][0]["message"]
     hermes = await call.settle(answer["usage"], None)
@@ -339,67 +337,3 @@ async def _collecting(chunks: AsyncIterator[dict[str, Any]], message: StreamedMe
         async for chunk in chunks:
             message.add(chunk)
             yield chunk
-
-
-def _maybe_billed(exc: BaseException) -> bool:
-    """Whether a call that ended with `exc` may have been served (and billed) all the same.
-
-    An upstream that answered with an error did not serve the call; one cut
-    off by a timeout or by the client leaving may have, so its outcome is
-    unknown and it counts at its worst case.
-    """
-    return isinstance(exc, UpstreamTimeout) or not isinstance(exc, HermesError)
-
-
-def _failure(exc: BaseException) -> HermesError:
-    """The error a call ended with, as recorded: a cancellation means the client went away."""
-    if isinstance(exc, HermesError):
-        return exc
-    if isinstance(exc, asyncio.CancelledError):
-        return ClientClosed("The client closed the connection.")
-    return HermesError("Hermes hit an internal error; the details are in its log.", code="internal_error")
-
-
-@dataclass
-class _Call:
-    """One metered call in progress; `settle` ends it exactly once, even if the request is cancelled."""
-
-    report: Report
-    metered: Metered
-    headers: dict[str, str]
-    started: float
-    answer: dict[str, Any] | None = None  # the assistant message given, once known: the session's link
-    streamed: StreamedMessage | None = None  # what a relayed stream's chunks add up to, if it is one
-    unseen: Unseen | None = None  # a cloud call's rest, read if its client leaves (unseen.py)
-    _settled: asyncio.Future[dict[str, Any]] | None = None
-
-    @classmethod
-    async def open(cls, services: Services, request: Request, chosen: Plan) -> _Call:
-        model = chosen.target.model
-        cache = await cache_context(services.store, request.conversation, model.name,
-                                    services.prices.price(model.name)) if model.kind == "cloud" else None
-        metered = await services.meter.start(chosen.target, request.chat, request.task.task_type, request.key, cache)
-        report = Report(services, request, chosen, metered)
-        cloud = chosen.target.model.kind == "cloud"
-        unseen = Unseen(services.store.spawn, services.in_flight) if metered.grant is not None else None
-        return cls(report, metered, report.headers(cost_usd=None if cloud else 0.0), request.started, unseen=unseen)
-
-    async def settle(self, usage: dict[str, Any] | None, error: HermesError | None, partial: bool = True) -> dict[str, Any]:
-        if self._settled is None:
-            self.report.request.outcome.recorded = True  # now, not when the task gets to it
-            store = self.report.services.store
-            self._settled = store.spawn(self._settle(usage, error, partial))
-        return await asyncio.shield(self._settled)
-
-    async def _settle(self, usage: dict[str, Any] | None, error: HermesError | None, partial: bool) -> dict[str, Any]:
-        services = self.report.services
-
-        if usage is None and self.unseen is not None and self.unseen.left:
-            usage = await self.unseen.usage()  # the client left; the upstream's bill came at the end all the same
-
-        async def settle_and_record() -> dict[str, Any]:  # one transaction: the money and its record, or neither
-            bill = await services.meter.finish(self.metered, usage, failed=error is not None, partial=partial)
-            answer = self.answer or (self.streamed.message() if self.streamed and error is None else None)
-            return await self.report.record(usage, error, bill, self.started, answer)
-
-        return await services.store.atomic(settle_and_record)
