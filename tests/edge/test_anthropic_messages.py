@@ -225,6 +225,22 @@ def test_claude_codes_main_model_goes_through_the_cascade(hermes_url: str, openr
     assert "the best local answer (smollm2:135m) scored" in raw.headers["x-hermes-reason"]
 
 
+
+def test_when_the_upgrade_fails_claude_code_still_gets_the_local_answer(
+    hermes_url: str, openrouter: OpenRouterStub, database: Path | str
+) -> None:
+    openrouter.mode = "error"  # OpenRouter down: the upgrade fails, the answer in hand is given
+    raw = client(hermes_url).messages.with_raw_response.create(model="claude-sonnet-4-5", max_tokens=8,
+                                                               messages=ASK)
+    message = raw.parse()
+
+    assert message.type == "message" and message.content[0].type == "text" and message.content[0].text
+    assert raw.headers["x-hermes-route"] == "local" and raw.headers["x-hermes-model"] == "smollm2:135m"
+    assert raw.headers["x-hermes-reason"].startswith("policy auto: the upgrade to ")
+    assert "failed (502 upstream_error: " in raw.headers["x-hermes-reason"]
+    assert len(openrouter.requests) == 1
+    assert [(task["route"], task["status"]) for task in tasks(database)] == [("cloud", 502), ("local", 200)]
+
 # -- a cloud call in Anthropic's own dialect: OpenRouter's /messages, relayed as it comes -------------------------
 
 
