@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import random
+import re
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -134,3 +136,34 @@ def test_a_conversation_that_goes_on_keeps_the_models_record(
     assert [a["outcome"] for a in local_tries(then)] == ["accepted"]
     rows = query(database, "SELECT outcome FROM tasks ORDER BY id")
     assert [row["outcome"] for row in rows] == [CONTINUED, None]  # the newest has had no next turn yet
+
+
+# The checks as they were first written, one alternation each: what they find, the faster ones must find.
+ONE_PATTERN_EDIT = re.compile(
+    r"did not conform to the edit format|SEARCH/REPLACE blocks? failed to match|SearchReplaceNoExactMatch"
+    r"|The SEARCH section must exactly match|malformed (?:edit|diff)|Unable to (?:apply|parse) (?:the )?(?:edit|diff)",
+    re.IGNORECASE)
+ONE_PATTERN_RUN = re.compile(
+    r"Traceback \(most recent call last\)|^\s*(?:Error|error|ERROR)\b[:\s]|\b\d+ failed\b|^FAILED\b|AssertionError"
+    r"|exit(?:ed)? (?:with )?(?:code|status) [1-9]|command not found|No such file or directory|SyntaxError",
+    re.MULTILINE)
+MARKERS = ["Traceback (most recent call last):", "Error: no such thing", "  error: bad", "ERROR\n", "x Error: mid-line",
+           "errors: 3", "== 2 failed, 1 passed ==", "x2 failed", "12 failed.", "7 failedly", "FAILED tests/a.py::b",
+           " FAILED", "AssertionError", "exited with code 2", "exit status 0", "exit code 1", "command not found",
+           "No such file or directory", "SyntaxError: bad", "did not conform to the edit format",
+           "# 2 SEARCH/REPLACE blocks failed to match!", "searchreplacenoexactmatch", "MALFORMED DIFF",
+           "Unable to apply the edit", "unable to parse diff", "İstanbul", "failed", "ran fine"]
+
+
+def test_the_fast_checks_find_what_the_one_pattern_checks_found() -> None:
+    rng = random.Random(7)
+    code = (Path(__file__).read_text() + "\n") * 3
+    for _ in range(400):
+        parts = [rng.choice(MARKERS) if rng.random() < 0.5 else code[(i := rng.randrange(len(code))):i + 200]
+                 for _ in range(rng.randint(1, 4))]
+        text = rng.choice(["\n", " ", ""]).join(parts)
+        for role, pattern in (("user", ONE_PATTERN_EDIT), ("tool", ONE_PATTERN_RUN)):
+            outcome = next_turn_outcome(said({"role": role, "tool_call_id": "1", "content": text}))
+            assert outcome is not None
+            assert (outcome.verdict == FAILED) == bool(pattern.search(text)) or (
+                role == "user" and outcome.reason == "the user asked the same thing again"), (role, text)
