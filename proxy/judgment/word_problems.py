@@ -72,7 +72,7 @@ LONG_CHAIN = 4  # worked steps at which the steps signal turns from credit to do
 # An answer this long is the signal's middle; each e-fold longer (or shorter) moves it by WORDINESS. Without
 # it, answers with the same number of steps tie: 29% of GSM8K's held-out answers on one score.
 TYPICAL_CHARS = 300
-WORDINESS = 0.2
+WORDINESS = 0.35
 # "How many apples": a count of whole things. Not "how many hours/cups/miles", which come in fractions too.
 COUNT_ASK = re.compile(r"\bhow many\s+(?!(?:more|fewer|less|of)\b)(?P<noun>[a-z]+)", re.IGNORECASE)
 MEASURES = re.compile(r"^(?:second|minute|hour|day|week|month|year|cup|spoon|teaspoon|tablespoon|mile|kilometer|"
