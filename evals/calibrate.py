@@ -85,6 +85,8 @@ PRIORS: dict[str, dict[str, float]] = {
     "refusal": {"fail": 3.0},
     "repetition": {"fail": 2.0},
     "code_parse": {"pass": 0.3, "fail": 2.5},
+    "code_static": {"pass": 0.0, "fail": 2.0},  # faults: a function missing, hollow or reading undefined names;
+    # reading whole is weak evidence (most wrong answers do), so no credit before the data give it
     "tool_call": {"pass": 1.0, "fail": 3.0},
     "edit": {"pass": 1.0, "fail": 3.0},  # an aider edit that does not apply is refused by aider: a sure failure
     "off_task": {"fail": 2.0},
@@ -101,7 +103,7 @@ PRIORS: dict[str, dict[str, float]] = {
 }
 # Fitted in the second stage, on the prose and maths sets: off_task too, which judges words and never fires on
 # HumanEval's code answers.
-STAGE_TWO = ("off_task", "prose", "arithmetic", "final_answer", "quantities", "chain", "steps", "consistency",
+STAGE_TWO = ("code_static", "off_task", "prose", "arithmetic", "final_answer", "quantities", "chain", "steps", "consistency",
              "confidence")
 # An answer with no evidence at all: about even odds of being good.
 PRIOR_INTERCEPT = 0.0
@@ -250,12 +252,17 @@ def main() -> None:
     gsm8k = without_peers(gsm8k_items) + gsm8k_items
     short = [item for item in load_short_answers(SHORT_DATA) if item.get("split") != HELD_OUT]
     prose = prose_items(load_prose(PROSE_DATA, split="train"))
+    # HumanEval's training answers once more with their code not run, as where there are no examples or no
+    # sandbox: what code_static is for. Run, the answers leave it little to add (stage one).
+    unrun = [items[i] for i in train]
     more = asyncio.run(gather_all(maths + gsm8k + short + prose, QualityConfig()))
+    more += asyncio.run(gather_all(unrun, QualityConfig(run_code=False)))
     x2 = design_matrix(more)
     better_than_most = [float(rank >= 0.5) for rank in within_instruction_ranks(prose)]
-    y2 = np.array([float(item["grade"]) / 10 for item in maths + gsm8k + short] + better_than_most)
+    y2 = np.array([float(item["grade"]) / 10 for item in maths + gsm8k + short] + better_than_most
+                  + [float(item["grade"]) / 10 for item in unrun])
     share = np.array([len(more) / 5 / len(part) for part in (maths, gsm8k, short) for _ in part]
-                     + [len(more) * 2 / 5 / len(prose)] * len(prose))
+                     + [len(more) * 2 / 5 / len(prose)] * len(prose) + [len(more) / 5 / len(unrun)] * len(unrun))
     second = fit(x2, y2, frozen=stage_two_mask(), start=first, weight=share)
     outcomes: dict = {}
     if args.outcomes:

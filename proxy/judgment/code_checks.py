@@ -54,7 +54,7 @@ def plan_run(task: str, answer: str, code_task: bool) -> RunPlan | str:
         return js_checks.plan_run(task, answer, code_task)
     context = "\n\n".join(python_sources(task))
     code, own = split_answer_code("\n\n".join(sources)) if sources else ("", [])
-    stubs = _stubs(context)
+    stubs = stub_functions(context)
     stated = stated_calls(task, next(iter(stubs))) if len(stubs) == 1 else []
     examples = _unique(find_examples(task) + stated + own + find_examples(answer))
     if not examples:
@@ -235,15 +235,15 @@ def defined_names(source: str) -> set[str]:
     return {node.name for node in ast.parse(source).body if isinstance(node, nodes)} if source else set()
 
 
-def _stubs(source: str) -> set[str]:
+def stub_functions(source: str) -> set[str]:
     """Functions still to be written: only a docstring, `pass`, `...`, imports or `raise NotImplementedError`."""
     if not source:
         return set()
     functions = [n for n in ast.parse(source).body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
-    return {f.name for f in functions if all(_is_placeholder(s) for s in f.body)}
+    return {f.name for f in functions if all(is_placeholder(s) for s in f.body)}
 
 
-def _is_placeholder(statement: ast.stmt) -> bool:
+def is_placeholder(statement: ast.stmt) -> bool:
     if isinstance(statement, (ast.Pass, ast.Import, ast.ImportFrom)):
         return True
     if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):

@@ -22,7 +22,16 @@ from types import MappingProxyType
 from typing import Any
 
 from proxy.config_schema import QualityConfig
-from proxy.judgment import agent_checks, aider_edits, code_blocks, code_checks, judge_model, maths, prose
+from proxy.judgment import (
+    agent_checks,
+    aider_edits,
+    code_blocks,
+    code_checks,
+    code_static,
+    judge_model,
+    maths,
+    prose,
+)
 from proxy.judgment.confidence import confidence_verdict
 from proxy.judgment.judge_model import Judge as Judge  # re-exported: the cascade passes one in
 from proxy.judgment.run_plan import RunPlan, RunReport, read_report
@@ -30,7 +39,8 @@ from proxy.judgment.sandbox import SandboxUnavailable, run_python, sandbox_statu
 from proxy.judgment.verdict import Verdict
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "scorer_weights.json"
-SIGNALS = ("empty", "too_short", "truncated", "refusal", "repetition", "code_parse", "tool_call", "edit", "off_task",
+SIGNALS = ("empty", "too_short", "truncated", "refusal", "repetition", "code_parse", "code_static", "tool_call", "edit",
+           "off_task",
            "prose", "arithmetic", "final_answer", "quantities", "chain", "steps", "consistency", "confidence",
            "code_run", "judge")
 # Fewest non-blank characters a useful answer of each task type has; "Yes." answers a quick question.
@@ -227,6 +237,7 @@ def _static_evidence(messages: list[dict[str, Any]], text: str, calls: list[dict
         _refusal(text),
         _repetition(text),
         _code_parse(text),
+        _code_static(task, text, calls, task_type, direct),
         _verdict("tool_call", agent_checks.tool_call_verdict(messages, calls, tools)),
         _verdict("edit", aider_edits.edit_verdict(messages, text)),
         _off_task(task, text, calls, direct),
@@ -332,6 +343,16 @@ def _content_words(text: str) -> set[str]:
             if len(word) >= 3 and word not in STOPWORDS:
                 words.add(word[:5])  # a cheap stem: "sorting" and "sorted" meet at "sorte"/"sort"
     return words
+
+
+def _code_static(task: str, text: str, calls: list[dict[str, Any]], task_type: str, direct: bool) -> Evidence:
+    """code_static.py's reading of the answer's Python, where code was asked for: a snippet in an explanation
+    may lean on names the asker has, a function written to order may not."""
+    if calls or not direct:
+        return Evidence("code_static", None, "an agent step: judged by its tool calls, not its words")
+    if task_type not in CODE_TASKS and not maths.CODE_IN_TASK.search(task):
+        return Evidence("code_static", None, "not a coding task")
+    return _verdict("code_static", code_static.static_verdict(task, text))
 
 
 def _off_task(task: str, text: str, calls: list[dict[str, Any]], direct: bool) -> Evidence:

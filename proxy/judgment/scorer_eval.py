@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from proxy.config_schema import QualityConfig
-from proxy.judgment import code_blocks, maths
+from proxy.judgment import code_blocks, code_static, maths
 from proxy.judgment.baselines import Baselines, auroc, baselines, format_baselines, spearman, time_each
 from proxy.judgment.quality import (
     RUN_CODE_OFF,
@@ -40,6 +40,7 @@ from proxy.judgment.quality import (
     combine,
     gather_evidence,
     load_weights,
+    task_text,
 )
 from proxy.judgment.sandbox import node_status, sandbox_status
 
@@ -51,6 +52,7 @@ JS_DATA = EVALS / "js_labelled.jsonl"
 GSM8K_DATA = EVALS / "gsm8k_labelled.jsonl"
 SHORT_DATA = EVALS / "short_answers_labelled.jsonl"
 SHORT_SIGNALS = ("confidence", "too_short", "truncated", "repetition", "off_task", "arithmetic", "final_answer")
+UNRUN_SIGNALS = ("code_parse", "code_static", "truncated", "refusal")
 MATHS_SIGNALS = ("arithmetic", "final_answer", "quantities", "chain", "steps", "consistency", "truncated",
                  "repetition")
 HELD_OUT = "test"  # the `split` of items calibration never saw
@@ -98,6 +100,7 @@ class EvalReport:
     javascript_note: str = ""  # why JavaScript's examples did not run, when they did not
     gsm8k: tuple[Baselines, ...] = ()  # real models' answers to GSM8K, held out: one sample, two samples
     short: Baselines | None = None  # the embedded model's answers to short questions, held out
+    unrun: Baselines | None = None  # HumanEval's held-out answers with their code not run
 
     def javascript_figures(self, group: str) -> Figures:
         return next(f for f in self.javascript if f.group == group)
@@ -158,8 +161,20 @@ def evaluate(
     js_note = "" if not javascript else RUN_CODE_OFF if not config.run_code else node_status().reason
     gsm8k = evaluate_gsm8k(GSM8K_DATA, config, limit, weights) if others and GSM8K_DATA.is_file() else ()
     short = evaluate_short(SHORT_DATA, config, limit, weights) if others and SHORT_DATA.is_file() else None
+    unrun = evaluate_unrun(path, limit, weights) if others else None
     return EvalReport(Path(path), len(items), skipped, reason if skipped else "", groups, time.monotonic() - started,
-                      maths, prose, javascript, js_note, gsm8k, short)
+                      maths, prose, javascript, js_note, gsm8k, short, unrun)
+
+
+def evaluate_unrun(path: Path = DEFAULT_DATA, limit: int | None = None,
+                   weights: ScorerWeights | None = None) -> Baselines:
+    """The held-out code answers scored as where nothing runs (no examples, no sandbox): what code_static reads."""
+    items = [item for item in load_items(path) if item.get("split") == HELD_OUT][:limit]
+    evidence = asyncio.run(gather_all(items, QualityConfig(run_code=False)))
+    costs = time_each({"code_static": lambda i: code_static.static_verdict(task_text(i["messages"]),
+                                                                          i["answer"]["content"])}, items)
+    return baselines("code not run", [item["answer"]["content"] for item in items], [item["passed"] for item in items],
+                     [combine(e, weights or load_weights()).score for e in evidence], evidence, UNRUN_SIGNALS, costs)
 
 
 def evaluate_held_out(path: Path, config: QualityConfig | None = None, limit: int | None = None,
@@ -361,6 +376,9 @@ def format_report(report: EvalReport) -> str:
     for g in report.gsm8k:
         lines += [f"GSM8K on {GSM8K_DATA.name}, held out, {g.label}: {g.answers} answers of four GPT-3 models "
                   f"(AUROC: OpenAI marked it correct)", *format_baselines(g)]
+    if (u := report.unrun) is not None:
+        lines += [f"code on {report.path.name}, held out, not run: {u.answers} answers (AUROC: passes its hidden tests)",
+                  *format_baselines(u)]
     if (s := report.short) is not None:
         lines += [f"short questions on {SHORT_DATA.name}, held out: {s.answers} answers of the embedded model "
                   "with its token log-probabilities (AUROC: states the known answer)", *format_baselines(s)]

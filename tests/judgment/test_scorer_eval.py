@@ -18,6 +18,7 @@ from proxy.judgment.scorer_eval import (
     evaluate,
     evaluate_maths,
     evaluate_prose,
+    evaluate_unrun,
     format_report,
     load_items,
     load_prose,
@@ -154,3 +155,12 @@ def test_eval_scorer_reports_maths_and_prose_beside_python(tmp_path: Path) -> No
     elsewhere = tmp_path / "few.jsonl"
     elsewhere.write_text("".join(json.dumps(item) + "\n" for item in load_items(DEFAULT_DATA, 3)))
     assert evaluate(elsewhere, QualityConfig(run_code=False)).prose is None  # another file: that file alone
+
+
+def test_with_nothing_run_the_static_reading_beats_length_on_held_out_code() -> None:
+    unrun = evaluate_unrun(DEFAULT_DATA)
+
+    static = next(s for s in unrun.signals if s.name == "code_static")
+    assert unrun.auroc is not None and unrun.length_auroc is not None
+    assert unrun.auroc > unrun.length_auroc + 0.05
+    assert static.auroc is not None and static.auroc > 0.65 and static.fires > 0.7 and static.cost_us is not None

@@ -1,0 +1,156 @@
+"""What a Python answer's code shows without running it: the function asked for, written, and whole.
+
+Code runs only where the task or the answer carries examples and a sandbox
+exists (code_checks.py, sandbox.py); most real requests carry no examples,
+and on a Mac there is no bubblewrap. There, every answer whose code parses
+scored the same (three quarters of HumanEval's answers on one score). What a
+reader sees at a glance tells many of the wrong ones apart:
+
+- the function the task stubs (or, with no stub, a function at all) is not
+  defined;
+- a name is used that nothing defines: not a parameter, not assigned or
+  imported anywhere in the answer or the task's code, not a builtin, not a
+  word of the task (`parenter_string` for `paren_string`; but "use our `db`"
+  makes `db` the asker's): a NameError when that line runs;
+- a parameter the body never reads: the task's input ignored;
+- a body that is only a placeholder, or that never returns a value when the
+  signature says it returns one.
+
+Each is cheap (one `ast` walk) and says which line of thought it caught. Names
+in annotations are not read: an answer may leave `from typing import List` to
+the file it goes into.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import re
+
+from proxy.judgment.code_blocks import python_sources
+from proxy.judgment.code_checks import is_placeholder, stub_functions
+from proxy.judgment.verdict import Verdict
+
+FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+BUILTIN_NAMES = frozenset(dir(builtins)) | {"__name__", "__file__", "__doc__"}
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+UNUSED_OK = frozenset({"self", "cls", "args", "kwargs"})  # a method's receiver, or what it passes on as it came
+# How much each kind of fault takes away, from 0 (none) to -1: a missing function or an undefined name fails
+# whenever that line runs; an unused parameter or a missing return is usually, not always, a wrong answer.
+FAULT_WEIGHT = {"missing": 1.0, "undefined": 1.0, "placeholder": 1.0, "no_return": 0.75, "unused": 0.5}
+
+
+def static_verdict(task: str, answer: str) -> Verdict:
+    """The code_static signal: -1..0 by the faults found in the answer's Python, +1 with none; None without code."""
+    sources = python_sources(answer)
+    if not sources:
+        return Verdict(None, "no Python code to read")
+    context = "\n\n".join(python_sources(task))
+    tree = ast.parse("\n\n".join(sources))
+    faults = _faults(tree, task, context)
+    if not faults:
+        return Verdict(1.0, "the code defines what was asked, uses its inputs and every name it reads is defined",
+                       "reads whole")
+    kind, detail = max(faults, key=lambda f: FAULT_WEIGHT[f[0]])
+    value = -min(1.0, sum(FAULT_WEIGHT[k] for k, _ in faults))
+    more = f" (and {len(faults) - 1} more)" if len(faults) > 1 else ""
+    return Verdict(value, detail + more, f"{len(faults)} fault{'s' * (len(faults) > 1)}")
+
+
+def _faults(tree: ast.Module, task: str, context: str) -> list[tuple[str, str]]:
+    functions = {node.name: node for node in ast.walk(tree) if isinstance(node, FUNCTIONS)}
+    wanted = stub_functions(context)
+    faults = [("missing", f"the answer does not define {name}, which the task asks for")
+              for name in sorted(wanted - set(functions))]
+    judged = [functions[name] for name in sorted(wanted) if name in functions] or [
+        node for node in tree.body if isinstance(node, FUNCTIONS)]
+    # A name the task mentions is the asker's ("use our `db`"), not the answer's to define.
+    mentioned = set(IDENTIFIER.findall(task))
+    known = _bound_names(tree) | (_bound_names(ast.parse(context)) if context else set()) | BUILTIN_NAMES | mentioned
+    for function in judged:
+        faults += _function_faults(function, known)
+    return faults
+
+
+def _function_faults(function: ast.FunctionDef | ast.AsyncFunctionDef, known: set[str]) -> list[tuple[str, str]]:
+    body = function.body
+    if all(is_placeholder(statement) for statement in body) or _only_returns_none(body):
+        return [("placeholder", f"{function.name}'s body is only a placeholder")]
+    faults = []
+    read = _read_names(function)
+    arguments = function.args
+    for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]:
+        if argument.arg not in read and argument.arg not in UNUSED_OK and not argument.arg.startswith("_"):
+            faults.append(("unused", f"{function.name} never reads its parameter {argument.arg}"))
+    if _returns_something(function) and not _gives_a_value(function):
+        faults.append(("no_return", f"{function.name} is declared to return {ast.unparse(function.returns)} "
+                                    "but never returns a value"))
+    if "*" not in known and (undefined := sorted(read - known)):
+        faults.append(("undefined", f"{function.name} reads {', '.join(undefined[:3])}, which nothing defines"))
+    return faults
+
+
+def _only_returns_none(body: list[ast.stmt]) -> bool:
+    """A body (after its docstring) of a lone `return` or `return None`."""
+    rest = [s for s in body if not is_placeholder(s)]
+    return (len(rest) == 1 and isinstance(rest[0], ast.Return)
+            and (rest[0].value is None or isinstance(rest[0].value, ast.Constant) and rest[0].value.value is None))
+
+
+def _returns_something(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    returns = function.returns
+    return returns is not None and not (isinstance(returns, ast.Constant) and returns.value is None) and not (
+        isinstance(returns, ast.Name) and returns.id in ("None", "NoReturn", "Never"))
+
+
+def _gives_a_value(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether the function's own body (not a nested one's) returns a value, yields, or raises."""
+    pending = list(function.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.Return,)) and node.value is not None:
+            return True
+        if isinstance(node, (ast.Yield, ast.YieldFrom, ast.Raise)):
+            return True
+        if not isinstance(node, (*FUNCTIONS, ast.Lambda, ast.ClassDef)):
+            pending.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _bound_names(tree: ast.AST) -> set[str]:
+    """Every name `tree` binds anywhere: assigned, a parameter, imported, defined, a loop or `as` target."""
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            bound.add(node.id)
+        elif isinstance(node, (*FUNCTIONS, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            if any(alias.name == "*" for alias in node.names):
+                bound.add("*")
+            bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            bound.update(node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            bound.add(node.rest)
+    return bound
+
+
+def _read_names(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    """The names a function's body reads (its nested functions' included), annotations left out."""
+    skipped: set[int] = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            skipped.update(id(n) for n in ast.walk(node.annotation))
+        elif isinstance(node, FUNCTIONS) and node.returns is not None:
+            skipped.update(id(n) for n in ast.walk(node.returns))
+        elif isinstance(node, ast.AnnAssign):
+            skipped.update(id(n) for n in ast.walk(node.annotation))
+    return {node.id for statement in function.body for node in ast.walk(statement)
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and id(node) not in skipped}
