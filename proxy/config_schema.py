@@ -145,6 +145,7 @@ class ClassificationRule(_Section):
     cascade: bool = True
     deadline_s: float | None = Field(None, gt=0)  # overrides local.deadline_s
     self_consistency_samples: int | None = Field(None, ge=0, le=4)  # overrides cascade.self_consistency_samples
+    judge: bool = True  # false: quality.judge_model never grades this rule's answers (a generation each)
 
     @field_validator("regex")
     @classmethod

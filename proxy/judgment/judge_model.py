@@ -31,7 +31,7 @@ Judge = Callable[[str], Awaitable[str]]  # a grading prompt in, the judge model'
 async def grade(task: str, text: str, calls: list[dict[str, Any]], judge: Judge | None) -> Verdict:
     """The judge's 1-10 grade of `text` (and its tool `calls`) as an answer to `task`, -1..+1; None when none."""
     if judge is None:
-        return Verdict(None, "no judge model configured (quality.judge_model)")
+        return Verdict(None, "no judge asked: none configured (quality.judge_model), or the rule says judge: false")
     functions = [c.get("function") or {} for c in calls]
     shown = text + "".join(f"\n[tool call] {f.get('name')}({f.get('arguments')})" for f in functions)
     prompt = JUDGE_PROMPT.format(question=task[-JUDGE_MAX_CHARS:], answer=shown[:JUDGE_MAX_CHARS])

@@ -252,7 +252,7 @@ async def _try_local(
     choice = answer["choices"][0]
     score = await score_answer(chat.messages, choice["message"], choice["finish_reason"],
                                chat.params.get("tools"), task.task_type, config.routing.quality,
-                               local_judge(config), peers, logprobs.entries)
+                               local_judge(config) if task.judge else None, peers, logprobs.entries)
     accepted = score.score >= target_quality
     await run.store.record_attempt(ref.name, task.task_type, score.score, accepted, agent_turn(chat))
     return Attempt(ref.name, "accepted" if accepted else "rejected", score, note), answer

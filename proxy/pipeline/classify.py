@@ -31,6 +31,7 @@ class TaskClass:
     cascade: bool = True
     deadline_s: float | None = None  # the rule's local.deadline_s override
     self_consistency_samples: int | None = None  # the rule's cascade.self_consistency_samples override
+    judge: bool = True  # whether quality.judge_model may grade its answers
 
     def header(self) -> str:
         """The `X-Hermes-Task-Type` value, e.g. "analysis; tier=smart; rule=smart"."""
@@ -49,7 +50,7 @@ class Classifier:
         for rule, pattern in self._rules:
             if pattern.search(text):
                 return TaskClass(rule.task_type, rule.tier, rule.name, rule.target_quality, rule.max_tokens,
-                                 rule.cascade, rule.deadline_s, rule.self_consistency_samples)
+                                 rule.cascade, rule.deadline_s, rule.self_consistency_samples, rule.judge)
         return self._default
 
 

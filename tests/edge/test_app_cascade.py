@@ -312,6 +312,21 @@ def test_a_configured_judge_model_grades_the_local_answer(
     assert signals["judge"]["detail"]  # a rating, or why there was none
 
 
+
+def test_a_rule_can_turn_the_judge_off(
+    make_config: Callable[..., Config], serve_hermes: Serve, embedded_model: EmbeddedModel
+) -> None:
+    # A grade is one more local generation: a rule for quick work can do without it.
+    quality = {"judge_model": "smollm2:135m", "judge_between": [0, 10]}
+    rules = [{"name": "history", "keywords": ["Rome"], "task_type": "conversation", "tier": "default", "judge": False}]
+    url = serve_hermes(make_config({"quality": quality, "upgrade_policy": "never", "classification": {"rules": rules}}))
+    calls = embedded_model.calls
+    response = auto(url)
+    assert response.headers["x-hermes-task-type"] == "conversation; tier=default; rule=history"
+    signals = {s["name"]: s for s in response.json()["hermes"]["quality"]["signals"]}
+    assert embedded_model.calls == calls + 1  # the answer; no grading of it
+    assert signals["judge"]["passed"] is None and signals["judge"]["detail"].startswith("no judge asked")
+
 def test_a_cloud_request_without_max_tokens_can_answer_past_1024_tokens(
     hermes_url: str, openrouter: OpenRouterStub
 ) -> None:
