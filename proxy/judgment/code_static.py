@@ -11,7 +11,9 @@ reader sees at a glance tells many of the wrong ones apart:
 - a name is used that nothing defines: not a parameter, not assigned or
   imported anywhere in the answer or the task's code, not a builtin, not a
   word of the task (`parenter_string` for `paren_string`; but "use our `db`"
-  makes `db` the asker's): a NameError when that line runs;
+  makes `db` the asker's): a NameError when that line runs. A module or a
+  commonly imported name (`re`, `Path`) used unimported is the lesser fault
+  of an import left to the file the code goes into;
 - a parameter the body never reads: the task's input ignored;
 - a body that is only a placeholder, or that never returns a value when the
   signature says it returns one.
@@ -26,6 +28,7 @@ from __future__ import annotations
 import ast
 import builtins
 import re
+import sys
 
 from proxy.judgment.code_blocks import python_sources
 from proxy.judgment.code_checks import is_placeholder, stub_functions
@@ -37,7 +40,14 @@ IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 UNUSED_OK = frozenset({"self", "cls", "args", "kwargs"})  # a method's receiver, or what it passes on as it came
 # How much each kind of fault takes away, from 0 (none) to -1: a missing function or an undefined name fails
 # whenever that line runs; an unused parameter or a missing return is usually, not always, a wrong answer.
-FAULT_WEIGHT = {"missing": 1.0, "undefined": 1.0, "placeholder": 1.0, "no_return": 0.75, "unused": 0.5}
+FAULT_WEIGHT = {"missing": 1.0, "undefined": 1.0, "placeholder": 1.0, "no_return": 0.75, "unused": 0.5,
+                "import": 0.5}
+# Names an answer may use having left their import to the file it goes into: a module of the standard library,
+# or what is commonly imported by name. Not a misspelling, so the lesser fault of an import left out.
+IMPORTABLE = frozenset(sys.stdlib_module_names) | frozenset(
+    "np pd plt Path PurePath defaultdict Counter deque OrderedDict namedtuple dataclass field partial reduce "
+    "lru_cache cache wraps datetime date timedelta timezone Decimal Fraction Enum ABC abstractmethod "
+    "List Dict Set Tuple Optional Union Any Callable Iterable Iterator Sequence Mapping".split())
 
 
 def static_verdict(task: str, answer: str) -> Verdict:
@@ -85,8 +95,11 @@ def _function_faults(function: ast.FunctionDef | ast.AsyncFunctionDef, known: se
     if _returns_something(function) and not _gives_a_value(function):
         faults.append(("no_return", f"{function.name} is declared to return {ast.unparse(function.returns)} "
                                     "but never returns a value"))
-    if "*" not in known and (undefined := sorted(read - known)):
-        faults.append(("undefined", f"{function.name} reads {', '.join(undefined[:3])}, which nothing defines"))
+    if "*" not in known and (unknown := read - known):
+        if undefined := sorted(unknown - IMPORTABLE):
+            faults.append(("undefined", f"{function.name} reads {', '.join(undefined[:3])}, which nothing defines"))
+        if unimported := sorted(unknown & IMPORTABLE):
+            faults.append(("import", f"{function.name} uses {', '.join(unimported[:3])} without importing it"))
     return faults
 
 

@@ -102,6 +102,15 @@ def test_a_name_the_task_mentions_is_the_askers() -> None:
     assert static_verdict(TASK, fenced(code)).value == -1.0  # unmentioned, `audit` is the answer's invention
 
 
+def test_an_import_left_out_is_a_lesser_fault_than_a_misspelt_name() -> None:
+    unimported = "def separate_paren_groups(paren_string: str) -> List[str]:\n    return re.findall(r'[()]+', paren_string)"
+    misspelt = "def separate_paren_groups(paren_string: str) -> List[str]:\n    return rx.findall(r'[()]+', paren_string)"
+
+    left_out, invented = static_verdict(TASK, fenced(unimported)), static_verdict(TASK, fenced(misspelt))
+    assert left_out.value == -0.5 and "uses re without importing it" in left_out.detail
+    assert invented.value == -1.0
+
+
 def test_no_python_no_verdict() -> None:
     assert static_verdict(TASK, "Split on the closing parenthesis.").value is None
 
