@@ -6,17 +6,17 @@ and on a Mac there is no bubblewrap. There, every answer whose code parses
 scored the same (three quarters of HumanEval's answers on one score). What a
 reader sees at a glance tells many of the wrong ones apart:
 
-- the function the task stubs (or, with no stub, a function at all) is not
-  defined;
+- a function the task stubs (a signature and a docstring) is not defined;
 - a name is used that nothing defines: not a parameter, not assigned or
   imported anywhere in the answer or the task's code, not a builtin, not a
   word of the task (`parenter_string` for `paren_string`; but "use our `db`"
   makes `db` the asker's): a NameError when that line runs. A module or a
   commonly imported name (`re`, `Path`) used unimported is the lesser fault
   of an import left to the file the code goes into;
-- a parameter the body never reads: the task's input ignored;
-- a body that is only a placeholder, or that never returns a value when the
-  signature says it returns one.
+- in a function the task stubs: a parameter the body never reads (the
+  task's input ignored), or a body that is only a placeholder;
+- a function that never returns a value when its signature says it returns
+  one.
 
 Each is cheap (one `ast` walk) and says which line of thought it caught. Names
 in annotations are not read: an answer may leave `from typing import List` to
@@ -72,24 +72,29 @@ def _faults(tree: ast.Module, task: str, context: str) -> list[tuple[str, str]]:
     wanted = stub_functions(context)
     faults = [("missing", f"the answer does not define {name}, which the task asks for")
               for name in sorted(wanted - set(functions))]
-    judged = [functions[name] for name in sorted(wanted) if name in functions] or [
-        node for node in tree.body if isinstance(node, FUNCTIONS)]
+    stubbed = [functions[name] for name in sorted(wanted) if name in functions]
     # A name the task mentions is the asker's ("use our `db`"), not the answer's to define.
     mentioned = set(IDENTIFIER.findall(task))
     known = _bound_names(tree) | (_bound_names(ast.parse(context)) if context else set()) | BUILTIN_NAMES | mentioned
-    for function in judged:
-        faults += _function_faults(function, known)
+    for function in stubbed:
+        faults += _function_faults(function, known, stubbed=True)
+    # The answer's own functions: a handler may have to take an `event` it ignores, an interface may leave
+    # a method to `pass`; only what it reads and returns is theirs to get wrong.
+    for function in (node for node in tree.body if isinstance(node, FUNCTIONS) and node.name not in wanted):
+        faults += _function_faults(function, known, stubbed=False)
     return faults
 
 
-def _function_faults(function: ast.FunctionDef | ast.AsyncFunctionDef, known: set[str]) -> list[tuple[str, str]]:
+def _function_faults(function: ast.FunctionDef | ast.AsyncFunctionDef, known: set[str],
+                     stubbed: bool) -> list[tuple[str, str]]:
+    """The faults of one function; `stubbed`: the task wrote its signature, so it must take up every input."""
     body = function.body
     if all(is_placeholder(statement) for statement in body) or _only_returns_none(body):
-        return [("placeholder", f"{function.name}'s body is only a placeholder")]
+        return [("placeholder", f"{function.name}'s body is only a placeholder")] if stubbed else []
     faults = []
     read = _read_names(function)
     arguments = function.args
-    for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]:
+    for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs] if stubbed else []:
         if argument.arg not in read and argument.arg not in UNUSED_OK and not argument.arg.startswith("_"):
             faults.append(("unused", f"{function.name} never reads its parameter {argument.arg}"))
     if _returns_something(function) and not _gives_a_value(function):

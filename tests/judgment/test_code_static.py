@@ -111,6 +111,15 @@ def test_an_import_left_out_is_a_lesser_fault_than_a_misspelt_name() -> None:
     assert invented.value == -1.0
 
 
+def test_the_answers_own_functions_may_ignore_inputs_and_leave_stubs() -> None:
+    # A handler must take what it is given; an interface leaves methods to its subclasses.
+    task = "Write an AWS Lambda handler that returns ok, and a base class for storage backends."
+    code = ("def lambda_handler(event, context):\n    return {'ok': True}\n\n"
+            "def save(key: str, value: bytes) -> None:\n    pass")
+
+    assert static_verdict(task, fenced(code)).value == 1.0
+
+
 def test_no_python_no_verdict() -> None:
     assert static_verdict(TASK, "Split on the closing parenthesis.").value is None
 
