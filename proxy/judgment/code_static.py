@@ -9,8 +9,9 @@ reader sees at a glance tells many of the wrong ones apart:
 - a function the task stubs (a signature and a docstring) is not defined;
 - a name is used that nothing defines: not a parameter, not assigned or
   imported anywhere in the answer or the task's code, not a builtin, not a
-  word of the task (`parenter_string` for `paren_string`; but "use our `db`"
-  makes `db` the asker's): a NameError when that line runs. A module or a
+  word of the conversation (`parenter_string` for `paren_string`; but "use
+  our `db`" makes `db` the asker's, and an earlier answer's helper is
+  known): a NameError when that line runs. A module or a
   commonly imported name (`re`, `Path`) used unimported is the lesser fault
   of an import left to the file the code goes into;
 - in a function the task stubs: a parameter the body never reads (the
@@ -36,7 +37,6 @@ from proxy.judgment.verdict import Verdict
 
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 BUILTIN_NAMES = frozenset(dir(builtins)) | {"__name__", "__file__", "__doc__"}
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 UNUSED_OK = frozenset({"self", "cls", "args", "kwargs"})  # a method's receiver, or what it passes on as it came
 # How much each kind of fault takes away, from 0 (none) to -1: a missing function or an undefined name fails
 # whenever that line runs; an unused parameter or a missing return is usually, not always, a wrong answer.
@@ -50,14 +50,18 @@ IMPORTABLE = frozenset(sys.stdlib_module_names) | frozenset(
     "List Dict Set Tuple Optional Union Any Callable Iterable Iterator Sequence Mapping".split())
 
 
-def static_verdict(task: str, answer: str) -> Verdict:
-    """The code_static signal: -1..0 by the faults found in the answer's Python, +1 with none; None without code."""
+def static_verdict(task: str, answer: str, conversation: str = "") -> Verdict:
+    """The code_static signal: -1..0 by the faults found in the answer's Python, +1 with none; None without code.
+
+    `conversation`: the text of the messages before the task, whose names (an earlier answer's helper, the
+    asker's own) are known too.
+    """
     sources = python_sources(answer)
     if not sources:
         return Verdict(None, "no Python code to read")
     context = "\n\n".join(python_sources(task))
     tree = ast.parse("\n\n".join(sources))
-    faults = _faults(tree, task, context)
+    faults = _faults(tree, f"{conversation}\n{task}", context)
     if not faults:
         return Verdict(1.0, "the code defines what was asked, uses its inputs and every name it reads is defined",
                        "reads whole")
@@ -67,27 +71,28 @@ def static_verdict(task: str, answer: str) -> Verdict:
     return Verdict(value, detail + more, f"{len(faults)} fault{'s' * (len(faults) > 1)}")
 
 
-def _faults(tree: ast.Module, task: str, context: str) -> list[tuple[str, str]]:
+def _faults(tree: ast.Module, said: str, context: str) -> list[tuple[str, str]]:
     functions = {node.name: node for node in ast.walk(tree) if isinstance(node, FUNCTIONS)}
     wanted = stub_functions(context)
     faults = [("missing", f"the answer does not define {name}, which the task asks for")
               for name in sorted(wanted - set(functions))]
     stubbed = [functions[name] for name in sorted(wanted) if name in functions]
-    # A name the task mentions is the asker's ("use our `db`"), not the answer's to define.
-    mentioned = set(IDENTIFIER.findall(task))
-    known = _bound_names(tree) | (_bound_names(ast.parse(context)) if context else set()) | BUILTIN_NAMES | mentioned
+    known = _bound_names(tree) | (_bound_names(ast.parse(context)) if context else set()) | BUILTIN_NAMES
     for function in stubbed:
-        faults += _function_faults(function, known, stubbed=True)
+        faults += _function_faults(function, known, said, stubbed=True)
     # The answer's own functions: a handler may have to take an `event` it ignores, an interface may leave
     # a method to `pass`; only what it reads and returns is theirs to get wrong.
     for function in (node for node in tree.body if isinstance(node, FUNCTIONS) and node.name not in wanted):
-        faults += _function_faults(function, known, stubbed=False)
+        faults += _function_faults(function, known, said, stubbed=False)
     return faults
 
 
-def _function_faults(function: ast.FunctionDef | ast.AsyncFunctionDef, known: set[str],
+def _function_faults(function: ast.FunctionDef | ast.AsyncFunctionDef, known: set[str], said: str,
                      stubbed: bool) -> list[tuple[str, str]]:
-    """The faults of one function; `stubbed`: the task wrote its signature, so it must take up every input."""
+    """The faults of one function; `stubbed`: the task wrote its signature, so it must take up every input.
+
+    A name the conversation mentions (`said`) is the asker's ("use our `db`") or an earlier answer's.
+    """
     body = function.body
     if all(is_placeholder(statement) for statement in body) or _only_returns_none(body):
         return [("placeholder", f"{function.name}'s body is only a placeholder")] if stubbed else []
@@ -100,12 +105,16 @@ def _function_faults(function: ast.FunctionDef | ast.AsyncFunctionDef, known: se
     if _returns_something(function) and not _gives_a_value(function):
         faults.append(("no_return", f"{function.name} is declared to return {ast.unparse(function.returns)} "
                                     "but never returns a value"))
-    if "*" not in known and (unknown := read - known):
+    if "*" not in known and (unknown := {name for name in read - known if not _mentioned(name, said)}):
         if undefined := sorted(unknown - IMPORTABLE):
             faults.append(("undefined", f"{function.name} reads {', '.join(undefined[:3])}, which nothing defines"))
         if unimported := sorted(unknown & IMPORTABLE):
             faults.append(("import", f"{function.name} uses {', '.join(unimported[:3])} without importing it"))
     return faults
+
+
+def _mentioned(name: str, text: str) -> bool:
+    return name in text and re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", text) is not None
 
 
 def _only_returns_none(body: list[ast.stmt]) -> bool:

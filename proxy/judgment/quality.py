@@ -237,7 +237,7 @@ def _static_evidence(messages: list[dict[str, Any]], text: str, calls: list[dict
         _refusal(text),
         _repetition(text),
         _code_parse(text),
-        _code_static(task, text, calls, task_type, direct),
+        _code_static(messages, task, text, calls, task_type, direct),
         _verdict("tool_call", agent_checks.tool_call_verdict(messages, calls, tools)),
         _verdict("edit", aider_edits.edit_verdict(messages, text)),
         _off_task(task, text, calls, direct),
@@ -345,14 +345,16 @@ def _content_words(text: str) -> set[str]:
     return words
 
 
-def _code_static(task: str, text: str, calls: list[dict[str, Any]], task_type: str, direct: bool) -> Evidence:
+def _code_static(messages: list[dict[str, Any]], task: str, text: str, calls: list[dict[str, Any]], task_type: str,
+                 direct: bool) -> Evidence:
     """code_static.py's reading of the answer's Python, where code was asked for: a snippet in an explanation
     may lean on names the asker has, a function written to order may not."""
     if calls or not direct:
         return Evidence("code_static", None, "an agent step: judged by its tool calls, not its words")
     if task_type not in CODE_TASKS and not maths.CODE_IN_TASK.search(task):
         return Evidence("code_static", None, "not a coding task")
-    return _verdict("code_static", code_static.static_verdict(task, text))
+    earlier = "\n".join(content_text(m.get("content")) for m in messages[:-1])
+    return _verdict("code_static", code_static.static_verdict(task, text, earlier))
 
 
 def _off_task(task: str, text: str, calls: list[dict[str, Any]], direct: bool) -> Evidence:

@@ -120,6 +120,14 @@ def test_the_answers_own_functions_may_ignore_inputs_and_leave_stubs() -> None:
     assert static_verdict(task, fenced(code)).value == 1.0
 
 
+def test_a_helper_an_earlier_answer_wrote_counts_as_defined() -> None:
+    earlier = "Here is parse_config:\n```python\ndef parse_config(path):\n    return {}\n```"
+    code = "def check(path: str) -> bool:\n    return bool(parse_config(path))"
+
+    assert static_verdict("Now check a config.", fenced(code), earlier).value == 1.0
+    assert static_verdict("Now check a config.", fenced(code)).value == -1.0
+
+
 def test_no_python_no_verdict() -> None:
     assert static_verdict(TASK, "Split on the closing parenthesis.").value is None
 
