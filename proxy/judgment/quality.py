@@ -13,8 +13,6 @@ import asyncio
 import functools
 import json
 import math
-import re
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ from proxy.config_schema import QualityConfig
 from proxy.judgment import (
     agent_checks,
     aider_edits,
+    answer_text,
     code_blocks,
     code_checks,
     code_static,
@@ -43,31 +42,8 @@ SIGNALS = ("empty", "too_short", "truncated", "refusal", "repetition", "code_par
            "off_task",
            "prose", "arithmetic", "final_answer", "quantities", "chain", "steps", "consistency", "confidence",
            "code_run", "judge")
-# Fewest non-blank characters a useful answer of each task type has; "Yes." answers a quick question.
-MIN_CHARS = {"code_generation": 40, "debugging": 40, "analysis": 80, "research": 80, "creative_writing": 80,
-             "data_processing": 20, "quick_qa": 2, "conversation": 2}
-DEFAULT_MIN_CHARS = 10
 # Tasks that ask for code: an answer that leaves a function the examples call undefined fails them.
 CODE_TASKS = frozenset({"code_generation", "debugging"})
-OPENING_CHARS = 400  # refusals and hedges announce themselves at the start
-HELP_CHARS = 300  # this much after a refusal phrase (or a code block) and it was a caveat: the answer helps
-REFUSAL = re.compile(
-    r"\b(I('m| am) sorry,? but I|I (cannot|can't|can not|won't|will not|am unable to|'m unable to|am not able to|"
-    r"'m not able to) (help|assist|provide|do that|comply|fulfil|write|complete|answer)|As an AI\b|"
-    r"I('m| am) (just |only )?an AI\b|I (do not|don't) have (the ability|access))",
-    re.IGNORECASE,
-)
-HEDGE = re.compile(
-    r"\b(I('m| am) not (sure|certain)|I (don't|do not) know|(it's|it is) (hard|difficult) to say|"
-    r"I (cannot|can't) be (sure|certain))",
-    re.IGNORECASE,
-)
-STOPWORDS = frozenset(
-    "the and for that this with from have what which when where your you are was were will would could should "
-    "can not but all any how why who its into than then them they their there these those been being also just "
-    "does did use using used make like some more most such only other about please write code function return "
-    "python file answer question here want need".split()
-)
 RUN_CODE_OFF = "running code is off (quality.run_code: false)"
 
 @dataclass(frozen=True)
@@ -232,15 +208,15 @@ def _static_evidence(messages: list[dict[str, Any]], text: str, calls: list[dict
                      peers: Sequence[str] = (), logprobs: Sequence[Mapping[str, Any]] | None = None) -> list[Evidence]:
     return [
         Evidence("empty", 0.0, "the answer has content" if text.strip() else "the answer calls tools"),
-        _too_short(text, calls, task_type),
-        _truncated(finish_reason),
-        _refusal(text),
-        _repetition(text),
+        _verdict("too_short", answer_text.too_short(text, calls, task_type)),
+        _verdict("truncated", answer_text.truncated(finish_reason)),
+        _verdict("refusal", answer_text.refusal(text)),
+        _verdict("repetition", answer_text.repetition(text)),
         _code_parse(text),
         _code_static(messages, task, text, calls, task_type, direct),
         _verdict("tool_call", agent_checks.tool_call_verdict(messages, calls, tools)),
         _verdict("edit", aider_edits.edit_verdict(messages, text)),
-        _off_task(task, text, calls, direct),
+        _verdict("off_task", answer_text.off_task(task, text, calls, direct)),
         _prose(task, text, calls, finish_reason, direct, task_type),
         *(_verdict(name, v) for name, v in maths.verdicts(task, text, finish_reason, peers).items()),
         _verdict("confidence", confidence_verdict(task, text, bool(calls), logprobs)),
@@ -270,54 +246,6 @@ def _prose(task: str, text: str, calls: list[dict[str, Any]], finish_reason: str
     return Evidence("prose", verdict.value, verdict.detail, verdict.brief)
 
 
-def _too_short(text: str, calls: list[dict[str, Any]], task_type: str) -> Evidence:
-    if calls:
-        return Evidence("too_short", None, "the answer is a tool call")
-    chars = len("".join(text.split()))
-    least = MIN_CHARS.get(task_type, DEFAULT_MIN_CHARS)
-    if chars < least:
-        return Evidence("too_short", -1.0, f"{chars} characters, fewer than {least} for a {task_type} task")
-    return Evidence("too_short", 0.0, f"{chars} characters")
-
-
-def _truncated(finish_reason: str | None) -> Evidence:
-    if finish_reason == "length":
-        return Evidence("truncated", -1.0, "the model stopped at its token limit (finish_reason=length)")
-    return Evidence("truncated", 0.0, f"finish_reason={finish_reason}")
-
-
-def _refusal(text: str) -> Evidence:
-    opening = text[:OPENING_CHARS]
-    if match := REFUSAL.search(opening):
-        if "```" in (rest := text[match.end():]) or len("".join(rest.split())) >= HELP_CHARS:
-            return Evidence("refusal", 0.0, f"a caveat ({match.group(0)!r}), then it helps")
-        return Evidence("refusal", -1.0, f"refuses: {match.group(0)!r}")
-    if match := HEDGE.search(opening):
-        return Evidence("refusal", -0.5, f"hedges: {match.group(0)!r}", "hedging")
-    return Evidence("refusal", 0.0, "no refusal or hedging")
-
-
-def _repetition(text: str) -> Evidence:
-    """Degenerate loops: one line over and over, few distinct 4-grams, or a repeating tail."""
-    lines = [line.strip() for line in text.splitlines() if len(line.strip()) >= 10]
-    if len(lines) >= 6:
-        line, count = Counter(lines).most_common(1)[0]
-        if count >= 4 and count / len(lines) >= 0.3:
-            return Evidence("repetition", -1.0, f"the line {line[:60]!r} appears {count} times", "a line repeats")
-    words = re.findall(r"\w+|[^\w\s]", text)
-    if len(words) >= 60:
-        grams = list(zip(words, words[1:], words[2:], words[3:]))
-        distinct = len(set(grams)) / len(grams)
-        if distinct < 0.35:
-            return Evidence("repetition", -1.0, f"only {distinct:.0%} of its 4-word runs are distinct", "loops")
-    stripped = text.rstrip()
-    for period in range(1, 41):
-        tail = stripped[-max(period * 6, 36):]
-        if len(tail) == max(period * 6, 36) and tail == (tail[-period:] * (len(tail) // period + 1))[-len(tail):]:
-            return Evidence("repetition", -1.0, f"ends in a loop of {tail[-period:]!r}", "loops")
-    return Evidence("repetition", 0.0, "no degenerate repetition")
-
-
 def _code_parse(text: str) -> Evidence:
     judged = [(b, lang) for b in code_blocks.fenced_blocks(text) if (lang := code_blocks.language_of(b))]
     if not judged:
@@ -334,17 +262,6 @@ def _code_parse(text: str) -> Evidence:
                     + (" (brackets balance; no parser here)" if credit < 1 else ""))
 
 
-def _content_words(text: str) -> set[str]:
-    words = set()
-    for token in re.findall(r"[A-Za-z][A-Za-z0-9_]*", text):
-        parts = re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", token.replace("_", " "))
-        for word in [token, *parts]:
-            word = word.lower()
-            if len(word) >= 3 and word not in STOPWORDS:
-                words.add(word[:5])  # a cheap stem: "sorting" and "sorted" meet at "sorte"/"sort"
-    return words
-
-
 def _code_static(messages: list[dict[str, Any]], task: str, text: str, calls: list[dict[str, Any]], task_type: str,
                  direct: bool) -> Evidence:
     """code_static.py's reading of the answer's Python, where code was asked for: a snippet in an explanation
@@ -355,18 +272,6 @@ def _code_static(messages: list[dict[str, Any]], task: str, text: str, calls: li
         return Evidence("code_static", None, "not a coding task")
     earlier = "\n".join(content_text(m.get("content")) for m in messages[:-1])
     return _verdict("code_static", code_static.static_verdict(task, text, earlier))
-
-
-def _off_task(task: str, text: str, calls: list[dict[str, Any]], direct: bool) -> Evidence:
-    if calls or not direct:
-        return Evidence("off_task", None, "an agent step: judged by its tool calls, not its words")
-    asked, said = _content_words(task), _content_words(text)
-    if len(asked) < 3 or len(said) < 10:
-        return Evidence("off_task", None, "too few content words to compare")
-    shared = asked & said
-    if not shared:
-        return Evidence("off_task", -1.0, f"shares none of the task's {len(asked)} content words")
-    return Evidence("off_task", 0.0, f"shares {len(shared)} of the task's {len(asked)} content words")
 
 
 async def _code_run(task: str, text: str, task_type: str, config: QualityConfig) -> Evidence:
