@@ -39,3 +39,9 @@ def test_the_scorer_bench_times_every_kind_of_answer() -> None:
     out = bench("bench/scorer.py")
     assert {"maths answers", "prose answers"} <= {m.group(1) for m in re.finditer(r"quality scorer (\w+ answers)", out)}, out
     assert len(FIGURE.findall(out)) >= 3, out
+
+
+def test_the_agent_turn_bench_times_each_size() -> None:
+    out = bench("bench/agent_turn.py", "--runs", "3")
+    assert len(re.findall(r"agent turn with a +\d+ KB tool result: failure check +\d+ us, token count +\d+ us fresh, "
+                          r"+\d+ us remembered", out)) == 3, out
