@@ -15,15 +15,16 @@ logistic regression on the training problems only:
 It then reports AUROC and MAE on the held-out problems, which the fit never
 saw, and stores those figures in the weights file.
 
-A second stage fits the signals HumanEval cannot speak for (off_task, prose,
-the maths checks, confidence) on the training splits of the prose
+A second stage fits the signals HumanEval's run code cannot speak for
+(code_static, off_task, prose, the maths checks, confidence) on HumanEval's
+training answers scored without running them, and on the training splits of the prose
 set (AlpacaEval; soft label: the share of the other 15 models' answers to
 the same instruction that GPT-4 Turbo preferred this one to, so a prose score
 of 5 means "as good as a typical model's answer"; against GPT-4 Turbo's own
 answer nearly all of them lose, which would squeeze every prose score under
 2), the generated maths set, GSM8K's real model answers and the embedded model's answers to short
 questions with its token log-probabilities (grade / 10), with the intercept and the first stage's
-weights held fixed; prose weighs two fifths, the others a fifth each. The
+weights held fixed; prose weighs twice as much as each of the others. The
 prose model itself (which features matter) is evals/fit_prose.py's.
 
 With `--outcomes` (a Hermes database: a SQLite file or a postgresql:// URL),
@@ -307,10 +308,11 @@ def main() -> None:
             "train": trained,
             "held_out": held_out,
             "stage_two": {
-                "data": [_relative(MATHS_DATA), _relative(GSM8K_DATA), _relative(SHORT_DATA), _relative(PROSE_DATA)],
+                "data": [_relative(MATHS_DATA), _relative(GSM8K_DATA), _relative(SHORT_DATA), _relative(PROSE_DATA),
+                         _relative(args.data) + " (code not run)"],
                 "train_items": {"maths": len(maths), "gsm8k": len(gsm8k_items), "short": len(short),
-                                "prose": len(prose)},
-                "target": "maths and short answers: grade / 10; prose: the share of the other models' answers to the "
+                                "prose": len(prose), "code_not_run": len(unrun)},
+                "target": "maths, short answers and code not run: grade / 10; prose: the share of the other models' answers to the "
                           "same instruction GPT-4 Turbo preferred it to (soft labels)",
                 "held_out": {"maths": maths_held, "gsm8k": gsm8k_held, "short": short_held,
                              "prose": {k: round(v, 3) if isinstance(v, float) else v for k, v in prose_held.items()}},
