@@ -39,9 +39,8 @@ from proxy.judgment.verdict import Verdict
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "scorer_weights.json"
 SIGNALS = ("empty", "too_short", "truncated", "refusal", "repetition", "code_parse", "code_static", "tool_call", "edit",
-           "off_task",
-           "prose", "arithmetic", "final_answer", "quantities", "chain", "steps", "consistency", "confidence",
-           "code_run", "judge")
+           "off_task", "prose", "arithmetic", "final_answer", "quantities", "chain", "steps", "consistency",
+           "confidence", "code_run", "judge")
 # Tasks that ask for code: an answer that leaves a function the examples call undefined fails them.
 CODE_TASKS = frozenset({"code_generation", "debugging"})
 RUN_CODE_OFF = "running code is off (quality.run_code: false)"

@@ -219,8 +219,8 @@ async def open_stream(services: Services, request: Request, chosen: Plan) -> tup
     """A metered stream per `chosen`: (its chunks, how it settles at its end, its headers).
 
     Raises what fails before the first chunk (the budget, an upstream that
-    cannot be reached), having settled it; but an upgrade that fails so answers
-    with the local answer it was to replace (fallback.py).
+    cannot be reached), having settled it; an upgrade that fails that way
+    answers with the local answer it was to replace instead (fallback.py).
     """
     try:
         return await _open_stream(services, request, chosen)
