@@ -9,8 +9,10 @@ import ast
 import json
 import re
 import textwrap
+import threading
 import tomllib
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
@@ -22,6 +24,9 @@ PYTHON_OPENING = re.compile(r"^\s*(def |class |import |from \S+ import |@\w|asyn
 NOT_A_PROGRAM = re.compile(r"^(<<<<<<< SEARCH|>>>>>>> REPLACE|>>> )", re.MULTILINE)
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([\w+#.-]*)[^\n`]*$")
 UNPARSEABLE = (SyntaxError, ValueError, RecursionError, MemoryError)  # ValueError: a NUL byte
+# CPython 3.11 counts the AST builder's recursion in one global, so two threads parsing at once can fail
+# with "SystemError: AST constructor recursion depth mismatch"; answers are scored on worker threads.
+_PARSING = threading.Lock()
 # Languages with no parser here whose brackets must still balance: a cut-off or garbled block shows there first.
 BRACKET_TAGS = frozenset("go golang rust rs java c h cpp c++ cc hpp cs csharp kotlin kt swift ts typescript tsx js "
                          "javascript jsx mjs php scala dart css scss sql".split())
@@ -83,7 +88,7 @@ def parse_error(block: CodeBlock, language: str) -> str | None:
         return bracket_error(block.code, language)
     try:
         if language == "python":
-            ast.parse(textwrap.dedent(block.code))
+            parse(textwrap.dedent(block.code))
         elif language == "json":
             json.loads(block.code)
         elif language == "yaml":
@@ -180,7 +185,14 @@ def python_sources(text: str) -> list[str]:
 
 
 def parse_python(code: str, mode: str = "exec") -> ast.AST | None:
+    """`code`'s syntax tree, or None where it does not parse."""
     try:
-        return ast.parse(code, mode=mode)
+        return parse(code, mode)
     except UNPARSEABLE:
         return None
+
+
+def parse(code: str, mode: str = "exec") -> Any:
+    """`ast.parse`, one thread at a time (see _PARSING); raises what it raises."""
+    with _PARSING:
+        return ast.parse(code, mode=mode)

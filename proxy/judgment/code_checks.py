@@ -15,7 +15,7 @@ import json
 import re
 
 from proxy.judgment import js_checks
-from proxy.judgment.code_blocks import UNPARSEABLE, parse_python, python_sources
+from proxy.judgment.code_blocks import UNPARSEABLE, parse, parse_python, python_sources
 from proxy.judgment.run_plan import MAX_EXAMPLE_S, MAX_EXAMPLES, RESULT_MARKER, Example, RunPlan
 from proxy.judgment.sandbox import node_launcher
 
@@ -201,7 +201,7 @@ def split_answer_code(source: str) -> tuple[str, list[Example]]:
     lines = source.splitlines()
     examples: list[Example] = []
     drop: set[int] = set()
-    for node in ast.parse(source).body:
+    for node in parse(source).body:
         test = ast.unparse(node.test) if isinstance(node, ast.If) else ""
         guarded = "__name__" in test and "__main__" in test
         for statement in node.body if guarded else [node]:  # type: ignore[attr-defined]
@@ -232,14 +232,14 @@ def _statement_example(statement: ast.stmt, lines: list[str]) -> Example | None:
 def defined_names(source: str) -> set[str]:
     """The functions and classes that `source` defines at top level."""
     nodes = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-    return {node.name for node in ast.parse(source).body if isinstance(node, nodes)} if source else set()
+    return {node.name for node in parse(source).body if isinstance(node, nodes)} if source else set()
 
 
 def stub_functions(source: str) -> set[str]:
     """Functions still to be written: only a docstring, `pass`, `...`, imports or `raise NotImplementedError`."""
     if not source:
         return set()
-    functions = [n for n in ast.parse(source).body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    functions = [n for n in parse(source).body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     return {f.name for f in functions if all(is_placeholder(s) for s in f.body)}
 
 

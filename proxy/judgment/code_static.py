@@ -31,7 +31,7 @@ import builtins
 import re
 import sys
 
-from proxy.judgment.code_blocks import python_sources
+from proxy.judgment.code_blocks import parse, python_sources
 from proxy.judgment.code_checks import is_placeholder, stub_functions
 from proxy.judgment.verdict import Verdict
 
@@ -60,7 +60,7 @@ def static_verdict(task: str, answer: str, conversation: str = "") -> Verdict:
     if not sources:
         return Verdict(None, "no Python code to read")
     context = "\n\n".join(python_sources(task))
-    tree = ast.parse("\n\n".join(sources))
+    tree = parse("\n\n".join(sources))
     faults = _faults(tree, f"{conversation}\n{task}", context)
     if not faults:
         return Verdict(1.0, "the code defines what was asked, uses its inputs and every name it reads is defined",
@@ -77,7 +77,7 @@ def _faults(tree: ast.Module, said: str, context: str) -> list[tuple[str, str]]:
     faults = [("missing", f"the answer does not define {name}, which the task asks for")
               for name in sorted(wanted - set(functions))]
     stubbed = [functions[name] for name in sorted(wanted) if name in functions]
-    known = _bound_names(tree) | (_bound_names(ast.parse(context)) if context else set()) | BUILTIN_NAMES
+    known = _bound_names(tree) | (_bound_names(parse(context)) if context else set()) | BUILTIN_NAMES
     for function in stubbed:
         faults += _function_faults(function, known, said, stubbed=True)
     # The answer's own functions: a handler may have to take an `event` it ignores, an interface may leave
