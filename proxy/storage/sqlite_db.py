@@ -27,6 +27,7 @@ import aiosqlite
 from proxy.storage.database import Database
 from proxy.storage.migrations import migrate
 from proxy.storage.sqlite_errors import BUSY_TIMEOUT_MS, is_locked, retrying_when_locked, unavailable
+from proxy.storage.sqlite_group import CommitGroups
 from proxy.storage.sqlite_inline import InlineConnection
 
 T = TypeVar("T")
@@ -45,6 +46,7 @@ class SQLiteDatabase(Database):
         self._reports = reports
         self._write_lock = asyncio.Lock()  # one connection: its units take turns
         self._waiting: list[tuple[Callable[[], Awaitable[Any]], asyncio.Future[Any]]] = []  # the next batch
+        self._groups = CommitGroups(db, self._write_lock.locked, self.spawn)
 
     @classmethod
     async def open(cls, path: Path) -> SQLiteDatabase:
@@ -70,6 +72,7 @@ class SQLiteDatabase(Database):
 
     async def close(self) -> None:
         await super().close()
+        self._groups.commit()
         await self._db.close()
         await self._reports.close()
 
@@ -109,22 +112,65 @@ class SQLiteDatabase(Database):
 
         A unit's statements run where they are awaited (sqlite_inline.py), so
         a unit that gets the lock at once never gives the event loop a chance
-        to cancel it half-way: it runs to COMMIT or ROLLBACK here, without the
-        task of its own and the two trips round the loop that costs (a tenth
-        of a relayed call's time). Only a unit that must wait, for this
-        connection or for another process's lock, waits in a task of its own.
+        to cancel it half-way: it runs to its end here, without the task of
+        its own and the two trips round the loop that costs (a tenth of a
+        relayed call's time). Under load it shares its COMMIT with the units
+        of the same turn of the loop (sqlite_group.py). Only a unit that must
+        wait, for this connection or for another process's lock, waits in a
+        task of its own.
         """
         if self._inside_unit():
             return await work()
         await self._db.writable()  # before anything starts: waiting here leaves nothing half-done
         if not self._write_lock.locked():
-            async with self._write_lock:  # free: taken without waiting
-                try:
-                    return await self._attempt(work)
-                except sqlite3.Error as exc:
-                    if not is_locked(exc):
-                        raise unavailable(exc) from None
+            try:
+                async with self._write_lock:  # free: taken without waiting
+                    if not self._groups.wanted():
+                        return await self._alone(work)
+                    group = self._groups.join()
+                    try:
+                        result = await self._in_savepoint(work)
+                    except BaseException:
+                        if not group.units and group is self._groups.open:  # nothing else in it: free the file
+                            self._groups.commit()
+                        raise
+            except sqlite3.Error as exc:
+                if not is_locked(exc):  # "locked" can only come from BEGIN: nothing has run
+                    raise unavailable(exc) from None
+            else:
+                await self._groups.wait(group, None if abandoned is None else lambda: abandoned(result))
+                return result
         return await super().atomic(work, abandoned)  # another process has the file: wait for it
+
+    async def _alone(self, work: Callable[[], Awaitable[T]]) -> T:
+        """`work` in a transaction of its own, committed before it returns."""
+        if self._db.in_transaction:  # cannot happen; heal rather than fail every later write
+            self._db.rollback()
+        self._db.run("BEGIN IMMEDIATE")
+        try:
+            result = await self._inside(self._db, work)
+        except BaseException:
+            self._db.rollback()
+            raise
+        self._db.commit()
+        self._groups.committed_alone()
+        return result
+
+    async def _in_savepoint(self, work: Callable[[], Awaitable[T]]) -> T:
+        """`work` inside the open transaction, undone alone if it fails."""
+        self._db.run("SAVEPOINT unit")
+        try:
+            result = await self._inside(self._db, work)
+        except BaseException as exc:
+            if self._db.in_transaction:
+                self._db.run("ROLLBACK TO unit")
+                self._db.run("RELEASE unit")
+            elif self._groups.open is not None and isinstance(exc, sqlite3.Error):
+                # SQLite undid the whole transaction (a full disk, an I/O error): the group's other units too.
+                self._groups.lose(self._groups.open, unavailable(exc))
+            raise
+        self._db.run("RELEASE unit")
+        return result
 
     async def reclaim(self) -> None:
         """Free pages back to the file system, RECLAIM_PAGES per unit, then the WAL copied back and emptied.
@@ -181,8 +227,9 @@ class SQLiteDatabase(Database):
     async def _run_waiting(self) -> None:
         """One batch: BEGIN IMMEDIATE, each waiting unit in a savepoint, COMMIT; then each caller its result."""
         await self._db.writable()
+        self._groups.commit()  # the units that ran before this batch gathered go first
         if self._db.in_transaction:  # cannot happen; heal rather than fail every later write
-            await self._db.rollback()
+            self._db.rollback()
         self._db.run("BEGIN IMMEDIATE")  # "locked": retrying_when_locked waits, and more units gather
         ran: list[tuple[Callable[[], Awaitable[Any]], asyncio.Future[Any], Any]] = []
         pending: list[tuple[Callable[[], Awaitable[Any]], asyncio.Future[Any]]] = []
@@ -191,35 +238,20 @@ class SQLiteDatabase(Database):
                 pending = self._drain()
                 while pending:
                     work, done = pending[0]
-                    self._db.run("SAVEPOINT unit")
                     try:
-                        ran.append((work, done, await self._inside(self._db, work)))
+                        ran.append((work, done, await self._in_savepoint(work)))
                     except Exception as exc:
-                        self._db.run("ROLLBACK TO unit")
                         done.set_exception(unavailable(exc) if isinstance(exc, sqlite3.Error) else exc)
-                    self._db.run("RELEASE unit")
                     pending.pop(0)
-            await self._db.commit()
+            self._db.commit()
         except BaseException:
-            await self._db.rollback()
+            self._db.rollback()
             # Rolled back with the rest, or not run: each is run again, or fails with the batch, never left waiting.
             self._waiting[:0] = [(work, done) for work, done, _ in ran] + pending
             raise
         for _, done, result in ran:
             if not done.done():
                 done.set_result(result)
-
-    async def _attempt(self, work: Callable[[], Awaitable[T]]) -> T:
-        if self._db.in_transaction:  # cannot happen; heal rather than fail every later write
-            await self._db.rollback()
-        self._db.run("BEGIN IMMEDIATE")
-        try:
-            result = await self._inside(self._db, work)
-        except BaseException:
-            await self._db.rollback()
-            raise
-        await self._db.commit()
-        return result
 
 
 def _vacuum(path: Path) -> None:

@@ -5,7 +5,7 @@ result: about 45 µs of handoff per statement, and a call's reserve, settle
 and record take fifteen statements, more than SQLite spends running them
 (each is a few µs on an indexed row; a commit in WAL mode is one write()).
 So the hot path runs sqlite3 directly, behind the few methods the store
-uses (`run`, `dicts`, and the awaitable `commit` and `rollback`), and keeps
+uses (`run`, `dicts`, `commit` and `rollback`), and keeps
 the two things that could block the loop off it:
 
 - waiting for another process's write lock: the busy timeout is 0, so a
@@ -49,7 +49,7 @@ WAL_SIZE_LIMIT = 4 * RESTART_FRAMES * 4096
 
 
 class InlineConnection:
-    """A sqlite3 connection with the awaitable surface of aiosqlite's, run where it is awaited."""
+    """A sqlite3 connection whose statements run where they are called, on the event loop's thread."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -82,20 +82,20 @@ class InlineConnection:
     def in_transaction(self) -> bool:
         return self._conn.in_transaction
 
-    # Plain calls, not coroutines: they run where they are called (a dozen times a cloud call).
+    # Plain calls, not coroutines: a dozen statements a cloud call, each a few microseconds.
     def run(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         return self._conn.execute(sql, params)
 
     def dicts(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         return [dict(row) for row in self._conn.execute(sql, params).fetchall()]
 
-    async def commit(self) -> None:
+    def commit(self) -> None:
         self._conn.commit()
         self._commits += 1
         if self._commits % CHECKPOINT_EVERY == 0:
             self._checkpointer.nudge()
 
-    async def rollback(self) -> None:
+    def rollback(self) -> None:
         self._conn.rollback()
 
     async def close(self) -> None:
