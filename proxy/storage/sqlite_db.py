@@ -204,6 +204,7 @@ class SQLiteDatabase(Database):
         once, runs each unit inside a savepoint (one that fails is rolled back
         alone) and commits them together; each caller returns after that commit.
         """
+        self._groups.others_write()
         done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._waiting.append((work, done))
         if not self._write_lock.locked():  # no batch is gathering: this one gathers, for every unit waiting

@@ -12,18 +12,25 @@ COMMIT: a killed process loses only what no caller was told of.
 
 Alone, a unit would wait that turn for nothing (28 µs a unit on loopback,
 measured), so units commit at once until two meet in one turn, and share a
-COMMIT until one finds itself alone in its group again.
+COMMIT until one finds itself alone in its group again. Nor do they group
+while another process writes to the file (a second worker): a group holds
+the write lock for a turn of the loop, and the other process's units wait
+for it (two workers' p90 went from 24 to 31 ms).
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from proxy.storage.sqlite_errors import unavailable
 from proxy.storage.sqlite_inline import InlineConnection
+
+# After a unit met another process's lock, how long units commit at once.
+SHARED_FILE_S = 1.0
 
 
 class Group:
@@ -48,12 +55,19 @@ class CommitGroups:
         self.open: Group | None = None
         self._grouping = False  # units met in one turn since a group last held a single unit
         self._committed_this_turn = False  # a unit committed alone in the loop's current turn
+        self._others_wrote_at = -SHARED_FILE_S  # when a unit last met another process's lock
 
     def wanted(self) -> bool:
         """Whether the next unit joins a group: one is open, or another unit committed in this turn."""
+        if self.open is not None:
+            return True
         if self._committed_this_turn:
             self._grouping = True
-        return self.open is not None or self._grouping
+        return self._grouping and time.monotonic() - self._others_wrote_at > SHARED_FILE_S
+
+    def others_write(self) -> None:
+        """Note that a unit met another process's lock on the file: units commit at once for a while."""
+        self._others_wrote_at = time.monotonic()
 
     def committed_alone(self) -> None:
         """Note a unit's own COMMIT: another in the same turn of the loop starts grouping."""

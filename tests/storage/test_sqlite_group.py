@@ -93,3 +93,34 @@ async def test_a_caller_that_leaves_while_its_unit_waits_for_the_commit_has_it_u
         await asyncio.sleep(0.01)
     assert models(path) == ["stayed"]
     await store.close()
+
+
+async def test_while_another_process_writes_to_the_file_units_commit_at_once(tmp_path: Path) -> None:
+    # A group holds the file's write lock until the loop's next turn; a second worker would wait for it.
+    path = tmp_path / "hermes.db"
+    store = await Store.open(path)
+    other = sqlite3.connect(path, isolation_level=None, timeout=0)
+
+    def two_units() -> list[asyncio.Future[None]]:
+        return [asyncio.ensure_future(store.record_task(task(model=m))) for m in ("a", "b")]
+
+    units = two_units()
+    await asyncio.sleep(0)  # both have run; the second waits for its group's COMMIT, holding the lock
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        other.execute("BEGIN IMMEDIATE")
+    await asyncio.gather(*units)
+
+    other.execute("BEGIN IMMEDIATE")  # the other process writes; a unit meets its lock and waits
+    waited = asyncio.ensure_future(store.record_task(task(model="waited")))
+    await asyncio.sleep(0.02)
+    other.execute("COMMIT")
+    await waited
+
+    units = two_units()
+    await asyncio.sleep(0)
+    assert all(unit.done() for unit in units)  # each committed before it returned
+    other.execute("BEGIN IMMEDIATE")  # free at once
+    other.execute("ROLLBACK")
+    other.close()
+    assert models(path) == ["a", "b", "waited", "a", "b"]
+    await store.close()
