@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from proxy.edge.early_stream import early_response
 from proxy.errors import HermesError
-from proxy.money.estimate import count_input_tokens
+from proxy.money.estimate import count_input_tokens_off_loop
 from proxy.pipeline.services import Services
 from proxy.pipeline.steps import Cascade, prepare, record_failure, respond, run_cascade, understand
 from proxy.wire.anthropic_api import ANTHROPIC, count_tokens_request
@@ -159,7 +159,7 @@ async def generate_content(request: Request) -> Response:
         method = request.path_params["model_method"].rpartition(":")[0] + ":generateContent"
         chat = GEMINI.chat_request(body.get("generateContentRequest", body) if isinstance(body, dict) else body,
                                    {"model_method": method})
-        return JSONResponse({"totalTokens": count_input_tokens(COUNTING_MODEL, chat.messages,
+        return JSONResponse({"totalTokens": await count_input_tokens_off_loop(COUNTING_MODEL, chat.messages,
                                                                chat.params.get("tools"))})
     return await answer_chat(request, GEMINI)
 
@@ -174,7 +174,7 @@ async def count_tokens(request: Request) -> Response:
     """
     services: Services = request.app.state.services
     chat = count_tokens_request(await read_json_body(request, services.config.routing.server.max_body_bytes))
-    tokens = count_input_tokens(COUNTING_MODEL, chat.messages, chat.params.get("tools"))
+    tokens = await count_input_tokens_off_loop(COUNTING_MODEL, chat.messages, chat.params.get("tools"))
     return JSONResponse({"input_tokens": tokens})
 
 

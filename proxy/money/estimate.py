@@ -8,6 +8,7 @@ the data deserve.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import marshal
 import math
@@ -47,6 +48,10 @@ MAX_CONFIDENCE = 0.99
 # 0.5 MB at most, whatever the parts' sizes.
 COUNTED_PARTS = 4096
 _counted: OrderedDict[tuple[str, str, int, int], int] = OrderedDict()
+# A part longer than this (as marshalled) and never counted is counted on a worker thread by
+# `count_input_tokens_off_loop`: litellm's counter takes 13 ms over a 286 KB file read, and on the
+# event loop every other request would wait for it.
+OFF_LOOP_BYTES = 32 * 1024
 
 
 @dataclass(frozen=True)
@@ -71,18 +76,43 @@ def count_input_tokens(litellm_model: str, messages: list[dict[str, Any]], tools
     otherwise download the URL to measure it. Audio and file parts, which it
     cannot count, count as their base64 text: more than they cost, never less.
     """
-    has_system = any(message.get("role") == "system" for message in messages)
-    return (sum(_remembered(_message_tokens, litellm_model, message) for message in messages)
-            + _remembered(_tool_tokens, litellm_model, [has_system, tools]))
+    return sum(_recalled(*part) for part in _parts(litellm_model, messages, tools))
+
+
+async def count_input_tokens_off_loop(litellm_model: str, messages: list[dict[str, Any]], tools: Any = None) -> int:
+    """`count_input_tokens`, with the large parts it has never counted counted on a worker thread.
+
+    An agent's newest tool result is such a part. The cache is touched only
+    here, on the event loop's thread.
+    """
+    parts = _parts(litellm_model, messages, tools)
+    fresh = [(key, count, part) for key, count, part in parts if key[2] > OFF_LOOP_BYTES and key not in _counted]
+    if fresh:
+        counts = await asyncio.to_thread(lambda: [count(litellm_model, part) for _, count, part in fresh])
+        for (key, _, _), tokens in zip(fresh, counts):
+            _remember(key, tokens)
+    return sum(_recalled(*part) for part in parts)
 
 
 def count_text_tokens(text: str) -> int:
     """Tokens in `text` by litellm's default tokenizer, remembered as the parts of a request are."""
-    return _remembered(_text_tokens, "", text)
+    return _recalled(_key(_text_tokens, "", text), _text_tokens, text)
 
 
-def _remembered(count: Callable[[str, Any], int], litellm_model: str, part: Any) -> int:
-    """`count(litellm_model, part)`, from the cache when this part was counted for this model before."""
+Part = tuple[tuple[str, str, int, int], Callable[[str, Any], int], Any]  # (cache key, how to count it, the part)
+
+
+def _parts(litellm_model: str, messages: list[dict[str, Any]], tools: Any) -> list[Part]:
+    """A request's parts as litellm counts them: each message, and the tool definitions with the priming."""
+    has_system = any(message.get("role") == "system" for message in messages)
+    parts: list[Part] = [(_key(_message_tokens, litellm_model, m), _message_tokens, m) for m in messages]
+    tool_part = [has_system, tools]
+    parts.append((_key(_tool_tokens, litellm_model, tool_part), _tool_tokens, tool_part))
+    return parts
+
+
+def _key(count: Callable[[str, Any], int], litellm_model: str, part: Any) -> tuple[str, str, int, int]:
+    """The cache key of `count(litellm_model, part)`; its third item is the part's size in bytes."""
     try:
         # marshal is several times faster than json here; version 2 writes no
         # back-references, so equal values (in the same key order) give equal bytes.
@@ -91,14 +121,22 @@ def _remembered(count: Callable[[str, Any], int], litellm_model: str, part: Any)
         spelled = json.dumps(part, default=repr).encode()
     # Python's own hash and the length, not a cryptographic digest: an agent's history is keyed anew on every
     # request (blake2b took 100 us for OpenCode's), and a collision would cost an estimate, never a charge.
-    key = (count.__name__, litellm_model, len(spelled), hash(spelled))
+    return (count.__name__, litellm_model, len(spelled), hash(spelled))
+
+
+def _recalled(key: tuple[str, str, int, int], count: Callable[[str, Any], int], part: Any) -> int:
+    """`count`'s result for the part `key` names: from the cache when it was counted before."""
     tokens = _counted.get(key)
     if tokens is None:
-        tokens = _counted[key] = count(litellm_model, part)
-        while len(_counted) > COUNTED_PARTS:
-            _counted.popitem(last=False)  # the least recently used
-    else:
-        _counted.move_to_end(key)
+        return _remember(key, count(key[1], part))
+    _counted.move_to_end(key)
+    return tokens
+
+
+def _remember(key: tuple[str, str, int, int], tokens: int) -> int:
+    _counted[key] = tokens
+    while len(_counted) > COUNTED_PARTS:
+        _counted.popitem(last=False)  # the least recently used
     return tokens
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from proxy.chat import ChatRequest
 from proxy.money.budget import Budget, BudgetStatus, Grant
 from proxy.money.cache_use import CacheUse, turn_cost_usd
-from proxy.money.estimate import MIN_LEARNING_RATE, Estimate, count_input_tokens, estimate_output, learn
+from proxy.money.estimate import MIN_LEARNING_RATE, Estimate, count_input_tokens_off_loop, estimate_output, learn
 from proxy.money.keys import ApiKey
 from proxy.money.pricing import PriceTable
 from proxy.storage.store import USAGE_UNKNOWN, Prediction, Store
@@ -60,7 +60,7 @@ class Meter:
         reservation never does: it is the uncached worst case.
         """
         model = target.model
-        input_tokens = count_input_tokens(model.litellm_model, chat.messages, chat.params.get("tools"))
+        input_tokens = await count_input_tokens_off_loop(model.litellm_model, chat.messages, chat.params.get("tools"))
         learned = await self._store.learned(task_type, model.name)
         output_tokens, confidence = estimate_output(task_type, learned)
         estimate = Estimate(task_type, input_tokens, output_tokens, confidence, learned.samples if learned else 0)

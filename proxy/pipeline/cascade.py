@@ -28,7 +28,7 @@ from proxy.errors import (
     UpstreamError,
 )
 from proxy.judgment.quality import Judge, QualityScore, score_answer
-from proxy.money.estimate import count_input_tokens
+from proxy.money.estimate import count_input_tokens_off_loop
 from proxy.money.pricing import PriceTable
 from proxy.pipeline import local_attempt, self_consistency
 from proxy.pipeline.classify import TaskClass
@@ -230,7 +230,7 @@ async def _try_local(
 ) -> tuple[Attempt, dict[str, Any] | None]:
     """One local model's answer and its verdict (the answer is None when the call failed)."""
     config = run.config
-    prompt_tokens = count_input_tokens(ref.litellm_model, chat.messages, chat.params.get("tools"))
+    prompt_tokens = await count_input_tokens_off_loop(ref.litellm_model, chat.messages, chat.params.get("tools"))
     logprobs = TokenLogprobs()  # the model's confidence in its own tokens, for the scorer
     try:
         answer = await local_attempt.generate(local_target(config, ref), chat, prompt_tokens,

@@ -24,7 +24,7 @@ from typing import Any
 
 from proxy.chat import ChatRequest
 from proxy.config import ModelRef
-from proxy.money.estimate import count_input_tokens, estimate_output
+from proxy.money.estimate import count_input_tokens_off_loop, estimate_output
 from proxy.money.pricing import PriceTable
 from proxy.pipeline.upgrade import UpgradeOption, best_option
 from proxy.storage.store import Store
@@ -66,7 +66,7 @@ async def estimate_savings(
     if not allowed:
         return None
     model = allowed[0]  # as cascade.choose_target picks for `cloud`
-    input_tokens = count_input_tokens(model.litellm_model, chat.messages, chat.params.get("tools"))
+    input_tokens = await count_input_tokens_off_loop(model.litellm_model, chat.messages, chat.params.get("tools"))
     output_tokens, _ = estimate_output(task_type, await store.learned(task_type, model.name))
     cost = prices.price(model.name).cost_usd(input_tokens, output_tokens)
     return Savings(model.name, "routing", input_tokens, output_tokens, cost)

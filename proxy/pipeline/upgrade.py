@@ -9,7 +9,7 @@ from typing import Any
 from proxy.chat import ChatRequest
 from proxy.config import Config, ModelRef
 from proxy.money.cache_use import CacheUse, assumed, from_turns
-from proxy.money.estimate import count_input_tokens, estimate_output
+from proxy.money.estimate import count_input_tokens_off_loop, estimate_output
 from proxy.money.pricing import Price, PriceTable
 from proxy.pipeline.session import Conversation, SessionImpact, growth_per_turn, session_impact
 from proxy.storage.store import Store
@@ -86,7 +86,7 @@ async def upgrade_options(
     """
     options = []
     for model in models:
-        input_tokens = count_input_tokens(model.litellm_model, chat.messages, chat.params.get("tools"))
+        input_tokens = await count_input_tokens_off_loop(model.litellm_model, chat.messages, chat.params.get("tools"))
         counted = await store.input_ratio(model.name)  # as the provider will count them (meter.py learns it)
         billed_input = round(input_tokens * counted[1]) if counted else input_tokens
         learned = await store.learned(task_type, model.name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -9,7 +10,14 @@ import litellm
 import pytest
 
 from proxy.money import estimate
-from proxy.money.estimate import TASK_PRIORS, count_input_tokens, count_text_tokens, estimate_output, learn
+from proxy.money.estimate import (
+    TASK_PRIORS,
+    count_input_tokens,
+    count_input_tokens_off_loop,
+    count_text_tokens,
+    estimate_output,
+    learn,
+)
 from proxy.storage.store import Learned
 from tests.conftest import REPO
 
@@ -77,6 +85,28 @@ def test_the_count_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     # What fell out is counted again, and the same.
     assert count_input_tokens("openrouter/openai/gpt-4", MESSAGES) == litellm.token_counter(
         model="openrouter/openai/gpt-4", messages=MESSAGES)
+
+
+@pytest.mark.asyncio
+async def test_a_large_new_tool_result_is_counted_while_other_requests_go_on() -> None:
+    # An agent's newest file read, never seen before: counting it took 13 ms at 286 KB, and on the event
+    # loop every other request would have waited for it.
+    model = "openrouter/openai/gpt-4"
+    source = (REPO / "proxy" / "money" / "estimate.py").read_text()
+    read = MESSAGES + [{"role": "tool", "tool_call_id": "read-1", "content": source * 40}]  # about 350 KB
+    turns_of_the_loop = 0
+
+    async def another_request() -> None:
+        nonlocal turns_of_the_loop
+        for _ in range(5):
+            await asyncio.sleep(0)
+            turns_of_the_loop += 1
+
+    counting = asyncio.ensure_future(count_input_tokens_off_loop(model, read))
+    await another_request()
+    assert turns_of_the_loop == 5 and not counting.done()  # the loop went round while the count ran
+    assert await counting == litellm.token_counter(model=model, messages=read)
+    assert count_input_tokens(model, read) == await counting  # remembered: the next count is a lookup
 
 
 def test_estimates_move_toward_real_lengths() -> None:
