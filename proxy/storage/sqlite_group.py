@@ -36,12 +36,13 @@ SHARED_FILE_S = 1.0
 class Group:
     """The units run since the last COMMIT: their callers wait for it together."""
 
-    __slots__ = ("waiters", "abandoned", "units")
+    __slots__ = ("waiters", "abandoned", "units", "committed")
 
     def __init__(self) -> None:
         self.waiters: list[asyncio.Future[None]] = []
         self.abandoned: list[Coroutine[Any, Any, None]] = []  # undos of units whose callers went away meanwhile
         self.units = 0
+        self.committed: bool | None = None  # None while open; False when its transaction was undone
 
 
 class CommitGroups:
@@ -91,11 +92,10 @@ class CommitGroups:
         try:
             await waiter
         except asyncio.CancelledError:
-            if undo is not None:
-                if waiter.cancelled() and group is self.open:
-                    group.abandoned.append(undo())
-                elif waiter.cancelled() or waiter.exception() is None:  # in already: undo it now
-                    self._spawn(undo())
+            if undo is not None and group.committed is None:
+                group.abandoned.append(undo())
+            elif undo is not None and group.committed:  # in already: undo it now
+                self._spawn(undo())
             raise
 
     def commit(self) -> None:
@@ -111,6 +111,7 @@ class CommitGroups:
             self._db.rollback()
             self.lose(group, unavailable(exc) if isinstance(exc, sqlite3.Error) else exc)
             return
+        group.committed = True
         for waiter in group.waiters:
             if not waiter.done():
                 waiter.set_result(None)
@@ -121,6 +122,7 @@ class CommitGroups:
         """`group`'s transaction is undone (SQLite's own rollback, a failed COMMIT): its callers get `exc`."""
         if group is self.open:
             self.open = None
+        group.committed = False
         for waiter in group.waiters:
             if not waiter.done():
                 waiter.set_exception(exc)
