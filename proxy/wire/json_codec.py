@@ -75,23 +75,26 @@ class FastJSONResponse(JSONResponse):
 
 
 def _too_deep_or_wide_number(value: Any) -> bool:
-    """Nested deeper than MAX_DEPTH, or holding a float that may have been an integer past 64 bits.
+    """Nested deeper than MAX_DEPTH, or holding a float that may have been an integer past 64 bits."""
+    return _deep_or_wide([value], 0)
 
-    orjson makes exactly dict, list and float, so `type(...) is` says what an item is, faster than isinstance.
-    """
-    if type(value) is float:
-        return abs(value) >= _INT_RANGE
-    stack = [(value, 1)] if type(value) in (dict, list) else []
-    while stack:
-        container, depth = stack.pop()
-        for item in container.values() if type(container) is dict else container:
-            kind = type(item)
-            if kind is dict or kind is list:
-                if depth >= MAX_DEPTH:
-                    return True
-                stack.append((item, depth + 1))
-            elif kind is float and abs(item) >= _INT_RANGE:
+
+def _deep_or_wide(items: Any, depth: int) -> bool:
+    # orjson makes exactly dict, list, str, int, float, bool and None, so `type(...) is` says what an item
+    # is, faster than isinstance; strings, most of a chat body's items, are passed over first. The
+    # recursion is bounded: it goes no deeper than MAX_DEPTH.
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            continue
+        if kind is dict:
+            if depth >= MAX_DEPTH or _deep_or_wide(item.values(), depth + 1):
                 return True
+        elif kind is list:
+            if depth >= MAX_DEPTH or _deep_or_wide(item, depth + 1):
+                return True
+        elif kind is float and abs(item) >= _INT_RANGE:
+            return True
     return False
 
 
