@@ -196,7 +196,7 @@ def _latest(row: dict[str, Any]) -> dict[str, Any]:
         "cache_read_tokens": row.get("cache_read_tokens") or 0,
         "cache_write_tokens": row.get("cache_write_tokens") or 0,
         "prompt": _prompt_preview(row["prompt"]),
-        "prompt_hash": row["prompt_sha256"][:PROMPT_HASH_CHARS],
+        "prompt_hash": row["prompt_hash"][:PROMPT_HASH_CHARS],
         # What the session's next turn said of this answer (outcome.py): "failed", "continued" or None.
         "outcome": row.get("outcome"),
         "outcome_reason": row.get("outcome_reason"),

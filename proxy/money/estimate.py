@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import xxhash
+
 from proxy.storage.store import Learned
 
 
@@ -119,9 +121,9 @@ def _key(count: Callable[[str, Any], int], litellm_model: str, part: Any) -> tup
         spelled = marshal.dumps(part, 2)
     except ValueError:  # not a JSON-like value
         spelled = json.dumps(part, default=repr).encode()
-    # Python's own hash and the length, not a cryptographic digest: an agent's history is keyed anew on every
-    # request (blake2b took 100 us for OpenCode's), and a collision would cost an estimate, never a charge.
-    return (count.__name__, litellm_model, len(spelled), hash(spelled))
+    # XXH3 and the length, not a cryptographic digest: an agent's history is keyed anew on every request
+    # (blake2b took 100 us for OpenCode's), and a collision would cost an estimate, never a charge.
+    return (count.__name__, litellm_model, len(spelled), xxhash.xxh3_64_intdigest(spelled))
 
 
 def _recalled(key: tuple[str, str, int, int], count: Callable[[str, Any], int], part: Any) -> int:

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 
 from proxy.storage.database import Schema
-from proxy.storage.migrations_later import m017_catalogue, m018_cache_use, m019_retention
+from proxy.storage.migrations_later import m017_catalogue, m018_cache_use, m019_retention, m020_prompt_hash
 
 
 async def m001_initial(db: Schema) -> None:
@@ -313,7 +313,8 @@ MIGRATIONS: list[Callable[[Schema], Awaitable[None]]] = [
     m001_initial, m002_money, m003_cascade, m004_preferences, m005_reservation_owners, m006_day_totals,
     m007_task_detail, m008_savings, m009_session_links, m010_keys,
     m011_outcomes, m012_ledger_indexes, m013_price_corrections, m014_tool_turns,
-    m015_answer_links, m016_preference_overrides, m017_catalogue, m018_cache_use, m019_retention]
+    m015_answer_links, m016_preference_overrides, m017_catalogue, m018_cache_use, m019_retention,
+    m020_prompt_hash]
 
 
 async def migrate(db: Schema) -> None:

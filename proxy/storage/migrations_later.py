@@ -1,4 +1,4 @@
-"""Migrations m017 onwards: OpenRouter's catalogue, prompt caching, retention (migrations.py applies them in order).
+"""Migrations m017 onwards: OpenRouter's catalogue, prompt caching, retention, the prompt's fingerprint (migrations.py applies them in order).
 
 As in migrations.py: written in SQLite's terms, each released one never changed.
 """
@@ -101,3 +101,9 @@ async def m019_retention(db: Schema) -> None:
                      "turns INTEGER NOT NULL)")
     await db.execute("CREATE TABLE prediction_totals (task_type TEXT NOT NULL, model TEXT NOT NULL, "
                      "predictions INTEGER NOT NULL, PRIMARY KEY (task_type, model))")
+
+
+async def m020_prompt_hash(db: Schema) -> None:
+    # A task's prompt fingerprint is XXH3-128 from here on (store.prompt_hash), no longer SHA-256; rows
+    # written before keep their SHA-256, so a prompt sent on both sides of the upgrade shows two hashes.
+    await db.execute("ALTER TABLE tasks RENAME COLUMN prompt_sha256 TO prompt_hash")

@@ -8,7 +8,6 @@ only when `server.store_prompts` is on; otherwise a hash and token counts.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import xxhash
 
 from proxy.storage.backends import open_database
 from proxy.storage.database import Database
@@ -111,13 +111,13 @@ class Store(SessionRecords, KeyRecords, PriceRecords, CatalogueRecords, Retentio
         await self._write(
             """
             INSERT INTO tasks (created_at, requested_model, route, model, stream, status, error_code,
-                               prompt_sha256, prompt, input_tokens, output_tokens, cost_usd, latency_ms, task_type,
+                               prompt_hash, prompt, input_tokens, output_tokens, cost_usd, latency_ms, task_type,
                                session_id, hermes, saved_usd, cache_read_tokens, cache_write_tokens)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             (
                 self.now(), task.requested_model, task.route, task.model, int(task.stream), task.status,
-                task.error_code, prompt_sha256(task.messages),
+                task.error_code, prompt_hash(task.messages),
                 json.dumps(task.messages) if self._store_prompts else None,
                 task.input_tokens, task.output_tokens, task.cost_usd, task.latency_ms, task.task_type,
                 task.session_id, None if task.hermes is None else _json_text(task.hermes), task.saved_usd,
@@ -376,13 +376,14 @@ def _json_text(value: Any) -> str:
         return json.dumps(value)
 
 
-def prompt_sha256(messages: list[dict[str, Any]]) -> str:
-    """The conversation's digest (keys sorted), what the dashboard shows of a prompt it does not keep.
+def prompt_hash(messages: list[dict[str, Any]]) -> str:
+    """The conversation's fingerprint (keys sorted), what the dashboard shows of a prompt it does not keep.
 
-    orjson: an agent resends its whole history each turn, and Python's json took 250 us to write 110 KB of it.
+    XXH3-128, not a cryptographic digest: it only tells identical prompts apart, and an agent resends its
+    whole history every turn (SHA-256 took 66 us over OpenCode's 135 KB, XXH3 takes 1 us; orjson writes it in 28).
     """
     try:
         canonical = orjson.dumps(messages, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # an integer past 64 bits, which orjson cannot write
         canonical = json.dumps(messages, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-    return hashlib.sha256(canonical).hexdigest()
+    return xxhash.xxh3_128_hexdigest(canonical)

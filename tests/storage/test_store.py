@@ -16,7 +16,7 @@ import pytest
 from proxy.config import is_postgres
 from proxy.errors import StoreUnavailable
 from proxy.storage import migrations
-from proxy.storage.store import Store, TaskRecord, prompt_sha256
+from proxy.storage.store import Store, TaskRecord, prompt_hash
 from tests.postgres import query
 
 MESSAGES = [{"role": "user", "content": "my secret prompt"}]
@@ -44,7 +44,7 @@ async def test_migrations_run_once_and_are_recorded(tmp_path: Path) -> None:
                                                                  ("m012_ledger_indexes",), ("m013_price_corrections",),
                                                                  ("m014_tool_turns",), ("m015_answer_links",),
                                                                  ("m016_preference_overrides",), ("m017_catalogue",), ("m018_cache_use",),
-                                                                 ("m019_retention",)]
+                                                                 ("m019_retention",), ("m020_prompt_hash",)]
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert db.execute("PRAGMA auto_vacuum").fetchone() == (2,)  # incremental: retention gives space back
 
@@ -72,9 +72,9 @@ async def test_a_recorded_task_is_committed_and_holds_no_prompt_text(tmp_path: P
     await store.record_task(task(route="cloud", model="gpt-4", cost_usd=0.0123))
     # Read through a second connection while the first is still open: committed, not buffered.
     with sqlite3.connect(tmp_path / "hermes.db") as db:
-        row = db.execute("SELECT route, model, cost_usd, prompt_sha256, input_tokens FROM tasks").fetchone()
+        row = db.execute("SELECT route, model, cost_usd, prompt_hash, input_tokens FROM tasks").fetchone()
     await store.close()
-    assert row == ("cloud", "gpt-4", 0.0123, prompt_sha256(MESSAGES), 11)
+    assert row == ("cloud", "gpt-4", 0.0123, prompt_hash(MESSAGES), 11)
     assert b"my secret prompt" not in (tmp_path / "hermes.db").read_bytes()
     assert b"my secret prompt" not in (tmp_path / "hermes.db-wal").read_bytes()
 
