@@ -57,7 +57,8 @@ def parse_chat_request(body: Any) -> ChatRequest:
     if not isinstance(messages, list) or not messages:
         raise BadRequest("'messages' is required and must be a non-empty array.", code="invalid_messages")
     for index, message in enumerate(messages):
-        _check_message(index, message)
+        if not _plainly_valid(message):
+            _check_message(index, message)
     stream = _optional(body, "stream", bool, "a boolean", False)
     options = _optional(body, "stream_options", dict, "an object", {})
     include_usage = _optional(options, "include_usage", bool, "a boolean", False, prefix="stream_options.")
@@ -75,6 +76,39 @@ def _optional(body: dict, key: str, kind: type, name: str, default: Any, prefix:
     if not is_kind(value, kind):
         raise BadRequest(f"'{prefix}{key}' must be {name}, got {json_type(value)}.", code=f"invalid_{key}")
     return value
+
+
+def _plainly_valid(message: Any) -> bool:
+    """True for the shapes nearly every message of an agent's history has, each of which `_check_message` accepts.
+
+    A role and a string content, and at most a tool result's id or a list of well-formed tool calls: in half
+    the time of the full check, which every other message (and every message this cannot vouch for) still gets.
+    A test checks that this never accepts what the full check refuses.
+    """
+    if type(message) is not dict:
+        return False
+    role = message.get("role")
+    if type(role) is not str or role not in ROLES or type(message.get("content")) is not str:
+        return False
+    size = len(message)
+    if size == 2:
+        return True
+    if size != 3:
+        return False
+    if type(message.get("tool_call_id")) is str:
+        return True
+    calls = message.get("tool_calls")
+    if type(calls) is not list:
+        return False
+    for call in calls:
+        function = call.get("function") if type(call) is dict else None
+        if (type(function) is not dict or call.get("type", "function") != "function"
+                or type(call.get("id", "")) is not str):
+            return False
+        name = function.get("name")
+        if type(name) is not str or not name or type(function.get("arguments")) is not str:
+            return False
+    return True
 
 
 def _check_message(index: int, message: Any) -> None:
