@@ -14,8 +14,10 @@ The package, one concern a folder, imports pointing down this list:
 
 and beside them the modules every package may import, which import none of
 them: errors.py (every error Hermes raises on purpose), config.py and
-config_schema.py (the YAML files and the environment as one typed Config) and
-chat.py (the validated request every step reads). Each package's docstring
+config_schema.py (the YAML files and the environment as one typed Config),
+chat.py (the validated request every step reads) and fingerprint.py (its
+messages' fingerprints, which the token counts and the prompt hash are keyed
+by). Each package's docstring
 says what it may import; tests/test_layout.py holds the tree to it.
 """
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from proxy.fingerprint import Fingerprint, conversation_hash, fingerprint
 
 
 class Native(Protocol):
@@ -43,6 +46,16 @@ class ChatRequest:
     include_usage: bool = False
     params: dict[str, Any] = field(default_factory=dict)
     native: Native | None = None  # the request in the client's own dialect, where a cloud call can go in it
+
+    @functools.cached_property
+    def fingerprints(self) -> tuple[Fingerprint, ...]:
+        """Each message's fingerprint, taken once: the token counts and the prompt hash are keyed by them."""
+        return tuple(fingerprint(message) for message in self.messages)
+
+    @property
+    def prompt_hash(self) -> str:
+        """The conversation's fingerprint, what the dashboard shows of a prompt it does not keep."""
+        return conversation_hash(self.fingerprints)
 
     @property
     def max_tokens(self) -> int | None:

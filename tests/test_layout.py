@@ -4,7 +4,7 @@ Every `import` counts, including those inside functions (kept there to make a
 command start fast) and under TYPE_CHECKING: a cycle hidden in either is still
 a cycle a reader has to untangle. Each package's `__init__.py` ends its
 docstring with a line "May import: ..." naming the packages below it; the
-modules directly in proxy/ (errors, config, chat) are the floor every package
+modules directly in proxy/ (errors, config, chat, fingerprint) are the floor every package
 may import, and they import no package.
 """
 
@@ -75,7 +75,7 @@ def test_the_graph_sees_the_imports_that_matter() -> None:
 
 def test_no_module_is_left_out_of_a_package_but_the_floor() -> None:
     assert {m for m in MODULES if package_of(m) == ROOT} == {
-        "proxy", "proxy.errors", "proxy.config", "proxy.config_schema", "proxy.chat"}
+        "proxy", "proxy.errors", "proxy.config", "proxy.config_schema", "proxy.chat", "proxy.fingerprint"}
 
 
 def test_no_import_cycles() -> None:

@@ -9,16 +9,13 @@ the data deserve.
 from __future__ import annotations
 
 import asyncio
-import json
-import marshal
 import math
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import xxhash
-
+from proxy.fingerprint import Fingerprint, fingerprint
 from proxy.storage.store import Learned
 
 
@@ -65,29 +62,32 @@ class Estimate:
     samples: int
 
 
-def count_input_tokens(litellm_model: str, messages: list[dict[str, Any]], tools: Any = None) -> int:
+def count_input_tokens(litellm_model: str, messages: list[dict[str, Any]], tools: Any = None,
+                       fingerprints: Sequence[Fingerprint] | None = None) -> int:
     """Input tokens as the model's tokenizer counts them (litellm's counter, offline), part by part.
 
     litellm counts a request as the sum of its messages' counts plus one for
     the tool definitions (and the reply's priming), so the parts are counted
     apart and remembered: an agent resends the same system prompt, tools and
     earlier turns with every request, and each is counted once. The total is
-    the number litellm gives for the whole request.
+    the number litellm gives for the whole request. `fingerprints`: the
+    messages' own (ChatRequest.fingerprints), taken once per request.
 
     An image counts as LiteLLM's default: for a "high" detail image it would
     otherwise download the URL to measure it. Audio and file parts, which it
     cannot count, count as their base64 text: more than they cost, never less.
     """
-    return sum(_recalled(*part) for part in _parts(litellm_model, messages, tools))
+    return sum(_recalled(*part) for part in _parts(litellm_model, messages, tools, fingerprints))
 
 
-async def count_input_tokens_off_loop(litellm_model: str, messages: list[dict[str, Any]], tools: Any = None) -> int:
+async def count_input_tokens_off_loop(litellm_model: str, messages: list[dict[str, Any]], tools: Any = None,
+                                      fingerprints: Sequence[Fingerprint] | None = None) -> int:
     """`count_input_tokens`, with the large parts it has never counted counted on a worker thread.
 
     An agent's newest tool result is such a part. The cache is touched only
     here, on the event loop's thread.
     """
-    parts = _parts(litellm_model, messages, tools)
+    parts = _parts(litellm_model, messages, tools, fingerprints)
     fresh = [(key, count, part) for key, count, part in parts if key[2] > OFF_LOOP_BYTES and key not in _counted]
     if fresh:
         counts = await asyncio.to_thread(lambda: [count(litellm_model, part) for _, count, part in fresh])
@@ -104,10 +104,15 @@ def count_text_tokens(text: str) -> int:
 Part = tuple[tuple[str, str, int, int], Callable[[str, Any], int], Any]  # (cache key, how to count it, the part)
 
 
-def _parts(litellm_model: str, messages: list[dict[str, Any]], tools: Any) -> list[Part]:
+def _parts(litellm_model: str, messages: list[dict[str, Any]], tools: Any,
+           fingerprints: Sequence[Fingerprint] | None) -> list[Part]:
     """A request's parts as litellm counts them: each message, and the tool definitions with the priming."""
     has_system = any(message.get("role") == "system" for message in messages)
-    parts: list[Part] = [(_key(_message_tokens, litellm_model, m), _message_tokens, m) for m in messages]
+    if fingerprints is None or len(fingerprints) != len(messages):
+        fingerprints = [fingerprint(message) for message in messages]
+    name = _message_tokens.__name__
+    parts: list[Part] = [((name, litellm_model, *print_), _message_tokens, message)
+                         for print_, message in zip(fingerprints, messages)]
     tool_part = [has_system, tools]
     parts.append((_key(_tool_tokens, litellm_model, tool_part), _tool_tokens, tool_part))
     return parts
@@ -115,15 +120,7 @@ def _parts(litellm_model: str, messages: list[dict[str, Any]], tools: Any) -> li
 
 def _key(count: Callable[[str, Any], int], litellm_model: str, part: Any) -> tuple[str, str, int, int]:
     """The cache key of `count(litellm_model, part)`; its third item is the part's size in bytes."""
-    try:
-        # marshal is several times faster than json here; version 2 writes no
-        # back-references, so equal values (in the same key order) give equal bytes.
-        spelled = marshal.dumps(part, 2)
-    except ValueError:  # not a JSON-like value
-        spelled = json.dumps(part, default=repr).encode()
-    # XXH3 and the length, not a cryptographic digest: an agent's history is keyed anew on every request
-    # (blake2b took 100 us for OpenCode's), and a collision would cost an estimate, never a charge.
-    return (count.__name__, litellm_model, len(spelled), xxhash.xxh3_64_intdigest(spelled))
+    return (count.__name__, litellm_model, *fingerprint(part))
 
 
 def _recalled(key: tuple[str, str, int, int], count: Callable[[str, Any], int], part: Any) -> int:

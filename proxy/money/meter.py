@@ -60,7 +60,8 @@ class Meter:
         reservation never does: it is the uncached worst case.
         """
         model = target.model
-        input_tokens = await count_input_tokens_off_loop(model.litellm_model, chat.messages, chat.params.get("tools"))
+        input_tokens = await count_input_tokens_off_loop(model.litellm_model, chat.messages, chat.params.get("tools"),
+                                                         chat.fingerprints)
         learned = await self._store.learned(task_type, model.name)
         output_tokens, confidence = estimate_output(task_type, learned)
         estimate = Estimate(task_type, input_tokens, output_tokens, confidence, learned.samples if learned else 0)

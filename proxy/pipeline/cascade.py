@@ -230,7 +230,8 @@ async def _try_local(
 ) -> tuple[Attempt, dict[str, Any] | None]:
     """One local model's answer and its verdict (the answer is None when the call failed)."""
     config = run.config
-    prompt_tokens = await count_input_tokens_off_loop(ref.litellm_model, chat.messages, chat.params.get("tools"))
+    prompt_tokens = await count_input_tokens_off_loop(ref.litellm_model, chat.messages, chat.params.get("tools"),
+                                                        chat.fingerprints)
     logprobs = TokenLogprobs()  # the model's confidence in its own tokens, for the scorer
     try:
         answer = await local_attempt.generate(local_target(config, ref), chat, prompt_tokens,

@@ -222,4 +222,5 @@ def known_too_long(config: Config, ref: ModelRef, chat: ChatRequest) -> bool:
     embedded = config.routing.embedded_model
     if not embedded.enabled or ref.name != embedded.name:
         return False
-    return count_input_tokens(ref.litellm_model, chat.messages, chat.params.get("tools")) >= embedded.context_tokens
+    tokens = count_input_tokens(ref.litellm_model, chat.messages, chat.params.get("tools"), chat.fingerprints)
+    return tokens >= embedded.context_tokens

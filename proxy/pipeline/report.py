@@ -123,7 +123,7 @@ class Report:
             cost_usd=bill.cost_usd, latency_ms=(time.monotonic() - started) * 1000, task_type=self.request.task.task_type,
             session_id=self.request.conversation.session_id, hermes=hermes,
             saved_usd=None if savings is None else savings.estimated_cost_usd,
-            cache_read_tokens=read, cache_write_tokens=written,
+            cache_read_tokens=read, cache_write_tokens=written, prompt_hash=chat.prompt_hash,
         ))
         conversation = self.request.conversation
         if error is None and model.kind == "cloud" and chat.model == "auto" and accepted_upgrade(

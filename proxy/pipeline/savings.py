@@ -66,7 +66,8 @@ async def estimate_savings(
     if not allowed:
         return None
     model = allowed[0]  # as cascade.choose_target picks for `cloud`
-    input_tokens = await count_input_tokens_off_loop(model.litellm_model, chat.messages, chat.params.get("tools"))
+    input_tokens = await count_input_tokens_off_loop(model.litellm_model, chat.messages, chat.params.get("tools"),
+                                                     chat.fingerprints)
     output_tokens, _ = estimate_output(task_type, await store.learned(task_type, model.name))
     cost = prices.price(model.name).cost_usd(input_tokens, output_tokens)
     return Savings(model.name, "routing", input_tokens, output_tokens, cost)

@@ -86,7 +86,8 @@ async def upgrade_options(
     """
     options = []
     for model in models:
-        input_tokens = await count_input_tokens_off_loop(model.litellm_model, chat.messages, chat.params.get("tools"))
+        input_tokens = await count_input_tokens_off_loop(model.litellm_model, chat.messages, chat.params.get("tools"),
+                                                         chat.fingerprints)
         counted = await store.input_ratio(model.name)  # as the provider will count them (meter.py learns it)
         billed_input = round(input_tokens * counted[1]) if counted else input_tokens
         learned = await store.learned(task_type, model.name)

@@ -104,6 +104,6 @@ async def m019_retention(db: Schema) -> None:
 
 
 async def m020_prompt_hash(db: Schema) -> None:
-    # A task's prompt fingerprint is XXH3-128 from here on (store.prompt_hash), no longer SHA-256; rows
-    # written before keep their SHA-256, so a prompt sent on both sides of the upgrade shows two hashes.
+    # A task's prompt hash is XXH3-128 of its messages' fingerprints from here on (fingerprint.py), no longer
+    # SHA-256; rows written before keep theirs, so a prompt sent on both sides of the upgrade shows two hashes.
     await db.execute("ALTER TABLE tasks RENAME COLUMN prompt_sha256 TO prompt_hash")

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import xxhash
 
+from proxy.fingerprint import conversation_hash, fingerprint
 from proxy.storage.backends import open_database
 from proxy.storage.database import Database
 from proxy.storage.owner import is_gone, this_process
@@ -65,6 +65,7 @@ class TaskRecord:
     saved_usd: float | None = None  # a local answer's avoided cloud cost (savings.py); None: nothing was avoided
     cache_read_tokens: int = 0  # of input_tokens, read from the provider's prompt cache
     cache_write_tokens: int = 0  # of input_tokens, written to it
+    prompt_hash: str | None = None  # ChatRequest.prompt_hash, taken already; None: from `messages`
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ class Store(SessionRecords, KeyRecords, PriceRecords, CatalogueRecords, Retentio
             """,
             (
                 self.now(), task.requested_model, task.route, task.model, int(task.stream), task.status,
-                task.error_code, prompt_hash(task.messages),
+                task.error_code, task.prompt_hash or prompt_hash(task.messages),
                 json.dumps(task.messages) if self._store_prompts else None,
                 task.input_tokens, task.output_tokens, task.cost_usd, task.latency_ms, task.task_type,
                 task.session_id, None if task.hermes is None else _json_text(task.hermes), task.saved_usd,
@@ -377,13 +378,5 @@ def _json_text(value: Any) -> str:
 
 
 def prompt_hash(messages: list[dict[str, Any]]) -> str:
-    """The conversation's fingerprint (keys sorted), what the dashboard shows of a prompt it does not keep.
-
-    XXH3-128, not a cryptographic digest: it only tells identical prompts apart, and an agent resends its
-    whole history every turn (SHA-256 took 66 us over OpenCode's 135 KB, XXH3 takes 1 us; orjson writes it in 28).
-    """
-    try:
-        canonical = orjson.dumps(messages, option=orjson.OPT_SORT_KEYS)
-    except TypeError:  # an integer past 64 bits, which orjson cannot write
-        canonical = json.dumps(messages, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-    return xxhash.xxh3_128_hexdigest(canonical)
+    """The conversation's fingerprint (fingerprint.py), for a task recorded without one."""
+    return conversation_hash(fingerprint(message) for message in messages)
