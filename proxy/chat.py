@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -46,11 +45,17 @@ class ChatRequest:
     include_usage: bool = False
     params: dict[str, Any] = field(default_factory=dict)
     native: Native | None = None  # the request in the client's own dialect, where a cloud call can go in it
+    # (the messages, their fingerprints) once taken; dataclasses.replace carries it, used while the list is the same
+    _prints: tuple[list[dict[str, Any]], tuple[Fingerprint, ...]] | None = field(default=None, compare=False,
+                                                                                repr=False)
 
-    @functools.cached_property
+    @property
     def fingerprints(self) -> tuple[Fingerprint, ...]:
-        """Each message's fingerprint, taken once: the token counts and the prompt hash are keyed by them."""
-        return tuple(fingerprint(message) for message in self.messages)
+        """Each message's fingerprint, taken once: the token counts, the prompt hash and the session's answers
+        are keyed by them (a copy made with other parameters keeps them)."""
+        if self._prints is None or self._prints[0] is not self.messages:
+            object.__setattr__(self, "_prints", (self.messages, tuple(fingerprint(m) for m in self.messages)))
+        return self._prints[1]  # type: ignore[index]
 
     @property
     def prompt_hash(self) -> str:

@@ -54,3 +54,19 @@ def test_counting_with_a_requests_fingerprints_uses_what_was_counted_without_the
 
     monkeypatch.setattr("litellm.token_counter", no_second_count)
     assert estimate.count_input_tokens(model, chat.messages, None, chat.fingerprints) == counted
+
+
+def test_a_copy_with_other_parameters_keeps_the_fingerprints_and_one_with_other_messages_does_not(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    import proxy.chat
+    taken: list[object] = []
+    monkeypatch.setattr(proxy.chat, "fingerprint", lambda message: taken.append(message) or fingerprint(message))
+    chat = ChatRequest(model="auto", messages=MESSAGES, params={"max_tokens": 500})
+    prints = chat.fingerprints
+    assert chat.limited_to(100).fingerprints == dataclasses.replace(chat, model="x").fingerprints == prints
+    assert len(taken) == len(MESSAGES)  # taken once, for the three
+    other = dataclasses.replace(chat, messages=MESSAGES[:2])
+    assert other.fingerprints == chat.fingerprints[:2] and other.prompt_hash != chat.prompt_hash
+    assert len(taken) == len(MESSAGES) + 2

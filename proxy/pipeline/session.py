@@ -35,12 +35,14 @@ import hashlib
 import json
 import re
 import secrets
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from proxy.chat import message_text
 from proxy.errors import BadRequest
+from proxy.fingerprint import Fingerprint, fingerprint
 from proxy.money.cache_use import CacheUse, assumed, turn_cost_usd
 from proxy.money.estimate import count_text_tokens
 from proxy.money.pricing import Price
@@ -112,10 +114,12 @@ class SessionImpact:
     cache_learned_from_turns: int  # 0: assumed from the model's prices, no turn seen yet
 
 
-def identify(headers: Mapping[str, str], messages: Sequence[dict[str, Any]]) -> Conversation:
+def identify(headers: Mapping[str, str], messages: Sequence[dict[str, Any]],
+             fingerprints: Sequence[Fingerprint] | None = None) -> Conversation:
     """The request's conversation: a named session, or the digests `resolve` finds its session by.
 
-    BadRequest for a session id that is not printable ASCII.
+    BadRequest for a session id that is not printable ASCII. `fingerprints`: the messages' own
+    (ChatRequest.fingerprints), by which answers digested before are remembered.
     """
     given = (headers.get("x-session-id") or headers.get("x-session-affinity") or "").strip()
     if not SESSION_ID_CHARS.fullmatch(given):
@@ -129,7 +133,8 @@ def identify(headers: Mapping[str, str], messages: Sequence[dict[str, Any]]) -> 
     # most of an agent's bytes, nor the answers before, which a long session would otherwise digest every turn.
     latest = [position for position, message in enumerate(messages) if message.get("role") == "assistant"]
     answers = tuple((position, _link(client, digest)) for position in latest[-ANSWERS_LOOKED_UP:]
-                    for digest in _digests(messages[position]))
+                    for digest in _remembered_digests(messages[position], fingerprints[position] if fingerprints
+                                                      else fingerprint(messages[position])))
     turns = max(len(user_texts), sum(1 for m in messages if m.get("role") == "assistant") + 1)
     return Conversation(given[:MAX_SESSION_ID_CHARS], turns, mean_user_tokens, named=bool(given),
                         client=client, answers=answers, messages=messages)
@@ -268,7 +273,7 @@ def _digests(message: dict[str, Any]) -> tuple[str, ...]:
     spellings = [by_arguments]
     if calls and all(c.get("id") for c in calls):
         spellings.insert(0, head + "".join(f"\0{f.get('name')}\0{c['id']}" for c, f in zip(calls, functions)))
-    return tuple(_remembered_digest(s) if len(s) <= REMEMBERED_CHARS else _digest(s) for s in spellings)
+    return tuple(_digest(s) for s in spellings)
 
 
 def _digest(spelling: str) -> str:
@@ -276,10 +281,22 @@ def _digest(spelling: str) -> str:
 
 
 # An agent resends every earlier answer each turn (49 of them by the middle of an OpenCode task, which took 0.3 ms
-# a request to digest anew), mostly short tool calls: those are remembered, keyed by the spelling itself (nothing
-# can collide), at most 4096 of at most 2,000 characters. A long answer costs little more to digest than to look up.
-REMEMBERED_CHARS = 2000
-_remembered_digest = functools.lru_cache(maxsize=4096)(_digest)
+# a request to digest anew, and 36 us with each spelling's digest remembered): each is digested once, remembered
+# by its fingerprint, which the request took once for all its steps. Bounded: a few sessions' worth.
+DIGESTS_REMEMBERED = 4096
+_digested: OrderedDict[Fingerprint, tuple[str, ...]] = OrderedDict()
+
+
+def _remembered_digests(message: dict[str, Any], print_: Fingerprint) -> tuple[str, ...]:
+    """`_digests(message)`, computed once per distinct message (as its fingerprint tells)."""
+    digests = _digested.get(print_)
+    if digests is None:
+        digests = _digested[print_] = _digests(message)
+        if len(_digested) > DIGESTS_REMEMBERED:
+            _digested.popitem(last=False)  # the least recently seen
+    else:
+        _digested.move_to_end(print_)
+    return digests
 
 
 def _arguments(arguments: Any) -> str:

@@ -59,7 +59,8 @@ async def understand(services: Services, chat: ChatRequest, headers: Mapping[str
     words of the request ("now" in Claude Code's environment block reads as
     yolo), and a tool call cut at 256 tokens is no edit at all.
     """
-    conversation = identify(headers, chat.messages)  # first: a bad session id is a 400 before anything
+    # First: a bad session id is a 400 before anything.
+    conversation = identify(headers, chat.messages, chat.fingerprints)
     task = services.classifier.classify(chat.messages)
     if task.max_tokens and not chat.params.get("tools"):
         chat = chat.limited_to(task.max_tokens)

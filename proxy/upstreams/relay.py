@@ -285,7 +285,8 @@ def _answer(body: bytes, target: Target) -> dict[str, Any]:
                            "(no choices, or a choice without a message).")
     _check_usage(answer.get("usage"), target)
     answer["model"] = name
-    answer.setdefault("id", f"chatcmpl-{uuid.uuid4().hex}")
+    if "id" not in answer:  # not setdefault: a uuid4 each call, for the rare answer without one
+        answer["id"] = f"chatcmpl-{uuid.uuid4().hex}"
     answer.setdefault("object", "chat.completion")
     answer.setdefault("created", int(time.time()))
     answer.setdefault("usage", None)  # unknown: the call is charged at its reservation
