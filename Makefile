@@ -35,6 +35,7 @@ test: install
 bench: install
 	$(BIN)/python bench/money.py
 	$(BIN)/python bench/agent_turn.py
+	$(BIN)/python bench/history_steps.py
 	$(BIN)/python bench/cascade.py
 	$(BIN)/python bench/scorer.py
 	$(BIN)/python bench/self_consistency.py

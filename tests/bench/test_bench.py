@@ -45,3 +45,11 @@ def test_the_agent_turn_bench_times_each_size() -> None:
     out = bench("bench/agent_turn.py", "--runs", "3")
     assert len(re.findall(r"agent turn with a +\d+ KB tool result: failure check +\d+ us, token count +\d+ us fresh, "
                           r"+\d+ us remembered", out)) == 3, out
+
+
+def test_the_history_bench_times_each_step_that_reads_the_whole_conversation() -> None:
+    out = bench("bench/history_steps.py", "--rounds", "5")
+    steps = re.findall(r"^\| ([^|]+) \| (\d+) \|$", out, re.MULTILINE)
+    assert [name for name, _ in steps] == [
+        "decode (orjson, then the depth and number check)", "validate", "fingerprints, once", "identify the session",
+        "count input tokens (all parts counted before)", "prompt hash", "the relay's body", "in all"], out
