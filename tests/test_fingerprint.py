@@ -19,7 +19,8 @@ MESSAGES = [{"role": "system", "content": "You are a coding agent."},
 def test_the_same_conversation_has_the_same_prompt_hash_however_it_is_recorded() -> None:
     chat = ChatRequest(model="auto", messages=MESSAGES)
     # An answered request records its ChatRequest's hash; a refused one, only its messages.
-    assert chat.prompt_hash == prompt_hash(MESSAGES) == ChatRequest(model="x", messages=[dict(m) for m in MESSAGES]).prompt_hash
+    copied = ChatRequest(model="x", messages=[dict(m) for m in MESSAGES])
+    assert chat.prompt_hash == prompt_hash(MESSAGES) == copied.prompt_hash
     assert len(chat.prompt_hash) == 32
 
 

@@ -1,4 +1,6 @@
-"""Migrations m017 onwards: OpenRouter's catalogue, prompt caching, retention, the prompt's fingerprint (migrations.py applies them in order).
+"""Migrations m017 onwards: OpenRouter's catalogue, prompt caching, retention, the prompt hash.
+
+migrations.py applies them in order.
 
 As in migrations.py: written in SQLite's terms, each released one never changed.
 """
